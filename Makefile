@@ -1,0 +1,38 @@
+# Two entry points do everything on a fresh machine:
+#   make run    build the sensor and run it (events as JSON lines on stdout)
+#   make test   run every test, privileged ones included
+# Both use sudo when not already root.
+
+GO      ?= go
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+TESTEXEC := $(if $(SUDO),-exec sudo,)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build run test generate check-generated lint bench
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/argus-sensor ./cmd/argus-sensor
+
+run: build
+	$(SUDO) ./bin/argus-sensor run $(ARGS)
+
+# -p 1: privileged packages each load their own sensor, and one package's
+# exec or connect storm would otherwise land in another's ring buffer.
+test:
+	$(GO) test -p 1 -count=1 $(TESTEXEC) ./...
+
+# Rebuild the BPF objects (needs clang-19 and libbpf-dev).
+generate:
+	$(GO) generate ./...
+
+# Fail if the committed BPF objects differ from what the sources build.
+check-generated: generate
+	git diff --exit-code -- sensor/ || (echo "generated BPF objects are stale: run make generate and commit" >&2; exit 1)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) run ./bench $(ARGS)

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Exec capture: tp_btf/sched_process_exec.
+ *
+ * The record is built at exec time, inside the kernel, because by the time
+ * userspace could read /proc a short-lived process is gone. It carries the
+ * task identity, the executable's file identity, and three strings:
+ *
+ *   - the executable's path, walked from bprm->file's dentry up through
+ *     d_parent and across mounts (mount root -> mnt_mountpoint in the parent
+ *     mount) to the root of the mount namespace. So it is absolute however
+ *     the program was invoked: by relative path, through symlinks, or on
+ *     another mount. Components are stored leaf first; userspace reverses.
+ *   - the cwd, walked the same way from current->fs->pwd;
+ *   - argv, copied from the new mm's argument area.
+ *
+ * Every section is bounded; running out of room or depth sets a *_TRUNCATED
+ * flag instead of silently cutting. The record is assembled in a per-CPU
+ * scratch buffer and copied to the ring with its exact length, so a short
+ * path costs a short record.
+ */
+#include "common.h"
+
+/* Referenced so their definitions reach BTF and bpf2go generates Go constants. */
+const enum event_type *unused_event_type __attribute__((unused));
+const enum stat_index *unused_stat_index __attribute__((unused));
+const enum exec_flag *unused_exec_flag __attribute__((unused));
+const enum file_flag *unused_file_flag __attribute__((unused));
+const enum connect_flag *unused_connect_flag __attribute__((unused));
+
+#define DATA_MASK (4 * 4096 - 1)
+
+struct exec_scratch {
+	struct exec_event ev;
+	/* Sections fit in DATA_MASK+1 bytes; the tail lets a bounded read start
+	 * at any masked offset without the verifier seeing an overflow. */
+	__u8 data[DATA_MASK + 1 + ARGS_BUF];
+	/* Bytes walk_path has written, kept in map memory rather than a
+	 * register so the verifier sees the same (unknown) value on every
+	 * branch of an iteration and can prune. In a register, the
+	 * mount-crossing and component branches diverge and the number of
+	 * states doubles with every step of the walk. */
+	__u32 walk_len;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_scratch);
+} exec_scratch SEC(".maps");
+
+/*
+ * walk_path appends the components of the kernel struct path at kpath to
+ * s->data starting at start, leaf first, each NUL-terminated, using at most
+ * PATH_BUF bytes, and returns the bytes written. Running out of room or depth
+ * sets trunc_flag in s->ev.flags; a walk that ends at a dentry that is its own
+ * parent without being a mount root (memfd and other pseudo files) sets
+ * EXEC_PATH_DISCONNECTED.
+ */
+static __noinline int walk_path(struct exec_scratch *s, __u32 start, const struct path *kpath, __u32 trunc_flag)
+{
+	struct mount *mnt = real_mount(BPF_CORE_READ(kpath, mnt));
+	struct dentry *dentry = BPF_CORE_READ(kpath, dentry);
+	int i;
+
+	s->walk_len = 0;
+	for (i = 0; i < PATH_DEPTH_MAX; i++) {
+		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+		struct dentry *parent;
+		__u32 len = s->walk_len;
+		long n;
+
+		if (dentry == mnt_root) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (up == mnt)
+				return s->walk_len; /* root of the namespace */
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			continue;
+		}
+		if (len > PATH_BUF - NAME_MAX_BUF) {
+			s->ev.flags |= trunc_flag;
+			return len;
+		}
+		n = bpf_probe_read_kernel_str(&s->data[(start + len) & DATA_MASK], NAME_MAX_BUF,
+					      BPF_CORE_READ(dentry, d_name.name));
+		if (n <= 0) {
+			s->ev.flags |= trunc_flag;
+			return len;
+		}
+		s->walk_len = len + n;
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (dentry == parent) {
+			s->ev.flags |= EXEC_PATH_DISCONNECTED;
+			return s->walk_len;
+		}
+		dentry = parent;
+	}
+	s->ev.flags |= trunc_flag;
+	return s->walk_len;
+}
+
+SEC("tp_btf/sched_process_exec")
+int handle_exec(unsigned long long *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx[0];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
+	struct exec_scratch *s;
+	struct exec_event *ev;
+	struct file *file;
+	struct fs_struct *fs;
+	__u32 zero = 0, off = 0, size;
+	unsigned long arg_start, arg_end, args_len;
+	long n;
+	int len;
+
+	s = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!s) {
+		stat_inc(STAT_SCRATCH_MISSING);
+		return 0;
+	}
+	ev = &s->ev;
+	ev->flags = 0;
+	fill_header(&ev->hdr, EVENT_EXEC);
+	fill_task(&ev->task, task);
+	BPF_CORE_READ_STR_INTO(&ev->parent_comm, task, real_parent, comm);
+	ev->argc = BPF_CORE_READ(bprm, argc);
+
+	file = BPF_CORE_READ(bprm, file);
+	fill_file(&ev->exe, file);
+
+	/* exe path */
+	len = walk_path(s, off, __builtin_preserve_access_index(&file->f_path), EXEC_PATH_TRUNCATED);
+	ev->path_len = len;
+	off += len;
+
+	/* cwd */
+	fs = BPF_CORE_READ(task, fs);
+	len = walk_path(s, off, __builtin_preserve_access_index(&fs->pwd), EXEC_CWD_TRUNCATED);
+	ev->cwd_len = len;
+	off += len;
+
+	/* argv */
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	args_len = arg_end - arg_start;
+	if (args_len > ARGS_BUF) {
+		args_len = ARGS_BUF;
+		ev->flags |= EXEC_ARGS_TRUNCATED;
+	}
+	ev->args_len = 0;
+	if (args_len > 0) {
+		if (bpf_probe_read_user(&s->data[off & DATA_MASK], args_len, (void *)arg_start) == 0) {
+			ev->args_len = args_len;
+			off += args_len;
+		} else {
+			ev->flags |= EXEC_ARGS_UNREADABLE;
+		}
+	}
+
+	/* execve filename, as given: relative, /dev/fd/N, or a script path */
+	n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], FILENAME_BUF, BPF_CORE_READ(bprm, filename));
+	if (n > 0) {
+		ev->filename_len = n;
+		off += n;
+		if (n == FILENAME_BUF)
+			ev->flags |= EXEC_FILENAME_TRUNCATED;
+	} else {
+		ev->filename_len = 0;
+	}
+
+	size = sizeof(*ev) + off;
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	if (bpf_ringbuf_output(&events, ev, size, ring_flags()))
+		stat_inc(STAT_EXEC_LOST);
+	else
+		stat_inc(STAT_EXEC_EMITTED);
+	return 0;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Maps and helpers shared by every argus program.
+ *
+ * Each hook family (exec, lifecycle, connect) is its own BPF object, but they
+ * all write to one ring buffer and one stats array: userspace loads the first
+ * object and hands its "events" and "stats" maps to the others as
+ * replacements, so the definitions here must stay identical across objects.
+ */
+#ifndef ARGUS_COMMON_H
+#define ARGUS_COMMON_H
+
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader. */
+volatile const __u32 self_tgid;      /* the sensor itself: its connects are not reported */
+volatile const __u64 wakeup_bytes;   /* wake the reader once this much data is queued */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* overridden by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+/*
+ * Records are submitted without waking the reader, which polls every few
+ * milliseconds; a wakeup per record costs the producer ~40x more. Once the
+ * queue passes wakeup_bytes the reader is woken so a burst cannot fill the
+ * ring between polls.
+ */
+static __always_inline __u64 ring_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_header(struct event_header *h, __u32 type)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->tid = (__u32)id;
+	h->tgid = id >> 32;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = bpf_ktime_get_boot_ns();
+}
+
+static __always_inline __u64 task_start_ns(struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	if (bpf_core_field_exists(leader->start_boottime))
+		return BPF_CORE_READ(leader, start_boottime);
+	return BPF_CORE_READ((struct task_struct___old *)leader, real_start_time);
+}
+
+static __always_inline void fill_task(struct task_info *ti, struct task_struct *task)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	ti->start_ns = task_start_ns(task);
+	ti->cgroup_id = bpf_get_current_cgroup_id();
+	ti->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	ti->uid = BPF_CORE_READ(cred, uid.val);
+	ti->gid = BPF_CORE_READ(cred, gid.val);
+	ti->euid = BPF_CORE_READ(cred, euid.val);
+	ti->egid = BPF_CORE_READ(cred, egid.val);
+	if (bpf_core_field_exists(task->loginuid))
+		ti->auid = BPF_CORE_READ(task, loginuid.val);
+	else
+		ti->auid = 0xffffffff;
+	bpf_get_current_comm(ti->comm, sizeof(ti->comm));
+}
+
+static __always_inline __u64 ts_ns(__s64 sec, long nsec)
+{
+	return (__u64)sec * 1000000000ULL + (__u64)nsec;
+}
+
+static __always_inline struct mount *real_mount(struct vfsmount *vfs)
+{
+	return (struct mount *)((void *)vfs - bpf_core_field_offset(struct mount, mnt));
+}
+
+/*
+ * A kernel-internal mount (kern_mount: shmem for memfd, pipefs, ...) has
+ * mnt_ns set to MNT_NS_INTERNAL, ERR_PTR(-EINVAL), instead of a namespace.
+ */
+static __always_inline bool internal_mount(struct vfsmount *vfs)
+{
+	void *ns = BPF_CORE_READ(real_mount(vfs), mnt_ns);
+	return (unsigned long)ns >= (unsigned long)-4095;
+}
+
+static __always_inline void fill_file(struct file_info *fi, struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	struct vfsmount *mnt = BPF_CORE_READ(file, f_path.mnt);
+	__u32 flags = 0;
+
+	fi->ino = BPF_CORE_READ(inode, i_ino);
+	fi->size = BPF_CORE_READ(inode, i_size);
+	fi->nlink = BPF_CORE_READ(inode, i_nlink);
+	fi->mode = BPF_CORE_READ(inode, i_mode);
+	fi->uid = BPF_CORE_READ(inode, i_uid.val);
+	fi->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	fi->fs_magic = BPF_CORE_READ(inode, i_sb, s_magic);
+
+	if (bpf_core_field_exists(inode->i_mtime_sec)) {
+		fi->mtime_ns = ts_ns(BPF_CORE_READ(inode, i_mtime_sec), BPF_CORE_READ(inode, i_mtime_nsec));
+		/* Bit 31 of i_ctime_nsec is I_CTIME_QUERIED (multigrain
+		 * timestamps, 6.13+), not part of the time. */
+		fi->ctime_ns = ts_ns(BPF_CORE_READ(inode, i_ctime_sec),
+				     BPF_CORE_READ(inode, i_ctime_nsec) & 0x7fffffff);
+	} else {
+		struct inode___v66 *v66 = (void *)inode;
+		struct inode___old *old = (void *)inode;
+		struct timespec64 t;
+
+		if (bpf_core_field_exists(v66->__i_mtime))
+			t = BPF_CORE_READ(v66, __i_mtime);
+		else
+			t = BPF_CORE_READ(old, i_mtime);
+		fi->mtime_ns = ts_ns(t.tv_sec, t.tv_nsec);
+		if (bpf_core_field_exists(v66->__i_ctime))
+			t = BPF_CORE_READ(v66, __i_ctime);
+		else
+			t = BPF_CORE_READ(old, i_ctime);
+		fi->ctime_ns = ts_ns(t.tv_sec, t.tv_nsec);
+	}
+
+	/* d_unhashed(): an unlinked dentry is dropped from the hash. */
+	if (fi->nlink == 0 || BPF_CORE_READ(dentry, d_hash.pprev) == 0)
+		flags |= FILE_DELETED;
+	if (internal_mount(mnt)) {
+		char prefix[6] = {};
+
+		flags |= FILE_INTERNAL_MOUNT;
+		bpf_probe_read_kernel(prefix, sizeof(prefix), BPF_CORE_READ(dentry, d_name.name));
+		if (prefix[0] == 'm' && prefix[1] == 'e' && prefix[2] == 'm' && prefix[3] == 'f' &&
+		    prefix[4] == 'd' && prefix[5] == ':')
+			flags |= FILE_MEMFD;
+	}
+	fi->flags = flags;
+}
+
+#endif /* ARGUS_COMMON_H */

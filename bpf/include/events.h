@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Records that the BPF programs write to the "events" ring buffer.
+ *
+ * Every record starts with struct event_header so userspace can dispatch on
+ * header.type before it knows the rest of the layout. The Go side decodes
+ * these layouts through types that bpf2go generates from this file, so a
+ * change here is a change to the wire format: bump nothing silently, keep
+ * fields naturally aligned, and regenerate with `go generate ./...`.
+ */
+#ifndef ARGUS_EVENTS_H
+#define ARGUS_EVENTS_H
+
+enum event_type {
+	EVENT_EXEC = 1,
+	EVENT_EXIT = 2,
+	EVENT_FORK = 3,
+	EVENT_CONNECT = 4,
+};
+
+/* Sizes of the variable-length sections of an exec record. */
+#define PATH_BUF 4096     /* exe path or cwd, as NUL-separated components */
+#define ARGS_BUF 4096     /* argv, NUL-separated, as the process sees it */
+#define FILENAME_BUF 512  /* the name passed to execve */
+#define NAME_MAX_BUF 256  /* one path component, including its NUL */
+#define PATH_DEPTH_MAX 64 /* components walked before truncation */
+
+/* exec_event.flags */
+enum exec_flag {
+	EXEC_PATH_TRUNCATED = 1 << 0,
+	EXEC_CWD_TRUNCATED = 1 << 1,
+	EXEC_ARGS_TRUNCATED = 1 << 2,
+	EXEC_FILENAME_TRUNCATED = 1 << 3,
+	EXEC_PATH_DISCONNECTED = 1 << 4, /* walk ended at a pseudo or unlinked root */
+	EXEC_ARGS_UNREADABLE = 1 << 5,
+};
+
+/* file_info.flags */
+enum file_flag {
+	FILE_DELETED = 1 << 0,     /* unlinked (nlink 0) or its dentry unhashed */
+	FILE_MEMFD = 1 << 1,       /* memfd_create(2) file: "memfd:" name on an internal shmem mount */
+	FILE_INTERNAL_MOUNT = 1 << 2, /* lives on a kernel-internal mount, not in any namespace */
+};
+
+/* connect_event.flags */
+enum connect_flag {
+	CONNECT_ADDR_FROM_SOCKET = 1 << 0, /* peer read from the kernel socket, not the user buffer */
+};
+
+/* Indexes into the per-CPU "stats" array. */
+enum stat_index {
+	STAT_EXEC_EMITTED = 0,
+	STAT_EXEC_LOST,
+	STAT_EXIT_EMITTED,
+	STAT_EXIT_LOST,
+	STAT_FORK_EMITTED,
+	STAT_FORK_LOST,
+	STAT_CONNECT_EMITTED,
+	STAT_CONNECT_LOST,
+	STAT_CONNECT_PENDING_FULL, /* enter->exit stash full: a connect went unrecorded */
+	STAT_SCRATCH_MISSING,      /* per-CPU scratch lookup failed (should never happen) */
+	STAT_CONNECT_INTERRUPTED,  /* a connect left with -ERESTART*: reported when it completes */
+	STAT_MAX,
+};
+
+struct event_header {
+	__u32 type; /* enum event_type */
+	__u32 tid;  /* thread id (the kernel's pid) */
+	__u32 tgid; /* process id */
+	__u32 cpu;
+	__u64 ts_ns; /* CLOCK_BOOTTIME when the record was built */
+};
+
+/* The task a record is about. */
+struct task_info {
+	__u64 start_ns;  /* group leader start, CLOCK_BOOTTIME */
+	__u64 cgroup_id; /* cgroup v2 id */
+	__u32 ppid;      /* tgid of real_parent */
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 auid; /* loginuid, 0xffffffff when unset */
+	char comm[16];
+};
+
+/* Identity of a file as the kernel saw it at the time of the record. */
+struct file_info {
+	__u64 ino;
+	__s64 size;
+	__u64 mtime_ns;
+	__u64 ctime_ns;
+	__u32 dev;   /* kernel dev_t: major << 20 | minor */
+	__u32 nlink;
+	__u32 mode;
+	__u32 uid;
+	__u32 flags; /* enum file_flag */
+	__u32 fs_magic;
+};
+
+struct exec_event {
+	struct event_header hdr;
+	struct task_info task;
+	struct file_info exe;
+	char parent_comm[16];
+	__u32 flags; /* enum exec_flag */
+	__s32 argc;
+	/* Lengths of the sections that follow the struct, in this order. */
+	__u16 path_len;     /* exe path components, leaf first, each NUL-terminated */
+	__u16 cwd_len;      /* cwd components, leaf first, each NUL-terminated */
+	__u16 args_len;     /* argv strings, each NUL-terminated */
+	__u16 filename_len; /* execve filename, NUL-terminated */
+};
+
+struct exit_event {
+	struct event_header hdr;
+	__u64 start_ns;
+	__s32 exit_code;
+	__u32 _pad;
+};
+
+struct fork_event {
+	struct event_header hdr; /* tid/tgid are the child's */
+	__u64 start_ns;          /* child start */
+	__u64 parent_start_ns;
+	__u32 ppid; /* parent tgid */
+	__u32 _pad;
+};
+
+struct connect_event {
+	struct event_header hdr;
+	struct task_info task;
+	struct file_info exe; /* identity of mm->exe_file at connect time */
+	__s32 result;         /* syscall return: 0, or -errno */
+	__u32 netns;          /* network namespace inode */
+	__u16 family;         /* AF_INET or AF_INET6 */
+	__u16 protocol;       /* IPPROTO_* of the socket */
+	__u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 dport;          /* host byte order */
+	__u16 sport;          /* host byte order, 0 if not bound */
+	__u16 flags;          /* enum connect_flag */
+	__u8 daddr[16];       /* IPv4 in the first 4 bytes */
+	__u8 saddr[16];
+};
+
+#endif /* ARGUS_EVENTS_H */

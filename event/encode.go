@@ -1,0 +1,210 @@
+package event
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// TimeLayout is RFC 3339 in UTC with all nine fractional digits, so every
+// record's time has the same width and sorts as text.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// AppendJSON appends r as one JSON object (no newline) to b. The output
+// decodes with encoding/json into an equal Record.
+func (r *Record) AppendJSON(b []byte) []byte {
+	b = append(b, `{"schema":`...)
+	b = appendString(b, r.Schema)
+	b = append(b, `,"id":`...)
+	b = appendString(b, r.ID)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, string(r.Kind))
+	b = append(b, `,"time":"`...)
+	b = r.Time.UTC().AppendFormat(b, TimeLayout)
+	b = append(b, `","host":{"hostname":`...)
+	b = appendString(b, r.Host.Hostname)
+	if r.Host.BootID != "" {
+		b = append(b, `,"boot_id":`...)
+		b = appendString(b, r.Host.BootID)
+	}
+	b = append(b, '}')
+	if r.Process != nil {
+		b = append(b, `,"process":`...)
+		b = r.Process.appendJSON(b)
+	}
+	if r.Network != nil {
+		b = append(b, `,"network":`...)
+		b = r.Network.appendJSON(b)
+	}
+	if r.Health != nil {
+		// Health is written once a minute: reflection is fine there.
+		h, err := json.Marshal(r.Health)
+		if err != nil {
+			h = []byte(`{"state":"error"}`)
+		}
+		b = append(b, `,"health":`...)
+		b = append(b, h...)
+	}
+	return append(b, '}')
+}
+
+func (p *Process) appendJSON(b []byte) []byte {
+	b = appendUint(append(b, `{"pid":`...), uint64(p.PID))
+	if p.TID != 0 {
+		b = appendUint(append(b, `,"tid":`...), uint64(p.TID))
+	}
+	b = appendUint(append(b, `,"ppid":`...), uint64(p.PPID))
+	b = appendUint(append(b, `,"uid":`...), uint64(p.UID))
+	b = appendUint(append(b, `,"gid":`...), uint64(p.GID))
+	b = appendUint(append(b, `,"euid":`...), uint64(p.EUID))
+	b = appendUint(append(b, `,"egid":`...), uint64(p.EGID))
+	if p.AUID != nil {
+		b = appendUint(append(b, `,"auid":`...), uint64(*p.AUID))
+	}
+	b = appendUint(append(b, `,"start_time_ns":`...), p.StartTimeNs)
+	if p.Comm != "" {
+		b = appendString(append(b, `,"comm":`...), p.Comm)
+	}
+	b = append(b, `,"args":`...)
+	if p.Args == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range p.Args {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, a)
+		}
+		b = append(b, ']')
+	}
+	if p.ArgsTruncated {
+		b = append(b, `,"args_truncated":true`...)
+	}
+	b = appendString(append(b, `,"cwd":`...), p.Cwd)
+	if p.CwdTruncated {
+		b = append(b, `,"cwd_truncated":true`...)
+	}
+	if p.CgroupID != 0 {
+		b = appendUint(append(b, `,"cgroup_id":`...), p.CgroupID)
+	}
+	b = p.Exe.appendJSON(append(b, `,"exe":`...))
+	if p.Parent != nil {
+		b = appendUint(append(b, `,"parent":{"pid":`...), uint64(p.Parent.PID))
+		if p.Parent.Comm != "" {
+			b = appendString(append(b, `,"comm":`...), p.Parent.Comm)
+		}
+		b = append(b, `,"exe":{`...)
+		if p.Parent.Exe.Path != "" {
+			b = appendString(append(b, `"path":`...), p.Parent.Exe.Path)
+		}
+		b = append(b, "}}"...)
+	}
+	if p.Source != "" {
+		b = appendString(append(b, `,"source":`...), p.Source)
+	}
+	return append(b, '}')
+}
+
+func (e *Exe) appendJSON(b []byte) []byte {
+	b = appendString(append(b, `{"path":`...), e.Path)
+	if e.PathTruncated {
+		b = append(b, `,"path_truncated":true`...)
+	}
+	if e.InvokedAs != "" {
+		b = appendString(append(b, `,"invoked_as":`...), e.InvokedAs)
+	}
+	b = appendUint(append(b, `,"device":`...), e.Device)
+	b = appendUint(append(b, `,"inode":`...), e.Inode)
+	b = strconv.AppendInt(append(b, `,"size":`...), e.Size, 10)
+	b = strconv.AppendInt(append(b, `,"mtime_ns":`...), e.MtimeNs, 10)
+	b = strconv.AppendInt(append(b, `,"ctime_ns":`...), e.CtimeNs, 10)
+	b = appendUint(append(b, `,"nlink":`...), uint64(e.Nlink))
+	b = appendUint(append(b, `,"mode":`...), uint64(e.Mode))
+	b = appendUint(append(b, `,"uid":`...), uint64(e.UID))
+	b = strconv.AppendBool(append(b, `,"memfd":`...), e.Memfd)
+	b = strconv.AppendBool(append(b, `,"deleted":`...), e.Deleted)
+	return append(b, '}')
+}
+
+func (n *Network) appendJSON(b []byte) []byte {
+	b = appendString(append(b, `{"protocol":`...), n.Protocol)
+	b = appendString(append(b, `,"family":`...), n.Family)
+	b = appendString(append(b, `,"dst_ip":`...), n.DstIP)
+	b = appendUint(append(b, `,"dst_port":`...), uint64(n.DstPort))
+	if n.SrcIP != "" {
+		b = appendString(append(b, `,"src_ip":`...), n.SrcIP)
+	}
+	if n.SrcPort != 0 {
+		b = appendUint(append(b, `,"src_port":`...), uint64(n.SrcPort))
+	}
+	b = appendString(append(b, `,"result":`...), n.Result)
+	b = strconv.AppendInt(append(b, `,"result_code":`...), int64(n.ResultCode), 10)
+	if n.NetNS != 0 {
+		b = appendUint(append(b, `,"netns":`...), uint64(n.NetNS))
+	}
+	return append(b, '}')
+}
+
+func appendUint(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 10) }
+
+const hex = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaping as encoding/json does:
+// control characters, quote, backslash, <, >, &, U+2028 and U+2029 are
+// escaped, and invalid UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// FormatTime formats t as records do.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }

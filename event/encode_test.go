@@ -1,0 +1,172 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	cases := []string{
+		"", "plain", `quote " and \ backslash`, "tab\tnew\nline\r", "\x00\x01\x1f\x7f",
+		"<script>&amp;</script>", "ünïcödé ✓ 🚀", "\u2028\u2029", "bad \xff\xfe utf8 \xc3", "\xed\xa0\x80",
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		cases = append(cases, randString(r))
+	}
+	for _, s := range cases {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json gives %s", s, got, want)
+		}
+	}
+}
+
+func TestAppendJSONRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 500 {
+		rec := randRecord(r)
+		out := rec.AppendJSON(nil)
+		if !json.Valid(out) {
+			t.Fatalf("record %d: invalid JSON: %s", i, out)
+		}
+		var got Record
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("record %d: decode: %v\n%s", i, err, out)
+		}
+		// What encoding/json makes of the same record is the reference.
+		ref, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want Record
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("record %d differs from encoding/json:\nfast: %s\nref:  %s", i, out, ref)
+		}
+	}
+}
+
+func TestTimeHasNineDigitsInUTC(t *testing.T) {
+	loc := time.FixedZone("X", 3600)
+	rec := Record{Schema: Schema, Kind: KindSensorHealth, Time: time.Date(2026, 1, 2, 3, 4, 5, 1000, loc)}
+	out := string(rec.AppendJSON(nil))
+	if want := `"time":"2026-01-02T02:04:05.000001000Z"`; !bytes.Contains([]byte(out), []byte(want)) {
+		t.Fatalf("got %s, want it to contain %s", out, want)
+	}
+}
+
+func randString(r *rand.Rand) string {
+	n := r.IntN(24)
+	b := make([]byte, n)
+	for i := range b {
+		switch r.IntN(4) {
+		case 0:
+			b[i] = byte(r.IntN(256))
+		default:
+			b[i] = byte(0x20 + r.IntN(0x5f))
+		}
+	}
+	if r.IntN(5) == 0 {
+		return string(b) + "é\u2028"
+	}
+	return string(b)
+}
+
+func randRecord(r *rand.Rand) *Record {
+	rec := &Record{
+		Schema: Schema,
+		ID:     randString(r),
+		Kind:   []Kind{KindProcessLaunch, KindNetworkConnection, KindSensorHealth}[r.IntN(3)],
+		Time:   time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(),
+		Host:   Host{Hostname: randString(r)},
+	}
+	if r.IntN(2) == 0 {
+		rec.Host.BootID = randString(r)
+	}
+	if rec.Kind != KindSensorHealth {
+		p := &Process{
+			PID: r.Uint32(), TID: r.Uint32() % 3, PPID: r.Uint32(), UID: r.Uint32(), GID: r.Uint32(),
+			EUID: r.Uint32(), EGID: r.Uint32(), StartTimeNs: r.Uint64(), Comm: randString(r),
+			ArgsTruncated: r.IntN(2) == 0, Cwd: randString(r), CwdTruncated: r.IntN(2) == 0,
+			CgroupID: r.Uint64() % 4, Source: []string{"", "exec", "procfs"}[r.IntN(3)],
+			Exe: Exe{
+				Path: randString(r), PathTruncated: r.IntN(2) == 0, InvokedAs: randString(r),
+				Device: r.Uint64(), Inode: r.Uint64(), Size: r.Int64() - r.Int64(), MtimeNs: r.Int64(),
+				CtimeNs: -r.Int64(), Nlink: r.Uint32(), Mode: r.Uint32(), UID: r.Uint32(),
+				Memfd: r.IntN(2) == 0, Deleted: r.IntN(2) == 0,
+			},
+		}
+		if r.IntN(2) == 0 {
+			a := r.Uint32()
+			p.AUID = &a
+		}
+		if n := r.IntN(4); n > 0 {
+			for range n - 1 {
+				p.Args = append(p.Args, randString(r))
+			}
+			if p.Args == nil {
+				p.Args = []string{}
+			}
+		}
+		if r.IntN(2) == 0 {
+			p.Parent = &Parent{PID: r.Uint32(), Comm: randString(r), Exe: ParentExe{Path: randString(r)}}
+		}
+		rec.Process = p
+	}
+	if rec.Kind == KindNetworkConnection {
+		rec.Network = &Network{
+			Protocol: "tcp", Family: "ipv6", DstIP: randString(r), DstPort: uint16(r.Uint32()),
+			SrcIP: randString(r), SrcPort: uint16(r.Uint32()), Result: randString(r),
+			ResultCode: -r.Int32N(200), NetNS: r.Uint32() % 2,
+		}
+	}
+	if rec.Kind == KindSensorHealth {
+		rec.Health = &Health{
+			State: "running", EventsLost: r.Uint64(), EventsDropped: r.Uint64(),
+			EventsByKind: map[string]uint64{"exec": r.Uint64()},
+			Hooks:        []HookState{{Name: "exec", Attach: "tp_btf/x", Attached: true}},
+		}
+	}
+	return rec
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	rec := randRecord(r)
+	rec.Kind = KindNetworkConnection
+	rec.Health = nil
+	rec.Process = &Process{PID: 4242, PPID: 1, StartTimeNs: 123456789, Comm: "curl",
+		Args: []string{"/usr/bin/curl", "-s", "https://example.org/"}, Cwd: "/home/user",
+		Exe: Exe{Path: "/usr/bin/curl", Device: 65024, Inode: 123456, Size: 260328}}
+	rec.Network = &Network{Protocol: "tcp", Family: "ipv4", DstIP: "192.0.2.1", DstPort: 443, Result: "success"}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = rec.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkEncodingJSON(b *testing.B) {
+	rec := &Record{Schema: Schema, Kind: KindNetworkConnection, Time: time.Now(),
+		Process: &Process{PID: 4242, PPID: 1, StartTimeNs: 123456789, Comm: "curl",
+			Args: []string{"/usr/bin/curl", "-s", "https://example.org/"}, Cwd: "/home/user",
+			Exe: Exe{Path: "/usr/bin/curl", Device: 65024, Inode: 123456, Size: 260328}},
+		Network: &Network{Protocol: "tcp", Family: "ipv4", DstIP: "192.0.2.1", DstPort: 443, Result: "success"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

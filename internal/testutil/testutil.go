@@ -1,0 +1,81 @@
+package testutil
+
+import (
+	"encoding/binary"
+	"os"
+	"runtime"
+	"testing"
+)
+
+// RequireRoot skips t unless the process is root. Under CI=true it fails
+// instead of skipping.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root (BPF, tracepoints, mounts) and CI must run it: run the suite as root")
+	}
+	t.Skip("skipping: needs root to load BPF programs (run the suite as root to include it)")
+}
+
+// ExitELF returns a complete static x86-64 ELF executable that calls
+// exit_group(code) and nothing else: 129 bytes, no libc, no dynamic
+// loader, so an exec of it costs only the kernel's work. It returns nil on
+// other architectures.
+func ExitELF(code uint8) []byte {
+	if runtime.GOARCH != "amd64" {
+		return nil
+	}
+	const (
+		base    = 0x400000
+		ehsize  = 64
+		phsize  = 56
+		codeOff = ehsize + phsize
+	)
+	code2 := []byte{
+		0xbf, code, 0, 0, 0, // mov edi, code
+		0xb8, 0xe7, 0, 0, 0, // mov eax, 231 (exit_group)
+		0x0f, 0x05, // syscall
+	}
+	size := codeOff + len(code2)
+	b := make([]byte, size)
+	le := binary.LittleEndian
+	copy(b, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0})
+	le.PutUint16(b[16:], 2)    // ET_EXEC
+	le.PutUint16(b[18:], 0x3e) // EM_X86_64
+	le.PutUint32(b[20:], 1)    // EV_CURRENT
+	le.PutUint64(b[24:], base+codeOff)
+	le.PutUint64(b[32:], ehsize) // e_phoff
+	le.PutUint16(b[52:], ehsize)
+	le.PutUint16(b[54:], phsize)
+	le.PutUint16(b[56:], 1) // e_phnum
+	ph := b[ehsize:]
+	le.PutUint32(ph[0:], 1) // PT_LOAD
+	le.PutUint32(ph[4:], 5) // PF_R|PF_X
+	le.PutUint64(ph[16:], base)
+	le.PutUint64(ph[24:], base)
+	le.PutUint64(ph[32:], uint64(size))
+	le.PutUint64(ph[40:], uint64(size))
+	le.PutUint64(ph[48:], 0x1000)
+	copy(b[codeOff:], code2)
+	return b
+}
+
+// WriteExitELF writes ExitELF(code) to path with mode 0755. Where there is
+// no such ELF for this architecture it copies /bin/true instead, so callers
+// get a quick, exiting executable either way.
+func WriteExitELF(t testing.TB, path string, code uint8) {
+	t.Helper()
+	b := ExitELF(code)
+	if b == nil {
+		var err error
+		if b, err = os.ReadFile("/bin/true"); err != nil {
+			t.Fatalf("no tiny ELF for %s and no /bin/true: %v", runtime.GOARCH, err)
+		}
+	}
+	if err := os.WriteFile(path, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,139 @@
+package sensor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
+)
+
+// ErrUnsupported wraps every reason this kernel or process cannot run the
+// sensor, so callers can tell "cannot run here" from a transient failure.
+var ErrUnsupported = errors.New("sensor unsupported")
+
+// Capability is a Linux capability the sensor may need.
+type Capability struct {
+	Name   string
+	Bit    uint
+	Why    string
+	Needed bool // without it the sensor cannot start
+	Have   bool
+}
+
+// capabilities the sensor uses. CAP_SYS_ADMIN substitutes for CAP_BPF and
+// CAP_PERFMON on kernels before 5.8, which the sensor does not support.
+var capabilities = []Capability{
+	{Name: "CAP_BPF", Bit: 39, Why: "load BPF programs and create maps", Needed: true},
+	{Name: "CAP_PERFMON", Bit: 38, Why: "attach tracing programs and tracepoints, read kernel memory", Needed: true},
+	{Name: "CAP_SYS_RESOURCE", Bit: 24, Why: "raise RLIMIT_MEMLOCK on kernels before 5.11"},
+	{Name: "CAP_SYS_PTRACE", Bit: 19, Why: "read /proc/<pid>/exe and cwd of other users' processes"},
+	{Name: "CAP_DAC_READ_SEARCH", Bit: 2, Why: "read executables and package databases regardless of mode"},
+	{Name: "CAP_SYS_ADMIN", Bit: 21, Why: "mount tracefs or bpffs when they are missing"},
+}
+
+// Capabilities reports the effective capabilities of this process.
+func Capabilities() ([]Capability, error) {
+	eff, err := effectiveCaps()
+	if err != nil {
+		return nil, err
+	}
+	caps := append([]Capability(nil), capabilities...)
+	for i := range caps {
+		caps[i].Have = eff&(1<<caps[i].Bit) != 0
+	}
+	return caps, nil
+}
+
+func effectiveCaps() (uint64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("read capabilities: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse CapEff %q: %w", v, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("read capabilities: no CapEff line in /proc/self/status")
+}
+
+// supported fails with ErrUnsupported when the sensor cannot run here.
+func supported() error {
+	var errs []error
+	if caps, err := Capabilities(); err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, c := range caps {
+			if c.Needed && !c.Have {
+				errs = append(errs, fmt.Errorf("missing %s (%s): run as root or grant it: %w", c.Name, c.Why, ErrUnsupported))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if _, err := btf.LoadKernelSpec(); err != nil {
+		errs = append(errs, fmt.Errorf("kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): %v: %w", err, ErrUnsupported))
+	}
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		errs = append(errs, fmt.Errorf("BPF ring buffer (Linux 5.8+): %v: %w", err, ErrUnsupported))
+	}
+	if err := features.HaveBoundedLoops(); err != nil {
+		errs = append(errs, fmt.Errorf("BPF bounded loops (Linux 5.3+): %v: %w", err, ErrUnsupported))
+	}
+	return errors.Join(errs...)
+}
+
+// Report is what `argus-sensor check` prints.
+type Report struct {
+	Kernel       string
+	Capabilities []Capability
+	BTF          error
+	RingBuf      error
+	BoundedLoops error
+	Mounts       []MountState
+	Hooks        []Hook
+	// Err is nil when the sensor can run: every hook loaded and attached.
+	Err error
+}
+
+// Check probes everything the sensor needs and, if the basics are there,
+// loads and attaches every program for real, then detaches. It changes
+// nothing else on the host except mounting a missing tracefs or bpffs.
+func Check(opts Options) Report {
+	var r Report
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err == nil {
+		r.Kernel = unix.ByteSliceToString(uts.Release[:])
+	}
+	r.Capabilities, _ = Capabilities()
+	_, r.BTF = btf.LoadKernelSpec()
+	r.RingBuf = features.HaveMapType(ebpf.RingBuf)
+	r.BoundedLoops = features.HaveBoundedLoops()
+	s, err := New(opts)
+	r.Mounts = MountStates()
+	if err != nil {
+		r.Err = err
+		var ae *AttachError
+		if errors.As(err, &ae) {
+			r.Hooks = ae.Hooks
+		}
+		return r
+	}
+	r.Hooks = s.Hooks()
+	r.Err = s.Close()
+	return r
+}

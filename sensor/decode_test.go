@@ -1,0 +1,185 @@
+package sensor
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// raw returns the bytes of a generated record struct, as the kernel lays
+// them out.
+func raw[T any](v *T) []byte {
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v)))
+}
+
+func comm16(s string) (c [16]int8) {
+	for i := 0; i < len(s) && i < 15; i++ {
+		c[i] = int8(s[i])
+	}
+	return c
+}
+
+func execRecord(path, cwd, args, filename string, flags execExecFlag) []byte {
+	r := execExecEvent{
+		Hdr:  execEventHeader{Type: uint32(KindExec), Tid: 42, Tgid: 42, Cpu: 1, TsNs: 1000},
+		Task: execTaskInfo{StartNs: 900, Ppid: 1, Uid: 1000, Auid: 1000, Comm: comm16("tool")},
+		Exe: execFileInfo{Ino: 77, Size: 129, MtimeNs: 5, CtimeNs: 6, Dev: 8<<20 | 1, Nlink: 1, Mode: 0o100755,
+			Flags: uint32(execFileFlagFILE_DELETED)},
+		ParentComm: comm16("bash"), Flags: uint32(flags), Argc: 3,
+		PathLen: uint16(len(path)), CwdLen: uint16(len(cwd)), ArgsLen: uint16(len(args)), FilenameLen: uint16(len(filename)),
+	}
+	b := raw(&r)
+	return append(append(append(append(b, path...), cwd...), args...), filename...)
+}
+
+func TestDecodeExec(t *testing.T) {
+	b := execRecord("tool\x00bin\x00usr\x00", "", "tool\x00-v\x00\x00", "./tool\x00", 0)
+	ev, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ev.(*Exec)
+	if e.Path != "/usr/bin/tool" || e.Cwd != "/" || e.Filename != "./tool" {
+		t.Errorf("path %q cwd %q filename %q", e.Path, e.Cwd, e.Filename)
+	}
+	if want := []string{"tool", "-v", ""}; !slices.Equal(e.Args, want) {
+		t.Errorf("args %q, want %q", e.Args, want)
+	}
+	if e.Exe.Dev != unix.Mkdev(8, 1) || !e.Exe.Deleted || e.Exe.Memfd || e.Task.Comm != "tool" || e.ParentComm != "bash" {
+		t.Errorf("exe %+v task %+v parent %q", e.Exe, e.Task, e.ParentComm)
+	}
+	if e.Kind != KindExec || e.TGID != 42 || e.BootNs != 1000 {
+		t.Errorf("header %+v", e.Header)
+	}
+}
+
+func TestDecodeExecTruncated(t *testing.T) {
+	b := execRecord("tool\x00d\x00", "d\x00", "tool\x00abc", "", execExecFlagEXEC_PATH_TRUNCATED|execExecFlagEXEC_CWD_TRUNCATED|execExecFlagEXEC_ARGS_TRUNCATED)
+	ev, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ev.(*Exec)
+	if e.Path != ".../d/tool" || e.Cwd != ".../d" || !e.PathTruncated || !e.CwdTruncated || !e.ArgsTruncated {
+		t.Errorf("path %q cwd %q flags %v %v %v", e.Path, e.Cwd, e.PathTruncated, e.CwdTruncated, e.ArgsTruncated)
+	}
+	if want := []string{"tool", "abc"}; !slices.Equal(e.Args, want) {
+		t.Errorf("args %q, want %q (the last, cut, string kept)", e.Args, want)
+	}
+}
+
+func TestDecodeConnect(t *testing.T) {
+	for _, tc := range []struct {
+		family uint16
+		daddr  [16]byte
+		want   string
+	}{
+		{unix.AF_INET, [16]byte{192, 0, 2, 1}, "192.0.2.1:4444"},
+		{unix.AF_INET6, netip.MustParseAddr("2001:db8::1").As16(), "[2001:db8::1]:4444"},
+		{unix.AF_INET6, netip.MustParseAddr("::ffff:192.0.2.1").As16(), "[::ffff:192.0.2.1]:4444"},
+	} {
+		var r connectConnectEvent
+		r.Hdr.Type, r.Hdr.Tgid = uint32(KindConnect), 7
+		r.Family, r.Protocol, r.SockType, r.Dport, r.Result = tc.family, unix.IPPROTO_TCP, unix.SOCK_STREAM, 4444, -int32(unix.EINPROGRESS)
+		r.Daddr = tc.daddr
+		r.Flags = uint16(execConnectFlagCONNECT_ADDR_FROM_SOCKET)
+		ev, err := Decode(raw(&r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ev.(*Connect)
+		if c.Dst.String() != tc.want || !c.AddrFromSocket || c.Result != -int32(unix.EINPROGRESS) || c.Src.IsValid() {
+			t.Errorf("got dst %s from socket %v result %d src %v; want %s", c.Dst, c.AddrFromSocket, c.Result, c.Src, tc.want)
+		}
+	}
+}
+
+func TestDecodeLifecycle(t *testing.T) {
+	var x lifecycleExitEvent
+	x.Hdr.Type, x.Hdr.Tgid, x.StartNs, x.ExitCode = uint32(KindExit), 9, 123, 256
+	ev, err := Decode(raw(&x))
+	if err != nil || ev.(*Exit).ExitCode != 256 || ev.(*Exit).StartNs != 123 {
+		t.Fatalf("exit: %+v %v", ev, err)
+	}
+	var f lifecycleForkEvent
+	f.Hdr.Type, f.Hdr.Tgid, f.Ppid, f.StartNs, f.ParentStartNs = uint32(KindFork), 10, 9, 5, 4
+	ev, err = Decode(raw(&f))
+	if err != nil || ev.(*Fork).PPID != 9 || ev.(*Fork).ParentStartNs != 4 {
+		t.Fatalf("fork: %+v %v", ev, err)
+	}
+}
+
+func TestDecodeRejectsBadRecords(t *testing.T) {
+	full := execRecord("a\x00", "", "a\x00", "a\x00", 0)
+	var conn connectConnectEvent
+	conn.Hdr.Type, conn.Family = uint32(KindConnect), 99
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"empty", nil, ErrShortRecord},
+		{"short header", make([]byte, headerSize-1), ErrShortRecord},
+		{"unknown kind", raw(&execEventHeader{Type: 99}), ErrUnknownKind},
+		{"exec header only", raw(&execEventHeader{Type: uint32(KindExec)}), ErrShortRecord},
+		{"exec sections cut", full[:len(full)-1], ErrBadSection},
+		{"exit short", raw(&execEventHeader{Type: uint32(KindExit)}), ErrShortRecord},
+		{"fork short", raw(&execEventHeader{Type: uint32(KindFork)}), ErrShortRecord},
+		{"connect short", raw(&execEventHeader{Type: uint32(KindConnect)}), ErrShortRecord},
+		{"connect bad family", raw(&conn), ErrBadAddrFamily},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Decode(tc.b)
+			if !errors.Is(err, tc.want) || ev != nil {
+				t.Fatalf("got %v, %v; want %v", ev, err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(execRecord("tool\x00tmp\x00", "tmp\x00", "tool\x00x\x00", "./tool\x00", 0))
+	var c connectConnectEvent
+	c.Hdr.Type, c.Family = uint32(KindConnect), unix.AF_INET6
+	f.Add(raw(&c))
+	var x lifecycleExitEvent
+	x.Hdr.Type = uint32(KindExit)
+	f.Add(raw(&x))
+	f.Add([]byte{1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, err := Decode(b)
+		if (ev == nil) == (err == nil) {
+			t.Fatalf("Decode returned event %v and error %v", ev, err)
+		}
+		if ev != nil && ev.Head().Kind.String() == "unknown" {
+			t.Fatalf("decoded an unknown kind: %+v", ev)
+		}
+	})
+}
+
+func BenchmarkDecodeConnect(b *testing.B) {
+	var r connectConnectEvent
+	r.Hdr.Type, r.Family, r.Dport = uint32(KindConnect), unix.AF_INET, 443
+	rec := raw(&r)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeExec(b *testing.B) {
+	rec := execRecord("python3.11\x00bin\x00usr\x00", "work\x00user\x00home\x00", "python3\x00-c\x00print(1)\x00", "/usr/bin/python3\x00", 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package sensor
+
+import (
+	"net/netip"
+)
+
+// Kind is the type of a kernel record.
+type Kind uint32
+
+// The record kinds, as numbered in bpf/include/events.h.
+const (
+	KindExec    Kind = Kind(execEventTypeEVENT_EXEC)
+	KindExit    Kind = Kind(execEventTypeEVENT_EXIT)
+	KindFork    Kind = Kind(execEventTypeEVENT_FORK)
+	KindConnect Kind = Kind(execEventTypeEVENT_CONNECT)
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindExec:
+		return "exec"
+	case KindExit:
+		return "exit"
+	case KindFork:
+		return "fork"
+	case KindConnect:
+		return "connect"
+	}
+	return "unknown"
+}
+
+// Event is one decoded kernel record: *Exec, *Exit, *Fork or *Connect.
+type Event interface {
+	Head() *Header
+}
+
+// Header is common to every record.
+type Header struct {
+	Kind Kind
+	TID  uint32 // thread id (the kernel's pid)
+	TGID uint32 // process id
+	CPU  uint32
+	// BootNs is CLOCK_BOOTTIME in nanoseconds when the record was built.
+	BootNs uint64
+}
+
+// Head returns the header; it makes every record type an Event.
+func (h *Header) Head() *Header { return h }
+
+// Task is the process a record is about, as the kernel saw it.
+type Task struct {
+	// StartNs is the thread group leader's start time, CLOCK_BOOTTIME ns.
+	// Together with TGID it identifies a process across pid reuse.
+	StartNs  uint64
+	CgroupID uint64
+	PPID     uint32
+	UID      uint32
+	GID      uint32
+	EUID     uint32
+	EGID     uint32
+	AUID     uint32 // login uid; 0xffffffff when unset
+	Comm     string
+}
+
+// File is a file's identity as the kernel saw it.
+type File struct {
+	// Dev is the device in the encoding stat(2) reports as st_dev.
+	Dev     uint64
+	Ino     uint64
+	Size    int64
+	MtimeNs int64
+	CtimeNs int64
+	Nlink   uint32
+	Mode    uint32
+	UID     uint32
+	FSMagic uint32
+	// Deleted means the file was unlinked (nlink 0 or unhashed dentry).
+	Deleted bool
+	// Memfd means a memfd_create(2) file: fileless execution.
+	Memfd bool
+	// InternalMount means the file is on a kernel-internal mount that no
+	// mount namespace can reach by path.
+	InternalMount bool
+}
+
+// Exec is a successful execve: the new program image of a process.
+type Exec struct {
+	Header
+	Task Task
+	Exe  File
+	// Path is the executable's absolute path, resolved in the kernel from its
+	// dentry up to the root of the process's mount namespace.
+	Path          string
+	PathTruncated bool
+	// Disconnected means the path walk ended at a pseudo or unlinked root
+	// (memfd), so Path is a name, not a location.
+	Disconnected  bool
+	Cwd           string
+	CwdTruncated  bool
+	Args          []string
+	Argc          int32
+	ArgsTruncated bool
+	// ArgsUnreadable means argv could not be copied from the new image.
+	ArgsUnreadable bool
+	// Filename is the name passed to execve: relative, /dev/fd/N, or the
+	// script for an interpreted program.
+	Filename          string
+	FilenameTruncated bool
+	ParentComm        string
+}
+
+// Exit is the death of a whole process (its last thread).
+type Exit struct {
+	Header
+	StartNs  uint64
+	ExitCode int32
+}
+
+// Fork is the creation of a new process (not a thread). TID and TGID in the
+// header are the child's.
+type Fork struct {
+	Header
+	StartNs       uint64
+	ParentStartNs uint64
+	PPID          uint32
+}
+
+// Connect is a connect(2) on an IPv4 or IPv6 socket, with its result.
+type Connect struct {
+	Header
+	Task Task
+	Exe  File
+	// Result is the syscall's return: 0 or a negative errno (-EINPROGRESS
+	// for a non-blocking connect under way).
+	Result   int32
+	NetNS    uint32
+	Family   uint16 // unix.AF_INET or unix.AF_INET6
+	Protocol uint16 // IPPROTO_*
+	SockType uint16 // unix.SOCK_STREAM, unix.SOCK_DGRAM, ...
+	Dst      netip.AddrPort
+	Src      netip.AddrPort
+	// AddrFromSocket means Dst was read back from the kernel socket after
+	// the call, not from the caller's buffer.
+	AddrFromSocket bool
+}

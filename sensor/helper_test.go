@@ -1,0 +1,144 @@
+package sensor
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
+)
+
+// The test binary doubles as the tool the privileged tests observe: run
+// with helperEnv set, TestMain performs one action and exits instead of
+// running tests. That keeps the suite self-contained (no gcc, python or
+// nc needed), so it runs the same in a bare initramfs.
+const helperEnv = "ARGUS_SENSOR_TEST_HELPER"
+
+func runHelper(action string, args []string) int {
+	var err error
+	switch action {
+	case "connect":
+		// connect NETWORK ADDR [nonblock]
+		err = helperConnect(args[0], args[1], len(args) > 2 && args[2] == "nonblock")
+	case "wait-connect":
+		// Block until a line arrives on stdin, then connect.
+		if _, err = bufio.NewReader(os.Stdin).ReadString('\n'); err == nil {
+			err = helperConnect(args[0], args[1], false)
+		}
+	case "connect-storm":
+		// connect-storm ADDR N: N blocking TCP connects, each closed with RST.
+		var n int
+		if n, err = strconv.Atoi(args[1]); err == nil {
+			err = helperStorm(args[0], n)
+		}
+	case "memfd-exec":
+		err = helperMemfdExec()
+	case "exec-unlinked":
+		err = helperExecUnlinked(args[0])
+	default:
+		err = fmt.Errorf("unknown helper action %q", action)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	return 0
+}
+
+// helperCmd returns a command that runs this test binary as a helper.
+func helperCmd(bin, action string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+action)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+func sockaddr(ap netip.AddrPort) (int, unix.Sockaddr) {
+	if ap.Addr().Is4() {
+		return unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	}
+	return unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+}
+
+// helperConnect connects with raw syscalls so the test controls exactly
+// which connect(2) calls happen. A refused or pending connect is not an
+// error here: the test asserts the result from the sensor's record.
+func helperConnect(network, addr string, nonblock bool) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return err
+	}
+	typ := unix.SOCK_STREAM
+	if network == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	if nonblock {
+		typ |= unix.SOCK_NONBLOCK
+	}
+	family, sa := sockaddr(ap)
+	fd, err := unix.Socket(family, typ, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	err = unix.Connect(fd, sa)
+	fmt.Fprintf(os.Stdout, "connect %s %s: %v\n", network, addr, err)
+	return nil
+}
+
+func helperStorm(addr string, n int) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return err
+	}
+	family, sa := sockaddr(ap)
+	for i := 0; i < n; i++ {
+		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Connect(fd, sa); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("connect %d: %w", i, err)
+		}
+		// RST on close: no TIME_WAIT, so the ephemeral ports never run out.
+		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// helperMemfdExec executes a tiny ELF from a memfd: fileless execution.
+func helperMemfdExec() error {
+	elf := testutil.ExitELF(0)
+	if elf == nil {
+		return fmt.Errorf("no tiny ELF for this architecture")
+	}
+	fd, err := unix.MemfdCreate("argus-test", 0)
+	if err != nil {
+		return fmt.Errorf("memfd_create: %w", err)
+	}
+	if _, err := unix.Write(fd, elf); err != nil {
+		return err
+	}
+	path := "/proc/self/fd/" + strconv.Itoa(fd)
+	return syscall.Exec(path, []string{"memfd-payload"}, os.Environ())
+}
+
+// helperExecUnlinked opens path, unlinks it, and executes the open file.
+func helperExecUnlinked(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syscall.Exec("/proc/self/fd/"+strconv.Itoa(fd), []string{"unlinked-payload"}, os.Environ())
+}

@@ -1,0 +1,376 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// Options configures a Sensor. The zero value is usable: every field has a
+// default.
+type Options struct {
+	// RingBytes is the ring buffer size, a power of two multiple of the
+	// page size. Default 8 MiB.
+	RingBytes int
+	// WakeupBytes is how much queued data makes a producer wake the reader
+	// instead of waiting for the next poll. Default RingBytes/4.
+	WakeupBytes int
+	// PollInterval is how often the reader drains the ring when nobody
+	// woke it. Default 10ms.
+	PollInterval time.Duration
+	// QueueLen is the capacity of the Events channel. Default 65536.
+	QueueLen int
+	// Logger receives load and runtime diagnostics. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for Options.
+const (
+	DefaultRingBytes    = 8 << 20
+	DefaultPollInterval = 10 * time.Millisecond
+	DefaultQueueLen     = 1 << 16
+)
+
+func (o *Options) setDefaults() error {
+	if o.RingBytes == 0 {
+		o.RingBytes = DefaultRingBytes
+	}
+	page := os.Getpagesize()
+	if o.RingBytes < page || o.RingBytes&(o.RingBytes-1) != 0 {
+		return fmt.Errorf("ring buffer size %d: must be a power of two and at least %d", o.RingBytes, page)
+	}
+	if o.WakeupBytes == 0 {
+		o.WakeupBytes = o.RingBytes / 4
+	}
+	if o.WakeupBytes <= 0 || o.WakeupBytes > o.RingBytes {
+		return fmt.Errorf("wakeup threshold %d: must be between 1 and the ring size %d", o.WakeupBytes, o.RingBytes)
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = DefaultQueueLen
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Hook is one attach point and whether it is live.
+type Hook struct {
+	Name     string // what it captures, e.g. "exec"
+	Attach   string // where, e.g. "tp_btf/sched_process_exec"
+	Attached bool
+	Err      error // why it is not attached
+}
+
+// Sensor owns the loaded BPF objects, their links and the ring reader.
+type Sensor struct {
+	opts Options
+	log  *slog.Logger
+
+	exec      execObjects
+	lifecycle lifecycleObjects
+	connect   connectObjects
+
+	linkMu sync.Mutex
+	links  []link.Link
+	hooks  []Hook
+
+	reader *ringbuf.Reader
+	out    chan Event
+
+	read         [KindConnect + 1]atomic.Uint64
+	dropped      atomic.Uint64
+	decodeErrors atomic.Uint64
+	lastDecodeMu sync.Mutex
+	lastDecode   error
+	draining     atomic.Bool
+	lastRead     atomic.Int64 // unix ns of the reader's last pass over the ring
+}
+
+// New loads the BPF programs, attaches every hook and opens the ring reader.
+// It fails, having released everything, if any hook cannot be attached: a
+// sensor that silently misses a hook family is worse than one that does not
+// start.
+func New(opts Options) (*Sensor, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := supported(); err != nil {
+		return nil, err
+	}
+	if _, err := EnsureMounts(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raise memlock rlimit: %w", err)
+	}
+
+	s := &Sensor{opts: opts, log: opts.Logger, out: make(chan Event, opts.QueueLen)}
+	if err := s.load(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.attach(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	r, err := ringbuf.NewReader(s.exec.Events)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open ring buffer reader: %w", err)
+	}
+	s.reader = r
+	s.lastRead.Store(time.Now().UnixNano())
+	return s, nil
+}
+
+func (s *Sensor) load() error {
+	cache := btf.NewCache()
+	vars := map[string]any{
+		"self_tgid":    uint32(os.Getpid()),
+		"wakeup_bytes": uint64(s.opts.WakeupBytes),
+	}
+	prepare := func(name string, spec *ebpf.CollectionSpec) error {
+		spec.Maps["events"].MaxEntries = uint32(s.opts.RingBytes)
+		for v, val := range vars {
+			if err := spec.Variables[v].Set(val); err != nil {
+				return fmt.Errorf("set %s variable %s: %w", name, v, err)
+			}
+		}
+		return nil
+	}
+
+	execSpec, err := loadExec()
+	if err != nil {
+		return fmt.Errorf("parse exec object: %w", err)
+	}
+	if err := prepare("exec", execSpec); err != nil {
+		return err
+	}
+	if err := execSpec.LoadAndAssign(&s.exec, &ebpf.CollectionOptions{Cache: cache}); err != nil {
+		return fmt.Errorf("load exec programs: %w", err)
+	}
+
+	shared := &ebpf.CollectionOptions{
+		Cache:           cache,
+		MapReplacements: map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats},
+	}
+	lcSpec, err := loadLifecycle()
+	if err != nil {
+		return fmt.Errorf("parse lifecycle object: %w", err)
+	}
+	if err := prepare("lifecycle", lcSpec); err != nil {
+		return err
+	}
+	if err := lcSpec.LoadAndAssign(&s.lifecycle, shared); err != nil {
+		return fmt.Errorf("load lifecycle programs: %w", err)
+	}
+	connSpec, err := loadConnect()
+	if err != nil {
+		return fmt.Errorf("parse connect object: %w", err)
+	}
+	if err := prepare("connect", connSpec); err != nil {
+		return err
+	}
+	if err := connSpec.LoadAndAssign(&s.connect, shared); err != nil {
+		return fmt.Errorf("load connect programs: %w", err)
+	}
+	return nil
+}
+
+func (s *Sensor) attach() error {
+	tracing := func(p *ebpf.Program) func() (link.Link, error) {
+		return func() (link.Link, error) {
+			return link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
+		}
+	}
+	tracepoint := func(group, name string, p *ebpf.Program) func() (link.Link, error) {
+		return func() (link.Link, error) { return link.Tracepoint(group, name, p, nil) }
+	}
+	// Exit before fork before exec, and connect exit before enter, so a
+	// process never has an exec or stash without the hook that frees it.
+	plan := []struct {
+		name, where string
+		attach      func() (link.Link, error)
+	}{
+		{"exit", "tp_btf/sched_process_exit", tracing(s.lifecycle.HandleExit)},
+		{"fork", "tp_btf/sched_process_fork", tracing(s.lifecycle.HandleFork)},
+		{"exec", "tp_btf/sched_process_exec", tracing(s.exec.HandleExec)},
+		{"connect_exit", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connect.HandleConnectExit)},
+		{"connect_enter", "tracepoint/syscalls/sys_enter_connect", tracepoint("syscalls", "sys_enter_connect", s.connect.HandleConnectEnter)},
+	}
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	failed := false
+	for _, p := range plan {
+		h := Hook{Name: p.name, Attach: p.where}
+		l, err := p.attach()
+		if err != nil {
+			h.Err = err
+			failed = true
+		} else {
+			h.Attached = true
+			s.links = append(s.links, l)
+		}
+		s.hooks = append(s.hooks, h)
+	}
+	if failed {
+		return &AttachError{Hooks: append([]Hook(nil), s.hooks...)}
+	}
+	return nil
+}
+
+// AttachError is returned by New when one or more hooks failed to attach.
+// Hooks lists every hook with its state.
+type AttachError struct {
+	Hooks []Hook
+}
+
+func (e *AttachError) Error() string {
+	var b strings.Builder
+	for _, h := range e.Hooks {
+		if h.Err == nil {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "attach %s hook (%s): %v", h.Name, h.Attach, h.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns each hook's error.
+func (e *AttachError) Unwrap() []error {
+	var errs []error
+	for _, h := range e.Hooks {
+		if h.Err != nil {
+			errs = append(errs, h.Err)
+		}
+	}
+	return errs
+}
+
+// Hooks reports every attach point and its state.
+func (s *Sensor) Hooks() []Hook {
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	return append([]Hook(nil), s.hooks...)
+}
+
+// Programs returns the loaded programs by hook name, for run-time statistics.
+func (s *Sensor) Programs() map[string]*ebpf.Program {
+	return map[string]*ebpf.Program{
+		"exec":          s.exec.HandleExec,
+		"fork":          s.lifecycle.HandleFork,
+		"exit":          s.lifecycle.HandleExit,
+		"connect_enter": s.connect.HandleConnectEnter,
+		"connect_exit":  s.connect.HandleConnectExit,
+	}
+}
+
+// Events is where decoded records arrive. It is closed when Run returns.
+func (s *Sensor) Events() <-chan Event { return s.out }
+
+// Run reads the ring buffer until ctx is done. Then it detaches every hook,
+// drains what the kernel already queued, closes Events and returns.
+func (s *Sensor) Run(ctx context.Context) error {
+	defer close(s.out)
+	stop := context.AfterFunc(ctx, func() {
+		s.detach()
+		s.draining.Store(true)
+		if err := s.reader.Flush(); err != nil {
+			s.log.Error("flush ring buffer", "err", err)
+		}
+	})
+	defer stop()
+
+	var rec ringbuf.Record
+	s.reader.SetDeadline(time.Now().Add(s.opts.PollInterval))
+	for {
+		err := s.reader.ReadInto(&rec)
+		switch {
+		case err == nil:
+			s.handle(rec.RawSample)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The ring is empty: nothing is lost by waiting for the next poll.
+			s.lastRead.Store(time.Now().UnixNano())
+			s.reader.SetDeadline(time.Now().Add(s.opts.PollInterval))
+		case errors.Is(err, ringbuf.ErrFlushed):
+			if ctx.Err() != nil {
+				return nil
+			}
+		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
+			return nil
+		default:
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+	}
+}
+
+func (s *Sensor) handle(raw []byte) {
+	ev, err := Decode(raw)
+	if err != nil {
+		s.decodeErrors.Add(1)
+		s.lastDecodeMu.Lock()
+		s.lastDecode = err
+		s.lastDecodeMu.Unlock()
+		return
+	}
+	k := ev.Head().Kind
+	if int(k) < len(s.read) {
+		s.read[k].Add(1)
+	}
+	select {
+	case s.out <- ev:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+func (s *Sensor) detach() {
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	for _, l := range s.links {
+		if err := l.Close(); err != nil {
+			s.log.Warn("detach hook", "err", err)
+		}
+	}
+	s.links = nil
+	for i := range s.hooks {
+		s.hooks[i].Attached = false
+	}
+}
+
+// Close detaches every hook and releases the BPF objects. It is safe to call
+// more than once and after Run has returned.
+func (s *Sensor) Close() error {
+	s.detach()
+	var errs []error
+	if s.reader != nil {
+		if err := s.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close ring reader: %w", err))
+		}
+	}
+	for _, c := range []interface{ Close() error }{&s.connect, &s.lifecycle, &s.exec} {
+		if err := c.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,100 @@
+package sensor
+
+import (
+	"fmt"
+	"time"
+)
+
+// Stats are the sensor's loss and throughput counters since load.
+type Stats struct {
+	// Emitted counts records the kernel wrote to the ring, by kind.
+	Emitted map[Kind]uint64
+	// Lost counts records the kernel could not write because the ring was
+	// full, by kind (BPF ringbuf output failures, counted per CPU).
+	Lost map[Kind]uint64
+	// PendingFull counts connects not recorded because the enter-to-exit
+	// stash was full.
+	PendingFull uint64
+	// ScratchMissing counts exec records abandoned for want of per-CPU
+	// scratch space; it should stay zero.
+	ScratchMissing uint64
+	// Interrupted counts connect calls a signal interrupted; each is
+	// reported once, when the restarted call completes.
+	Interrupted uint64
+
+	// Read counts records decoded by the reader, by kind.
+	Read map[Kind]uint64
+	// Dropped counts decoded events discarded because the Events channel
+	// was full: the consumer fell behind.
+	Dropped uint64
+	// DecodeErrors counts records that failed to decode; LastDecodeError
+	// says why the last one did.
+	DecodeErrors    uint64
+	LastDecodeError string
+
+	RingBytes   int // ring buffer size
+	RingPending int // bytes queued in the ring now
+	QueueLen    int // events waiting in the Events channel now
+	// LastDrain is when the reader last found the ring empty.
+	LastDrain time.Time
+}
+
+// KernelLost is every record the kernel failed to deliver.
+func (s Stats) KernelLost() uint64 {
+	n := s.PendingFull + s.ScratchMissing
+	for _, v := range s.Lost {
+		n += v
+	}
+	return n
+}
+
+var statSlots = []struct {
+	kind          Kind
+	emitted, lost execStatIndex
+}{
+	{KindExec, execStatIndexSTAT_EXEC_EMITTED, execStatIndexSTAT_EXEC_LOST},
+	{KindExit, execStatIndexSTAT_EXIT_EMITTED, execStatIndexSTAT_EXIT_LOST},
+	{KindFork, execStatIndexSTAT_FORK_EMITTED, execStatIndexSTAT_FORK_LOST},
+	{KindConnect, execStatIndexSTAT_CONNECT_EMITTED, execStatIndexSTAT_CONNECT_LOST},
+}
+
+// Stats reads the kernel counters and the reader's own.
+func (s *Sensor) Stats() (Stats, error) {
+	st := Stats{
+		Emitted:      map[Kind]uint64{},
+		Lost:         map[Kind]uint64{},
+		Read:         map[Kind]uint64{},
+		Dropped:      s.dropped.Load(),
+		DecodeErrors: s.decodeErrors.Load(),
+		RingBytes:    s.opts.RingBytes,
+		QueueLen:     len(s.out),
+		LastDrain:    time.Unix(0, s.lastRead.Load()),
+	}
+	kernel := make([]uint64, execStatIndexSTAT_MAX)
+	for i := range kernel {
+		var perCPU []uint64
+		if err := s.exec.Stats.Lookup(uint32(i), &perCPU); err != nil {
+			return st, fmt.Errorf("read kernel stats slot %d: %w", i, err)
+		}
+		for _, v := range perCPU {
+			kernel[i] += v
+		}
+	}
+	for _, slot := range statSlots {
+		st.Emitted[slot.kind] = kernel[slot.emitted]
+		st.Lost[slot.kind] = kernel[slot.lost]
+		st.Read[slot.kind] = s.read[slot.kind].Load()
+	}
+	st.PendingFull = kernel[execStatIndexSTAT_CONNECT_PENDING_FULL]
+	st.ScratchMissing = kernel[execStatIndexSTAT_SCRATCH_MISSING]
+	st.Interrupted = kernel[execStatIndexSTAT_CONNECT_INTERRUPTED]
+	if s.reader != nil {
+		st.RingPending = s.reader.AvailableBytes()
+	}
+	s.lastDecodeMu.Lock()
+	if s.lastDecode != nil {
+		st.LastDecodeError = s.lastDecode.Error()
+	}
+	s.lastDecodeMu.Unlock()
+	return st, nil
+}
