@@ -96,6 +96,7 @@ type pipeline struct {
 	sink   forward.Sink
 	start  time.Time
 	buf    []byte
+	recs   []*event.Record
 
 	writeErrors uint64
 	lastErr     error
@@ -116,21 +117,28 @@ func (p *pipeline) loop() {
 		select {
 		case ev, ok := <-events:
 			if !ok {
+				p.writeAll(p.enrich.Flush(time.Time{}, p.recs[:0]))
 				return
 			}
-			if rec := p.enrich.Handle(ev); rec != nil {
-				p.write(rec)
-			}
+			p.writeAll(p.enrich.Handle(ev, p.recs[:0]))
 			if len(events) == 0 {
 				p.flush()
 			}
-		case <-flush.C:
+		case now := <-flush.C:
+			p.writeAll(p.enrich.Flush(now, p.recs[:0]))
 			p.flush()
 		case <-tick:
 			p.health("running")
 			p.flush()
 		}
 	}
+}
+
+func (p *pipeline) writeAll(recs []*event.Record) {
+	for _, r := range recs {
+		p.write(r)
+	}
+	p.recs = recs[:0]
 }
 
 func (p *pipeline) write(rec *event.Record) {

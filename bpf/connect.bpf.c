@@ -1,72 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Connect capture: syscalls:sys_enter_connect and syscalls:sys_exit_connect.
+ * Connect capture: syscalls:sys_exit_connect (and, on old kernels,
+ * syscalls:sys_enter_connect).
  *
- * Enter stashes the fd and a copy of the caller's sockaddr, keyed by thread,
- * for AF_INET and AF_INET6 only (AF_UNIX traffic never reaches the stash).
- * Exit takes the stash, adds the syscall's result (0, -EINPROGRESS or
- * -errno), and reports it. When the socket ended up with a peer (success or
- * a connect in progress) the destination is re-read from the kernel socket,
- * so a thread that rewrites the user buffer after the kernel copied it
- * cannot make the record lie; otherwise the copy taken at enter is used.
+ * A record is made when connect(2) returns, so it carries the result: 0,
+ * -EINPROGRESS (non-blocking, under way) or -errno. Only sockets whose
+ * family is AF_INET or AF_INET6 are reported.
  *
- * A blocking connect interrupted by a signal leaves the syscall with a
- * kernel-internal restart code (-ERESTARTSYS and kin). Usually the kernel
- * restarts the very same call after the handler, so nothing is reported
- * then: the stash is kept, marked interrupted, and the restarted call
- * reports once. If instead the thread's next connect is a different one
- * (the interrupted call came back to userspace as EINTR), the interrupted
- * attempt is reported first, with -EINTR.
+ * Where the call succeeded or is in progress, the destination and source
+ * are read back from the kernel socket, so a thread that rewrites the
+ * caller's buffer after the kernel copied it cannot make the record lie.
+ * Where it failed, the destination is the caller's sockaddr.
+ *
+ * Two builds of this file:
+ *
+ *   default (Linux 5.15+): one program on sys_exit_connect. The call's fd
+ *   and sockaddr pointer are still in the task's saved user registers
+ *   (bpf_task_pt_regs), so nothing is stashed at entry and there is no
+ *   entry program at all; task fields load directly through
+ *   bpf_get_current_task_btf().
+ *
+ *   ARGUS_LEGACY (5.8 to 5.14): sys_enter_connect stashes the fd and a
+ *   copy of the sockaddr per thread in an LRU hash; sys_exit_connect takes
+ *   it. Kernel memory is read with helper calls.
+ *
+ * A blocking connect interrupted by a signal returns a kernel-internal
+ * restart code (-ERESTARTSYS and kin) and is usually restarted by the kernel
+ * as the very same call. That record is still emitted, with the restart code
+ * as its result, so an interrupted attempt is never lost; userspace folds it
+ * into the restarted call's record when one follows.
  *
  * Not seen here: io_uring IORING_OP_CONNECT and 32-bit socketcall(2), which
- * do not pass through these tracepoints, and an interrupted connect that is
- * never followed by another connect from the same thread.
+ * do not pass through these tracepoints.
  */
 #include "common.h"
 
 /* Referenced so the record type reaches BTF and bpf2go generates its Go type. */
 const struct connect_event *unused_connect_event __attribute__((unused));
 
+#define EBADF 9
+#define ENOTSOCK 88
+#define EINPROGRESS 115
+
 struct sockaddr_any {
 	__u16 family;
 	__be16 port;
 	union {
-		__be32 v4;            /* sockaddr_in.sin_addr */
+		__be32 v4; /* sockaddr_in.sin_addr */
 		struct {
 			__u32 flowinfo;
-			__u8 v6[16];  /* sockaddr_in6.sin6_addr */
+			__u8 v6[16]; /* sockaddr_in6.sin6_addr */
 		};
 	};
 };
 
-struct pending_connect {
-	struct sockaddr_any addr;
-	__u64 fd;
-	__u32 interrupted;
-	__u32 _pad;
-};
-
-#define EINTR 4
-#define EINPROGRESS 115
-#define ERESTARTSYS 512
-#define ERESTART_RESTARTBLOCK 516
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct pending_connect);
-} pending_connects SEC(".maps");
-
+/* fd_sock returns the socket behind fd in task's file table, or 0. */
 static __always_inline struct sock *fd_sock(struct task_struct *task, __u64 fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = RD(task, files, fdt);
+	struct file **fds = RD(fdt, fd);
 	struct file *file;
 	struct socket *sock;
 
-	if (fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd >= RD(fdt, max_fds))
 		return 0;
+	/* A variable index into the fd array: a helper read either way. */
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
@@ -75,84 +73,175 @@ static __always_inline struct sock *fd_sock(struct task_struct *task, __u64 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
-/* emit_connect reports the connect stashed in p with syscall result ret. */
-static __always_inline void emit_connect(struct pending_connect *p, long ret)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct connect_event ev = {};
-	struct sock *sk;
+/*
+ * Socket fields are read in blocks rather than one helper call each: the
+ * CO-RE offsets of the wanted members are relocated at load time, and when
+ * they fall inside one small span (as they do in every kernel since 5.8:
+ * the address and port pairs open sock_common) one read covers them all.
+ */
+#define SKC_OFF(f) bpf_core_field_offset(struct sock_common, f)
+#define SKC_BLOCK 24
 
-	sk = fd_sock(task, p->fd);
+struct sk_addrs {
+	__u16 family;
+	__u16 dport; /* host order */
+	__u16 sport;
+	__u8 daddr[16];
+	__u8 saddr[16];
+};
+
+static __always_inline void read_addrs(struct sock *sk, struct sk_addrs *a, bool want_addrs)
+{
+	__u8 blk[SKC_BLOCK] = {};
+
+	if (SKC_OFF(skc_daddr) + 4 <= SKC_BLOCK && SKC_OFF(skc_rcv_saddr) + 4 <= SKC_BLOCK &&
+	    SKC_OFF(skc_dport) + 2 <= SKC_BLOCK && SKC_OFF(skc_num) + 2 <= SKC_BLOCK &&
+	    SKC_OFF(skc_family) + 2 <= SKC_BLOCK) {
+		bpf_probe_read_kernel(blk, sizeof(blk), sk);
+		__builtin_memcpy(&a->family, &blk[SKC_OFF(skc_family)], 2);
+		__builtin_memcpy(&a->sport, &blk[SKC_OFF(skc_num)], 2);
+		__builtin_memcpy(&a->dport, &blk[SKC_OFF(skc_dport)], 2);
+		__builtin_memcpy(a->daddr, &blk[SKC_OFF(skc_daddr)], 4);
+		__builtin_memcpy(a->saddr, &blk[SKC_OFF(skc_rcv_saddr)], 4);
+	} else {
+		a->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		a->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		a->dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		BPF_CORE_READ_INTO((__u32 *)a->daddr, sk, __sk_common.skc_daddr);
+		BPF_CORE_READ_INTO((__u32 *)a->saddr, sk, __sk_common.skc_rcv_saddr);
+	}
+	a->dport = __builtin_bswap16(a->dport);
+	if (want_addrs && a->family == AF_INET6) {
+		if (SKC_OFF(skc_v6_rcv_saddr) == SKC_OFF(skc_v6_daddr) + 16) {
+			__u8 v6[32];
+
+			bpf_probe_read_kernel(v6, sizeof(v6), (void *)sk + SKC_OFF(skc_v6_daddr));
+			__builtin_memcpy(a->daddr, v6, 16);
+			__builtin_memcpy(a->saddr, &v6[16], 16);
+		} else {
+			BPF_CORE_READ_INTO(&a->daddr, sk, __sk_common.skc_v6_daddr);
+			BPF_CORE_READ_INTO(&a->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		}
+	}
+}
+
+/* read_proto returns sk_protocol and sk_type, in one read when adjacent. */
+static __always_inline void read_proto(struct sock *sk, __u16 *protocol, __u16 *type)
+{
+	if (bpf_core_field_offset(struct sock, sk_type) == bpf_core_field_offset(struct sock, sk_protocol) + 2 &&
+	    bpf_core_field_size(struct sock, sk_protocol) == 2) {
+		__u16 pt[2];
+
+		bpf_probe_read_kernel(pt, sizeof(pt), (void *)sk + bpf_core_field_offset(struct sock, sk_protocol));
+		*protocol = pt[0];
+		*type = pt[1];
+	} else {
+		*protocol = BPF_CORE_READ(sk, sk_protocol);
+		*type = BPF_CORE_READ(sk, sk_type);
+	}
+}
+
+/*
+ * emit_connect reports a connect on fd with result ret. uaddr is the
+ * caller's sockaddr (user memory), or 0 when ucopy already holds a copy.
+ */
+static __always_inline void emit_connect(struct task_struct *task, __u64 fd, long ret, void *uaddr,
+					 struct sockaddr_any *ucopy)
+{
+	struct connect_event ev = {};
+	struct sk_addrs sa = {};
+	struct sock *sk;
+	__u16 family;
+	bool connected = ret == 0 || ret == -EINPROGRESS;
+
+	if (ret == -EBADF || ret == -ENOTSOCK)
+		return;
+	sk = fd_sock(task, fd);
 	if (!sk)
 		return; /* not a socket, or the fd was closed under us */
+	read_addrs(sk, &sa, connected);
+	family = sa.family;
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	ev.sport = sa.sport;
+
+	if (connected) {
+		ev.flags = CONNECT_ADDR_FROM_SOCKET;
+		ev.dport = sa.dport;
+		__builtin_memcpy(ev.daddr, sa.daddr, 16);
+		__builtin_memcpy(ev.saddr, sa.saddr, 16);
+	} else {
+		struct sockaddr_any a;
+
+		if (ucopy)
+			a = *ucopy;
+		else if (bpf_probe_read_user(&a, sizeof(a), uaddr))
+			return;
+		if (a.family == AF_INET6) {
+			__builtin_memcpy(ev.daddr, a.v6, 16);
+		} else if (a.family == AF_INET) {
+			__builtin_memcpy(ev.daddr, &a.v4, 4);
+		} else {
+			return; /* AF_UNSPEC (disassociate) or garbage: not a connection */
+		}
+		family = a.family;
+		ev.dport = __builtin_bswap16(a.port);
+	}
 
 	fill_header(&ev.hdr, EVENT_CONNECT);
 	fill_task(&ev.task, task);
-	fill_file(&ev.exe, BPF_CORE_READ(task, mm, exe_file));
+	/* The memfd and internal-mount flags come from the exec record. */
+	fill_file(&ev.exe, RD(task, mm, exe_file), false);
 	ev.result = ret;
-	ev.family = p->addr.family;
-	ev.protocol = BPF_CORE_READ(sk, sk_protocol);
-	ev.sock_type = BPF_CORE_READ(sk, sk_type);
+	ev.fd = fd;
+	ev.family = family;
+	read_proto(sk, &ev.protocol, &ev.sock_type);
 	ev.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	ev.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-
-	if (ret == 0 || ret == -EINPROGRESS) {
-		__u16 skfam = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-		ev.flags |= CONNECT_ADDR_FROM_SOCKET;
-		ev.family = skfam;
-		ev.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		if (skfam == AF_INET6) {
-			BPF_CORE_READ_INTO(&ev.daddr, sk, __sk_common.skc_v6_daddr);
-			BPF_CORE_READ_INTO(&ev.saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		} else {
-			BPF_CORE_READ_INTO((__u32 *)ev.daddr, sk, __sk_common.skc_daddr);
-			BPF_CORE_READ_INTO((__u32 *)ev.saddr, sk, __sk_common.skc_rcv_saddr);
-		}
-	} else {
-		ev.dport = __builtin_bswap16(p->addr.port);
-		if (p->addr.family == AF_INET6)
-			__builtin_memcpy(ev.daddr, p->addr.v6, 16);
-		else
-			__builtin_memcpy(ev.daddr, &p->addr.v4, 4);
-	}
-
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
-		stat_inc(STAT_CONNECT_LOST);
-	else
-		stat_inc(STAT_CONNECT_EMITTED);
+	emit(&ev, sizeof(ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }
 
-static __always_inline bool same_connect(const struct pending_connect *a, const struct pending_connect *b)
+#ifndef ARGUS_LEGACY
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int handle_connect_exit(struct syscall_exit_ctx *ctx)
 {
-	if (a->fd != b->fd || a->addr.family != b->addr.family || a->addr.port != b->addr.port)
-		return false;
-	if (a->addr.family == AF_INET)
-		return a->addr.v4 == b->addr.v4;
-	return __builtin_memcmp(a->addr.v6, b->addr.v6, 16) == 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	emit_connect(task, SYSCALL_ARG0(regs), ctx->ret, (void *)SYSCALL_ARG1(regs), 0);
+	return 0;
 }
+
+#else /* ARGUS_LEGACY */
+
+struct pending_connect {
+	struct sockaddr_any addr;
+	__u64 fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct pending_connect);
+} pending_connects SEC(".maps");
 
 SEC("tracepoint/syscalls/sys_enter_connect")
 int handle_connect_enter(struct syscall_enter_ctx *ctx)
 {
-	struct pending_connect p = {}, *old;
+	struct pending_connect p = {};
 	__u64 id = bpf_get_current_pid_tgid();
-	void *uaddr = (void *)ctx->args[1];
 
 	if ((id >> 32) == self_tgid)
 		return 0;
-	if (bpf_probe_read_user(&p.addr, sizeof(p.addr), uaddr) != 0)
+	if (bpf_probe_read_user(&p.addr, sizeof(p.addr), (void *)ctx->args[1]) != 0)
 		return 0; /* the syscall will fail with EFAULT too */
 	if (p.addr.family != AF_INET && p.addr.family != AF_INET6)
 		return 0;
 	p.fd = ctx->args[0];
-
-	old = bpf_map_lookup_elem(&pending_connects, &id);
-	if (old && old->interrupted) {
-		if (same_connect(old, &p))
-			return 0; /* the kernel restarting the interrupted call */
-		emit_connect(old, -EINTR); /* it came back as EINTR; this is a new call */
-	}
 	if (bpf_map_update_elem(&pending_connects, &id, &p, BPF_ANY))
 		stat_inc(STAT_CONNECT_PENDING_FULL);
 	return 0;
@@ -163,17 +252,13 @@ int handle_connect_exit(struct syscall_exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending_connect *p;
-	long ret = ctx->ret;
 
 	p = bpf_map_lookup_elem(&pending_connects, &id);
 	if (!p)
 		return 0;
-	if (ret <= -ERESTARTSYS && ret >= -ERESTART_RESTARTBLOCK) {
-		p->interrupted = 1;
-		stat_inc(STAT_CONNECT_INTERRUPTED);
-		return 0;
-	}
-	emit_connect(p, ret);
+	emit_connect((struct task_struct *)bpf_get_current_task(), p->fd, ctx->ret, 0, &p->addr);
 	bpf_map_delete_elem(&pending_connects, &id);
 	return 0;
 }
+
+#endif /* ARGUS_LEGACY */

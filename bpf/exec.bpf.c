@@ -50,53 +50,91 @@ struct {
 	__type(value, struct exec_scratch);
 } exec_scratch SEC(".maps");
 
-/*
- * walk_path appends the components of the kernel struct path at kpath to
- * s->data starting at start, leaf first, each NUL-terminated, using at most
- * PATH_BUF bytes, and returns the bytes written. Running out of room or depth
- * sets trunc_flag in s->ev.flags; a walk that ends at a dentry that is its own
- * parent without being a mount root (memfd and other pseudo files) sets
- * EXEC_PATH_DISCONNECTED.
- */
-static __noinline int walk_path(struct exec_scratch *s, __u32 start, const struct path *kpath, __u32 trunc_flag)
+/* put_name copies one component name to the walk's output. */
+static __always_inline long put_name(struct exec_scratch *s, __u32 start, const unsigned char *name,
+				     __u32 trunc_flag)
 {
-	struct mount *mnt = real_mount(BPF_CORE_READ(kpath, mnt));
-	struct dentry *dentry = BPF_CORE_READ(kpath, dentry);
+	__u32 len = s->walk_len;
+	long n;
+
+	if (len > PATH_BUF - NAME_MAX_BUF) {
+		s->ev.flags |= trunc_flag;
+		return -1;
+	}
+	n = bpf_probe_read_kernel_str(&s->data[(start + len) & DATA_MASK], NAME_MAX_BUF, name);
+	if (n <= 0) {
+		s->ev.flags |= trunc_flag;
+		return -1;
+	}
+	s->walk_len = len + n;
+	return n;
+}
+
+/*
+ * walk_path appends the components of the path (vfs, dentry) to s->data
+ * starting at start, leaf first, each NUL-terminated, using at most
+ * PATH_BUF bytes, and returns the bytes written. Running out of room or
+ * depth sets trunc_flag in s->ev.flags; a walk that ends at a dentry that
+ * is its own parent without being a mount root (memfd and other pseudo
+ * files) sets EXEC_PATH_DISCONNECTED.
+ *
+ * The walk has two phases. While it stays on the file's own mount, vfs and
+ * the dentries are BTF-typed pointers and their fields load directly. The
+ * first mount root it meets needs struct mount, reached by container_of
+ * arithmetic that leaves a plain address, so from there on fields are read
+ * with helper calls. Most executables and working directories live on one
+ * mount, so most walks never enter the second phase except to confirm the
+ * namespace root.
+ */
+static __noinline int walk_path(struct exec_scratch *s, __u32 start, struct vfsmount *vfs, struct dentry *dentry,
+				__u32 trunc_flag)
+{
+	struct dentry *mnt_root = vfs->mnt_root;
+	struct mount *mnt;
+	struct dentry *d;
 	int i;
 
 	s->walk_len = 0;
 	for (i = 0; i < PATH_DEPTH_MAX; i++) {
-		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
 		struct dentry *parent;
-		__u32 len = s->walk_len;
-		long n;
 
-		if (dentry == mnt_root) {
-			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-
-			if (up == mnt)
-				return s->walk_len; /* root of the namespace */
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = up;
-			continue;
-		}
-		if (len > PATH_BUF - NAME_MAX_BUF) {
-			s->ev.flags |= trunc_flag;
-			return len;
-		}
-		n = bpf_probe_read_kernel_str(&s->data[(start + len) & DATA_MASK], NAME_MAX_BUF,
-					      BPF_CORE_READ(dentry, d_name.name));
-		if (n <= 0) {
-			s->ev.flags |= trunc_flag;
-			return len;
-		}
-		s->walk_len = len + n;
-		parent = BPF_CORE_READ(dentry, d_parent);
+		if (dentry == mnt_root)
+			break;
+		if (put_name(s, start, dentry->d_name.name, trunc_flag) < 0)
+			return s->walk_len;
+		parent = dentry->d_parent;
 		if (dentry == parent) {
 			s->ev.flags |= EXEC_PATH_DISCONNECTED;
 			return s->walk_len;
 		}
 		dentry = parent;
+	}
+
+	/* At a mount root (or out of depth): continue with helper reads. */
+	mnt = real_mount(vfs);
+	d = (struct dentry *)(unsigned long)dentry;
+	mnt_root = (struct dentry *)(unsigned long)mnt_root;
+	for (; i < PATH_DEPTH_MAX; i++) {
+		struct dentry *parent;
+
+		if (d == mnt_root) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (up == mnt)
+				return s->walk_len; /* root of the namespace */
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+			continue;
+		}
+		if (put_name(s, start, BPF_CORE_READ(d, d_name.name), trunc_flag) < 0)
+			return s->walk_len;
+		parent = BPF_CORE_READ(d, d_parent);
+		if (d == parent) {
+			s->ev.flags |= EXEC_PATH_DISCONNECTED;
+			return s->walk_len;
+		}
+		d = parent;
 	}
 	s->ev.flags |= trunc_flag;
 	return s->walk_len;
@@ -105,14 +143,15 @@ static __noinline int walk_path(struct exec_scratch *s, __u32 start, const struc
 SEC("tp_btf/sched_process_exec")
 int handle_exec(unsigned long long *ctx)
 {
+	/* tp_btf arguments are BTF-typed: their fields load directly. */
 	struct task_struct *task = (struct task_struct *)ctx[0];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
+	struct file *file = bprm->file;
+	struct mm_struct *mm = task->mm;
 	struct exec_scratch *s;
 	struct exec_event *ev;
-	struct file *file;
-	struct fs_struct *fs;
 	__u32 zero = 0, off = 0, size;
-	unsigned long arg_start, arg_end, args_len;
+	unsigned long arg_start, args_len;
 	long n;
 	int len;
 
@@ -125,27 +164,23 @@ int handle_exec(unsigned long long *ctx)
 	ev->flags = 0;
 	fill_header(&ev->hdr, EVENT_EXEC);
 	fill_task(&ev->task, task);
-	BPF_CORE_READ_STR_INTO(&ev->parent_comm, task, real_parent, comm);
-	ev->argc = BPF_CORE_READ(bprm, argc);
-
-	file = BPF_CORE_READ(bprm, file);
-	fill_file(&ev->exe, file);
+	__builtin_memcpy(ev->parent_comm, task->real_parent->comm, sizeof(ev->parent_comm));
+	ev->argc = bprm->argc;
+	fill_file(&ev->exe, file, true);
 
 	/* exe path */
-	len = walk_path(s, off, __builtin_preserve_access_index(&file->f_path), EXEC_PATH_TRUNCATED);
+	len = walk_path(s, off, file->f_path.mnt, file->f_path.dentry, EXEC_PATH_TRUNCATED);
 	ev->path_len = len;
 	off += len;
 
 	/* cwd */
-	fs = BPF_CORE_READ(task, fs);
-	len = walk_path(s, off, __builtin_preserve_access_index(&fs->pwd), EXEC_CWD_TRUNCATED);
+	len = walk_path(s, off, task->fs->pwd.mnt, task->fs->pwd.dentry, EXEC_CWD_TRUNCATED);
 	ev->cwd_len = len;
 	off += len;
 
-	/* argv */
-	arg_start = BPF_CORE_READ(task, mm, arg_start);
-	arg_end = BPF_CORE_READ(task, mm, arg_end);
-	args_len = arg_end - arg_start;
+	/* argv, from the new image's argument area */
+	arg_start = mm->arg_start;
+	args_len = mm->arg_end - arg_start;
 	if (args_len > ARGS_BUF) {
 		args_len = ARGS_BUF;
 		ev->flags |= EXEC_ARGS_TRUNCATED;
@@ -161,7 +196,7 @@ int handle_exec(unsigned long long *ctx)
 	}
 
 	/* execve filename, as given: relative, /dev/fd/N, or a script path */
-	n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], FILENAME_BUF, BPF_CORE_READ(bprm, filename));
+	n = bpf_probe_read_kernel_str(&s->data[off & DATA_MASK], FILENAME_BUF, bprm->filename);
 	if (n > 0) {
 		ev->filename_len = n;
 		off += n;
@@ -174,9 +209,6 @@ int handle_exec(unsigned long long *ctx)
 	size = sizeof(*ev) + off;
 	if (size > sizeof(*s))
 		size = sizeof(*s);
-	if (bpf_ringbuf_output(&events, ev, size, ring_flags()))
-		stat_inc(STAT_EXEC_LOST);
-	else
-		stat_inc(STAT_EXEC_EMITTED);
+	emit(ev, size, STAT_EXEC_EMITTED, STAT_EXEC_LOST);
 	return 0;
 }

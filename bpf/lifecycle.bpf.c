@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Process lifecycle: tp_btf/sched_process_fork and tp_btf/sched_process_exit.
+ * Both receive BTF-typed task pointers, so fields load directly.
  *
  * Fork records let userspace give a child that never execs (a forked shell,
  * a pre-forking daemon) its parent's executable identity; exit records let it
@@ -21,21 +22,18 @@ int handle_fork(unsigned long long *ctx)
 	struct task_struct *parent = (struct task_struct *)ctx[0];
 	struct task_struct *child = (struct task_struct *)ctx[1];
 	struct fork_event ev = {};
-	__u32 tgid = BPF_CORE_READ(child, tgid);
+	__u32 tgid = child->tgid;
 
-	if (tgid == BPF_CORE_READ(parent, tgid))
+	if (tgid == parent->tgid)
 		return 0; /* a new thread, not a new process */
 
 	fill_header(&ev.hdr, EVENT_FORK);
-	ev.hdr.tid = BPF_CORE_READ(child, pid);
+	ev.hdr.tid = child->pid;
 	ev.hdr.tgid = tgid;
 	ev.start_ns = task_start_ns(child);
 	ev.parent_start_ns = task_start_ns(parent);
-	ev.ppid = BPF_CORE_READ(parent, tgid);
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
-		stat_inc(STAT_FORK_LOST);
-	else
-		stat_inc(STAT_FORK_EMITTED);
+	ev.ppid = parent->tgid;
+	emit(&ev, sizeof(ev), STAT_FORK_EMITTED, STAT_FORK_LOST);
 	return 0;
 }
 
@@ -45,15 +43,12 @@ int handle_exit(unsigned long long *ctx)
 	struct task_struct *task = (struct task_struct *)ctx[0];
 	struct exit_event ev = {};
 
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (task->signal->live.counter != 0)
 		return 0; /* other threads of the process are still running */
 
 	fill_header(&ev.hdr, EVENT_EXIT);
 	ev.start_ns = task_start_ns(task);
-	ev.exit_code = BPF_CORE_READ(task, exit_code);
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
-		stat_inc(STAT_EXIT_LOST);
-	else
-		stat_inc(STAT_EXIT_EMITTED);
+	ev.exit_code = task->exit_code;
+	emit(&ev, sizeof(ev), STAT_EXIT_EMITTED, STAT_EXIT_LOST);
 	return 0;
 }

@@ -77,6 +77,7 @@ type Enricher struct {
 	clock Clock
 	stats Stats
 	idBuf []byte
+	held  map[uint32]interrupted // by thread id
 }
 
 // New returns an Enricher.
@@ -94,6 +95,7 @@ func New(opts Options) (*Enricher, error) {
 		host: event.Host{Hostname: opts.Hostname, BootID: opts.BootID},
 		root: opts.ProcRoot,
 		log:  opts.Logger,
+		held: map[uint32]interrupted{},
 	}
 	procs, err := simplelru.NewLRU[uint32, *Proc](opts.MaxProcesses, func(uint32, *Proc) { e.stats.Evicted++ })
 	if err != nil {
@@ -113,14 +115,15 @@ func (e *Enricher) Stats() Stats {
 // Host is the host block every record carries.
 func (e *Enricher) Host() event.Host { return e.host }
 
-// Handle updates the process table from ev and returns the record to
-// emit, or nil for events that only feed the table (fork, exit).
-func (e *Enricher) Handle(ev sensor.Event) *event.Record {
+// Handle updates the process table from ev and appends the records to
+// emit to out: none for events that only feed the table (fork, exit), and
+// sometimes two for a connect (see Flush).
+func (e *Enricher) Handle(ev sensor.Event, out []*event.Record) []*event.Record {
 	switch v := ev.(type) {
 	case *sensor.Exec:
-		return e.exec(v)
+		return append(out, e.exec(v))
 	case *sensor.Connect:
-		return e.connect(v)
+		return e.connect(v, out)
 	case *sensor.Fork:
 		e.fork(v)
 	case *sensor.Exit:
@@ -128,7 +131,33 @@ func (e *Enricher) Handle(ev sensor.Event) *event.Record {
 			e.procs.Remove(v.TGID)
 		}
 	}
-	return nil
+	return out
+}
+
+// InterruptedHold is how long a connect interrupted by a signal is held
+// back waiting for the kernel to restart it.
+const InterruptedHold = time.Second
+
+// interrupted is a connect record whose call a signal interrupted.
+type interrupted struct {
+	rec  *event.Record
+	fd   uint64
+	dst  netip.AddrPort
+	seen time.Time
+}
+
+// Flush appends to out the interrupted connects that no restarted call
+// followed within InterruptedHold of now (all of them if now is zero):
+// those went back to the program as EINTR, or are still blocked in a
+// restarted call that will report on its own.
+func (e *Enricher) Flush(now time.Time, out []*event.Record) []*event.Record {
+	for tid, h := range e.held {
+		if now.IsZero() || now.Sub(h.seen) >= InterruptedHold {
+			out = append(out, h.rec)
+			delete(e.held, tid)
+		}
+	}
+	return out
 }
 
 func (e *Enricher) exec(v *sensor.Exec) *event.Record {
@@ -164,7 +193,30 @@ func (e *Enricher) fork(v *sensor.Fork) {
 	e.procs.Add(child.PID, &child)
 }
 
-func (e *Enricher) connect(v *sensor.Connect) *event.Record {
+// connect reports a connect. A call interrupted by a signal ends with a
+// kernel restart code and is normally restarted as the same call, which
+// brings its own record: the interrupted one is held, keyed by thread, and
+// dropped when that restarted call (same fd and destination) reports, so
+// one connection gives one record. If the thread's next connect is a
+// different one, the interrupted call went back to the program as EINTR and
+// its record is emitted first.
+func (e *Enricher) connect(v *sensor.Connect, out []*event.Record) []*event.Record {
+	rec := e.connectRecord(v)
+	h, held := e.held[v.TID]
+	if held {
+		delete(e.held, v.TID)
+		if h.fd != v.FD || h.dst != v.Dst {
+			out = append(out, h.rec)
+		}
+	}
+	if sensor.IsRestart(v.Result) {
+		e.held[v.TID] = interrupted{rec: rec, fd: v.FD, dst: v.Dst, seen: time.Now()}
+		return out
+	}
+	return append(out, rec)
+}
+
+func (e *Enricher) connectRecord(v *sensor.Connect) *event.Record {
 	p := e.lookup(v.TGID, v.Task.StartNs)
 	if p == nil {
 		// Neither the table nor /proc knows it (it exited before its
@@ -174,7 +226,11 @@ func (e *Enricher) connect(v *sensor.Connect) *event.Record {
 		e.procs.Add(p.PID, p)
 	}
 	r := e.newRecord(event.KindNetworkConnection, &v.Header)
-	r.Process = e.process(p, &v.Task, v.TID, v.Exe, "")
+	exe := v.Exe
+	// The connect hook does not look at mounts; memfd-ness is fixed at
+	// exec and comes from the table.
+	exe.Memfd = exe.Memfd || p.Exe.Memfd
+	r.Process = e.process(p, &v.Task, v.TID, exe, "")
 	r.Network = network(v)
 	return r
 }
@@ -320,11 +376,14 @@ func protocolName(p uint16) string {
 	return strconv.Itoa(int(p))
 }
 
-// ResultName names a connect(2) return value: "success", "EINPROGRESS", or
-// the errno's name.
+// ResultName names a connect(2) return value: "success", "EINPROGRESS",
+// "interrupted" for a kernel restart code, or the errno's name.
 func ResultName(ret int32) string {
 	if ret == 0 {
 		return "success"
+	}
+	if sensor.IsRestart(ret) {
+		return "interrupted"
 	}
 	if ret < 0 {
 		if name := unix.ErrnoName(syscall.Errno(-ret)); name != "" {

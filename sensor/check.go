@@ -14,9 +14,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrUnsupported wraps every reason this kernel or process cannot run the
-// sensor, so callers can tell "cannot run here" from a transient failure.
+// ErrUnsupported matches (errors.Is) every reason this kernel or process
+// cannot run the sensor, so callers can tell "cannot run here" from a
+// transient failure.
 var ErrUnsupported = errors.New("sensor unsupported")
+
+// UnsupportedError lists why the sensor cannot run here, one reason each.
+type UnsupportedError struct {
+	Reasons []string
+}
+
+func (e *UnsupportedError) Error() string { return strings.Join(e.Reasons, "; ") }
+
+// Is makes errors.Is(err, ErrUnsupported) true.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
 
 // Capability is a Linux capability the sensor may need.
 type Capability struct {
@@ -70,31 +81,36 @@ func effectiveCaps() (uint64, error) {
 	return 0, fmt.Errorf("read capabilities: no CapEff line in /proc/self/status")
 }
 
-// supported fails with ErrUnsupported when the sensor cannot run here.
+// supported returns an *UnsupportedError when the sensor cannot run here.
 func supported() error {
-	var errs []error
-	if caps, err := Capabilities(); err != nil {
-		errs = append(errs, err)
-	} else {
-		for _, c := range caps {
-			if c.Needed && !c.Have {
-				errs = append(errs, fmt.Errorf("missing %s (%s): run as root or grant it: %w", c.Name, c.Why, ErrUnsupported))
-			}
+	var reasons []string
+	caps, err := Capabilities()
+	if err != nil {
+		return err
+	}
+	for _, c := range caps {
+		if c.Needed && !c.Have {
+			reasons = append(reasons, fmt.Sprintf("missing %s (%s): run as root or grant it", c.Name, c.Why))
 		}
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if len(reasons) > 0 {
+		// Without the capabilities the feature probes below only fail
+		// with EPERM, which would hide the real reason.
+		return &UnsupportedError{Reasons: reasons}
 	}
 	if _, err := btf.LoadKernelSpec(); err != nil {
-		errs = append(errs, fmt.Errorf("kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): %v: %w", err, ErrUnsupported))
+		reasons = append(reasons, fmt.Sprintf("no kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): %v", err))
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
-		errs = append(errs, fmt.Errorf("BPF ring buffer (Linux 5.8+): %v: %w", err, ErrUnsupported))
+		reasons = append(reasons, fmt.Sprintf("no BPF ring buffer (needs Linux 5.8 or later): %v", err))
 	}
 	if err := features.HaveBoundedLoops(); err != nil {
-		errs = append(errs, fmt.Errorf("BPF bounded loops (Linux 5.3+): %v: %w", err, ErrUnsupported))
+		reasons = append(reasons, fmt.Sprintf("no BPF bounded loops (needs Linux 5.3 or later): %v", err))
 	}
-	return errors.Join(errs...)
+	if len(reasons) > 0 {
+		return &UnsupportedError{Reasons: reasons}
+	}
+	return nil
 }
 
 // Report is what `argus-sensor check` prints.

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/netip"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
 // listen opens a loopback listener of the given network and returns its
@@ -66,7 +69,45 @@ func testBinary(t *testing.T) (string, *unix.Stat_t) {
 }
 
 func TestConnectLoopback(t *testing.T) {
-	_, h := startSensor(t)
+	s, h := startSensor(t)
+	if s.LegacyConnect() {
+		t.Log("this kernel lacks bpf_task_pt_regs: the legacy connect hooks are under test")
+	}
+	checkLoopback(t, h)
+}
+
+// TestLegacyConnectHooks runs the loopback and result checks against the
+// pre-5.15 entry/exit hooks, on a second sensor, where the kernel would
+// otherwise pick the single-program hook.
+func TestLegacyConnectHooks(t *testing.T) {
+	testutil.RequireRoot(t)
+	s, err := New(Options{LegacyConnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		s.Close()
+	}()
+	if !s.LegacyConnect() {
+		t.Fatal("LegacyConnect option ignored")
+	}
+	h := newHub(s.Events())
+	checkLoopback(t, h)
+	checkResults(t, h)
+	st := assertNoLoss(t, s)
+	if st.Read[KindConnect] == 0 {
+		t.Error("legacy hooks reported no connects")
+	}
+}
+
+func checkLoopback(t *testing.T, h *hub) {
 	bin, st := testBinary(t)
 	for _, tc := range []struct {
 		network, host string
@@ -113,6 +154,10 @@ func TestConnectLoopback(t *testing.T) {
 
 func TestConnectResults(t *testing.T) {
 	_, h := startSensor(t)
+	checkResults(t, h)
+}
+
+func checkResults(t *testing.T, h *hub) {
 	bin, _ := testBinary(t)
 	for _, tc := range []struct {
 		name     string

@@ -132,6 +132,7 @@ func decodeConnect(b []byte) (*Connect, error) {
 		Task:           task(execTaskInfo(r.Task)),
 		Exe:            file(execFileInfo(r.Exe)),
 		Result:         r.Result,
+		FD:             r.Fd,
 		NetNS:          r.Netns,
 		Family:         r.Family,
 		Protocol:       r.Protocol,

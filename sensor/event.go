@@ -131,8 +131,12 @@ type Connect struct {
 	Task Task
 	Exe  File
 	// Result is the syscall's return: 0 or a negative errno (-EINPROGRESS
-	// for a non-blocking connect under way).
-	Result   int32
+	// for a non-blocking connect under way). A call interrupted by a signal
+	// shows a kernel restart code (-ERESTARTSYS, -512 to -516); see
+	// IsRestart.
+	Result int32
+	// FD is the socket's descriptor in the calling process.
+	FD       uint64
 	NetNS    uint32
 	Family   uint16 // unix.AF_INET or unix.AF_INET6
 	Protocol uint16 // IPPROTO_*
@@ -143,3 +147,9 @@ type Connect struct {
 	// the call, not from the caller's buffer.
 	AddrFromSocket bool
 }
+
+// IsRestart reports whether a connect result is one of the kernel's
+// internal restart codes (-ERESTARTSYS to -ERESTART_RESTARTBLOCK): the call
+// was interrupted by a signal and is normally restarted as the same call,
+// which then produces its own record.
+func IsRestart(result int32) bool { return result <= -512 && result >= -516 }

@@ -3,7 +3,12 @@ package sensor
 // The BPF objects are generated from ../bpf and committed, so building the
 // sensor needs no clang. `go generate ./sensor` rebuilds them with Debian's
 // clang-19 and libbpf-dev headers; CI regenerates and fails on any diff.
+//
+// connect is built twice: the default object needs bpf_task_pt_regs and
+// bpf_get_current_task_btf (Linux 5.15+); connectlegacy (-DARGUS_LEGACY)
+// serves older kernels with an entry/exit pair and helper reads.
 
-//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target bpfel -type exec_event -type event_header -type task_info -type file_info -type event_type -type stat_index -type exec_flag -type file_flag -type connect_flag exec ../bpf/exec.bpf.c
-//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target bpfel -type exit_event -type fork_event lifecycle ../bpf/lifecycle.bpf.c
-//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target bpfel -type connect_event connect ../bpf/connect.bpf.c
+//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type exec_event -type event_header -type task_info -type file_info -type event_type -type stat_index -type exec_flag -type file_flag -type connect_flag exec ../bpf/exec.bpf.c
+//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type exit_event -type fork_event lifecycle ../bpf/lifecycle.bpf.c
+//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type connect_event connect ../bpf/connect.bpf.c
+//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include -DARGUS_LEGACY" -target amd64,arm64 connectlegacy ../bpf/connect.bpf.c

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -34,6 +36,10 @@ type Options struct {
 	QueueLen int
 	// Logger receives load and runtime diagnostics. Default slog.Default().
 	Logger *slog.Logger
+	// LegacyConnect forces the connect hooks for kernels before 5.15
+	// (entry/exit pair with a per-thread stash) even where the single
+	// exit program would load. Tests use it to cover both.
+	LegacyConnect bool
 }
 
 // Defaults for Options.
@@ -82,9 +88,11 @@ type Sensor struct {
 	opts Options
 	log  *slog.Logger
 
-	exec      execObjects
-	lifecycle lifecycleObjects
-	connect   connectObjects
+	exec          execObjects
+	lifecycle     lifecycleObjects
+	connect       connectObjects
+	connectLegacy connectlegacyObjects
+	legacy        bool // connectLegacy is loaded instead of connect
 
 	linkMu sync.Mutex
 	links  []link.Link
@@ -180,17 +188,30 @@ func (s *Sensor) load() error {
 	if err := lcSpec.LoadAndAssign(&s.lifecycle, shared); err != nil {
 		return fmt.Errorf("load lifecycle programs: %w", err)
 	}
-	connSpec, err := loadConnect()
-	if err != nil {
-		return fmt.Errorf("parse connect object: %w", err)
+	s.legacy = s.opts.LegacyConnect || !haveModernConnect()
+	name, load, objs := "connect", loadConnect, any(&s.connect)
+	if s.legacy {
+		name, load, objs = "connect (legacy)", loadConnectlegacy, any(&s.connectLegacy)
 	}
-	if err := prepare("connect", connSpec); err != nil {
+	connSpec, err := load()
+	if err != nil {
+		return fmt.Errorf("parse %s object: %w", name, err)
+	}
+	if err := prepare(name, connSpec); err != nil {
 		return err
 	}
-	if err := connSpec.LoadAndAssign(&s.connect, shared); err != nil {
-		return fmt.Errorf("load connect programs: %w", err)
+	if err := connSpec.LoadAndAssign(objs, shared); err != nil {
+		return fmt.Errorf("load %s programs: %w", name, err)
 	}
 	return nil
+}
+
+// haveModernConnect reports whether tracepoint programs may call
+// bpf_task_pt_regs and bpf_get_current_task_btf (Linux 5.15+), which the
+// single-program connect hook needs.
+func haveModernConnect() bool {
+	return features.HaveProgramHelper(ebpf.TracePoint, asm.FnTaskPtRegs) == nil &&
+		features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf) == nil
 }
 
 func (s *Sensor) attach() error {
@@ -204,15 +225,22 @@ func (s *Sensor) attach() error {
 	}
 	// Exit before fork before exec, and connect exit before enter, so a
 	// process never has an exec or stash without the hook that frees it.
-	plan := []struct {
+	type hook struct {
 		name, where string
 		attach      func() (link.Link, error)
-	}{
+	}
+	plan := []hook{
 		{"exit", "tp_btf/sched_process_exit", tracing(s.lifecycle.HandleExit)},
 		{"fork", "tp_btf/sched_process_fork", tracing(s.lifecycle.HandleFork)},
 		{"exec", "tp_btf/sched_process_exec", tracing(s.exec.HandleExec)},
-		{"connect_exit", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connect.HandleConnectExit)},
-		{"connect_enter", "tracepoint/syscalls/sys_enter_connect", tracepoint("syscalls", "sys_enter_connect", s.connect.HandleConnectEnter)},
+	}
+	if s.legacy {
+		plan = append(plan,
+			hook{"connect_exit", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connectLegacy.HandleConnectExit)},
+			hook{"connect_enter", "tracepoint/syscalls/sys_enter_connect", tracepoint("syscalls", "sys_enter_connect", s.connectLegacy.HandleConnectEnter)})
+	} else {
+		plan = append(plan,
+			hook{"connect", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connect.HandleConnectExit)})
 	}
 	s.linkMu.Lock()
 	defer s.linkMu.Unlock()
@@ -273,16 +301,8 @@ func (s *Sensor) Hooks() []Hook {
 	return append([]Hook(nil), s.hooks...)
 }
 
-// Programs returns the loaded programs by hook name, for run-time statistics.
-func (s *Sensor) Programs() map[string]*ebpf.Program {
-	return map[string]*ebpf.Program{
-		"exec":          s.exec.HandleExec,
-		"fork":          s.lifecycle.HandleFork,
-		"exit":          s.lifecycle.HandleExit,
-		"connect_enter": s.connect.HandleConnectEnter,
-		"connect_exit":  s.connect.HandleConnectExit,
-	}
-}
+// LegacyConnect reports whether the pre-5.15 connect hooks are in use.
+func (s *Sensor) LegacyConnect() bool { return s.legacy }
 
 // Events is where decoded records arrive. It is closed when Run returns.
 func (s *Sensor) Events() <-chan Event { return s.out }
@@ -367,7 +387,7 @@ func (s *Sensor) Close() error {
 			errs = append(errs, fmt.Errorf("close ring reader: %w", err))
 		}
 	}
-	for _, c := range []interface{ Close() error }{&s.connect, &s.lifecycle, &s.exec} {
+	for _, c := range []interface{ Close() error }{&s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {
 		if err := c.Close(); err != nil {
 			errs = append(errs, err)
 		}

@@ -12,15 +12,12 @@ type Stats struct {
 	// Lost counts records the kernel could not write because the ring was
 	// full, by kind (BPF ringbuf output failures, counted per CPU).
 	Lost map[Kind]uint64
-	// PendingFull counts connects not recorded because the enter-to-exit
-	// stash was full.
+	// PendingFull counts connects not recorded because the legacy hooks'
+	// enter-to-exit stash was full.
 	PendingFull uint64
 	// ScratchMissing counts exec records abandoned for want of per-CPU
 	// scratch space; it should stay zero.
 	ScratchMissing uint64
-	// Interrupted counts connect calls a signal interrupted; each is
-	// reported once, when the restarted call completes.
-	Interrupted uint64
 
 	// Read counts records decoded by the reader, by kind.
 	Read map[Kind]uint64
@@ -87,7 +84,6 @@ func (s *Sensor) Stats() (Stats, error) {
 	}
 	st.PendingFull = kernel[execStatIndexSTAT_CONNECT_PENDING_FULL]
 	st.ScratchMissing = kernel[execStatIndexSTAT_SCRATCH_MISSING]
-	st.Interrupted = kernel[execStatIndexSTAT_CONNECT_INTERRUPTED]
 	if s.reader != nil {
 		st.RingPending = s.reader.AvailableBytes()
 	}

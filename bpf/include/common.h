@@ -6,6 +6,15 @@
  * all write to one ring buffer and one stats array: userspace loads the first
  * object and hands its "events" and "stats" maps to the others as
  * replacements, so the definitions here must stay identical across objects.
+ *
+ * Reading kernel memory: where a program holds a BTF-typed pointer (tp_btf
+ * arguments, bpf_get_current_task_btf()) fields are loaded directly; the
+ * verifier turns those loads into fault-tolerant PROBE_MEM instructions that
+ * cost about a nanosecond, where a bpf_probe_read_kernel() helper call costs
+ * about thirty. RD() is that direct load. Objects built with ARGUS_LEGACY
+ * (for kernels without bpf_get_current_task_btf) get plain pointers and RD()
+ * falls back to BPF_CORE_READ. Both are CO-RE: every field offset is
+ * relocated against the running kernel's BTF.
  */
 #ifndef ARGUS_COMMON_H
 #define ARGUS_COMMON_H
@@ -17,9 +26,20 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define RD_1(p, a) ((p)->a)
+#define RD_2(p, a, b) ((p)->a->b)
+#define RD_3(p, a, b, c) ((p)->a->b->c)
+#define RD_4(p, a, b, c, d) ((p)->a->b->c->d)
+#define RD_PICK(_1, _2, _3, _4, name, ...) name
+#ifdef ARGUS_LEGACY
+#define RD(p, ...) BPF_CORE_READ(p, __VA_ARGS__)
+#else
+#define RD(p, ...) RD_PICK(__VA_ARGS__, RD_4, RD_3, RD_2, RD_1)(p, __VA_ARGS__)
+#endif
+
 /* Set by the loader. */
-volatile const __u32 self_tgid;      /* the sensor itself: its connects are not reported */
-volatile const __u64 wakeup_bytes;   /* wake the reader once this much data is queued */
+volatile const __u32 self_tgid;    /* the sensor itself: its connects are not reported */
+volatile const __u64 wakeup_bytes; /* wake the reader once this much data is queued */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -53,6 +73,14 @@ static __always_inline __u64 ring_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+static __always_inline void emit(void *rec, __u64 size, __u32 emitted, __u32 lost)
+{
+	if (bpf_ringbuf_output(&events, rec, size, ring_flags()))
+		stat_inc(lost);
+	else
+		stat_inc(emitted);
+}
+
 static __always_inline void fill_header(struct event_header *h, __u32 type)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -66,26 +94,27 @@ static __always_inline void fill_header(struct event_header *h, __u32 type)
 
 static __always_inline __u64 task_start_ns(struct task_struct *task)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *leader = RD(task, group_leader);
 
 	if (bpf_core_field_exists(leader->start_boottime))
-		return BPF_CORE_READ(leader, start_boottime);
-	return BPF_CORE_READ((struct task_struct___old *)leader, real_start_time);
+		return RD(leader, start_boottime);
+	return RD((struct task_struct___old *)leader, real_start_time);
 }
 
+/* fill_task describes the current task. */
 static __always_inline void fill_task(struct task_info *ti, struct task_struct *task)
 {
-	const struct cred *cred = BPF_CORE_READ(task, cred);
+	const struct cred *cred = RD(task, cred);
 
 	ti->start_ns = task_start_ns(task);
 	ti->cgroup_id = bpf_get_current_cgroup_id();
-	ti->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	ti->uid = BPF_CORE_READ(cred, uid.val);
-	ti->gid = BPF_CORE_READ(cred, gid.val);
-	ti->euid = BPF_CORE_READ(cred, euid.val);
-	ti->egid = BPF_CORE_READ(cred, egid.val);
+	ti->ppid = RD(task, real_parent, tgid);
+	ti->uid = RD(cred, uid.val);
+	ti->gid = RD(cred, gid.val);
+	ti->euid = RD(cred, euid.val);
+	ti->egid = RD(cred, egid.val);
 	if (bpf_core_field_exists(task->loginuid))
-		ti->auid = BPF_CORE_READ(task, loginuid.val);
+		ti->auid = RD(task, loginuid.val);
 	else
 		ti->auid = 0xffffffff;
 	bpf_get_current_comm(ti->comm, sizeof(ti->comm));
@@ -104,6 +133,8 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfs)
 /*
  * A kernel-internal mount (kern_mount: shmem for memfd, pipefs, ...) has
  * mnt_ns set to MNT_NS_INTERNAL, ERR_PTR(-EINVAL), instead of a namespace.
+ * struct mount is reached by container_of arithmetic, which leaves a plain
+ * address, so this is always a helper read.
  */
 static __always_inline bool internal_mount(struct vfsmount *vfs)
 {
@@ -111,52 +142,55 @@ static __always_inline bool internal_mount(struct vfsmount *vfs)
 	return (unsigned long)ns >= (unsigned long)-4095;
 }
 
-static __always_inline void fill_file(struct file_info *fi, struct file *file)
+/*
+ * fill_file describes an open file: identity and the deleted flag, and with
+ * check_mount the memfd and internal-mount flags, which cost a helper read.
+ */
+static __always_inline void fill_file(struct file_info *fi, struct file *file, bool check_mount)
 {
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-	struct vfsmount *mnt = BPF_CORE_READ(file, f_path.mnt);
+	struct inode *inode = RD(file, f_inode);
+	struct dentry *dentry = RD(file, f_path.dentry);
+	struct super_block *sb = RD(inode, i_sb);
 	__u32 flags = 0;
 
-	fi->ino = BPF_CORE_READ(inode, i_ino);
-	fi->size = BPF_CORE_READ(inode, i_size);
-	fi->nlink = BPF_CORE_READ(inode, i_nlink);
-	fi->mode = BPF_CORE_READ(inode, i_mode);
-	fi->uid = BPF_CORE_READ(inode, i_uid.val);
-	fi->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	fi->fs_magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	fi->ino = RD(inode, i_ino);
+	fi->size = RD(inode, i_size);
+	fi->nlink = RD(inode, i_nlink);
+	fi->mode = RD(inode, i_mode);
+	fi->uid = RD(inode, i_uid.val);
+	fi->dev = RD(sb, s_dev);
+	fi->fs_magic = RD(sb, s_magic);
 
 	if (bpf_core_field_exists(inode->i_mtime_sec)) {
-		fi->mtime_ns = ts_ns(BPF_CORE_READ(inode, i_mtime_sec), BPF_CORE_READ(inode, i_mtime_nsec));
+		fi->mtime_ns = ts_ns(RD(inode, i_mtime_sec), RD(inode, i_mtime_nsec));
 		/* Bit 31 of i_ctime_nsec is I_CTIME_QUERIED (multigrain
 		 * timestamps, 6.13+), not part of the time. */
-		fi->ctime_ns = ts_ns(BPF_CORE_READ(inode, i_ctime_sec),
-				     BPF_CORE_READ(inode, i_ctime_nsec) & 0x7fffffff);
+		fi->ctime_ns = ts_ns(RD(inode, i_ctime_sec), RD(inode, i_ctime_nsec) & 0x7fffffff);
 	} else {
 		struct inode___v66 *v66 = (void *)inode;
 		struct inode___old *old = (void *)inode;
 		struct timespec64 t;
 
 		if (bpf_core_field_exists(v66->__i_mtime))
-			t = BPF_CORE_READ(v66, __i_mtime);
+			t = RD(v66, __i_mtime);
 		else
-			t = BPF_CORE_READ(old, i_mtime);
+			t = RD(old, i_mtime);
 		fi->mtime_ns = ts_ns(t.tv_sec, t.tv_nsec);
 		if (bpf_core_field_exists(v66->__i_ctime))
-			t = BPF_CORE_READ(v66, __i_ctime);
+			t = RD(v66, __i_ctime);
 		else
-			t = BPF_CORE_READ(old, i_ctime);
+			t = RD(old, i_ctime);
 		fi->ctime_ns = ts_ns(t.tv_sec, t.tv_nsec);
 	}
 
 	/* d_unhashed(): an unlinked dentry is dropped from the hash. */
-	if (fi->nlink == 0 || BPF_CORE_READ(dentry, d_hash.pprev) == 0)
+	if (fi->nlink == 0 || RD(dentry, d_hash.pprev) == 0)
 		flags |= FILE_DELETED;
-	if (internal_mount(mnt)) {
+	if (check_mount && internal_mount(RD(file, f_path.mnt))) {
 		char prefix[6] = {};
 
 		flags |= FILE_INTERNAL_MOUNT;
-		bpf_probe_read_kernel(prefix, sizeof(prefix), BPF_CORE_READ(dentry, d_name.name));
+		bpf_probe_read_kernel(prefix, sizeof(prefix), RD(dentry, d_name.name));
 		if (prefix[0] == 'm' && prefix[1] == 'e' && prefix[2] == 'm' && prefix[3] == 'f' &&
 		    prefix[4] == 'd' && prefix[5] == ':')
 			flags |= FILE_MEMFD;

@@ -57,9 +57,8 @@ enum stat_index {
 	STAT_FORK_LOST,
 	STAT_CONNECT_EMITTED,
 	STAT_CONNECT_LOST,
-	STAT_CONNECT_PENDING_FULL, /* enter->exit stash full: a connect went unrecorded */
+	STAT_CONNECT_PENDING_FULL, /* legacy enter->exit stash full: a connect went unrecorded */
 	STAT_SCRATCH_MISSING,      /* per-CPU scratch lookup failed (should never happen) */
-	STAT_CONNECT_INTERRUPTED,  /* a connect left with -ERESTART*: reported when it completes */
 	STAT_MAX,
 };
 
@@ -133,6 +132,7 @@ struct connect_event {
 	struct file_info exe; /* identity of mm->exe_file at connect time */
 	__s32 result;         /* syscall return: 0, or -errno */
 	__u32 netns;          /* network namespace inode */
+	__u64 fd;             /* the socket's descriptor in the caller */
 	__u16 family;         /* AF_INET or AF_INET6 */
 	__u16 protocol;       /* IPPROTO_* of the socket */
 	__u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, ... */

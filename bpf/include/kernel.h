@@ -251,6 +251,29 @@ struct socket {
 } __attribute__((preserve_access_index));
 
 /*
+ * Saved user registers of a task in a syscall. At syscall exit they still
+ * hold the call's arguments (the return value goes in ax / x0, which is
+ * why arm64 keeps the first argument in orig_x0).
+ */
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	unsigned long di;
+	unsigned long si;
+} __attribute__((preserve_access_index));
+#define SYSCALL_ARG0(regs) ((regs)->di)
+#define SYSCALL_ARG1(regs) ((regs)->si)
+#elif defined(__TARGET_ARCH_arm64)
+struct pt_regs {
+	unsigned long regs[31];
+	unsigned long orig_x0;
+} __attribute__((preserve_access_index));
+#define SYSCALL_ARG0(regs) ((regs)->orig_x0)
+#define SYSCALL_ARG1(regs) ((regs)->regs[1])
+#else
+#error "unsupported architecture: build with bpf2go -target amd64 or arm64"
+#endif
+
+/*
  * Tracepoint contexts for syscalls:sys_{enter,exit}_*. These are the
  * tracefs event formats (common header, then __syscall_nr, then arguments
  * as 8-byte slots), a stable ABI rather than a kernel struct.

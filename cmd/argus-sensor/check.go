@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -17,7 +18,8 @@ func checkCommand(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	r := sensor.Check(sensor.Options{RingBytes: *ring, Logger: newLogger(stderr, 8)})
+	// Check reports everything itself; the logger only carries noise here.
+	r := sensor.Check(sensor.Options{RingBytes: *ring, Logger: newLogger(stderr, slog.LevelError+4)})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -41,10 +43,10 @@ func status(err error) string {
 }
 
 func printCheck(w io.Writer, r sensor.Report) {
-	fmt.Fprintf(w, "kernel            %s\n", r.Kernel)
-	fmt.Fprintf(w, "BTF               %s\n", status(r.BTF))
-	fmt.Fprintf(w, "ring buffer       %s\n", status(r.RingBuf))
-	fmt.Fprintf(w, "bounded loops     %s\n", status(r.BoundedLoops))
+	fmt.Fprintf(w, "kernel               %s\n", r.Kernel)
+	fmt.Fprintf(w, "BTF                  %s\n", status(r.BTF))
+	fmt.Fprintf(w, "ring buffer          %s\n", status(r.RingBuf))
+	fmt.Fprintf(w, "bounded loops        %s\n", status(r.BoundedLoops))
 	for _, c := range r.Capabilities {
 		have := "missing"
 		if c.Have {
@@ -54,22 +56,22 @@ func printCheck(w io.Writer, r sensor.Report) {
 		if c.Needed {
 			need = "required"
 		}
-		fmt.Fprintf(w, "%-17s %s (%s: %s)\n", c.Name, have, need, c.Why)
+		fmt.Fprintf(w, "%-20s %s (%s: %s)\n", c.Name, have, need, c.Why)
 	}
 	for _, m := range r.Mounts {
 		state := "not mounted"
 		if m.Mounted {
 			state = "mounted"
 		}
-		fmt.Fprintf(w, "%-17s %s at %s\n", m.FSType, state, m.Path)
+		fmt.Fprintf(w, "%-20s %s at %s\n", m.FSType, state, m.Path)
 	}
 	for _, h := range r.Hooks {
-		fmt.Fprintf(w, "hook %-12s %s  %s\n", h.Name, status(h.Err), h.Attach)
+		fmt.Fprintf(w, "hook %-15s %s  %s\n", h.Name, status(h.Err), h.Attach)
 	}
 	if r.Err != nil {
-		fmt.Fprintf(w, "result            cannot run: %v\n", r.Err)
+		fmt.Fprintf(w, "result               cannot run: %v\n", r.Err)
 	} else {
-		fmt.Fprintf(w, "result            ok: every hook loads and attaches\n")
+		fmt.Fprintf(w, "result               ok: every hook loads and attaches\n")
 	}
 }
 

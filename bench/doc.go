@@ -1,0 +1,27 @@
+// Command bench measures what argus-sensor costs the host and whether it
+// misses events, against a baseline measured in the same run.
+//
+//	go run ./bench [--quick] [--rounds N] [--duration D] [--out bench/results.json]
+//
+// # Method
+//
+// Each workload runs in a child process (this binary re-executed), so the
+// sensor observes it like any other program and the workload's own
+// throughput is measured apart from the sensor's CPU. Conditions are
+// interleaved round by round (none, argus, none, argus, ...) and medians
+// are reported, so drift in the machine's speed hits every condition alike.
+//
+// For the argus condition the harness builds and starts the real
+// argus-sensor binary writing to a file, waits for its "started" record,
+// runs the workload, stops it with SIGTERM, and then counts the records the
+// workload should have produced in the output (events expected vs
+// reported) and reads the sensor's final sensor_health record for kernel
+// loss and userspace drops. Sensor CPU comes from /proc/<pid>/stat
+// (utime+stime) across the workload and drain; peak RSS from VmHWM.
+//
+// BPF run time per event is measured in a separate round with
+// BPF_ENABLE_STATS on, because the accounting itself costs time: the
+// harness reads each argus program's run count and run time.
+//
+// Output: a markdown table on stdout and the same figures as JSON.
+package main

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
+)
+
+// The test binary is also the argus-sensor binary: with mainEnv set it
+// runs main() with its arguments, so these tests drive the real command
+// line, signal handling and exit codes.
+const (
+	mainEnv    = "ARGUS_SENSOR_TEST_MAIN"
+	connectEnv = "ARGUS_SENSOR_TEST_CONNECT"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		os.Args = append([]string{"argus-sensor"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	if addr := os.Getenv(connectEnv); addr != "" {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		c.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func sensorCmd(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	return cmd
+}
+
+// readLines parses every line of path as a JSON object.
+func readLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %v\n%s", len(out)+1, err, sc.Text())
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// get walks a decoded JSON object by dotted path.
+func get(m map[string]any, path string) any {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = obj[k]
+	}
+	return v
+}
+
+var timeRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$`)
+
+func TestRunStreamsSchema(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	out := filepath.Join(dir, "events.jsonl")
+	cmd := sensorCmd(t, "run", "--output", "file:"+out, "--health-interval", "0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(out)
+		return bytes.Contains(b, []byte(`"state":"started"`))
+	}, "sensor_health started")
+
+	tool := filepath.Join(dir, "tool")
+	testutil.WriteExitELF(t, tool, 0)
+	run := exec.Command("./tool", "--flag", "value")
+	run.Dir = dir
+	if err := run.Run(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for c, err := l.Accept(); err == nil; c, err = l.Accept() {
+			c.Close()
+		}
+	}()
+	bin, _ := os.Executable()
+	conn := exec.Command(bin)
+	conn.Env = append(os.Environ(), connectEnv+"="+l.Addr().String())
+	if err := conn.Run(); err != nil {
+		t.Fatal(err)
+	}
+	port := float64(l.Addr().(*net.TCPAddr).Port)
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(out)
+		return bytes.Contains(b, []byte(fmt.Sprintf(`"dst_port":%d`, int(port))))
+	}, "network_connection")
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sensor exit: %v\n%s", err, stderr.String())
+	}
+
+	lines := readLines(t, out)
+	var launch, connect map[string]any
+	for i, m := range lines {
+		for _, k := range []string{"schema", "id", "kind", "time", "host.hostname"} {
+			if s, _ := get(m, k).(string); s == "" {
+				t.Fatalf("line %d lacks %s: %v", i+1, k, m)
+			}
+		}
+		if m["schema"] != "argus.v1" || !timeRE.MatchString(m["time"].(string)) {
+			t.Fatalf("line %d: schema %v time %v", i+1, m["schema"], m["time"])
+		}
+		switch {
+		case m["kind"] == "process_launch" && get(m, "process.exe.path") == tool:
+			launch = m
+		case m["kind"] == "network_connection" && get(m, "network.dst_port") == port:
+			connect = m
+		}
+	}
+	first, last := lines[0], lines[len(lines)-1]
+	if first["kind"] != "sensor_health" || get(first, "health.state") != "started" {
+		t.Errorf("first line %v, want sensor_health started", first)
+	}
+	if last["kind"] != "sensor_health" || get(last, "health.state") != "stopped" ||
+		get(last, "health.events_lost") != 0.0 || get(last, "health.events_dropped") != 0.0 {
+		t.Errorf("last line %v, want sensor_health stopped with nothing lost", last)
+	}
+	if launch == nil || connect == nil {
+		t.Fatalf("launch %v, connect %v", launch != nil, connect != nil)
+	}
+	for path, want := range map[string]any{
+		"process.pid": float64(run.Process.Pid), "process.ppid": float64(os.Getpid()), "process.uid": 0.0,
+		"process.cwd": dir, "process.exe.memfd": false, "process.exe.deleted": false,
+		"process.parent.pid": float64(os.Getpid()), "process.exe.invoked_as": "./tool",
+	} {
+		if got := get(launch, path); got != want {
+			t.Errorf("launch %s = %v, want %v", path, got, want)
+		}
+	}
+	if args := get(launch, "process.args").([]any); len(args) != 3 || args[2] != "value" {
+		t.Errorf("launch args %v", args)
+	}
+	for _, k := range []string{"process.start_time_ns", "process.exe.device", "process.exe.inode", "process.exe.size", "process.exe.mtime_ns", "process.parent.exe.path"} {
+		if get(launch, k) == nil {
+			t.Errorf("launch lacks %s", k)
+		}
+	}
+	for path, want := range map[string]any{
+		"process.pid": float64(conn.Process.Pid), "process.exe.path": bin, "network.protocol": "tcp",
+		"network.family": "ipv4", "network.dst_ip": "127.0.0.1",
+		// Go's net.Dial connects non-blocking: the syscall says EINPROGRESS.
+		"network.result": "EINPROGRESS", "network.result_code": -115.0,
+	} {
+		if got := get(connect, path); got != want {
+			t.Errorf("connect %s = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	testutil.RequireRoot(t)
+	var stdout bytes.Buffer
+	cmd := sensorCmd(t, "check", "--json")
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("check as root: %v\n%s", err, stdout.String())
+	}
+	var r struct {
+		OK    bool              `json:"ok"`
+		BTF   string            `json:"btf"`
+		Hooks map[string]string `json:"hooks"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK || r.BTF != "yes" {
+		t.Errorf("check report %+v", r)
+	}
+	want := []string{"exec", "exit", "fork", "connect"}
+	if _, legacy := r.Hooks["connect_enter"]; legacy {
+		want = []string{"exec", "exit", "fork", "connect_enter", "connect_exit"}
+	}
+	if len(r.Hooks) != len(want) {
+		t.Errorf("hooks %v, want %v", r.Hooks, want)
+	}
+	for _, name := range want {
+		if r.Hooks[name] != "yes" {
+			t.Errorf("hook %s: %q", name, r.Hooks[name])
+		}
+	}
+}
+
+func TestCheckWithoutPrivilegeExplains(t *testing.T) {
+	testutil.RequireRoot(t) // to drop to nobody
+	// A copy of the test binary where nobody can execute it.
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, _ := os.Executable()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "argus-sensor")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "check")
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	err = cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("check as nobody: %v, want exit 1", err)
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "missing CAP_BPF") || strings.Contains(msg, "goroutine") {
+		t.Errorf("stderr %q: want a one-line reason naming CAP_BPF and no stack trace", msg)
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"run", "--output", "kafka://x"}, {"run", "--log-level", "loud"}, {"bogus"}, {"run", "extra"}} {
+		var stderr bytes.Buffer
+		cmd := sensorCmd(t, args...)
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); !ok || strings.Contains(stderr.String(), "goroutine") {
+			t.Errorf("%v: err %v, stderr %q", args, err, stderr.String())
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := sensorCmd(t, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "argus-sensor ") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

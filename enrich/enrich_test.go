@@ -1,0 +1,240 @@
+package enrich
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/sensor"
+)
+
+// fakeProc writes a /proc/<pid> entry under root.
+func fakeProc(t *testing.T, root string, pid, ppid uint32, comm string, startNs uint64, exe, cwd string, args ...string) {
+	t.Helper()
+	dir := filepath.Join(root, strconv.FormatUint(uint64(pid), 10))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Fields 3..22 of /proc/<pid>/stat; 22 is starttime in ticks.
+	fields := []string{"S", strconv.FormatUint(uint64(ppid), 10)}
+	for i := 5; i <= 21; i++ {
+		fields = append(fields, "0")
+	}
+	fields = append(fields, strconv.FormatUint(startNs/1e7, 10), "0", "0")
+	stat := strconv.FormatUint(uint64(pid), 10) + " (" + comm + ") " + strings.Join(fields, " ") + "\n"
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("stat", stat)
+	write("cmdline", strings.Join(args, "\x00")+"\x00")
+	for name, target := range map[string]string{"exe": exe, "cwd": cwd} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newEnricher(t *testing.T, root string) *Enricher {
+	t.Helper()
+	e, err := New(Options{Hostname: "lab1", BootID: "0123456789abcdef", ProcRoot: root, MaxProcesses: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func connectEv(pid uint32, start uint64, dst string) *sensor.Connect {
+	return &sensor.Connect{
+		Header: sensor.Header{Kind: sensor.KindConnect, TID: pid, TGID: pid, BootNs: start + 5e9},
+		Task:   sensor.Task{StartNs: start, PPID: 1, UID: 1000, AUID: 0xffffffff, Comm: "x"},
+		Exe:    sensor.File{Dev: 1, Ino: 2, Deleted: true},
+		Result: -int32(unix.EINPROGRESS), Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP,
+		Dst: netip.MustParseAddrPort(dst), Src: netip.MustParseAddrPort("10.0.0.5:51512"),
+	}
+}
+
+func TestConnectUsesExecCapture(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	ex := &sensor.Exec{
+		Header: sensor.Header{Kind: sensor.KindExec, TID: 100, TGID: 100, BootNs: 7e9},
+		Task:   sensor.Task{StartNs: 6e9, PPID: 1, UID: 1000, AUID: 1000, Comm: "implant"},
+		Exe:    sensor.File{Dev: 1, Ino: 2, Size: 3},
+		Path:   "/tmp/implant", Cwd: "/tmp", Args: []string{"./implant", "-c"}, Filename: "./implant",
+		ParentComm: "bash",
+	}
+	launch := one(t, e.Handle(ex, nil))
+	if launch == nil || launch.Kind != event.KindProcessLaunch {
+		t.Fatalf("exec gave %+v", launch)
+	}
+	p := launch.Process
+	if p.Exe.Path != "/tmp/implant" || p.Exe.InvokedAs != "./implant" || p.Cwd != "/tmp" || p.Source != SourceExec ||
+		p.AUID == nil || *p.AUID != 1000 || p.Parent.Comm != "bash" {
+		t.Errorf("launch process %+v", p)
+	}
+	conn := one(t, e.Handle(connectEv(100, 6e9, "192.0.2.1:4444"), nil))
+	if conn.Kind != event.KindNetworkConnection || conn.Process.Exe.Path != "/tmp/implant" ||
+		!slices.Equal(conn.Process.Args, ex.Args) || !conn.Process.Exe.Deleted || conn.Process.AUID != nil {
+		t.Errorf("connect process %+v", conn.Process)
+	}
+	n := conn.Network
+	if n.DstIP != "192.0.2.1" || n.DstPort != 4444 || n.Protocol != "tcp" || n.Family != "ipv4" ||
+		n.Result != "EINPROGRESS" || n.ResultCode != -115 || n.SrcIP != "10.0.0.5" || n.SrcPort != 51512 {
+		t.Errorf("network %+v", n)
+	}
+	if conn.Host.Hostname != "lab1" || conn.Schema != event.Schema || !strings.HasPrefix(conn.ID, "01234567-") {
+		t.Errorf("record %+v", conn)
+	}
+}
+
+func TestForkInheritsAndExitForgets(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	e.Handle(&sensor.Exec{Header: sensor.Header{TGID: 10}, Task: sensor.Task{StartNs: 1e9}, Path: "/tmp/p", Args: []string{"p"}}, nil)
+	e.Handle(&sensor.Fork{Header: sensor.Header{TGID: 11}, StartNs: 2e9, ParentStartNs: 1e9, PPID: 10}, nil)
+	c := one(t, e.Handle(connectEv(11, 2e9, "127.0.0.1:1"), nil))
+	if c.Process.Exe.Path != "/tmp/p" || c.Process.Source != SourceFork || c.Process.Parent.Exe.Path != "" {
+		// connectEv's task says ppid 1; the table entry says 10.
+		t.Errorf("forked child: %+v", c.Process)
+	}
+	e.Handle(&sensor.Exit{Header: sensor.Header{TGID: 11}, StartNs: 2e9}, nil)
+	if _, ok := e.procs.Peek(11); ok {
+		t.Error("exit did not remove the process")
+	}
+	// An exit for an older process with the same pid removes nothing.
+	e.Handle(&sensor.Exit{Header: sensor.Header{TGID: 10}, StartNs: 999}, nil)
+	if _, ok := e.procs.Peek(10); !ok {
+		t.Error("exit of a different start time removed the entry")
+	}
+}
+
+func TestUnknownProcessFromProcfs(t *testing.T) {
+	root := t.TempDir()
+	fakeProc(t, root, 200, 1, "pre (existing) proc", 3e9+12345, "/opt/agent (deleted)", "/var/lib/agent", "/opt/agent", "--serve")
+	e := newEnricher(t, root)
+	c := one(t, e.Handle(connectEv(200, 3e9+12345, "[2001:db8::1]:443"), nil))
+	p := c.Process
+	if p.Source != SourceProcfs || p.Exe.Path != "/opt/agent" || p.Cwd != "/var/lib/agent" ||
+		!slices.Equal(p.Args, []string{"/opt/agent", "--serve"}) {
+		t.Errorf("procfs process %+v", p)
+	}
+	if s := e.Stats(); s.ProcfsLookups != 1 || s.ProcfsFailures != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestReusedPidNotTrusted(t *testing.T) {
+	root := t.TempDir()
+	// /proc/300 belongs to a process that started 5 s after the one that connected.
+	fakeProc(t, root, 300, 1, "newcomer", 9e9, "/usr/bin/newcomer", "/", "newcomer")
+	e := newEnricher(t, root)
+	c := one(t, e.Handle(connectEv(300, 4e9, "192.0.2.1:80"), nil))
+	if c.Process.Source != SourceKernel || c.Process.Exe.Path != "" || c.Process.Args != nil {
+		t.Errorf("reused pid lent its details: %+v", c.Process)
+	}
+	e.Handle(connectEv(300, 4e9, "192.0.2.1:81"), nil)
+	if s := e.Stats(); s.ProcfsLookups != 1 || s.ProcfsFailures != 1 {
+		t.Errorf("second connect retried /proc: %+v", s)
+	}
+}
+
+func TestTableIsBounded(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	for pid := uint32(1); pid <= 20; pid++ {
+		e.Handle(&sensor.Exec{Header: sensor.Header{TGID: pid}, Task: sensor.Task{StartNs: 1}}, nil)
+	}
+	if s := e.Stats(); s.Processes != 8 || s.Evicted != 12 {
+		t.Errorf("stats %+v, want 8 entries and 12 evictions", s)
+	}
+}
+
+// one returns the single record of recs.
+func one(t *testing.T, recs []*event.Record) *event.Record {
+	t.Helper()
+	if len(recs) != 1 {
+		t.Fatalf("got %d records, want 1", len(recs))
+	}
+	return recs[0]
+}
+
+func TestInterruptedConnectFoldsIntoRestart(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	intr := connectEv(400, 1e9, "192.0.2.1:4444")
+	intr.Result, intr.FD = -512, 5
+	if out := e.Handle(intr, nil); len(out) != 0 {
+		t.Fatalf("interrupted connect emitted at once: %+v", out[0].Network)
+	}
+	final := connectEv(400, 1e9, "192.0.2.1:4444")
+	final.Result, final.FD = 0, 5
+	out := e.Handle(final, nil)
+	if len(out) != 1 || out[0].Network.Result != "success" {
+		t.Fatalf("restart: %d records", len(out))
+	}
+	if out := e.Flush(time.Time{}, nil); len(out) != 0 {
+		t.Fatalf("folded record still held: %d", len(out))
+	}
+}
+
+func TestInterruptedConnectThatReturnedEINTR(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	intr := connectEv(401, 1e9, "192.0.2.1:4444")
+	intr.Result, intr.FD = -512, 5
+	e.Handle(intr, nil)
+	// The thread's next connect is another socket: the first came back EINTR.
+	next := connectEv(401, 1e9, "198.51.100.7:443")
+	next.Result, next.FD = 0, 6
+	out := e.Handle(next, nil)
+	if len(out) != 2 || out[0].Network.Result != "interrupted" || out[0].Network.DstPort != 4444 || out[1].Network.DstPort != 443 {
+		t.Fatalf("got %d records: %+v", len(out), out)
+	}
+
+	// Nothing follows: it goes out after the hold, not before.
+	lone := connectEv(402, 1e9, "192.0.2.1:4444")
+	lone.Result = -512
+	e.Handle(lone, nil)
+	if out := e.Flush(time.Now(), nil); len(out) != 0 {
+		t.Fatal("flushed before the hold elapsed")
+	}
+	if out := e.Flush(time.Now().Add(InterruptedHold), nil); len(out) != 1 || out[0].Network.Result != "interrupted" {
+		t.Fatalf("after the hold: %d records", len(out))
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	st, err := parseStat([]byte("42 (a) b (c)) R 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"))
+	if err != nil || st.comm != "a) b (c)" || st.ppid != 7 || st.startTicks != 12345 {
+		t.Fatalf("got %+v, %v", st, err)
+	}
+	for _, bad := range []string{"", "42 noparen", "42 (x) R 1 2", "42 (x) R z 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0"} {
+		if _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("42 (a) b) R 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) { parseStat(b) })
+}
+
+func TestResultName(t *testing.T) {
+	for ret, want := range map[int32]string{0: "success", -115: "EINPROGRESS", -111: "ECONNREFUSED", -101: "ENETUNREACH", -512: "interrupted", -516: "interrupted", -9999: "errno_9999"} {
+		if got := ResultName(ret); got != want {
+			t.Errorf("ResultName(%d) = %q, want %q", ret, got, want)
+		}
+	}
+}
+
+func TestStartMatches(t *testing.T) {
+	if !startMatches(123_456_789_012, 12345) || startMatches(123_456_789_012, 12346) {
+		t.Error("start time tick conversion")
+	}
+}
