@@ -29,6 +29,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		b = appendString(b, r.Host.BootID)
 	}
 	b = append(b, '}')
+	if r.RefID != "" {
+		b = appendString(append(b, `,"ref_id":`...), r.RefID)
+	}
 	if r.Process != nil {
 		b = append(b, `,"process":`...)
 		b = r.Process.appendJSON(b)
@@ -45,6 +48,15 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, `,"health":`...)
 		b = append(b, h...)
+	}
+	if r.Detection != nil {
+		// Detections are rare and nest whole records: reflection is fine.
+		d, err := json.Marshal(r.Detection)
+		if err != nil {
+			d = []byte(`{"rule":"encoding_error"}`)
+		}
+		b = append(b, `,"detection":`...)
+		b = append(b, d...)
 	}
 	return append(b, '}')
 }
@@ -66,19 +78,7 @@ func (p *Process) appendJSON(b []byte) []byte {
 	if p.Comm != "" {
 		b = appendString(append(b, `,"comm":`...), p.Comm)
 	}
-	b = append(b, `,"args":`...)
-	if p.Args == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, a := range p.Args {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, a)
-		}
-		b = append(b, ']')
-	}
+	b = appendStrings(append(b, `,"args":`...), p.Args)
 	if p.ArgsTruncated {
 		b = append(b, `,"args_truncated":true`...)
 	}
@@ -90,6 +90,22 @@ func (p *Process) appendJSON(b []byte) []byte {
 		b = appendUint(append(b, `,"cgroup_id":`...), p.CgroupID)
 	}
 	b = p.Exe.appendJSON(append(b, `,"exe":`...))
+	if sc := p.Script; sc != nil {
+		b = appendString(append(b, `,"script":{"path":`...), sc.Path)
+		if sc.SHA256 != "" {
+			b = appendString(append(b, `,"sha256":`...), sc.SHA256)
+		}
+		if sc.HashStatus != "" {
+			b = appendString(append(b, `,"hash_status":`...), sc.HashStatus)
+		}
+		if len(sc.PathClasses) > 0 {
+			b = appendStrings(append(b, `,"path_classes":`...), sc.PathClasses)
+		}
+		if sc.Trust != nil {
+			b = sc.Trust.appendJSON(append(b, `,"trust":`...))
+		}
+		b = append(b, '}')
+	}
 	if p.Parent != nil {
 		b = appendUint(append(b, `,"parent":{"pid":`...), uint64(p.Parent.PID))
 		if p.Parent.Comm != "" {
@@ -125,7 +141,50 @@ func (e *Exe) appendJSON(b []byte) []byte {
 	b = appendUint(append(b, `,"uid":`...), uint64(e.UID))
 	b = strconv.AppendBool(append(b, `,"memfd":`...), e.Memfd)
 	b = strconv.AppendBool(append(b, `,"deleted":`...), e.Deleted)
+	if e.SHA256 != "" {
+		b = appendString(append(b, `,"sha256":`...), e.SHA256)
+	}
+	if e.HashStatus != "" {
+		b = appendString(append(b, `,"hash_status":`...), e.HashStatus)
+	}
+	if e.Trust != nil {
+		b = e.Trust.appendJSON(append(b, `,"trust":`...))
+	}
+	if len(e.PathClasses) > 0 {
+		b = appendStrings(append(b, `,"path_classes":`...), e.PathClasses)
+	}
 	return append(b, '}')
+}
+
+func (t *Trust) appendJSON(b []byte) []byte {
+	b = appendString(append(b, `{"verdict":`...), t.Verdict)
+	b = appendString(append(b, `,"severity":`...), t.Severity)
+	if t.Package != "" {
+		b = appendString(append(b, `,"package":`...), t.Package)
+	}
+	if t.Signer != "" {
+		b = appendString(append(b, `,"signer":`...), t.Signer)
+	}
+	if t.Reason != "" {
+		b = appendString(append(b, `,"reason":`...), t.Reason)
+	}
+	return append(b, '}')
+}
+
+// appendStrings appends a JSON array of strings, or null for a nil slice
+// as encoding/json does.
+func appendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
 }
 
 func (n *Network) appendJSON(b []byte) []byte {
@@ -143,6 +202,9 @@ func (n *Network) appendJSON(b []byte) []byte {
 	b = strconv.AppendInt(append(b, `,"result_code":`...), int64(n.ResultCode), 10)
 	if n.NetNS != 0 {
 		b = appendUint(append(b, `,"netns":`...), uint64(n.NetNS))
+	}
+	if n.External != nil {
+		b = strconv.AppendBool(append(b, `,"external":`...), *n.External)
 	}
 	return append(b, '}')
 }

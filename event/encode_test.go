@@ -86,14 +86,17 @@ func randRecord(r *rand.Rand) *Record {
 	rec := &Record{
 		Schema: Schema,
 		ID:     randString(r),
-		Kind:   []Kind{KindProcessLaunch, KindNetworkConnection, KindSensorHealth}[r.IntN(3)],
+		Kind:   []Kind{KindProcessLaunch, KindNetworkConnection, KindSensorHealth, KindHashUpdate, KindDetection}[r.IntN(5)],
 		Time:   time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(),
 		Host:   Host{Hostname: randString(r)},
 	}
 	if r.IntN(2) == 0 {
 		rec.Host.BootID = randString(r)
 	}
-	if rec.Kind != KindSensorHealth {
+	if r.IntN(3) == 0 {
+		rec.RefID = randString(r)
+	}
+	if rec.Kind != KindSensorHealth && rec.Kind != KindDetection {
 		p := &Process{
 			PID: r.Uint32(), TID: r.Uint32() % 3, PPID: r.Uint32(), UID: r.Uint32(), GID: r.Uint32(),
 			EUID: r.Uint32(), EGID: r.Uint32(), StartTimeNs: r.Uint64(), Comm: randString(r),
@@ -104,7 +107,12 @@ func randRecord(r *rand.Rand) *Record {
 				Device: r.Uint64(), Inode: r.Uint64(), Size: r.Int64() - r.Int64(), MtimeNs: r.Int64(),
 				CtimeNs: -r.Int64(), Nlink: r.Uint32(), Mode: r.Uint32(), UID: r.Uint32(),
 				Memfd: r.IntN(2) == 0, Deleted: r.IntN(2) == 0,
+				SHA256: randString(r), HashStatus: randString(r), Trust: randTrust(r), PathClasses: randStrings(r),
 			},
+		}
+		if r.IntN(2) == 0 {
+			p.Script = &Script{Path: randString(r), SHA256: randString(r), HashStatus: randString(r),
+				PathClasses: randStrings(r), Trust: randTrust(r)}
 		}
 		if r.IntN(2) == 0 {
 			a := r.Uint32()
@@ -129,6 +137,10 @@ func randRecord(r *rand.Rand) *Record {
 			SrcIP: randString(r), SrcPort: uint16(r.Uint32()), Result: randString(r),
 			ResultCode: -r.Int32N(200), NetNS: r.Uint32() % 2,
 		}
+		if r.IntN(3) > 0 {
+			ext := r.IntN(2) == 0
+			rec.Network.External = &ext
+		}
 	}
 	if rec.Kind == KindSensorHealth {
 		rec.Health = &Health{
@@ -137,7 +149,33 @@ func randRecord(r *rand.Rand) *Record {
 			Hooks:        []HookState{{Name: "exec", Attach: "tp_btf/x", Attached: true}},
 		}
 	}
+	if rec.Kind == KindDetection {
+		inner := randRecord(r)
+		inner.Kind = KindProcessLaunch
+		rec.Detection = &Detection{
+			Rule: randString(r), Technique: "T1587", Techniques: randStrings(r), Tactic: "Resource Development",
+			Severity: "HIGH", Summary: randString(r), Hostname: randString(r), SHA256: randString(r),
+			WindowSeconds: 3600, Degraded: r.IntN(2) == 0, Events: []Record{*inner},
+			FirstSeen: time.Unix(r.Int64N(4e9), 0).UTC(), LastSeen: time.Unix(r.Int64N(4e9), 0).UTC(),
+			Connections: r.IntN(5), ProcessTree: []Ancestor{{PID: 1, ExePath: randString(r), Args: randStrings(r)}},
+		}
+	}
 	return rec
+}
+
+func randTrust(r *rand.Rand) *Trust {
+	if r.IntN(2) == 0 {
+		return nil
+	}
+	return &Trust{Verdict: randString(r), Severity: randString(r), Package: randString(r), Signer: randString(r), Reason: randString(r)}
+}
+
+func randStrings(r *rand.Rand) []string {
+	var ss []string
+	for range r.IntN(3) {
+		ss = append(ss, randString(r))
+	}
+	return ss
 }
 
 func BenchmarkAppendJSON(b *testing.B) {

@@ -13,18 +13,27 @@ const (
 	KindProcessLaunch     Kind = "process_launch"
 	KindNetworkConnection Kind = "network_connection"
 	KindSensorHealth      Kind = "sensor_health"
+	// KindHashUpdate carries an executable's hash that was not ready when
+	// the record it belongs to went out (hash_status "pending"). RefID
+	// names that record.
+	KindHashUpdate Kind = "hash_update"
+	// KindDetection is a rule match.
+	KindDetection Kind = "detection"
 )
 
 // Record is one argus.v1 event.
 type Record struct {
-	Schema  string    `json:"schema"`
-	ID      string    `json:"id"`
-	Kind    Kind      `json:"kind"`
-	Time    time.Time `json:"time"`
-	Host    Host      `json:"host"`
-	Process *Process  `json:"process,omitempty"`
-	Network *Network  `json:"network,omitempty"`
-	Health  *Health   `json:"health,omitempty"`
+	Schema string    `json:"schema"`
+	ID     string    `json:"id"`
+	Kind   Kind      `json:"kind"`
+	Time   time.Time `json:"time"`
+	Host   Host      `json:"host"`
+	// RefID, on a hash_update, is the id of the record it completes.
+	RefID     string     `json:"ref_id,omitempty"`
+	Process   *Process   `json:"process,omitempty"`
+	Network   *Network   `json:"network,omitempty"`
+	Health    *Health    `json:"health,omitempty"`
+	Detection *Detection `json:"detection,omitempty"`
 }
 
 // Host identifies the machine.
@@ -56,7 +65,10 @@ type Process struct {
 	CwdTruncated  bool     `json:"cwd_truncated,omitempty"`
 	CgroupID      uint64   `json:"cgroup_id,omitempty"`
 	Exe           Exe      `json:"exe"`
-	Parent        *Parent  `json:"parent,omitempty"`
+	// Script is the file an interpreter runs (python3 ~/.n2/pay, node
+	// /tmp/x.js): the payload's own identity, not the interpreter's.
+	Script *Script `json:"script,omitempty"`
+	Parent *Parent `json:"parent,omitempty"`
 	// Source says where the process details came from: "exec" (captured
 	// in the kernel at exec), "fork" (inherited from the parent's) or
 	// "procfs" (read from /proc for a process older than the sensor) or
@@ -81,6 +93,40 @@ type Exe struct {
 	UID       uint32 `json:"uid"`
 	Memfd     bool   `json:"memfd"`
 	Deleted   bool   `json:"deleted"`
+	// SHA256 is the lowercase hex digest of exactly the file the kernel
+	// executed; when absent, HashStatus says why.
+	SHA256 string `json:"sha256,omitempty"`
+	// HashStatus is empty when SHA256 is set, else one of "gone",
+	// "changed_since_exec", "too_large", "error", "pending".
+	HashStatus string `json:"hash_status,omitempty"`
+	Trust      *Trust `json:"trust,omitempty"`
+	// PathClasses are the user-writable or suspicious places the path is
+	// in: tmp, shm, run_user, downloads, node_modules, hidden_dir, memfd,
+	// deleted.
+	PathClasses []string `json:"path_classes,omitempty"`
+}
+
+// Trust is the provenance verdict of an executable.
+type Trust struct {
+	// Verdict is package_verified, package_modified, signed_trusted,
+	// signed_untrusted, unowned or unknown.
+	Verdict string `json:"verdict"`
+	// Severity is a Chronicle UDM SecurityResult severity:
+	// INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL. Only trusted
+	// verdicts are INFORMATIONAL.
+	Severity string `json:"severity"`
+	Package  string `json:"package,omitempty"`
+	Signer   string `json:"signer,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Script is a file run by an interpreter.
+type Script struct {
+	Path        string   `json:"path"`
+	SHA256      string   `json:"sha256,omitempty"`
+	HashStatus  string   `json:"hash_status,omitempty"`
+	PathClasses []string `json:"path_classes,omitempty"`
+	Trust       *Trust   `json:"trust,omitempty"`
 }
 
 // Parent is the parent of a process.
@@ -108,6 +154,46 @@ type Network struct {
 	Result     string `json:"result"`
 	ResultCode int32  `json:"result_code"`
 	NetNS      uint32 `json:"netns,omitempty"`
+	// External is true unless the destination is loopback, private,
+	// link-local, multicast, broadcast, unspecified, one of the host's
+	// own addresses, or a configured internal range. Absent when not
+	// classified.
+	External *bool `json:"external,omitempty"`
+}
+
+// Detection is a rule match.
+type Detection struct {
+	Rule      string `json:"rule"`
+	Technique string `json:"technique"` // MITRE ATT&CK id, e.g. "T1587"
+	// Techniques lists further related technique ids, e.g. "T1195.002".
+	Techniques []string `json:"techniques,omitempty"`
+	Tactic     string   `json:"tactic"`   // e.g. "Resource Development"
+	Severity   string   `json:"severity"` // UDM severity name
+	Summary    string   `json:"summary,omitempty"`
+	Hostname   string   `json:"hostname"`
+	SHA256     string   `json:"sha256,omitempty"`
+	// WindowSeconds is the correlation window the rule matched within.
+	WindowSeconds int64 `json:"window_seconds"`
+	// Degraded is true when the sensor lost or dropped events during the
+	// window: the rule may have missed matches, or have matched on a
+	// partial picture.
+	Degraded bool `json:"degraded"`
+	// Events are the triggering records, whole.
+	Events []Record `json:"events"`
+	// FirstSeen and LastSeen bound the matched activity.
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	// Connections counts matching connections seen in the window so far.
+	Connections int `json:"connection_count,omitempty"`
+	// ProcessTree is the launched process's ancestry, nearest first.
+	ProcessTree []Ancestor `json:"process_tree,omitempty"`
+}
+
+// Ancestor is one process in an ancestry chain.
+type Ancestor struct {
+	PID     uint32   `json:"pid"`
+	ExePath string   `json:"exe_path,omitempty"`
+	Args    []string `json:"args,omitempty"`
 }
 
 // Health reports the sensor's own state and loss counters.
