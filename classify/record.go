@@ -1,0 +1,34 @@
+package classify
+
+import (
+	"net/netip"
+
+	"github.com/argus-sensor/argus-sensor/event"
+)
+
+// Classifier fills a record's classification fields.
+type Classifier struct {
+	Paths    *Paths
+	Networks *Networks
+}
+
+// Fill sets the path classes of the record's executable and script and
+// the external flag of its destination, where they are not set already.
+// Replayed telemetry recorded without them is classified the same way
+// live events are.
+func (c *Classifier) Fill(rec *event.Record) {
+	if p := rec.Process; p != nil && c.Paths != nil {
+		if p.Exe.PathClasses == nil && p.Exe.Path != "" {
+			p.Exe.PathClasses = c.Paths.Classes(p.Exe.Path, p.Exe.Memfd, p.Exe.Deleted)
+		}
+		if s := p.Script; s != nil && s.PathClasses == nil && s.Path != "" {
+			s.PathClasses = c.Paths.Classes(s.Path, false, false)
+		}
+	}
+	if n := rec.Network; n != nil && n.External == nil && c.Networks != nil {
+		if a, err := netip.ParseAddr(n.DstIP); err == nil {
+			ext := c.Networks.External(a)
+			n.External = &ext
+		}
+	}
+}

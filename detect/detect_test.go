@@ -1,0 +1,424 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/event"
+)
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+const (
+	shaImplant = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	shaCurl    = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+	shaPython  = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	shaPayload = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+)
+
+var (
+	unowned  = &event.Trust{Verdict: "unowned", Severity: "LOW"}
+	verified = &event.Trust{Verdict: "package_verified", Severity: "INFORMATIONAL", Package: "curl"}
+)
+
+// rec builds a record; recorded telemetry leaves classification to the
+// replay's classifier, as here.
+type recOpt func(*event.Record)
+
+func launch(host string, at time.Duration, pid uint32, path, sha string, trust *event.Trust, opts ...recOpt) string {
+	r := &event.Record{
+		Schema: event.Schema, ID: fmt.Sprintf("%s-launch-%d-%d", host, pid, at), Kind: event.KindProcessLaunch,
+		Time: t0.Add(at), Host: event.Host{Hostname: host},
+		Process: &event.Process{PID: pid, PPID: 1, UID: 1000, Args: []string{path}, Cwd: "/home/u",
+			Exe: event.Exe{Path: path, SHA256: sha, Trust: trust},
+			Parent: &event.Parent{PID: 1, Exe: event.ParentExe{Path: "/usr/bin/bash"}}},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return string(r.AppendJSON(nil))
+}
+
+func connect(host string, at time.Duration, pid uint32, path, sha, dst string, opts ...recOpt) string {
+	r := &event.Record{
+		Schema: event.Schema, ID: fmt.Sprintf("%s-conn-%d-%d-%s", host, pid, at, dst), Kind: event.KindNetworkConnection,
+		Time: t0.Add(at), Host: event.Host{Hostname: host},
+		Process: &event.Process{PID: pid, UID: 1000, Exe: event.Exe{Path: path, SHA256: sha}},
+		Network: &event.Network{Protocol: "tcp", Family: "ipv4", DstIP: dst, DstPort: 4444, Result: "success"},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return string(r.AppendJSON(nil))
+}
+
+func health(host string, at time.Duration, lost uint64) string {
+	r := &event.Record{Schema: event.Schema, ID: fmt.Sprintf("h-%d", at), Kind: event.KindSensorHealth, Time: t0.Add(at),
+		Host: event.Host{Hostname: host}, Health: &event.Health{State: "running", EventsLost: lost}}
+	return string(r.AppendJSON(nil))
+}
+
+func withScript(path, sha string, trust *event.Trust) recOpt {
+	return func(r *event.Record) { r.Process.Script = &event.Script{Path: path, SHA256: sha, Trust: trust} }
+}
+
+func withCwd(cwd string) recOpt { return func(r *event.Record) { r.Process.Cwd = cwd } }
+
+func withAncestors(paths ...string) recOpt {
+	return func(r *event.Record) {
+		for i, p := range paths {
+			r.Process.Ancestors = append(r.Process.Ancestors, event.Ancestor{PID: uint32(100 + i), ExePath: p})
+		}
+		r.Process.Parent = &event.Parent{PID: 100, Exe: event.ParentExe{Path: paths[0]}}
+	}
+}
+
+func fill(t *testing.T) func(*event.Record) {
+	paths, err := classify.NewPaths(classify.DefaultPathRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &classify.Classifier{Paths: paths, Networks: classify.NewNetworks(nil)}
+	return c.Fill
+}
+
+func replay(t *testing.T, cfg Config, lines ...string) ([]event.Record, *Engine, ReplayStats) {
+	t.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	st, err := Replay(strings.NewReader(strings.Join(lines, "\n")+"\n"), e, fill(t), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dets []event.Record
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var d event.Record
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("detection line %q: %v", l, err)
+		}
+		dets = append(dets, d)
+	}
+	return dets, e, st
+}
+
+func TestT1587(t *testing.T) {
+	const m = time.Minute
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		lines []string
+		want  []string // rule of each detection, in order
+	}{
+		{"exec then connect", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", 5*m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, []string{RuleT1587}},
+		{"connect then exec", Config{}, []string{
+			connect("h1", 0, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+			launch("h1", 30*m, 11, "/tmp/implant", shaImplant, unowned),
+		}, []string{RuleT1587}},
+		{"59 minutes apart", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", 59*m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, []string{RuleT1587}},
+		{"61 minutes apart", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", 61*m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, nil},
+		{"connect 61 minutes before exec", Config{}, []string{
+			connect("h1", 0, 10, "/opt/x/implant", shaImplant, "192.0.2.1"),
+			launch("h1", 61*m, 11, "/tmp/implant", shaImplant, unowned),
+		}, nil},
+		{"same hash in two pids", Config{}, []string{
+			launch("h1", 0, 10, "/home/u/Downloads/tool", shaImplant, unowned),
+			connect("h1", m, 99, "/opt/renamed", shaImplant, "198.51.100.7"),
+		}, []string{RuleT1587}},
+		{"two hosts", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h2", m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, nil},
+		{"rfc1918 destination", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "10.20.30.40"),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "192.168.1.1"),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "127.0.0.1"),
+		}, nil},
+		{"ipv6 destination", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "2001:db8::1"),
+		}, []string{RuleT1587}},
+		{"ipv6 ula and link-local", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "fd12::1"),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "fe80::1"),
+		}, nil},
+		{"ipv4-mapped private", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "::ffff:10.0.0.1"),
+		}, nil},
+		{"ipv4-mapped external", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "::ffff:192.0.2.1"),
+		}, []string{RuleT1587}},
+		{"allowlisted sha256", Config{Allow: []AllowEntry{{Name: "ci", SHA256: []string{shaImplant}}}}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, nil},
+		{"allowlisted path and destination", Config{Allow: []AllowEntry{{Name: "registry", Exe: []string{"/tmp/**"}, Destinations: []string{"192.0.2.0/24"}}}}, []string{
+			launch("h1", 0, 10, "/tmp/build/out/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/build/out/implant", shaImplant, "192.0.2.1"),
+		}, nil},
+		{"allowlist for another destination", Config{Allow: []AllowEntry{{Name: "registry", Exe: []string{"/tmp/**"}, Destinations: []string{"203.0.113.0/24"}}}}, []string{
+			launch("h1", 0, 10, "/tmp/build/out/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/build/out/implant", shaImplant, "192.0.2.1"),
+		}, []string{RuleT1587}},
+		{"package verified binary", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/curl", shaCurl, verified),
+			connect("h1", m, 10, "/tmp/curl", shaCurl, "192.0.2.1"),
+		}, nil},
+		{"trusted location", Config{}, []string{
+			launch("h1", 0, 10, "/opt/vendor/agent", shaImplant, unowned),
+			connect("h1", m, 10, "/opt/vendor/agent", shaImplant, "192.0.2.1"),
+		}, nil},
+		{"deleted system binary after upgrade", Config{}, []string{
+			launch("h1", 0, 10, "/usr/sbin/chronyd", shaImplant, unowned, func(r *event.Record) { r.Process.Exe.Deleted = true }),
+			connect("h1", m, 10, "/usr/sbin/chronyd", shaImplant, "192.0.2.1"),
+		}, nil},
+		{"memfd", Config{}, []string{
+			launch("h1", 0, 10, "/memfd:x", shaImplant, unowned, func(r *event.Record) { r.Process.Exe.Memfd = true }),
+			connect("h1", m, 10, "/memfd:x", shaImplant, "192.0.2.1"),
+		}, []string{RuleT1587}},
+		{"interpreter script in a hidden dir", Config{}, []string{
+			launch("h1", 0, 10, "/usr/bin/python3.11", shaPython, verified, withScript("/home/u/.n2/pay", shaPayload, unowned)),
+			connect("h1", m, 10, "/usr/bin/python3.11", shaPython, "192.0.2.1", withScript("/home/u/.n2/pay", shaPayload, unowned)),
+		}, []string{RuleT1587}},
+		{"interpreter alone", Config{}, []string{
+			launch("h1", 0, 10, "/usr/bin/python3.11", shaPython, verified),
+			connect("h1", m, 10, "/usr/bin/python3.11", shaPython, "192.0.2.1"),
+		}, nil},
+		{"one detection per window", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+			connect("h1", 10*m, 10, "/tmp/implant", shaImplant, "198.51.100.1"),
+			launch("h1", 20*m, 11, "/tmp/implant", shaImplant, unowned),
+			launch("h1", 130*m, 12, "/tmp/implant", shaImplant, unowned),
+			connect("h1", 131*m, 12, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, []string{RuleT1587, RuleT1587}},
+		{"no hash, no join", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", "", unowned),
+			connect("h1", m, 10, "/tmp/implant", "", "192.0.2.1"),
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dets, _, st := replay(t, tc.cfg, tc.lines...)
+			if st.BadLines != 0 {
+				t.Fatalf("bad lines: %v", st.FirstBad)
+			}
+			var got []string
+			for _, d := range dets {
+				got = append(got, d.Detection.Rule)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("detections %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestT1587DetectionContent(t *testing.T) {
+	dets, e, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned, withAncestors("/usr/bin/bash", "/usr/sbin/sshd")),
+		connect("h1", time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		connect("h1", 2*time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+	)
+	if len(dets) != 1 {
+		t.Fatalf("%d detections", len(dets))
+	}
+	d := dets[0]
+	dd := d.Detection
+	if d.Kind != event.KindDetection || dd.Rule != RuleT1587 || dd.Technique != "T1587" || dd.Tactic != "Resource Development" ||
+		dd.Severity != "HIGH" || dd.Hostname != "h1" || dd.SHA256 != shaImplant || dd.WindowSeconds != 3600 || dd.Degraded {
+		t.Errorf("detection %+v", dd)
+	}
+	if len(dd.Events) != 2 || dd.Events[0].Kind != event.KindProcessLaunch || dd.Events[1].Kind != event.KindNetworkConnection {
+		t.Fatalf("events %+v", dd.Events)
+	}
+	if got := dd.Events[0].Process.Exe.PathClasses; fmt.Sprint(got) != "[tmp]" {
+		t.Errorf("launch classes %v", got)
+	}
+	if !dd.FirstSeen.Equal(t0) || !dd.LastSeen.Equal(t0.Add(time.Minute)) || dd.Connections != 1 {
+		t.Errorf("first %v last %v connections %d", dd.FirstSeen, dd.LastSeen, dd.Connections)
+	}
+	if len(dd.ProcessTree) != 2 || dd.ProcessTree[1].ExePath != "/usr/sbin/sshd" {
+		t.Errorf("process tree %+v", dd.ProcessTree)
+	}
+	if !strings.Contains(dd.Summary, "/tmp/implant") || !strings.Contains(dd.Summary, "192.0.2.1:4444") {
+		t.Errorf("summary %q", dd.Summary)
+	}
+	if st := e.Stats(); st.Detections[RuleT1587] != 1 || st.Repeats != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	// The same telemetry gives the same detection id.
+	again, _, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned, withAncestors("/usr/bin/bash", "/usr/sbin/sshd")),
+		connect("h1", time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1"))
+	if again[0].ID != d.ID {
+		t.Errorf("replay gave id %s, then %s", d.ID, again[0].ID)
+	}
+}
+
+func TestDegradedAfterLoss(t *testing.T) {
+	dets, _, _ := replay(t, Config{},
+		health("h1", 0, 0),
+		launch("h1", time.Minute, 10, "/tmp/implant", shaImplant, unowned),
+		health("h1", 2*time.Minute, 7),
+		connect("h1", 3*time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		// Two hours later, no loss in the window: not degraded.
+		health("h1", 200*time.Minute, 7),
+		launch("h1", 201*time.Minute, 11, "/tmp/implant", shaImplant, unowned),
+		connect("h1", 202*time.Minute, 11, "/tmp/implant", shaImplant, "192.0.2.1"),
+	)
+	if len(dets) != 2 || !dets[0].Detection.Degraded || dets[1].Detection.Degraded {
+		t.Fatalf("got %d detections; degraded flags %v", len(dets), degradedFlags(dets))
+	}
+}
+
+func degradedFlags(dets []event.Record) []bool {
+	var out []bool
+	for _, d := range dets {
+		out = append(out, d.Detection.Degraded)
+	}
+	return out
+}
+
+func TestBoundedStateMarksDegraded(t *testing.T) {
+	var lines []string
+	for i := range 10 {
+		sha := strings.Repeat(fmt.Sprintf("%x", i), 64)
+		lines = append(lines, launch("h1", time.Duration(i)*time.Second, uint32(i), "/tmp/x", sha, unowned))
+	}
+	lines = append(lines, connect("h1", time.Minute, 9, "/tmp/x", strings.Repeat("9", 64), "192.0.2.1"))
+	dets, e, _ := replay(t, Config{MaxKeys: 4}, lines...)
+	st := e.Stats()
+	if st.Keys > 4 || st.Evicted != 6 {
+		t.Errorf("keys %d evicted %d, want at most 4 and 6", st.Keys, st.Evicted)
+	}
+	if len(dets) != 1 || !dets[0].Detection.Degraded {
+		t.Errorf("want one degraded detection after evictions, got %d", len(dets))
+	}
+}
+
+func TestExpirySweepsOldState(t *testing.T) {
+	_, e, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/tmp/a", shaImplant, unowned),
+		connect("h1", 0, 10, "/usr/bin/curl", shaCurl, "192.0.2.1"),
+		launch("h1", 3*time.Hour, 11, "/tmp/b", shaPayload, unowned),
+	)
+	st := e.Stats()
+	if st.Keys != 1 || st.Expired != 2 || st.Evicted != 0 {
+		t.Errorf("stats %+v: want the two old keys expired", st)
+	}
+}
+
+func TestNPMLifecycle(t *testing.T) {
+	nodeChain := withAncestors("/usr/bin/sh", "/usr/bin/node", "/usr/bin/bash")
+	dets, e, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/usr/bin/dash", shaImplant, verified, withCwd("/home/u/app/node_modules/evil-pkg"), nodeChain),
+		launch("h1", time.Second, 11, "/usr/bin/id", shaCurl, verified, withCwd("/home/u/app/node_modules/evil-pkg"), nodeChain),
+		launch("h1", 2*time.Second, 12, "/usr/bin/dash", shaImplant, verified, withCwd("/home/u/app/node_modules/@scope/other/lib"), nodeChain),
+		// Not under node_modules, or not under node: nothing.
+		launch("h1", 3*time.Second, 13, "/usr/bin/dash", shaImplant, verified, withCwd("/home/u/app"), nodeChain),
+		launch("h1", 4*time.Second, 14, "/usr/bin/dash", shaImplant, verified, withCwd("/home/u/app/node_modules/x"),
+			withAncestors("/usr/bin/make", "/usr/bin/bash")),
+		// A node child that is not a shell or recon tool: nothing.
+		launch("h1", 5*time.Second, 15, "/usr/bin/git", shaImplant, verified, withCwd("/home/u/app/node_modules/x"), nodeChain),
+	)
+	if len(dets) != 2 {
+		t.Fatalf("%d detections, want 2 (one per package)", len(dets))
+	}
+	d := dets[0].Detection
+	if d.Rule != RuleNPM || d.Technique != "T1587" || fmt.Sprint(d.Techniques) != "[T1195.002]" ||
+		!strings.Contains(d.Summary, "/home/u/app/node_modules/evil-pkg") {
+		t.Errorf("detection %+v", d)
+	}
+	if !strings.Contains(dets[1].Detection.Summary, "node_modules/@scope/other") {
+		t.Errorf("scoped package: %q", dets[1].Detection.Summary)
+	}
+	if e.Stats().Repeats != 1 {
+		t.Errorf("stats %+v", e.Stats())
+	}
+}
+
+func TestReplayCountsBadLines(t *testing.T) {
+	_, _, st := replay(t, Config{},
+		`{"schema":"argus.v1","kind":"process_launch"`,
+		`not json`,
+		`{"schema":"other","kind":"x"}`,
+		launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+		``,
+		connect("h1", time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+	)
+	if st.BadLines != 3 || st.Records != 2 || st.Detections != 1 || st.Lines != 6 {
+		t.Fatalf("stats %+v", st)
+	}
+	for i, want := range []string{"line 1:", "line 2:", "line 3:"} {
+		if !strings.HasPrefix(st.FirstBad[i], want) {
+			t.Errorf("bad line report %q, want prefix %q", st.FirstBad[i], want)
+		}
+	}
+}
+
+func TestAllowEntryValidation(t *testing.T) {
+	for _, a := range []AllowEntry{
+		{},
+		{Name: "x", SHA256: []string{"abc"}},
+		{Name: "x", Destinations: []string{"10.0.0.0/40"}},
+		{Name: "x", Exe: []string{"relative/*"}},
+		{Name: "x", Rules: []string{"nope"}},
+	} {
+		if _, err := New(Config{Allow: []AllowEntry{a}}); err == nil {
+			t.Errorf("entry %+v accepted", a)
+		}
+	}
+}
+
+func TestGlob(t *testing.T) {
+	for _, tc := range []struct {
+		pat, p string
+		want   bool
+	}{
+		{"/tmp/**", "/tmp/a/b/c", true},
+		{"/tmp/**", "/tmp", true},
+		{"/tmp/*", "/tmp/a/b", false},
+		{"/home/*/build/**/out", "/home/u/build/x/y/out", true},
+		{"/home/*/build/**/out", "/home/u/other/out", false},
+		{"/opt/agent-?", "/opt/agent-7", true},
+	} {
+		if got := globMatch(tc.pat, tc.p); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v", tc.pat, tc.p, got)
+		}
+	}
+}
+
+func FuzzReplay(f *testing.F) {
+	f.Add([]byte(launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned) + "\n" + connect("h1", 1, 10, "/tmp/implant", shaImplant, "192.0.2.1")))
+	f.Add([]byte("{}\n\x00\n{\"schema\":\"argus.v1\",\"kind\":\"network_connection\",\"network\":{}}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, _ := New(Config{})
+		var out bytes.Buffer
+		if _, err := Replay(bytes.NewReader(b), e, nil, &out); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,44 @@
+// Package detect runs Argus's detection rules on the host, live, over
+// argus.v1 records.
+//
+// # t1587_develop_capabilities_unsigned_exec
+//
+// The seed rule, on the host: a process_launch whose executable (or, for
+// an interpreter, whose script) is in a user-writable place (a path class
+// such as tmp, downloads or hidden_dir, or memfd) and whose trust severity
+// is not INFORMATIONAL, joined with a network_connection to an external
+// destination by a process whose executable or script has the same sha256,
+// on the same host, within one hour, in either order. That is YARA-L's hop
+// window over (hostname, sha256): order does not matter.
+//
+// State is one entry per (hostname, sha256): the first qualifying launch
+// and the first external connection seen in the window, each kept as its
+// encoded record, plus counts. The detection fires as soon as both halves
+// are present and no more than Window apart, and then the key is quiet for
+// a Window: at most one detection per (hostname, sha256) per window. The
+// entries live in an LRU bounded by MaxKeys; entries older than Window are
+// swept in LRU order. Time is the records' own time, so replayed telemetry
+// correlates exactly as it did live.
+//
+// # npm_lifecycle_script_exec
+//
+// A shell or reconnaissance tool (sh, bash, dash, id, whoami, uname, curl,
+// wget, python*) launched with a node, npm, npx or bun ancestor and a cwd
+// or script under node_modules: what an npm post-install script looks like.
+// One detection per (hostname, package directory) per window.
+//
+// # Honesty
+//
+// A detection is marked degraded when the sensor lost or dropped events,
+// or had to evict correlation state, within the window before it: the
+// rule may have missed matches, and the picture it matched on may be
+// incomplete. Callers report loss with [Engine.Loss].
+//
+// # Allowlists
+//
+// Entries match on executable path glob, sha256, parent executable glob,
+// user, destination CIDR and destination port; an entry matches when all
+// its conditions do. A connection an entry allows does not count toward a
+// correlation; a launch an entry allows (entries without network
+// conditions) does not either. Every suppression is counted per entry.
+package detect

@@ -1,0 +1,517 @@
+package detect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/argus-sensor/argus-sensor/event"
+)
+
+// Rule names.
+const (
+	RuleT1587 = "t1587_develop_capabilities_unsigned_exec"
+	RuleNPM   = "npm_lifecycle_script_exec"
+)
+
+// Defaults.
+const (
+	DefaultWindow  = time.Hour
+	DefaultMaxKeys = 1 << 16
+)
+
+// DefaultSuspiciousClasses are the path classes that make a launch a
+// candidate for the t1587 rule: user-writable places and fileless
+// execution. "deleted" counts only outside the system directories: a
+// daemon still running after a package upgrade replaced its binary is
+// deleted too, and is not what the rule is about.
+var DefaultSuspiciousClasses = []string{"tmp", "shm", "run_user", "downloads", "node_modules", "hidden_dir", "memfd", "deleted"}
+
+// Config configures an Engine.
+type Config struct {
+	// Window is the correlation window. Default one hour.
+	Window time.Duration
+	// MaxKeys bounds the (hostname, sha256) correlation entries and the
+	// npm deduplication entries. Default 65536.
+	MaxKeys int
+	// SuspiciousClasses make a launch a t1587 candidate. Default
+	// DefaultSuspiciousClasses.
+	SuspiciousClasses []string
+	// IsSystem reports whether a path is under the system directories;
+	// it limits the "deleted" class. Default: /usr, /bin, /sbin, /lib*.
+	IsSystem func(string) bool
+	// Allow are allowlist entries.
+	Allow []AllowEntry
+}
+
+// Stats counts the engine's work.
+type Stats struct {
+	Records            uint64            `json:"records"`
+	Candidates         uint64            `json:"candidate_launches"`
+	External           uint64            `json:"external_connections"`
+	Keys               int               `json:"keys"`
+	Evicted            uint64            `json:"evicted"`
+	Expired            uint64            `json:"expired"`
+	Detections         map[string]uint64 `json:"detections"`
+	Repeats            uint64            `json:"repeats_suppressed"`
+	Suppressed         map[string]uint64 `json:"allowlisted"`
+	UndecodableRecords uint64            `json:"undecodable_records"`
+}
+
+// Engine correlates records. It is used from one goroutine.
+type Engine struct {
+	cfg        Config
+	pack       packer
+	suspicious map[string]bool
+	keys       *simplelru.LRU[key, *window]
+	npm        *simplelru.LRU[key, time.Time]
+	now        time.Time
+	lastLoss   time.Time
+	health     map[string][2]uint64 // hostname -> last (lost, dropped)
+	stats      Stats
+}
+
+type key struct{ host, id string }
+
+// window is the correlation state of one (hostname, sha256).
+type window struct {
+	launch, conn     []byte // encoded records
+	launchAt, connAt time.Time
+	launches, conns  int
+	lastSeen         time.Time
+	firedAt          time.Time
+}
+
+// New returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = DefaultMaxKeys
+	}
+	if cfg.SuspiciousClasses == nil {
+		cfg.SuspiciousClasses = DefaultSuspiciousClasses
+	}
+	if cfg.IsSystem == nil {
+		cfg.IsSystem = defaultIsSystem
+	}
+	for i := range cfg.Allow {
+		if err := cfg.Allow[i].compile(); err != nil {
+			return nil, err
+		}
+	}
+	e := &Engine{
+		cfg:        cfg,
+		suspicious: map[string]bool{},
+		health:     map[string][2]uint64{},
+		stats:      Stats{Detections: map[string]uint64{}, Suppressed: map[string]uint64{}},
+	}
+	for _, c := range cfg.SuspiciousClasses {
+		e.suspicious[c] = true
+	}
+	var err error
+	if e.keys, err = simplelru.NewLRU[key, *window](cfg.MaxKeys, nil); err != nil {
+		return nil, fmt.Errorf("create correlation state: %w", err)
+	}
+	if e.npm, err = simplelru.NewLRU[key, time.Time](cfg.MaxKeys, nil); err != nil {
+		return nil, fmt.Errorf("create npm state: %w", err)
+	}
+	return e, nil
+}
+
+func defaultIsSystem(p string) bool {
+	for _, s := range []string{"/usr/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"} {
+		if strings.HasPrefix(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// evicted is called when the bound pushes out live correlation state: a
+// correlation may now be missed, which is reported like lost events.
+func (e *Engine) evicted() {
+	e.stats.Evicted++
+	e.lastLoss = e.now
+}
+
+// Loss records that the sensor lost or dropped events at t: detections
+// whose window covers t are marked degraded.
+func (e *Engine) Loss(t time.Time) {
+	if t.After(e.lastLoss) {
+		e.lastLoss = t
+	}
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.Keys = e.keys.Len()
+	s.Detections = clone(s.Detections)
+	s.Suppressed = clone(s.Suppressed)
+	return s
+}
+
+func clone(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Observe feeds one record to the rules and appends any detections to out.
+func (e *Engine) Observe(rec *event.Record, out []*event.Record) []*event.Record {
+	e.stats.Records++
+	if rec.Time.After(e.now) {
+		e.now = rec.Time
+	}
+	switch rec.Kind {
+	case event.KindProcessLaunch:
+		out = e.launch(rec, out)
+		out = e.npmRule(rec, out)
+	case event.KindNetworkConnection:
+		out = e.connect(rec, out)
+	case event.KindSensorHealth:
+		e.healthRecord(rec)
+	}
+	e.sweep()
+	return out
+}
+
+// healthRecord notices loss reported by a sensor_health record, which is
+// how loss reaches the engine in replayed telemetry.
+func (e *Engine) healthRecord(rec *event.Record) {
+	h := rec.Health
+	if h == nil {
+		return
+	}
+	prev, seen := e.health[rec.Host.Hostname]
+	cur := [2]uint64{h.EventsLost, h.EventsDropped}
+	if (seen && (cur[0] > prev[0] || cur[1] > prev[1])) || (!seen && (cur[0] > 0 || cur[1] > 0)) {
+		e.Loss(rec.Time)
+	}
+	e.health[rec.Host.Hostname] = cur
+}
+
+// candidate is one identity (exe or script) of a process.
+type candidate struct {
+	path, sha256 string
+	classes      []string
+	trust        *event.Trust
+}
+
+func identities(p *event.Process) []candidate {
+	out := []candidate{{path: p.Exe.Path, sha256: p.Exe.SHA256, classes: p.Exe.PathClasses, trust: p.Exe.Trust}}
+	if s := p.Script; s != nil {
+		out = append(out, candidate{path: s.Path, sha256: s.SHA256, classes: s.PathClasses, trust: s.Trust})
+	}
+	return out
+}
+
+// qualifies reports whether a launched identity makes a t1587 candidate:
+// known digest, a suspicious path class, and not a trusted verdict.
+func (e *Engine) qualifies(c candidate) bool {
+	if c.sha256 == "" || (c.trust != nil && c.trust.Severity == "INFORMATIONAL") {
+		return false
+	}
+	for _, class := range c.classes {
+		if !e.suspicious[class] {
+			continue
+		}
+		if class == "deleted" && e.cfg.IsSystem(c.path) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func (e *Engine) allowed(rule string, p *event.Process, n *event.Network, needNetwork bool) bool {
+	for i := range e.cfg.Allow {
+		a := &e.cfg.Allow[i]
+		if !a.forRule(rule) || (!needNetwork && a.hasNetwork()) {
+			continue
+		}
+		if a.matchProcess(p) && a.matchNetwork(n) {
+			e.stats.Suppressed[a.Name]++
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) launch(rec *event.Record, out []*event.Record) []*event.Record {
+	p := rec.Process
+	if p == nil {
+		return out
+	}
+	for _, c := range identities(p) {
+		if !e.qualifies(c) {
+			continue
+		}
+		e.stats.Candidates++
+		if e.allowed(RuleT1587, p, nil, false) {
+			continue
+		}
+		k := key{rec.Host.Hostname, strings.ToLower(c.sha256)}
+		w := e.get(k)
+		w.launches++
+		if e.quiet(w, rec.Time) {
+			continue
+		}
+		if w.launch == nil || rec.Time.Sub(w.launchAt) > e.cfg.Window {
+			w.launch, w.launchAt = e.pack.pack(rec), rec.Time
+		}
+		out = e.maybeFire(k, w, rec.Time, out)
+	}
+	return out
+}
+
+func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record {
+	p, n := rec.Process, rec.Network
+	if p == nil || n == nil || n.External == nil || !*n.External {
+		return out
+	}
+	e.stats.External++
+	var encoded []byte
+	for _, c := range identities(p) {
+		if c.sha256 == "" {
+			continue
+		}
+		if e.allowed(RuleT1587, p, n, true) {
+			return out
+		}
+		k := key{rec.Host.Hostname, strings.ToLower(c.sha256)}
+		w := e.get(k)
+		w.conns++
+		if e.quiet(w, rec.Time) {
+			continue
+		}
+		if w.conn == nil || rec.Time.Sub(w.connAt) > e.cfg.Window {
+			if encoded == nil {
+				encoded = e.pack.pack(rec)
+			}
+			w.conn, w.connAt = encoded, rec.Time
+		}
+		out = e.maybeFire(k, w, rec.Time, out)
+	}
+	return out
+}
+
+// get returns the window of k, creating it.
+func (e *Engine) get(k key) *window {
+	w, ok := e.keys.Get(k)
+	if !ok {
+		w = &window{}
+		if e.keys.Add(k, w) {
+			e.evicted()
+		}
+	}
+	w.lastSeen = e.now
+	return w
+}
+
+// maybeFire emits the t1587 detection of k when both halves are present
+// within the window and the key has not fired within the last window.
+func (e *Engine) maybeFire(k key, w *window, at time.Time, out []*event.Record) []*event.Record {
+	if w.launch == nil || w.conn == nil || absDur(w.launchAt.Sub(w.connAt)) > e.cfg.Window {
+		return out
+	}
+	var launch, conn event.Record
+	if e.pack.unpack(w.launch, &launch) != nil || e.pack.unpack(w.conn, &conn) != nil {
+		e.stats.UndecodableRecords++
+		return out
+	}
+	w.firedAt = at
+	// The key is quiet for a window now: its records have served.
+	w.launch, w.conn = nil, nil
+	first, last := w.launchAt, w.connAt
+	if last.Before(first) {
+		first, last = last, first
+	}
+	exe := launchIdentity(&launch, k.id)
+	summary := fmt.Sprintf("%s (sha256 %s, trust %s, classes %s) launched on %s and connected to %s:%d",
+		exe.path, k.id, verdict(exe.trust), strings.Join(exe.classes, ","), k.host, conn.Network.DstIP, conn.Network.DstPort)
+	d := &event.Detection{
+		Rule:          RuleT1587,
+		Technique:     "T1587",
+		Tactic:        "Resource Development",
+		Severity:      "HIGH",
+		Summary:       summary,
+		Hostname:      k.host,
+		SHA256:        k.id,
+		WindowSeconds: int64(e.cfg.Window / time.Second),
+		Degraded:      e.degraded(at),
+		Events:        []event.Record{launch, conn},
+		FirstSeen:     first,
+		LastSeen:      last,
+		Connections:   w.conns,
+		ProcessTree:   launch.Process.Ancestors,
+	}
+	e.stats.Detections[RuleT1587]++
+	return append(out, e.detection(d, at, launch.ID, conn.ID))
+}
+
+// quiet reports whether k fired within the last window, counting the
+// record as a repeat: at most one detection per key per window.
+func (e *Engine) quiet(w *window, at time.Time) bool {
+	if w.firedAt.IsZero() || at.Sub(w.firedAt) >= e.cfg.Window {
+		return false
+	}
+	e.stats.Repeats++
+	return true
+}
+
+// launchIdentity picks the launch's identity (exe or script) with digest sha.
+func launchIdentity(rec *event.Record, sha string) candidate {
+	for _, c := range identities(rec.Process) {
+		if strings.EqualFold(c.sha256, sha) {
+			return c
+		}
+	}
+	return candidate{}
+}
+
+func verdict(t *event.Trust) string {
+	if t == nil {
+		return "unknown"
+	}
+	return t.Verdict
+}
+
+func (e *Engine) degraded(at time.Time) bool {
+	return !e.lastLoss.IsZero() && at.Sub(e.lastLoss) <= e.cfg.Window
+}
+
+// detection wraps d in a record whose id is derived from the rule and the
+// triggering records, so replaying the same telemetry gives the same id.
+func (e *Engine) detection(d *event.Detection, at time.Time, ids ...string) *event.Record {
+	h := sha256.New()
+	h.Write([]byte(d.Rule))
+	for _, id := range ids {
+		h.Write([]byte{0})
+		h.Write([]byte(id))
+	}
+	return &event.Record{
+		Schema:    event.Schema,
+		ID:        "det-" + hex.EncodeToString(h.Sum(nil)[:12]),
+		Kind:      event.KindDetection,
+		Time:      at,
+		Host:      event.Host{Hostname: d.Hostname},
+		Detection: d,
+	}
+}
+
+// sweep drops correlation state older than the window, oldest first.
+func (e *Engine) sweep() {
+	for {
+		k, w, ok := e.keys.GetOldest()
+		if !ok || e.now.Sub(w.lastSeen) <= e.cfg.Window {
+			break
+		}
+		e.keys.Remove(k)
+		e.stats.Expired++
+	}
+}
+
+var (
+	npmShells    = []string{"sh", "bash", "dash", "id", "whoami", "uname", "curl", "wget"}
+	npmAncestors = []string{"node", "nodejs", "npm", "npx", "bun"}
+)
+
+// npmRule fires when a shell or recon tool runs under node with a cwd or
+// script inside node_modules.
+func (e *Engine) npmRule(rec *event.Record, out []*event.Record) []*event.Record {
+	p := rec.Process
+	if p == nil {
+		return out
+	}
+	base := path.Base(p.Exe.Path)
+	if !containsStr(npmShells, base) && !strings.HasPrefix(base, "python") {
+		return out
+	}
+	var node *event.Ancestor
+	chain := p.Ancestors
+	if len(chain) == 0 && p.Parent != nil {
+		chain = []event.Ancestor{{PID: p.Parent.PID, ExePath: p.Parent.Exe.Path}}
+	}
+	for i := range chain {
+		if containsStr(npmAncestors, path.Base(chain[i].ExePath)) {
+			node = &chain[i]
+			break
+		}
+	}
+	if node == nil {
+		return out
+	}
+	pkg := packageDir(p.Cwd)
+	if pkg == "" && p.Script != nil {
+		pkg = packageDir(path.Dir(p.Script.Path))
+	}
+	if pkg == "" {
+		return out
+	}
+	if e.allowed(RuleNPM, p, nil, false) {
+		return out
+	}
+	k := key{rec.Host.Hostname, pkg}
+	if last, ok := e.npm.Get(k); ok && rec.Time.Sub(last) < e.cfg.Window {
+		e.stats.Repeats++
+		return out
+	}
+	if e.npm.Add(k, rec.Time) {
+		e.evicted()
+	}
+	d := &event.Detection{
+		Rule:       RuleNPM,
+		Technique:  "T1587",
+		Techniques: []string{"T1195.002"},
+		Tactic:     "Resource Development",
+		Severity:   "MEDIUM",
+		Summary: fmt.Sprintf("%s launched by an npm lifecycle script of %s (node ancestor pid %d, %s) on %s",
+			p.Exe.Path, pkg, node.PID, node.ExePath, rec.Host.Hostname),
+		Hostname:      rec.Host.Hostname,
+		SHA256:        p.Exe.SHA256,
+		WindowSeconds: int64(e.cfg.Window / time.Second),
+		Degraded:      e.degraded(rec.Time),
+		Events:        []event.Record{*rec},
+		FirstSeen:     rec.Time,
+		LastSeen:      rec.Time,
+		ProcessTree:   p.Ancestors,
+	}
+	e.stats.Detections[RuleNPM]++
+	return append(out, e.detection(d, rec.Time, rec.ID))
+}
+
+// packageDir returns the package directory (.../node_modules/pkg or
+// .../node_modules/@scope/pkg) that dir is in, or "".
+func packageDir(dir string) string {
+	i := strings.LastIndex(dir+"/", "/node_modules/")
+	if i < 0 {
+		return ""
+	}
+	rest := strings.TrimPrefix(dir[i+len("/node_modules"):], "/")
+	parts := strings.SplitN(rest, "/", 3)
+	n := 1
+	if len(parts) > 0 && strings.HasPrefix(parts[0], "@") {
+		n = 2
+	}
+	if len(parts) < n || parts[0] == "" {
+		return dir[:i+len("/node_modules")]
+	}
+	return dir[:i+len("/node_modules")] + "/" + strings.Join(parts[:n], "/")
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
