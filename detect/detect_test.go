@@ -35,7 +35,7 @@ func launch(host string, at time.Duration, pid uint32, path, sha string, trust *
 		Schema: event.Schema, ID: fmt.Sprintf("%s-launch-%d-%d", host, pid, at), Kind: event.KindProcessLaunch,
 		Time: t0.Add(at), Host: event.Host{Hostname: host},
 		Process: &event.Process{PID: pid, PPID: 1, UID: 1000, Args: []string{path}, Cwd: "/home/u",
-			Exe: event.Exe{Path: path, SHA256: sha, Trust: trust},
+			Exe:    event.Exe{Path: path, SHA256: sha, Trust: trust},
 			Parent: &event.Parent{PID: 1, Exe: event.ParentExe{Path: "/usr/bin/bash"}}},
 	}
 	for _, o := range opts {

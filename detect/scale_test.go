@@ -41,7 +41,7 @@ func engineScale(b *testing.B, others int) {
 		}
 		launch := &event.Record{Schema: event.Schema, Kind: event.KindProcessLaunch, Host: event.Host{Hostname: "h1"},
 			Process: &event.Process{PID: 1, Args: []string{"/tmp/tool", "--serve"}, Cwd: "/tmp",
-				Exe: event.Exe{Path: "/tmp/tool", PathClasses: []string{"tmp"}, Trust: &event.Trust{Verdict: "unowned", Severity: "LOW"}},
+				Exe:    event.Exe{Path: "/tmp/tool", PathClasses: []string{"tmp"}, Trust: &event.Trust{Verdict: "unowned", Severity: "LOW"}},
 				Parent: &event.Parent{PID: 1, Exe: event.ParentExe{Path: "/usr/bin/bash"}}}}
 		conn := &event.Record{Schema: event.Schema, Kind: event.KindNetworkConnection, Host: event.Host{Hostname: "h1"},
 			Process: &event.Process{PID: 1, Args: []string{"/tmp/tool", "--serve"}, Cwd: "/tmp", Exe: event.Exe{Path: "/tmp/tool"}},

@@ -117,6 +117,23 @@ func (p *Process) appendJSON(b []byte) []byte {
 		}
 		b = append(b, "}}"...)
 	}
+	if len(p.Ancestors) > 0 {
+		b = append(b, `,"ancestors":[`...)
+		for i, a := range p.Ancestors {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendUint(append(b, `{"pid":`...), uint64(a.PID))
+			if a.ExePath != "" {
+				b = appendString(append(b, `,"exe_path":`...), a.ExePath)
+			}
+			if len(a.Args) > 0 {
+				b = appendStrings(append(b, `,"args":`...), a.Args)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	if p.Source != "" {
 		b = appendString(append(b, `,"source":`...), p.Source)
 	}

@@ -129,6 +129,9 @@ func randRecord(r *rand.Rand) *Record {
 		if r.IntN(2) == 0 {
 			p.Parent = &Parent{PID: r.Uint32(), Comm: randString(r), Exe: ParentExe{Path: randString(r)}}
 		}
+		for range r.IntN(3) {
+			p.Ancestors = append(p.Ancestors, Ancestor{PID: r.Uint32(), ExePath: randString(r), Args: randStrings(r)})
+		}
 		rec.Process = p
 	}
 	if rec.Kind == KindNetworkConnection {

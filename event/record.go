@@ -69,6 +69,10 @@ type Process struct {
 	// /tmp/x.js): the payload's own identity, not the interpreter's.
 	Script *Script `json:"script,omitempty"`
 	Parent *Parent `json:"parent,omitempty"`
+	// Ancestors is the process's ancestry beyond itself, parent first, as
+	// far as the sensor knows it (at least four levels where they exist).
+	// Present on process_launch.
+	Ancestors []Ancestor `json:"ancestors,omitempty"`
 	// Source says where the process details came from: "exec" (captured
 	// in the kernel at exec), "fork" (inherited from the parent's) or
 	// "procfs" (read from /proc for a process older than the sensor) or

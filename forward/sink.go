@@ -2,14 +2,13 @@ package forward
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 )
 
-// Sink receives encoded records.
+// Sink receives encoded records synchronously (see Open).
 type Sink interface {
 	// Write buffers one record. rec is not retained.
 	Write(rec []byte) error
@@ -21,10 +20,12 @@ type Sink interface {
 	String() string
 }
 
-// ErrBadSpec is wrapped by Open for an output spec it does not understand.
-var ErrBadSpec = errors.New("bad output spec")
-
-// Open opens the sink named by spec.
+// Open opens the sink named by spec, synchronously: Write blocks on the
+// destination.
+//
+// Deprecated: the daemon should use New, whose Forwarder never blocks
+// the pipeline and spools network destinations. Open remains until the
+// agent is moved over.
 func Open(spec string) (Sink, error) {
 	switch {
 	case spec == "" || spec == "stdout" || spec == "-":
