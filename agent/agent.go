@@ -2,36 +2,68 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/sensor"
+	"github.com/argus-sensor/argus-sensor/signature"
+	"github.com/argus-sensor/argus-sensor/snapshot"
 )
 
 // Config is what the daemon runs with.
 type Config struct {
-	// Output is the sink spec: "stdout" or "file:PATH".
-	Output string
+	// Outputs are the sinks; none means stdout, native format.
+	Outputs []forward.Output
+	// SpoolDir holds the network sinks' disk spools.
+	SpoolDir string
 	// HealthInterval is how often a sensor_health record is written.
 	// Zero means DefaultHealthInterval; negative disables periodic ones.
 	HealthInterval time.Duration
-	Sensor         sensor.Options
-	MaxProcesses   int
-	Version        string
-	Logger         *slog.Logger
+	// HashWait bounds how long a record waits for its executable's hash
+	// before it goes out with hash_status "pending". Default
+	// hasher.DefaultWait.
+	HashWait time.Duration
+	// QueueLimit bounds the records waiting in order behind a pending
+	// hash; past it, reading from the sensor pauses (and the sensor's
+	// own queue counts what it then cannot hold). Default 65536.
+	QueueLimit int
+
+	Sensor       sensor.Options
+	Hasher       hasher.Options
+	Signature    signature.Options
+	PathRules    classify.PathRules
+	Internal     []string // extra internal CIDRs
+	Detect       detect.Config
+	MaxProcesses int
+	// NoSnapshot skips reading already-running processes and open
+	// connections at start.
+	NoSnapshot bool
+
+	Version string
+	Logger  *slog.Logger
 	// Started, if set, is called once the sensor is attached and the
-	// "started" record has been written.
+	// "started" record has been sent.
 	Started func()
 }
 
-// DefaultHealthInterval is how often sensor_health is written by default.
-const DefaultHealthInterval = time.Minute
+// Defaults.
+const (
+	DefaultHealthInterval = time.Minute
+	DefaultQueueLimit     = 1 << 16
+	// lateLimit bounds the records waiting for a hash that was not ready
+	// when they went out.
+	lateLimit = 1 << 14
+)
 
 // Run runs the daemon until ctx is done.
 func Run(ctx context.Context, cfg Config) error {
@@ -39,131 +71,327 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg.Sensor.Logger = log
+	cfg.Sensor.Logger, cfg.Hasher.Logger, cfg.Signature.Logger = log, log, log
 	if cfg.HealthInterval == 0 {
 		cfg.HealthInterval = DefaultHealthInterval
 	}
+	if cfg.HashWait <= 0 {
+		cfg.HashWait = hasher.DefaultWait
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = DefaultQueueLimit
+	}
+	if cfg.PathRules.Prefixes == nil && cfg.PathRules.Components == nil && cfg.PathRules.Homes == nil {
+		cfg.PathRules = classify.DefaultPathRules()
+	}
 
-	sink, err := forward.Open(cfg.Output)
+	p := &pipeline{cfg: cfg, log: log, start: time.Now()}
+	defer p.close()
+	if err := p.build(ctx); err != nil {
+		return err
+	}
+
+	readErr := make(chan error, 1)
+	go func() { readErr <- p.sensor.Run(ctx) }()
+	go func() {
+		if err := p.watcher.Run(ctx); err != nil {
+			log.Error("host address watcher stopped: external judgements use the last known addresses", "err", err)
+		}
+	}()
+
+	p.emit(p.healthRecord("started"))
+	log.Info("sensor started", "outputs", len(cfg.Outputs), "ring_bytes", cfg.Sensor.RingBytes,
+		"legacy_connect", p.sensor.LegacyConnect())
+	if !cfg.NoSnapshot {
+		p.snapshot()
+	}
+	if cfg.Started != nil {
+		cfg.Started()
+	}
+
+	p.loop()
+	err := <-readErr
+	p.emit(p.healthRecord("stopped"))
+	log.Info("sensor stopped")
+	return err
+}
+
+type pipeline struct {
+	cfg   Config
+	log   *slog.Logger
+	start time.Time
+
+	sensor  *sensor.Sensor
+	hasher  *hasher.Hasher
+	trust   *signature.Checker
+	nets    *classify.Networks
+	watcher *classify.AddrWatcher
+	enrich  *enrich.Enricher
+	engine  *detect.Engine
+	fwd     *forward.Forwarder
+
+	queue       []queued // in order; the head may wait for its hash
+	late        []enrich.Item
+	lateDropped uint64
+	items       []enrich.Item
+	dets        []*event.Record
+	lastLoss    [2]uint64 // kernel lost, userspace dropped, at the last look
+}
+
+type queued struct {
+	it       enrich.Item
+	deadline time.Time
+}
+
+// build creates every component. The sensor comes last: once attached it
+// starts filling the ring, so everything that drains it must exist.
+func (p *pipeline) build(ctx context.Context) error {
+	cfg := p.cfg
+	var err error
+	if p.fwd, err = forward.New(forward.Config{Outputs: cfg.Outputs, SpoolDir: cfg.SpoolDir, Logger: p.log}); err != nil {
+		return err
+	}
+	paths, err := classify.NewPaths(cfg.PathRules)
 	if err != nil {
+		return fmt.Errorf("path classes: %w", err)
+	}
+	extra, err := classify.ParsePrefixes(cfg.Internal)
+	if err != nil {
+		return err
+	}
+	p.nets = classify.NewNetworks(extra)
+	if p.watcher, err = classify.WatchAddrs(p.nets, 0, p.log); err != nil {
+		return err
+	}
+	if p.hasher, err = hasher.New(cfg.Hasher); err != nil {
+		return err
+	}
+	if p.trust, err = signature.New(cfg.Signature); err != nil {
+		return err
+	}
+	cfg.Detect.IsSystem = paths.IsSystem
+	if p.engine, err = detect.New(cfg.Detect); err != nil {
 		return err
 	}
 	hostname, err := os.Hostname()
 	if err != nil {
 		return fmt.Errorf("read hostname: %w", err)
 	}
-	en, err := enrich.New(enrich.Options{
-		Hostname: hostname, BootID: enrich.BootID(), MaxProcesses: cfg.MaxProcesses, Logger: log,
-	})
-	if err != nil {
+	if p.enrich, err = enrich.New(enrich.Options{
+		Hostname: hostname, BootID: enrich.BootID(), MaxProcesses: cfg.MaxProcesses, Logger: p.log,
+		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets,
+	}); err != nil {
 		return err
 	}
-	s, err := sensor.New(cfg.Sensor)
-	if err != nil {
-		sink.Close()
+	if p.sensor, err = sensor.New(cfg.Sensor); err != nil {
 		return err
 	}
-	defer s.Close()
-
-	p := &pipeline{cfg: cfg, log: log, sensor: s, enrich: en, sink: sink, start: time.Now()}
-	readErr := make(chan error, 1)
-	go func() { readErr <- s.Run(ctx) }()
-
-	p.health("started")
-	if err := sink.Flush(); err != nil {
-		log.Error("write output", "sink", sink.String(), "err", err)
-	}
-	log.Info("sensor started", "output", sink.String(), "ring_bytes", cfg.Sensor.RingBytes)
-	if cfg.Started != nil {
-		cfg.Started()
-	}
-
-	p.loop()
-	err = <-readErr
-	p.health("stopped")
-	if cerr := sink.Close(); cerr != nil {
-		err = errors.Join(err, cerr)
-	}
-	log.Info("sensor stopped")
-	return err
+	return nil
 }
 
-type pipeline struct {
-	cfg    Config
-	log    *slog.Logger
-	sensor *sensor.Sensor
-	enrich *enrich.Enricher
-	sink   forward.Sink
-	start  time.Time
-	buf    []byte
-	recs   []*event.Record
+func (p *pipeline) close() {
+	if p.sensor != nil {
+		p.sensor.Close()
+	}
+	if p.watcher != nil {
+		p.watcher.Close()
+	}
+	if p.hasher != nil {
+		p.hasher.Close()
+	}
+	if p.fwd != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.fwd.Close(ctx); err != nil {
+			p.log.Error("close outputs", "err", err)
+		}
+	}
+}
 
-	writeErrors uint64
-	lastErr     error
+// snapshot reads what was running before the sensor attached: processes,
+// then their open connections in every network namespace in use.
+func (p *pipeline) snapshot() {
+	now := time.Now()
+	procs, err := snapshot.Processes("/proc")
+	if err != nil {
+		p.log.Warn("snapshot processes", "err", err)
+		return
+	}
+	p.enqueue(p.enrich.Seed(procs, now, p.items[:0]))
+	byNS := map[uint64][]uint32{}
+	nsPath := map[uint64]string{}
+	for _, pr := range procs {
+		if pr.NetNS == 0 {
+			continue
+		}
+		if _, ok := nsPath[pr.NetNS]; !ok {
+			nsPath[pr.NetNS] = filepath.Join("/proc", strconv.FormatUint(uint64(pr.PID), 10), "ns", "net")
+		}
+		byNS[pr.NetNS] = append(byNS[pr.NetNS], pr.PID)
+	}
+	conns := 0
+	for ns, pids := range byNS {
+		cs, err := snapshot.Connections(nsPath[ns])
+		if err != nil {
+			p.log.Warn("snapshot connections", "netns", ns, "err", err)
+			continue
+		}
+		conns += len(cs)
+		p.enqueue(p.enrich.SeedConnections(cs, snapshot.SocketOwners("/proc", pids), uint32(ns), now, p.items[:0]))
+	}
+	p.log.Info("snapshot", "processes", len(procs), "connections", conns, "network_namespaces", len(byNS))
 }
 
 // loop runs until the sensor closes its channel (after draining).
 func (p *pipeline) loop() {
 	events := p.sensor.Events()
-	var tick <-chan time.Time
+	var health <-chan time.Time
 	if p.cfg.HealthInterval > 0 {
 		t := time.NewTicker(p.cfg.HealthInterval)
 		defer t.Stop()
-		tick = t.C
+		health = t.C
 	}
-	flush := time.NewTicker(200 * time.Millisecond)
-	defer flush.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	headTimer := time.NewTimer(time.Hour)
+	defer headTimer.Stop()
+
 	for {
+		wait := p.drain(time.Now())
+		in := events
+		if len(p.queue) >= p.cfg.QueueLimit {
+			in = nil // back-pressure: the sensor's queue takes it from here
+		}
+		var headDone <-chan struct{}
+		var headDeadline <-chan time.Time
+		if wait != nil {
+			headDone = wait
+			headTimer.Reset(time.Until(p.queue[0].deadline))
+			headDeadline = headTimer.C
+		}
 		select {
-		case ev, ok := <-events:
+		case ev, ok := <-in:
 			if !ok {
-				p.writeAll(p.enrich.Flush(time.Time{}, p.recs[:0]))
+				p.enqueue(p.enrich.Flush(time.Time{}, p.items[:0]))
+				p.drainAll()
 				return
 			}
-			p.writeAll(p.enrich.Handle(ev, p.recs[:0]))
-			if len(events) == 0 {
-				p.flush()
+			p.enqueue(p.enrich.Handle(ev, p.items[:0]))
+		case <-headDone:
+		case <-headDeadline:
+		case now := <-tick.C:
+			p.enqueue(p.enrich.Flush(now, p.items[:0]))
+			p.followUps()
+			p.noticeLoss(now)
+		case <-health:
+			p.emit(p.healthRecord("running"))
+		}
+		if wait != nil && !headTimer.Stop() {
+			select {
+			case <-headTimer.C:
+			default:
 			}
-		case now := <-flush.C:
-			p.writeAll(p.enrich.Flush(now, p.recs[:0]))
-			p.flush()
-		case <-tick:
-			p.health("running")
-			p.flush()
 		}
 	}
 }
 
-func (p *pipeline) writeAll(recs []*event.Record) {
-	for _, r := range recs {
-		p.write(r)
+func (p *pipeline) enqueue(items []enrich.Item) {
+	deadline := time.Now().Add(p.cfg.HashWait)
+	for _, it := range items {
+		p.queue = append(p.queue, queued{it: it, deadline: deadline})
 	}
-	p.recs = recs[:0]
+	p.items = items[:0]
 }
 
-func (p *pipeline) write(rec *event.Record) {
-	p.buf = append(rec.AppendJSON(p.buf[:0]), '\n')
-	if err := p.sink.Write(p.buf); err != nil {
-		p.fail(err)
+// drain sends every record at the head of the queue that is ready: its
+// hashes are known, or it has waited HashWait. It returns the channel the
+// head is waiting on, or nil when the queue is empty.
+func (p *pipeline) drain(now time.Time) <-chan struct{} {
+	i := 0
+	for ; i < len(p.queue); i++ {
+		q := p.queue[i]
+		if p.enrich.Finalize(q.it) {
+			if now.Before(q.deadline) {
+				break
+			}
+			p.addLate(q.it)
+		}
+		p.emit(q.it.Rec)
+	}
+	p.queue = p.queue[:copy(p.queue, p.queue[i:])]
+	if len(p.queue) == 0 {
+		return nil
+	}
+	return p.enrich.Wait(p.queue[0].it)
+}
+
+// drainAll sends everything left, waiting for nothing.
+func (p *pipeline) drainAll() {
+	for _, q := range p.queue {
+		if p.enrich.Finalize(q.it) {
+			p.addLate(q.it)
+		}
+		p.emit(q.it.Rec)
+	}
+	p.queue = p.queue[:0]
+	p.followUps()
+}
+
+func (p *pipeline) addLate(it enrich.Item) {
+	if len(p.late) >= lateLimit {
+		p.late = p.late[1:]
+		p.lateDropped++
+	}
+	p.late = append(p.late, it)
+}
+
+// followUps completes records that went out before their hash was ready:
+// the hash_update goes out, and the completed record reaches the rules.
+func (p *pipeline) followUps() {
+	kept := p.late[:0]
+	for _, it := range p.late {
+		if p.enrich.Wait(it) != nil {
+			kept = append(kept, it)
+			continue
+		}
+		if up := p.enrich.FollowUp(it); up != nil {
+			p.fwd.Send(up)
+		}
+		p.detect(it.Rec)
+	}
+	p.late = kept
+}
+
+// emit sends a record and runs the rules on it.
+func (p *pipeline) emit(rec *event.Record) {
+	p.fwd.Send(rec)
+	p.detect(rec)
+}
+
+func (p *pipeline) detect(rec *event.Record) {
+	if rec.Process != nil && rec.Process.Exe.HashStatus == string(hasher.StatusPending) {
+		return // FollowUp brings it back with its digest
+	}
+	p.dets = p.engine.Observe(rec, p.dets[:0])
+	for _, d := range p.dets {
+		p.fwd.Send(d)
+		p.log.Warn("detection", "rule", d.Detection.Rule, "sha256", d.Detection.SHA256, "summary", d.Detection.Summary,
+			"degraded", d.Detection.Degraded)
 	}
 }
 
-func (p *pipeline) flush() {
-	if err := p.sink.Flush(); err != nil {
-		p.fail(err)
+// noticeLoss tells the rules when the sensor lost or dropped events, so
+// detections over that time are marked degraded.
+func (p *pipeline) noticeLoss(now time.Time) {
+	st, err := p.sensor.Stats()
+	if err != nil {
+		return
 	}
-}
-
-func (p *pipeline) fail(err error) {
-	p.writeErrors++
-	if p.lastErr == nil || p.lastErr.Error() != err.Error() {
-		p.log.Error("write output", "sink", p.sink.String(), "err", err)
+	cur := [2]uint64{st.KernelLost(), st.Dropped}
+	if cur[0] > p.lastLoss[0] || cur[1] > p.lastLoss[1] {
+		p.engine.Loss(now)
 	}
-	p.lastErr = err
-}
-
-func (p *pipeline) health(state string) {
-	p.write(p.healthRecord(state))
+	p.lastLoss = cur
 }
 
 func (p *pipeline) healthRecord(state string) *event.Record {
@@ -185,9 +413,6 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	if st.LastDecodeError != "" {
 		h.LastError = st.LastDecodeError
 	}
-	if p.lastErr != nil {
-		h.LastError = p.lastErr.Error()
-	}
 	for k, v := range st.Read {
 		h.EventsByKind[k.String()] = v
 	}
@@ -207,7 +432,29 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	es := p.enrich.Stats()
 	h.Processes, h.ProcessesEvicted = es.Processes, es.Evicted
-	h.WriteErrors = p.writeErrors
+	hs := p.hasher.Stats()
+	h.Hashing = &event.HashingHealth{
+		CacheHits: hs.Hits, CacheMisses: hs.Misses, HitRatio: hs.HitRatio(), FilesHashed: hs.FilesHashed,
+		BytesHashed: hs.BytesHashed, InFlight: hs.InFlight, LateDropped: p.lateDropped,
+		Failures: map[string]uint64{
+			string(hasher.StatusGone): hs.Gone, string(hasher.StatusChanged): hs.Changed,
+			string(hasher.StatusTooLarge): hs.TooLarge, string(hasher.StatusError): hs.Errors,
+			string(hasher.StatusPending): hs.Pending,
+		},
+	}
+	h.TrustVerdicts = map[string]uint64{}
+	for v, n := range p.trust.Stats().Verdicts {
+		h.TrustVerdicts[string(v)] = n
+	}
+	ds := p.engine.Stats()
+	h.Detection = &event.DetectionHealth{ByRule: ds.Detections, Allowlisted: ds.Suppressed, Keys: ds.Keys, Evicted: ds.Evicted}
+	for _, s := range p.fwd.Stats() {
+		h.WriteErrors += s.Errors
+		h.Outputs = append(h.Outputs, event.OutputHealth{
+			Name: s.Name, Format: string(s.Format), Sent: s.Sent, Errors: s.Errors, Retries: s.Retries,
+			SpoolRecords: s.SpoolRecords, SpoolBytes: s.SpoolBytes, Dropped: s.Dropped(), LastError: s.LastError,
+		})
+	}
 	return &event.Record{
 		Schema: event.Schema,
 		ID:     fmt.Sprintf("%s-health-%x", p.enrich.Host().BootID, now.UnixNano()),

@@ -156,13 +156,13 @@ func TestTableIsBounded(t *testing.T) {
 	}
 }
 
-// one returns the single record of recs.
-func one(t *testing.T, recs []*event.Record) *event.Record {
+// one returns the record of the single item.
+func one(t *testing.T, items []Item) *event.Record {
 	t.Helper()
-	if len(recs) != 1 {
-		t.Fatalf("got %d records, want 1", len(recs))
+	if len(items) != 1 {
+		t.Fatalf("got %d records, want 1", len(items))
 	}
-	return recs[0]
+	return items[0].Rec
 }
 
 func TestInterruptedConnectFoldsIntoRestart(t *testing.T) {
@@ -170,12 +170,12 @@ func TestInterruptedConnectFoldsIntoRestart(t *testing.T) {
 	intr := connectEv(400, 1e9, "192.0.2.1:4444")
 	intr.Result, intr.FD = -512, 5
 	if out := e.Handle(intr, nil); len(out) != 0 {
-		t.Fatalf("interrupted connect emitted at once: %+v", out[0].Network)
+		t.Fatalf("interrupted connect emitted at once: %+v", out[0].Rec.Network)
 	}
 	final := connectEv(400, 1e9, "192.0.2.1:4444")
 	final.Result, final.FD = 0, 5
 	out := e.Handle(final, nil)
-	if len(out) != 1 || out[0].Network.Result != "success" {
+	if len(out) != 1 || out[0].Rec.Network.Result != "success" {
 		t.Fatalf("restart: %d records", len(out))
 	}
 	if out := e.Flush(time.Time{}, nil); len(out) != 0 {
@@ -192,7 +192,7 @@ func TestInterruptedConnectThatReturnedEINTR(t *testing.T) {
 	next := connectEv(401, 1e9, "198.51.100.7:443")
 	next.Result, next.FD = 0, 6
 	out := e.Handle(next, nil)
-	if len(out) != 2 || out[0].Network.Result != "interrupted" || out[0].Network.DstPort != 4444 || out[1].Network.DstPort != 443 {
+	if len(out) != 2 || out[0].Rec.Network.Result != "interrupted" || out[0].Rec.Network.DstPort != 4444 || out[1].Rec.Network.DstPort != 443 {
 		t.Fatalf("got %d records: %+v", len(out), out)
 	}
 
@@ -203,7 +203,7 @@ func TestInterruptedConnectThatReturnedEINTR(t *testing.T) {
 	if out := e.Flush(time.Now(), nil); len(out) != 0 {
 		t.Fatal("flushed before the hold elapsed")
 	}
-	if out := e.Flush(time.Now().Add(InterruptedHold), nil); len(out) != 1 || out[0].Network.Result != "interrupted" {
+	if out := e.Flush(time.Now().Add(InterruptedHold), nil); len(out) != 1 || out[0].Rec.Network.Result != "interrupted" {
 		t.Fatalf("after the hold: %d records", len(out))
 	}
 }

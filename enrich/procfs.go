@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/sensor"
 )
 
 // ticksPerSecond is USER_HZ, the unit of /proc/<pid>/stat's starttime. It
@@ -77,7 +81,13 @@ func readProc(root string, pid uint32, startNs uint64) (*Proc, error) {
 	dir := filepath.Join(root, strconv.FormatUint(uint64(pid), 10))
 	p := &Proc{PID: pid, StartNs: startNs, PPID: st.ppid, Comm: st.comm, Source: SourceProcfs}
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.ExePath, p.ExeDeleted = strings.CutSuffix(exe, " (deleted)")
+		p.ExePath, p.Exe.Deleted = strings.CutSuffix(exe, " (deleted)")
+		p.Exe.Memfd = strings.HasPrefix(p.ExePath, "/memfd:")
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join(dir, "exe"), &st) == nil {
+			p.Exe = fileFromStat(&st, p.Exe.Deleted || st.Nlink == 0, p.Exe.Memfd)
+			p.HaveExe = true
+		}
 	}
 	if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err == nil {
 		p.Cwd = cwd
@@ -91,6 +101,14 @@ func readProc(root string, pid uint32, startNs uint64) (*Proc, error) {
 		return nil, fmt.Errorf("read /proc/%d: %w", pid, errStartMismatch)
 	}
 	return p, nil
+}
+
+// fileFromStat describes a file as the kernel hooks do.
+func fileFromStat(st *unix.Stat_t, deleted, memfd bool) sensor.File {
+	return sensor.File{
+		Dev: st.Dev, Ino: st.Ino, Size: st.Size, MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
+		Nlink: uint32(st.Nlink), Mode: st.Mode, UID: st.Uid, Deleted: deleted, Memfd: memfd,
+	}
 }
 
 // readExePath returns a live process's executable path, or "".

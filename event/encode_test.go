@@ -138,7 +138,7 @@ func randRecord(r *rand.Rand) *Record {
 		rec.Network = &Network{
 			Protocol: "tcp", Family: "ipv6", DstIP: randString(r), DstPort: uint16(r.Uint32()),
 			SrcIP: randString(r), SrcPort: uint16(r.Uint32()), Result: randString(r),
-			ResultCode: -r.Int32N(200), NetNS: r.Uint32() % 2,
+			ResultCode: -r.Int32N(200), NetNS: r.Uint32() % 2, Source: []string{"", "sock_diag"}[r.IntN(2)],
 		}
 		if r.IntN(3) > 0 {
 			ext := r.IntN(2) == 0

@@ -158,6 +158,11 @@ type Network struct {
 	Result     string `json:"result"`
 	ResultCode int32  `json:"result_code"`
 	NetNS      uint32 `json:"netns,omitempty"`
+	// Source is "sock_diag" for a connection that was already open when
+	// the sensor started (found by the startup snapshot, so Result is
+	// "established" and the time is when it was found); absent for
+	// connections the kernel hook saw being made.
+	Source string `json:"source,omitempty"`
 	// External is true unless the destination is loopback, private,
 	// link-local, multicast, broadcast, unspecified, one of the host's
 	// own addresses, or a configured internal range. Absent when not
@@ -220,10 +225,52 @@ type Health struct {
 	// entries its bound pushed out.
 	Processes        int    `json:"processes"`
 	ProcessesEvicted uint64 `json:"processes_evicted"`
-	// WriteErrors counts records the output sink failed to take.
+	// WriteErrors counts failed delivery attempts over all outputs.
 	WriteErrors   uint64  `json:"write_errors"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
-	Version       string  `json:"version,omitempty"`
+	// Hashing, TrustVerdicts, Detection and Outputs report the later
+	// pipeline stages.
+	Hashing       *HashingHealth    `json:"hashing,omitempty"`
+	TrustVerdicts map[string]uint64 `json:"trust_verdicts,omitempty"`
+	Detection     *DetectionHealth  `json:"detection,omitempty"`
+	Outputs       []OutputHealth    `json:"outputs,omitempty"`
+	Version       string            `json:"version,omitempty"`
+}
+
+// HashingHealth reports the hasher.
+type HashingHealth struct {
+	CacheHits   uint64  `json:"cache_hits"`
+	CacheMisses uint64  `json:"cache_misses"`
+	HitRatio    float64 `json:"hit_ratio"`
+	FilesHashed uint64  `json:"files_hashed"`
+	BytesHashed uint64  `json:"bytes_hashed"`
+	InFlight    int64   `json:"in_flight"`
+	// Failures counts results without a hash, by hash_status.
+	Failures map[string]uint64 `json:"failures"`
+	// LateDropped counts records whose pending hash was given up on
+	// because too many were waiting.
+	LateDropped uint64 `json:"late_dropped"`
+}
+
+// DetectionHealth reports the correlation engine.
+type DetectionHealth struct {
+	ByRule      map[string]uint64 `json:"by_rule"`
+	Allowlisted map[string]uint64 `json:"allowlisted,omitempty"`
+	Keys        int               `json:"keys"`
+	Evicted     uint64            `json:"evicted"`
+}
+
+// OutputHealth reports one output.
+type OutputHealth struct {
+	Name         string `json:"name"`
+	Format       string `json:"format"`
+	Sent         uint64 `json:"sent"`
+	Errors       uint64 `json:"errors"`
+	Retries      uint64 `json:"retries"`
+	SpoolRecords uint64 `json:"spool_records"`
+	SpoolBytes   int64  `json:"spool_bytes"`
+	Dropped      uint64 `json:"dropped"`
+	LastError    string `json:"last_error,omitempty"`
 }
 
 // HookState is one attach point.

@@ -4,6 +4,8 @@
 //
 //	argus-sensor run [flags]     stream events (stdout by default)
 //	argus-sensor check           report what this kernel supports
+//	argus-sensor inspect FILE... what the sensor concludes about files
+//	argus-sensor replay FILE|-   rerun recorded events through the rules
 //	argus-sensor version         print the version
 package main
 
@@ -46,6 +48,10 @@ const usage = `usage: argus-sensor <command> [flags]
 commands:
   run       capture exec and connect events and write argus.v1 JSON lines
   check     report kernel support; exit 1 if the sensor cannot run here
+  inspect   print what the sensor would conclude about files: identity,
+            sha256, trust verdict, path classes
+  replay    run recorded argus.v1 JSON lines (a file, or - for stdin) through
+            the detection rules and print the detections; no root needed
   version   print the version
 
 Run "argus-sensor <command> -h" for a command's flags.
@@ -61,6 +67,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runCommand(args[1:], stderr)
 	case "check":
 		return checkCommand(args[1:], stdout, stderr)
+	case "replay":
+		return replayCommand(args[1:], os.Stdin, stdout, stderr)
+	case "inspect":
+		return inspectCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -294,5 +296,97 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	cp := filepath.Join(dir, "true-copy")
+	b, err := os.ReadFile("/usr/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := sensorCmd(t, "inspect", "/usr/bin/true", filepath.Join(dir, "missing"), cp)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("inspect with a missing file: %v, want exit 1", err)
+	}
+	if !strings.Contains(stderr.String(), "missing") {
+		t.Errorf("stderr %q does not name the bad path", stderr.String())
+	}
+	type out struct {
+		Path        string   `json:"path"`
+		Size        int64    `json:"size"`
+		SHA256      string   `json:"sha256"`
+		Inode       uint64   `json:"inode"`
+		Device      uint64   `json:"device"`
+		PathClasses []string `json:"path_classes"`
+		Trust       *struct {
+			Verdict, Severity, Package string
+		} `json:"trust"`
+		Error string `json:"error"`
+	}
+	var got []out
+	dec := json.NewDecoder(&stdout)
+	for dec.More() {
+		var o out
+		if err := dec.Decode(&o); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, o)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d objects, want one per file", len(got))
+	}
+	sum := sha256.Sum256(b)
+	want := hex.EncodeToString(sum[:])
+	if g := got[0]; g.Path != "/usr/bin/true" || g.SHA256 != want || g.Inode == 0 || g.Device == 0 || g.Size != int64(len(b)) ||
+		g.Trust == nil || g.Trust.Verdict != "package_verified" || g.Trust.Package != "coreutils" || len(g.PathClasses) != 0 {
+		t.Errorf("/usr/bin/true: %+v trust %+v", g, g.Trust)
+	}
+	if g := got[1]; g.Error == "" || g.SHA256 != "" {
+		t.Errorf("missing file: %+v", g)
+	}
+	if g := got[2]; g.SHA256 != want || g.Trust == nil || g.Trust.Verdict != "unowned" || strings.Join(g.PathClasses, ",") != "tmp" {
+		t.Errorf("copy: %+v trust %+v", g, g.Trust)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	sha := strings.Repeat("ab", 32)
+	lines := []string{
+		`{"schema":"argus.v1","id":"l1","kind":"process_launch","time":"2026-11-26T10:00:00.000000000Z","host":{"hostname":"h"},` +
+			`"process":{"pid":1,"ppid":0,"uid":0,"gid":0,"euid":0,"egid":0,"start_time_ns":1,"args":["/tmp/x"],"cwd":"/",` +
+			`"exe":{"path":"/tmp/x","device":1,"inode":1,"size":1,"mtime_ns":1,"ctime_ns":1,"nlink":1,"mode":1,"uid":0,"memfd":false,"deleted":false,"sha256":"` + sha + `"}}}`,
+		`{not json`,
+		`{"schema":"argus.v1","id":"c1","kind":"network_connection","time":"2026-11-26T10:01:00.000000000Z","host":{"hostname":"h"},` +
+			`"process":{"pid":1,"ppid":0,"uid":0,"gid":0,"euid":0,"egid":0,"start_time_ns":1,"args":null,"cwd":"/",` +
+			`"exe":{"path":"/tmp/x","device":1,"inode":1,"size":1,"mtime_ns":1,"ctime_ns":1,"nlink":1,"mode":1,"uid":0,"memfd":false,"deleted":false,"sha256":"` + sha + `"}},` +
+			`"network":{"protocol":"tcp","family":"ipv4","dst_ip":"192.0.2.1","dst_port":4444,"result":"success","result_code":0}}`,
+	}
+	path := filepath.Join(t.TempDir(), "telemetry.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := sensorCmd(t, "replay", path)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	}
+	var det map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &det); err != nil {
+		t.Fatalf("stdout %q: %v", stdout.String(), err)
+	}
+	if get(det, "detection.rule") != "t1587_develop_capabilities_unsigned_exec" || get(det, "detection.sha256") != sha {
+		t.Errorf("detection %v", det)
+	}
+	if !strings.Contains(stderr.String(), "line 2:") || !strings.Contains(stderr.String(), "3 lines, 2 records, 1 bad, 1 detections") {
+		t.Errorf("stderr %q", stderr.String())
 	}
 }

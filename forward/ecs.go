@@ -1,0 +1,486 @@
+package forward
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/argus-sensor/argus-sensor/event"
+)
+
+// ecsVersion is the ECS release whose field names the output uses.
+const ecsVersion = "8.11.0"
+
+// appendECS encodes r in Elastic Common Schema: documents index into a
+// logs-* data stream as they are, with no ingest pipeline. Fields ECS has
+// no name for go under the custom "argus" namespace, as ECS recommends.
+func appendECS(b []byte, r *event.Record) []byte {
+	w := jw{b: b}
+	w.open()
+	w.time("@timestamp", r.Time)
+	w.obj("ecs")
+	w.str("version", ecsVersion)
+	w.end()
+	w.obj("agent")
+	w.str("type", udmProduct)
+	w.str("name", udmProduct)
+	if r.Health != nil {
+		w.strNZ("version", r.Health.Version)
+	}
+	w.end()
+	hostname := r.Host.Hostname
+	if r.Detection != nil && r.Detection.Hostname != "" {
+		hostname = r.Detection.Hostname
+	}
+	w.obj("host")
+	w.str("hostname", hostname)
+	w.str("name", hostname)
+	if r.Host.BootID != "" {
+		w.obj("boot")
+		w.str("id", r.Host.BootID)
+		w.end()
+	}
+	w.obj("os")
+	w.str("type", "linux")
+	w.end()
+	w.end()
+
+	switch {
+	case r.Detection != nil:
+		ecsDetection(&w, r)
+	case r.Health != nil:
+		ecsEvent(&w, r, "metric", "host", "info", "sensor_health", "")
+		w.obj("argus")
+		w.str("kind", string(r.Kind))
+		h, err := json.Marshal(r.Health)
+		if err != nil {
+			h = []byte(`{"state":"error"}`)
+		}
+		w.raw("health", h)
+		w.end()
+		w.str("message", "argus sensor "+r.Health.State)
+	case r.Network != nil:
+		outcome := "failure"
+		switch r.Network.Result {
+		case "success", "established":
+			outcome = "success"
+		case "EINPROGRESS":
+			outcome = "unknown"
+		}
+		ecsEvent(&w, r, "event", "network", "connection", "connect", outcome)
+		ecsNetwork(&w, r.Network)
+		if r.Process != nil {
+			ecsProcess(&w, r, r.Process, "")
+			ecsUser(&w, r.Process)
+		}
+		ecsArgus(&w, r, r.Process)
+	case r.Process != nil:
+		typ, action := "start", "exec"
+		if r.Kind == event.KindHashUpdate {
+			typ, action = "change", "hash_update"
+		}
+		ecsEvent(&w, r, "event", "process", typ, action, "success")
+		ecsProcess(&w, r, r.Process, "")
+		ecsUser(&w, r.Process)
+		ecsArgus(&w, r, r.Process)
+	default:
+		ecsEvent(&w, r, "event", "host", "info", string(r.Kind), "")
+		ecsArgus(&w, r, nil)
+	}
+	w.end()
+	return w.b
+}
+
+func ecsEvent(w *jw, r *event.Record, kind, category, typ, action, outcome string) {
+	w.obj("event")
+	w.str("kind", kind)
+	w.strs("category", []string{category})
+	if typ == "connection" {
+		w.strs("type", []string{"connection", "start"})
+	} else {
+		w.strs("type", []string{typ})
+	}
+	w.str("action", action)
+	w.strNZ("outcome", outcome)
+	w.strNZ("id", r.ID)
+	w.str("module", "argus")
+	w.str("dataset", "argus."+string(r.Kind))
+	w.end()
+}
+
+// ecsProcess writes process.*; ECS splits credentials into the effective
+// user (process.user) and the real one (process.real_user).
+func ecsProcess(w *jw, r *event.Record, p *event.Process, sha256 string) {
+	w.obj("process")
+	w.uint("pid", uint64(p.PID))
+	if p.TID != 0 {
+		w.obj("thread")
+		w.uint("id", uint64(p.TID))
+		w.end()
+	}
+	w.key("entity_id")
+	w.b = append(w.b, '"')
+	w.b = appendProcessID(w.b, r.Host.BootID, p)
+	w.b = append(w.b, '"')
+	w.strNZ("name", exeName(p))
+	w.strNZ("executable", p.Exe.Path)
+	if p.Args != nil {
+		w.strs("args", p.Args)
+		w.uint("args_count", uint64(len(p.Args)))
+		w.joined("command_line", p.Args)
+	}
+	w.strNZ("working_directory", p.Cwd)
+	if sha256 == "" {
+		sha256 = p.Exe.SHA256
+	}
+	if sha256 != "" {
+		w.obj("hash")
+		w.str("sha256", sha256)
+		w.end()
+	}
+	if t := p.Exe.Trust; t != nil && t.Signer != "" {
+		w.obj("code_signature")
+		w.bool("exists", true)
+		w.str("subject_name", t.Signer)
+		w.bool("trusted", t.Severity == "INFORMATIONAL")
+		w.str("status", t.Verdict)
+		w.end()
+	}
+	w.obj("user")
+	w.uintStr("id", uint64(p.EUID))
+	w.end()
+	w.obj("group")
+	w.uintStr("id", uint64(p.EGID))
+	w.end()
+	w.obj("real_user")
+	w.uintStr("id", uint64(p.UID))
+	w.end()
+	w.obj("real_group")
+	w.uintStr("id", uint64(p.GID))
+	w.end()
+	if p.PPID != 0 || p.Parent != nil {
+		w.obj("parent")
+		w.uint("pid", uint64(p.PPID))
+		if p.Parent != nil {
+			w.strNZ("executable", p.Parent.Exe.Path)
+			w.strNZ("name", p.Parent.Comm)
+		}
+		if a := parentAncestor(p); a != nil && a.Args != nil {
+			w.strs("args", a.Args)
+			w.joined("command_line", a.Args)
+		}
+		w.end()
+	}
+	w.end()
+}
+
+// ecsUser writes the top-level user: the real uid, who ran the program.
+func ecsUser(w *jw, p *event.Process) {
+	w.obj("user")
+	w.uintStr("id", uint64(p.UID))
+	w.end()
+}
+
+func ecsNetwork(w *jw, n *event.Network) {
+	if n.SrcIP != "" || n.SrcPort != 0 {
+		w.obj("source")
+		if n.SrcIP != "" {
+			w.str("ip", normIP(n.SrcIP))
+		}
+		if n.SrcPort != 0 {
+			w.uint("port", uint64(n.SrcPort))
+		}
+		w.end()
+	}
+	w.obj("destination")
+	if n.DstIP != "" {
+		w.str("ip", normIP(n.DstIP))
+	}
+	w.uint("port", uint64(n.DstPort))
+	w.end()
+	w.obj("network")
+	w.str("transport", n.Protocol)
+	if num := ianaNumber(n.Protocol); num != "" {
+		w.str("iana_number", num)
+	}
+	w.str("type", n.Family)
+	// ECS asks host-based sensors for the host's point of view.
+	w.str("direction", "egress")
+	w.end()
+}
+
+func ianaNumber(p string) string {
+	switch p {
+	case "tcp", "mptcp":
+		return "6"
+	case "udp":
+		return "17"
+	case "icmp":
+		return "1"
+	case "icmpv6":
+		return "58"
+	case "sctp":
+		return "132"
+	case "udplite":
+		return "136"
+	}
+	if _, err := strconv.Atoi(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// ecsArgus writes the custom namespace: what ECS has no field for.
+func ecsArgus(w *jw, r *event.Record, p *event.Process) {
+	w.obj("argus")
+	w.str("kind", string(r.Kind))
+	w.strNZ("ref_id", r.RefID)
+	if p != nil {
+		w.obj("process")
+		w.uint("start_time_ns", p.StartTimeNs)
+		if p.AUID != nil {
+			w.uint("auid", uint64(*p.AUID))
+		}
+		w.strNZ("comm", p.Comm)
+		if p.CgroupID != 0 {
+			w.uint("cgroup_id", p.CgroupID)
+		}
+		w.strNZ("source", p.Source)
+		if p.ArgsTruncated {
+			w.bool("args_truncated", true)
+		}
+		if p.CwdTruncated {
+			w.bool("cwd_truncated", true)
+		}
+		if len(p.Ancestors) > 0 {
+			w.arr("ancestors")
+			for _, a := range p.Ancestors {
+				w.open()
+				w.uint("pid", uint64(a.PID))
+				w.strNZ("executable", a.ExePath)
+				if a.Args != nil {
+					w.strs("args", a.Args)
+				}
+				w.end()
+			}
+			w.endArr()
+		}
+		e := &p.Exe
+		w.obj("exe")
+		w.strNZ("invoked_as", e.InvokedAs)
+		w.uint("device", e.Device)
+		w.uint("inode", e.Inode)
+		w.int("size", e.Size)
+		w.int("mtime_ns", e.MtimeNs)
+		w.int("ctime_ns", e.CtimeNs)
+		w.uint("nlink", uint64(e.Nlink))
+		w.uint("mode", uint64(e.Mode))
+		w.uint("uid", uint64(e.UID))
+		w.bool("memfd", e.Memfd)
+		w.bool("deleted", e.Deleted)
+		if e.PathTruncated {
+			w.bool("path_truncated", true)
+		}
+		w.strNZ("hash_status", e.HashStatus)
+		if len(e.PathClasses) > 0 {
+			w.strs("path_classes", e.PathClasses)
+		}
+		if e.Trust != nil {
+			ecsTrust(w, e.Trust)
+		}
+		w.end()
+		if sc := p.Script; sc != nil {
+			w.obj("script")
+			w.str("path", sc.Path)
+			if sc.SHA256 != "" {
+				w.obj("hash")
+				w.str("sha256", sc.SHA256)
+				w.end()
+			}
+			w.strNZ("hash_status", sc.HashStatus)
+			if len(sc.PathClasses) > 0 {
+				w.strs("path_classes", sc.PathClasses)
+			}
+			if sc.Trust != nil {
+				ecsTrust(w, sc.Trust)
+			}
+			w.end()
+		}
+		w.end()
+	}
+	if n := r.Network; n != nil {
+		w.obj("network")
+		w.str("result", n.Result)
+		w.int("result_code", int64(n.ResultCode))
+		if n.NetNS != 0 {
+			w.uint("netns", uint64(n.NetNS))
+		}
+		if n.External != nil {
+			w.bool("external", *n.External)
+		}
+		w.strNZ("source", n.Source)
+		w.end()
+	}
+	w.end()
+}
+
+func ecsTrust(w *jw, t *event.Trust) {
+	w.obj("trust")
+	w.str("verdict", t.Verdict)
+	w.strNZ("severity", t.Severity)
+	w.strNZ("package", t.Package)
+	w.strNZ("signer", t.Signer)
+	w.strNZ("reason", t.Reason)
+	w.end()
+}
+
+// ecsSeverity maps UDM severity names to event.severity numbers, on the
+// 0-100 scale Elastic's own rules use for risk (21 low ... 99 critical).
+func ecsSeverity(s string) int64 {
+	switch s {
+	case "LOW":
+		return 21
+	case "MEDIUM":
+		return 47
+	case "HIGH":
+		return 73
+	case "CRITICAL":
+		return 99
+	}
+	return 0
+}
+
+// ecsDetection writes a rule match as event.kind "alert", with rule.* and
+// threat.* filled so Elastic's alert views group it by ATT&CK technique.
+func ecsDetection(w *jw, r *event.Record) {
+	d := r.Detection
+	w.obj("event")
+	w.str("kind", "alert")
+	w.strs("category", []string{"intrusion_detection"})
+	w.strs("type", []string{"info"})
+	w.str("action", "detection")
+	w.strNZ("id", r.ID)
+	w.str("module", "argus")
+	w.str("dataset", "argus.detection")
+	w.int("severity", ecsSeverity(d.Severity))
+	w.float("risk_score", float64(ecsSeverity(d.Severity)))
+	if !d.FirstSeen.IsZero() {
+		w.time("start", d.FirstSeen)
+	}
+	if !d.LastSeen.IsZero() {
+		w.time("end", d.LastSeen)
+	}
+	w.end()
+	w.obj("rule")
+	w.str("name", d.Rule)
+	w.str("id", d.Rule)
+	w.str("ruleset", "argus")
+	w.strNZ("description", d.Summary)
+	w.end()
+	w.obj("threat")
+	w.str("framework", "MITRE ATT&CK")
+	if d.Tactic != "" {
+		w.obj("tactic")
+		if id := tacticID(d.Tactic); id != "" {
+			w.strs("id", []string{id})
+		}
+		if !strings.HasPrefix(d.Tactic, "TA") {
+			w.strs("name", []string{d.Tactic})
+		}
+		w.end()
+	}
+	if ts := techniques(d); len(ts) > 0 {
+		var ids, names, subIDs, subNames []string
+		for _, t := range ts {
+			parent, _, sub := strings.Cut(t, ".")
+			if sub {
+				subIDs = append(subIDs, t)
+				subNames = append(subNames, mitreTechniques[t])
+			}
+			if !contains(ids, parent) {
+				ids = append(ids, parent)
+				names = append(names, mitreTechniques[parent])
+			}
+		}
+		w.obj("technique")
+		w.strs("id", ids)
+		w.strs("name", names)
+		if len(subIDs) > 0 {
+			w.obj("subtechnique")
+			w.strs("id", subIDs)
+			w.strs("name", subNames)
+			w.end()
+		}
+		w.end()
+	}
+	w.end()
+	if d.Summary != "" {
+		w.str("message", d.Summary)
+	} else {
+		w.str("message", d.Rule)
+	}
+	src, p := detectionProcess(d)
+	if p != nil {
+		pr := r
+		if src != nil {
+			pr = src
+		}
+		ecsProcess(w, pr, p, d.SHA256)
+		ecsUser(w, p)
+	} else if d.SHA256 != "" {
+		w.obj("process")
+		w.obj("hash")
+		w.str("sha256", d.SHA256)
+		w.end()
+		w.end()
+	}
+	if n := detectionNetwork(d); n != nil {
+		ecsNetwork(w, n)
+	}
+	w.obj("argus")
+	w.str("kind", string(r.Kind))
+	w.obj("detection")
+	w.str("severity", d.Severity)
+	w.int("window_seconds", d.WindowSeconds)
+	w.bool("degraded", d.Degraded)
+	if d.Connections > 0 {
+		w.int("connection_count", int64(d.Connections))
+	}
+	if !d.FirstSeen.IsZero() {
+		w.time("first_seen", d.FirstSeen)
+	}
+	if !d.LastSeen.IsZero() {
+		w.time("last_seen", d.LastSeen)
+	}
+	if len(d.Events) > 0 {
+		w.arr("event_ids")
+		for i := range d.Events {
+			w.elemStr(d.Events[i].ID)
+		}
+		w.endArr()
+	}
+	if len(d.ProcessTree) > 0 {
+		w.arr("process_tree")
+		for _, a := range d.ProcessTree {
+			w.open()
+			w.uint("pid", uint64(a.PID))
+			w.strNZ("executable", a.ExePath)
+			if a.Args != nil {
+				w.strs("args", a.Args)
+			}
+			w.end()
+		}
+		w.endArr()
+	}
+	w.end()
+	w.end()
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

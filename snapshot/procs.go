@@ -1,0 +1,165 @@
+package snapshot
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/fileid"
+)
+
+// Process is one process found in /proc.
+type Process struct {
+	PID, PPID uint32
+	UID, GID  uint32
+	// StartTicks is /proc/<pid>/stat field 22: start time since boot in
+	// USER_HZ (100 Hz) ticks. StartNs is the same in nanoseconds, at tick
+	// precision.
+	StartTicks uint64
+	StartNs    uint64
+	Comm       string
+	ExePath    string
+	Exe        fileid.ID
+	HaveExe    bool
+	Nlink      uint32
+	Memfd      bool
+	Deleted    bool
+	Cwd        string
+	Args       []string
+	NetNS      uint64 // inode of /proc/<pid>/ns/net
+}
+
+// Processes scans root (normally /proc) for user-space processes. Kernel
+// threads (no exe) are skipped, as are processes that vanish mid-read.
+func Processes(root string) ([]Process, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", root, err)
+	}
+	var out []Process
+	for _, e := range ents {
+		pid, err := strconv.ParseUint(e.Name(), 10, 32)
+		if err != nil {
+			continue
+		}
+		p, ok := readProcess(filepath.Join(root, e.Name()), uint32(pid))
+		if ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func readProcess(dir string, pid uint32) (Process, bool) {
+	p := Process{PID: pid}
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil || !parseStat(stat, &p) {
+		return p, false
+	}
+	exe, err := os.Readlink(filepath.Join(dir, "exe"))
+	if err != nil {
+		return p, false // a kernel thread, or gone
+	}
+	p.ExePath, p.Deleted = strings.CutSuffix(exe, " (deleted)")
+	p.Memfd = strings.HasPrefix(p.ExePath, "/memfd:")
+	var st unix.Stat_t
+	if unix.Stat(filepath.Join(dir, "exe"), &st) == nil {
+		p.Exe, p.HaveExe, p.Nlink = fileid.FromStat(&st), true, uint32(st.Nlink)
+		if st.Nlink == 0 {
+			p.Deleted = true
+		}
+	}
+	if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err == nil {
+		p.Cwd = cwd
+	}
+	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmdline) > 0 {
+		p.Args = strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+	}
+	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+		p.UID, p.GID = statusIDs(status)
+	}
+	var ns unix.Stat_t
+	if unix.Stat(filepath.Join(dir, "ns", "net"), &ns) == nil {
+		p.NetNS = ns.Ino
+	}
+	return p, true
+}
+
+// parseStat fills ppid, comm and start time from /proc/<pid>/stat. comm
+// may hold spaces and parentheses, so fields count from the last ')'.
+func parseStat(b []byte, p *Process) bool {
+	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open {
+		return false
+	}
+	fields := strings.Fields(string(b[closing+1:]))
+	if len(fields) < 20 {
+		return false
+	}
+	ppid, err1 := strconv.ParseUint(fields[1], 10, 32)
+	start, err2 := strconv.ParseUint(fields[19], 10, 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	p.Comm, p.PPID, p.StartTicks, p.StartNs = string(b[open+1:closing]), uint32(ppid), start, start*1e7
+	return true
+}
+
+// statusIDs returns the real uid and gid from /proc/<pid>/status.
+func statusIDs(b []byte) (uid, gid uint32) {
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "Uid" && k != "Gid") {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, err := strconv.ParseUint(f[0], 10, 32)
+		if err != nil {
+			continue
+		}
+		if k == "Uid" {
+			uid = uint32(n)
+		} else {
+			gid = uint32(n)
+		}
+	}
+	return uid, gid
+}
+
+// SocketOwners maps socket inodes to the pids holding them, from the
+// /proc/<pid>/fd links ("socket:[12345]").
+func SocketOwners(root string, pids []uint32) map[uint64]uint32 {
+	out := map[uint64]uint32{}
+	for _, pid := range pids {
+		dir := filepath.Join(root, strconv.FormatUint(uint64(pid), 10), "fd")
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			l, err := os.Readlink(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			s, ok := strings.CutPrefix(l, "socket:[")
+			if !ok {
+				continue
+			}
+			ino, err := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64)
+			if err == nil {
+				if _, seen := out[ino]; !seen {
+					out[ino] = pid
+				}
+			}
+		}
+	}
+	return out
+}
