@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/classify"
@@ -48,6 +51,12 @@ type Config struct {
 	// NoSnapshot skips reading already-running processes and open
 	// connections at start.
 	NoSnapshot bool
+	// MetricsAddr serves Prometheus /metrics and /healthz; "" disables.
+	MetricsAddr string
+	// Reload, if set, is called on SIGHUP for a new configuration. The
+	// outputs, path classes, internal networks and allowlist are applied
+	// without losing events; an error keeps the running configuration.
+	Reload func() (Config, error)
 
 	Version string
 	Logger  *slog.Logger
@@ -93,6 +102,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	readErr := make(chan error, 1)
 	go func() { readErr <- p.sensor.Run(ctx) }()
+	if p.metrics != nil {
+		p.publish()
+		go p.metrics.serve(log)
+		log.Info("metrics listening", "address", p.metrics.ln.Addr().String())
+	}
 	go func() {
 		if err := p.watcher.Run(ctx); err != nil {
 			log.Error("host address watcher stopped: external judgements use the last known addresses", "err", err)
@@ -129,6 +143,8 @@ type pipeline struct {
 	enrich  *enrich.Enricher
 	engine  *detect.Engine
 	fwd     *forward.Forwarder
+	metrics *metricsServer
+	hup     chan os.Signal
 
 	queue       []queued // in order; the head may wait for its hash
 	late        []enrich.Item
@@ -148,6 +164,11 @@ type queued struct {
 func (p *pipeline) build(ctx context.Context) error {
 	cfg := p.cfg
 	var err error
+	if cfg.MetricsAddr != "" {
+		if p.metrics, err = listenMetrics(cfg.MetricsAddr); err != nil {
+			return err
+		}
+	}
 	if p.fwd, err = forward.New(forward.Config{Outputs: cfg.Outputs, SpoolDir: cfg.SpoolDir, Logger: p.log}); err != nil {
 		return err
 	}
@@ -190,6 +211,12 @@ func (p *pipeline) build(ctx context.Context) error {
 }
 
 func (p *pipeline) close() {
+	if p.hup != nil {
+		signal.Stop(p.hup)
+	}
+	if p.metrics != nil {
+		p.metrics.close()
+	}
 	if p.sensor != nil {
 		p.sensor.Close()
 	}
@@ -255,6 +282,9 @@ func (p *pipeline) loop() {
 	defer tick.Stop()
 	headTimer := time.NewTimer(time.Hour)
 	defer headTimer.Stop()
+	p.hup = make(chan os.Signal, 1)
+	signal.Notify(p.hup, syscall.SIGHUP)
+	ticks := 0
 
 	for {
 		wait := p.drain(time.Now())
@@ -283,6 +313,11 @@ func (p *pipeline) loop() {
 			p.enqueue(p.enrich.Flush(now, p.items[:0]))
 			p.followUps()
 			p.noticeLoss(now)
+			if ticks++; ticks%10 == 0 {
+				p.publish()
+			}
+		case <-p.hup:
+			p.reload()
 		case <-health:
 			p.emit(p.healthRecord("running"))
 		}
@@ -394,6 +429,18 @@ func (p *pipeline) noticeLoss(now time.Time) {
 	p.lastLoss = cur
 }
 
+// publish hands the metrics server a fresh snapshot of every counter.
+func (p *pipeline) publish() {
+	if p.metrics == nil {
+		return
+	}
+	s := &counters{at: time.Now(), hooks: p.sensor.Hooks(), hasher: p.hasher.Stats(), trust: p.trust.Stats(),
+		engine: p.engine.Stats(), enrich: p.enrich.Stats(), outputs: p.fwd.Stats(), lateDropped: p.lateDropped,
+		queued: len(p.queue)}
+	s.sensor, _ = p.sensor.Stats()
+	p.metrics.last.Store(s)
+}
+
 func (p *pipeline) healthRecord(state string) *event.Record {
 	now := time.Now()
 	h := &event.Health{
@@ -463,4 +510,95 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 		Host:   p.enrich.Host(),
 		Health: h,
 	}
+}
+
+// reload applies a new configuration on SIGHUP. Everything is checked
+// before anything changes; a configuration that fails is refused whole
+// and the running one kept. Outputs are swapped by closing the old
+// forwarder (it drains what it holds to its destinations and spools) and
+// opening the new one, while kernel events wait in the ring buffer and
+// the sensor's queue; if the new outputs fail to open, the old ones are
+// reopened.
+func (p *pipeline) reload() {
+	if p.cfg.Reload == nil {
+		p.log.Warn("SIGHUP ignored: no configuration file to reload")
+		return
+	}
+	nc, err := p.cfg.Reload()
+	if err == nil {
+		err = p.apply(nc)
+	}
+	if err != nil {
+		p.log.Error("configuration reload refused: keeping the running configuration", "err", err)
+		return
+	}
+	p.log.Info("configuration reloaded")
+}
+
+func (p *pipeline) apply(nc Config) error {
+	if nc.PathRules.Prefixes == nil && nc.PathRules.Components == nil && nc.PathRules.Homes == nil {
+		nc.PathRules = classify.DefaultPathRules()
+	}
+	paths, err := classify.NewPaths(nc.PathRules)
+	if err != nil {
+		return fmt.Errorf("path classes: %w", err)
+	}
+	internal, err := classify.ParsePrefixes(nc.Internal)
+	if err != nil {
+		return err
+	}
+	if _, err := detect.New(detect.Config{Allow: nc.Detect.Allow}); err != nil {
+		return err
+	}
+	swapOutputs := !reflect.DeepEqual(nc.Outputs, p.cfg.Outputs) || nc.SpoolDir != p.cfg.SpoolDir
+	if swapOutputs {
+		if err := forward.Validate(nc.Outputs); err != nil {
+			return err
+		}
+	}
+	for name, changed := range map[string]bool{
+		"sensor":                 !reflect.DeepEqual(nc.Sensor, p.cfg.Sensor),
+		"hashing":                !reflect.DeepEqual(nc.Hasher, p.cfg.Hasher) || nc.HashWait != p.cfg.HashWait,
+		"trust":                  !reflect.DeepEqual(nc.Signature, p.cfg.Signature),
+		"metrics":                nc.MetricsAddr != p.cfg.MetricsAddr,
+		"detect.window/max_keys": nc.Detect.Window != p.cfg.Detect.Window || nc.Detect.MaxKeys != p.cfg.Detect.MaxKeys,
+		"process_table/snapshot": nc.MaxProcesses != p.cfg.MaxProcesses || nc.NoSnapshot != p.cfg.NoSnapshot,
+	} {
+		if changed {
+			p.log.Warn("setting changed in the file: it takes effect at the next restart", "setting", name)
+		}
+	}
+	if swapOutputs {
+		if err := p.swapOutputs(nc); err != nil {
+			return err
+		}
+		p.cfg.Outputs, p.cfg.SpoolDir = nc.Outputs, nc.SpoolDir
+	}
+	p.engine.SetAllow(nc.Detect.Allow)
+	p.engine.SetSystem(paths.IsSystem)
+	p.enrich.SetPaths(paths)
+	p.nets.SetInternal(internal)
+	p.cfg.PathRules, p.cfg.Internal, p.cfg.Detect.Allow = nc.PathRules, nc.Internal, nc.Detect.Allow
+	return nil
+}
+
+func (p *pipeline) swapOutputs(nc Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.fwd.Close(ctx); err != nil {
+		p.log.Warn("old outputs closed before draining: the rest stays spooled", "err", err)
+	}
+	fwd, err := forward.New(forward.Config{Outputs: nc.Outputs, SpoolDir: nc.SpoolDir, Logger: p.log})
+	if err == nil {
+		p.fwd = fwd
+		return nil
+	}
+	old, oerr := forward.New(forward.Config{Outputs: p.cfg.Outputs, SpoolDir: p.cfg.SpoolDir, Logger: p.log})
+	if oerr != nil {
+		// Neither opens: keep records flowing somewhere rather than nowhere.
+		p.log.Error("previous outputs do not reopen either: writing to stdout", "err", oerr)
+		old, _ = forward.New(forward.Config{Logger: p.log})
+	}
+	p.fwd = old
+	return err
 }

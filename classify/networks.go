@@ -9,7 +9,7 @@ import (
 // Networks judges whether a destination is outside the host's networks.
 // It is safe for concurrent use: the host address set is swapped whole.
 type Networks struct {
-	internal []netip.Prefix
+	internal atomic.Pointer[[]netip.Prefix]
 	host     atomic.Pointer[map[netip.Addr]struct{}]
 }
 
@@ -33,10 +33,17 @@ func ParsePrefixes(cidrs []string) ([]netip.Prefix, error) {
 // NewNetworks returns a classifier with extra internal ranges (corporate
 // ranges, 100.64.0.0/10, ...) on top of the built-in ones.
 func NewNetworks(extraInternal []netip.Prefix) *Networks {
-	n := &Networks{internal: extraInternal}
+	n := &Networks{}
+	n.SetInternal(extraInternal)
 	empty := map[netip.Addr]struct{}{}
 	n.host.Store(&empty)
 	return n
+}
+
+// SetInternal replaces the configured internal ranges.
+func (n *Networks) SetInternal(extra []netip.Prefix) {
+	cp := append([]netip.Prefix(nil), extra...)
+	n.internal.Store(&cp)
 }
 
 var (
@@ -55,7 +62,7 @@ func (n *Networks) External(a netip.Addr) bool {
 	if _, ok := (*n.host.Load())[a]; ok {
 		return false
 	}
-	for _, p := range n.internal {
+	for _, p := range *n.internal.Load() {
 		if p.Contains(a) {
 			return false
 		}

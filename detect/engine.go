@@ -134,6 +134,27 @@ func defaultIsSystem(p string) bool {
 	return false
 }
 
+// SetAllow replaces the allowlist (a configuration reload). A bad entry
+// refuses the whole list and keeps the running one.
+func (e *Engine) SetAllow(entries []AllowEntry) error {
+	compiled := make([]AllowEntry, len(entries))
+	copy(compiled, entries)
+	for i := range compiled {
+		if err := compiled[i].compile(); err != nil {
+			return err
+		}
+	}
+	e.cfg.Allow = compiled
+	return nil
+}
+
+// SetSystem replaces the system-path test that limits the deleted class.
+func (e *Engine) SetSystem(isSystem func(string) bool) {
+	if isSystem != nil {
+		e.cfg.IsSystem = isSystem
+	}
+}
+
 // evicted is called when the bound pushes out live correlation state: a
 // correlation may now be missed, which is reported like lost events.
 func (e *Engine) evicted() {

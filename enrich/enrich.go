@@ -154,6 +154,9 @@ func New(opts Options) (*Enricher, error) {
 	return e, nil
 }
 
+// SetPaths replaces the path classifier (a configuration reload).
+func (e *Enricher) SetPaths(p *classify.Paths) { e.opts.Paths = p }
+
 // Stats returns the Enricher's counters.
 func (e *Enricher) Stats() Stats {
 	s := e.stats

@@ -184,6 +184,41 @@ func New(cfg Config) (*Forwarder, error) {
 	return f, nil
 }
 
+// Validate checks outputs as New would, without opening files, spools or
+// connections: for `argus-sensor check --config`, and for a reload that
+// must be refused before the running outputs are touched.
+func Validate(outputs []Output) error {
+	seen := map[string]string{}
+	for i := range outputs {
+		p, err := parseOutput(outputs[i])
+		if err != nil {
+			return err
+		}
+		if prev, dup := seen[p.id]; dup {
+			return badOutput(&outputs[i], "", fmt.Errorf("same destination and format as output %q", prev))
+		}
+		seen[p.id] = p.name
+		// Certificates and keys are read here too: a file that does not
+		// load is a bad configuration, not a delivery failure.
+		switch p.kind {
+		case kindSyslogTLS:
+			if _, err := tlsConfig(p.Syslog.TLS, p.host); err != nil {
+				return badOutput(&p.Output, "tls", err)
+			}
+		case kindHTTP:
+			if _, err := tlsConfig(p.HTTP.TLS, p.host); err != nil {
+				return badOutput(&p.Output, "tls", err)
+			}
+			if p.HTTP.TokenFile != "" {
+				if _, err := os.ReadFile(p.HTTP.TokenFile); err != nil {
+					return badOutput(&p.Output, "token_file", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (f *Forwarder) formatIndex(fm Format) int {
 	for i, x := range f.formats {
 		if x == fm {

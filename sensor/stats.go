@@ -32,7 +32,8 @@ type Stats struct {
 	RingBytes   int // ring buffer size
 	RingPending int // bytes queued in the ring now
 	QueueLen    int // events waiting in the Events channel now
-	// LastDrain is when the reader last found the ring empty.
+	// LastDrain is when the reader last found the ring empty, or last
+	// read another 1024 records from it.
 	LastDrain time.Time
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/argus-sensor/argus-sensor/config"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
 
@@ -15,8 +16,16 @@ func checkCommand(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	ring := fs.Int("ring-size", sensor.DefaultRingBytes, "BPF ring buffer size to try, in bytes")
+	cfgPath := fs.String("config", "", "validate this configuration file and exit, without touching the kernel")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cfgPath != "" {
+		if _, err := config.Load(*cfgPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "config %s: ok\n", *cfgPath)
+		return nil
 	}
 	// Check reports everything itself; the logger only carries noise here.
 	r := sensor.Check(sensor.Options{RingBytes: *ring, Logger: newLogger(stderr, slog.LevelError+4)})

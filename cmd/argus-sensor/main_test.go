@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,7 +99,7 @@ func TestRunStreamsSchema(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	out := filepath.Join(dir, "events.jsonl")
-	cmd := sensorCmd(t, "run", "--output", "file:"+out, "--health-interval", "0")
+	cmd := sensorCmd(t, "run", "--output", "file:"+out, "--health-interval", "0", "--metrics-address", freePort(t))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -388,5 +390,150 @@ func TestReplay(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "line 2:") || !strings.Contains(stderr.String(), "3 lines, 2 records, 1 bad, 1 detections") {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestConfigReloadMetricsHealth runs the sensor from a config file, checks
+// /healthz and /metrics, then reloads it with SIGHUP: a good file moves the
+// output, a bad one is refused and the running configuration kept.
+func TestConfigReloadMetricsHealth(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	first, second := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "second.jsonl")
+	addr := freePort(t)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	writeCfg := func(out, extra string) {
+		t.Helper()
+		cfg := fmt.Sprintf("outputs:\n  - spec: file:%s\nspool: {dir: %s}\nmetrics: {address: %q}\nhealth_interval: 0s\n%s",
+			out, filepath.Join(dir, "spool"), addr, extra)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg(first, "")
+	cmd := sensorCmd(t, "run", "--config", cfgPath)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(first)
+		return bytes.Contains(b, []byte(`"state":"started"`))
+	}, "sensor_health started")
+
+	waitFor(t, func() bool { code, _ := httpGet(t, "http://"+addr+"/healthz"); return code == 200 }, "healthz 200")
+	tool := filepath.Join(dir, "tool")
+	testutil.WriteExitELF(t, tool, 0)
+	if err := exec.Command(tool).Run(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, m := httpGet(t, "http://"+addr+"/metrics")
+		return strings.Contains(m, `argus_events_read_total{kind="exec"}`) && !strings.Contains(m, `argus_events_read_total{kind="exec"} 0`)
+	}, "exec counted in /metrics")
+	_, m := httpGet(t, "http://"+addr+"/metrics")
+	for _, want := range []string{`argus_hook_attached{attach="tp_btf/sched_process_exec",hook="exec"} 1`, "argus_events_lost_total",
+		"argus_hash_cache_hits_total", "argus_trust_verdicts_total", "argus_output_sent_total", "argus_ring_buffer_size_bytes 8.388608e+06"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	// A good reload moves the output.
+	writeCfg(second, "")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "configuration reloaded") }, "reload")
+	exec.Command(tool, "after-reload").Run()
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(second)
+		return bytes.Contains(b, []byte(`"after-reload"`))
+	}, "exec after the reload in the new output")
+
+	// A bad one is refused, with its line, and the sensor carries on.
+	writeCfg(second, "detect:\n  allow:\n    - name: x\n      destinations: [not-a-cidr]\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "reload refused") }, "refused reload")
+	if !strings.Contains(stderr.String(), "detect.allow[0]") {
+		t.Errorf("refusal does not name the key: %s", stderr.String())
+	}
+	exec.Command(tool, "after-refusal").Run()
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(second)
+		return bytes.Contains(b, []byte(`"after-refusal"`))
+	}, "exec after the refused reload")
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestBadInputOneLine: each failure is one clear line and a non-zero exit.
+func TestBadInputOneLine(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	garbled := filepath.Join(dir, "garbled.yaml")
+	os.WriteFile(garbled, []byte("outputs:\n  - spec: stdout\n    colour: blue\n"), 0o644)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing config", []string{"run", "--config", filepath.Join(dir, "nope.yaml")}, "no such file"},
+		{"garbled config", []string{"run", "--config", garbled}, "line 3: field colour is not a known key"},
+		{"check garbled config", []string{"check", "--config", garbled}, "line 3"},
+		{"unwritable state directory", []string{"run", "--output", "syslog+tcp://127.0.0.1:1", "--spool-dir", "/proc/argus-spool",
+			"--metrics-address", ""}, "spool"},
+		{"port in use", []string{"run", "--output", "file:" + filepath.Join(dir, "x.jsonl"), "--metrics-address", busy.Addr().String()},
+			"address already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cmd := sensorCmd(t, tc.args...)
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if _, ok := err.(*exec.ExitError); !ok {
+				t.Fatalf("err %v, want a non-zero exit", err)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "argus-sensor: ") || !strings.Contains(last, tc.want) || strings.Contains(stderr.String(), "goroutine ") {
+				t.Errorf("stderr %q: want a last line naming %q", stderr.String(), tc.want)
+			}
+		})
+	}
+	var stdout bytes.Buffer
+	cmd := sensorCmd(t, "check", "--config", "../../packaging/config.yaml")
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), ": ok") {
+		t.Errorf("check of the shipped example: %v %q", err, stdout.String())
 	}
 }

@@ -1,16 +1,18 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/argus-sensor/argus-sensor/agent"
-	"github.com/argus-sensor/argus-sensor/forward"
-	"github.com/argus-sensor/argus-sensor/hasher"
-	"github.com/argus-sensor/argus-sensor/sensor"
+	"github.com/argus-sensor/argus-sensor/config"
 )
 
 // multiFlag collects a flag given more than once.
@@ -19,64 +21,150 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func runCommand(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// runFlags are the flags of `run`; each one given overrides the file.
+type runFlags struct {
+	fs       *flag.FlagSet
+	config   *string
+	outputs  multiFlag
+	format   *string
+	spool    *string
+	ring     *int
+	poll     *time.Duration
+	queue    *int
+	health   *time.Duration
+	maxProcs *int
+	hashWait *time.Duration
+	noSnap   *bool
+	level    *string
+	metrics  *string
+}
+
+func newRunFlags(stderr io.Writer) *runFlags {
+	d := config.Default()
+	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError)}
+	fs := f.fs
 	fs.SetOutput(stderr)
-	var outputs multiFlag
-	fs.Var(&outputs, "output", "where events go (repeatable): stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, https://... (default stdout)")
-	format := fs.String("format", "native", "record format for outputs that do not set format=: native, udm or ecs")
-	spool := fs.String("spool-dir", forward.DefaultSpoolDir, "disk spool for network outputs")
-	ring := fs.Int("ring-size", sensor.DefaultRingBytes, "BPF ring buffer size in bytes (power of two)")
-	poll := fs.Duration("poll-interval", sensor.DefaultPollInterval, "how often the ring buffer is drained when no wakeup came")
-	queue := fs.Int("queue-len", sensor.DefaultQueueLen, "events buffered between the ring reader and the pipeline")
-	health := fs.Duration("health-interval", agent.DefaultHealthInterval, "how often a sensor_health record is written (0 disables)")
-	maxProcs := fs.Int("max-processes", 0, "process table bound (0 for the default)")
-	hashWait := fs.Duration("hash-wait", hasher.DefaultWait, "longest a record waits for its executable's hash before going out as pending")
-	noSnapshot := fs.Bool("no-snapshot", false, "do not read already-running processes and open connections at start")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := parseFlags(fs, args); err != nil {
+	f.config = fs.String("config", "", "configuration file (default "+config.DefaultPath+" when it exists)")
+	fs.Var(&f.outputs, "output", "where events go (repeatable; replaces the file's outputs): stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, https://...")
+	f.format = fs.String("format", "native", "record format for outputs that do not set one: native, udm or ecs")
+	f.spool = fs.String("spool-dir", d.Spool.Dir, "disk spool for network outputs")
+	f.ring = fs.Int("ring-size", int(d.Sensor.RingBytes), "BPF ring buffer size in bytes (power of two)")
+	f.poll = fs.Duration("poll-interval", time.Duration(d.Sensor.PollInterval), "how often the ring buffer is drained when no wakeup came")
+	f.queue = fs.Int("queue-len", d.Sensor.QueueLen, "events buffered between the ring reader and the pipeline")
+	f.health = fs.Duration("health-interval", time.Duration(d.HealthInterval), "how often a sensor_health record is written (0 disables)")
+	f.maxProcs = fs.Int("max-processes", d.ProcessTable.MaxProcesses, "process table bound")
+	f.hashWait = fs.Duration("hash-wait", time.Duration(d.Hashing.Wait), "longest a record waits for its executable's hash before going out as pending")
+	f.noSnap = fs.Bool("no-snapshot", false, "do not read already-running processes and open connections at start")
+	f.level = fs.String("log-level", d.LogLevel, "log level: debug, info, warn or error")
+	f.metrics = fs.String("metrics-address", d.Metrics.Address, "host:port for /metrics and /healthz (empty disables)")
+	return f
+}
+
+// load reads the configuration file (if any) and lays the flags that were
+// given over it.
+func (f *runFlags) load() (*config.Config, string, error) {
+	path := *f.config
+	if path == "" {
+		if _, err := os.Stat(config.DefaultPath); err == nil {
+			path = config.DefaultPath
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", &config.Error{File: config.DefaultPath, Err: err}
+		}
+	}
+	c := config.Default()
+	if path != "" {
+		var err error
+		if c, err = config.Load(path); err != nil {
+			return nil, path, err
+		}
+	}
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if len(f.outputs) > 0 {
+		c.Outputs = nil
+		for _, spec := range f.outputs {
+			c.Outputs = append(c.Outputs, config.Output{Spec: spec})
+		}
+	}
+	if set["format"] {
+		for i := range c.Outputs {
+			if c.Outputs[i].Format == "" {
+				c.Outputs[i].Format = *f.format
+			}
+		}
+	}
+	if set["spool-dir"] {
+		c.Spool.Dir = *f.spool
+	}
+	if set["ring-size"] {
+		c.Sensor.RingBytes = config.ByteSize(*f.ring)
+	}
+	if set["poll-interval"] {
+		c.Sensor.PollInterval = config.Duration(*f.poll)
+	}
+	if set["queue-len"] {
+		c.Sensor.QueueLen = *f.queue
+	}
+	if set["health-interval"] {
+		c.HealthInterval = config.Duration(*f.health)
+	}
+	if set["max-processes"] {
+		c.ProcessTable.MaxProcesses = *f.maxProcs
+	}
+	if set["hash-wait"] {
+		c.Hashing.Wait = config.Duration(*f.hashWait)
+	}
+	if set["no-snapshot"] {
+		c.Snapshot = !*f.noSnap
+	}
+	if set["log-level"] {
+		c.LogLevel = *f.level
+	}
+	if set["metrics-address"] {
+		c.Metrics.Address = *f.metrics
+	}
+	name := path
+	if name == "" {
+		name = "(defaults)"
+	}
+	if len(set) > 0 {
+		name += " and flags"
+	}
+	if err := c.Validate(name); err != nil {
+		return nil, path, err
+	}
+	return c, path, nil
+}
+
+func runCommand(args []string, stderr io.Writer) error {
+	f := newRunFlags(stderr)
+	if err := parseFlags(f.fs, args); err != nil {
+		return err
+	}
+	c, path, err := f.load()
+	if err != nil {
 		return err
 	}
 	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return usageError{fmt.Sprintf("run: --log-level %q: want debug, info, warn or error", *level)}
+	lvl.UnmarshalText([]byte(c.LogLevel)) // validated by load
+	log := newLogger(stderr, lvl)
+	acfg, err := c.Agent(version, log)
+	if err != nil {
+		return err
 	}
-	var f forward.Format // "": each spec's format= option, else native
-	formatSet := false
-	fs.Visit(func(fl *flag.Flag) { formatSet = formatSet || fl.Name == "format" })
-	if formatSet {
-		var err error
-		if f, err = forward.ParseFormat(*format); err != nil {
-			return usageError{"run: --format: " + err.Error()}
+	if path != "" {
+		acfg.Reload = func() (agent.Config, error) {
+			nc, _, err := f.load()
+			if err != nil {
+				return agent.Config{}, err
+			}
+			return nc.Agent(version, log)
 		}
 	}
-	if len(outputs) == 0 {
-		outputs = multiFlag{"stdout"}
-	}
-	var outs []forward.Output
-	for _, spec := range outputs {
-		outs = append(outs, forward.Output{Spec: spec, Format: f})
-	}
-	hi := *health
-	if hi == 0 {
-		hi = -1
-	}
-
 	ctx, stop := signalContext()
 	defer stop()
-	return agent.Run(ctx, agent.Config{
-		Outputs:        outs,
-		SpoolDir:       *spool,
-		HealthInterval: hi,
-		HashWait:       *hashWait,
-		MaxProcesses:   *maxProcs,
-		NoSnapshot:     *noSnapshot,
-		Version:        version,
-		Logger:         newLogger(stderr, lvl),
-		Sensor: sensor.Options{
-			RingBytes:    *ring,
-			PollInterval: *poll,
-			QueueLen:     *queue,
-		},
-	})
+	if err := agent.Run(ctx, acfg); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	return nil
 }

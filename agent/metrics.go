@@ -1,0 +1,218 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/argus-sensor/argus-sensor/detect"
+	"github.com/argus-sensor/argus-sensor/enrich"
+	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/sensor"
+	"github.com/argus-sensor/argus-sensor/signature"
+)
+
+// counters is every counter the sensor keeps, read at one moment. The
+// pipeline goroutine publishes one every tick (engine and enrich state are
+// its own), and the scrape handler reads the latest: no counter is kept
+// twice, and a scrape never touches the pipeline.
+type counters struct {
+	at          time.Time
+	sensor      sensor.Stats
+	hooks       []sensor.Hook
+	hasher      hasher.Stats
+	trust       signature.Stats
+	engine      detect.Stats
+	enrich      enrich.Stats
+	outputs     []forward.SinkStats
+	lateDropped uint64
+	queued      int
+}
+
+// drainStale is how long the reader may go without emptying the ring or
+// making progress before /healthz reports it stuck.
+const drainStale = 5 * time.Second
+
+// healthy says whether every hook is attached and the reader is draining.
+func (s *counters) healthy() (bool, string) {
+	if s == nil {
+		return false, "starting"
+	}
+	for _, h := range s.hooks {
+		if !h.Attached {
+			return false, "hook " + h.Name + " is not attached"
+		}
+	}
+	if age := s.at.Sub(s.sensor.LastDrain); age > drainStale {
+		return false, fmt.Sprintf("ring buffer reader has not drained for %s", age.Round(time.Second))
+	}
+	if time.Since(s.at) > drainStale {
+		return false, "pipeline has not published its counters for " + time.Since(s.at).Round(time.Second).String()
+	}
+	return true, "ok"
+}
+
+// metricsServer serves /metrics (Prometheus) and /healthz.
+type metricsServer struct {
+	srv  *http.Server
+	ln   net.Listener
+	last atomic.Pointer[counters]
+}
+
+// listenMetrics binds addr now, so a port already in use fails start-up
+// with a clear error rather than later in the background.
+func listenMetrics(addr string) (*metricsServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	m := &metricsServer{ln: ln}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{m: m})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", m.healthz)
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return m, nil
+}
+
+func (m *metricsServer) serve(log interface{ Error(string, ...any) }) {
+	if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics server stopped", "err", err)
+	}
+}
+
+func (m *metricsServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m.srv.Shutdown(ctx)
+}
+
+func (m *metricsServer) healthz(w http.ResponseWriter, _ *http.Request) {
+	s := m.last.Load()
+	ok, why := s.healthy()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	body := map[string]any{"healthy": ok, "reason": why}
+	if s != nil {
+		body["events_lost"] = s.sensor.KernelLost()
+		body["events_dropped"] = s.sensor.Dropped
+		body["last_drain"] = s.sensor.LastDrain.UTC().Format(time.RFC3339Nano)
+	}
+	json.NewEncoder(w).Encode(body)
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("argus_"+name, help, labels, nil)
+}
+
+var (
+	dEvents      = desc("events_read_total", "Kernel records read from the ring buffer, by kind.", "kind")
+	dKernelLost  = desc("events_lost_total", "Records the kernel could not write because the ring buffer was full, by kind.", "kind")
+	dDropped     = desc("events_dropped_total", "Records read but discarded because the pipeline fell behind.")
+	dDecodeErr   = desc("decode_errors_total", "Records that failed to decode.")
+	dRingSize    = desc("ring_buffer_size_bytes", "Ring buffer size.")
+	dRingPending = desc("ring_buffer_pending_bytes", "Bytes waiting in the ring buffer.")
+	dHook        = desc("hook_attached", "1 when the hook is attached.", "hook", "attach")
+	dQueued      = desc("pipeline_queued_records", "Records waiting in order, e.g. behind a pending hash.")
+	dHashHits    = desc("hash_cache_hits_total", "Hash requests answered from the cache.")
+	dHashMisses  = desc("hash_cache_misses_total", "Hash requests the cache could not answer.")
+	dHashFiles   = desc("hash_files_total", "Files read and hashed.")
+	dHashBytes   = desc("hash_bytes_total", "Bytes hashed.")
+	dHashFail    = desc("hash_failures_total", "Hash results without a digest, by status.", "status")
+	dHashLate    = desc("hash_late_dropped_total", "Records whose pending hash was given up on.")
+	dVerdicts    = desc("trust_verdicts_total", "Trust verdicts decided, by verdict.", "verdict")
+	dDetections  = desc("detections_total", "Detections, by rule.", "rule")
+	dAllowed     = desc("allowlisted_total", "Activity suppressed by an allowlist entry.", "entry")
+	dCorrKeys    = desc("correlation_keys", "Correlation entries held.")
+	dCorrEvicted = desc("correlation_evicted_total", "Live correlation entries evicted for lack of room.")
+	dProcs       = desc("process_table_entries", "Process table entries.")
+	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
+	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
+	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
+	dSpoolRecs   = desc("spool_records", "Records spooled and not yet acknowledged, by output.", "output")
+	dSpoolBytes  = desc("spool_bytes", "Spool backlog in bytes, by output.", "output")
+)
+
+type collector struct{ m *metricsServer }
+
+func (collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
+		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
+		dCorrKeys, dCorrEvicted, dProcs, dOutSent, dOutErr, dOutDrop, dSpoolRecs, dSpoolBytes} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.m.last.Load()
+	if s == nil {
+		return
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for k, v := range s.sensor.Read {
+		counter(dEvents, float64(v), k.String())
+	}
+	for k, v := range s.sensor.Lost {
+		counter(dKernelLost, float64(v), k.String())
+	}
+	counter(dKernelLost, float64(s.sensor.PendingFull+s.sensor.ScratchMissing), "other")
+	counter(dDropped, float64(s.sensor.Dropped))
+	counter(dDecodeErr, float64(s.sensor.DecodeErrors))
+	gauge(dRingSize, float64(s.sensor.RingBytes))
+	gauge(dRingPending, float64(s.sensor.RingPending))
+	for _, h := range s.hooks {
+		v := 0.0
+		if h.Attached {
+			v = 1
+		}
+		gauge(dHook, v, h.Name, h.Attach)
+	}
+	gauge(dQueued, float64(s.queued))
+	counter(dHashHits, float64(s.hasher.Hits))
+	counter(dHashMisses, float64(s.hasher.Misses))
+	counter(dHashFiles, float64(s.hasher.FilesHashed))
+	counter(dHashBytes, float64(s.hasher.BytesHashed))
+	for status, v := range map[hasher.Status]uint64{
+		hasher.StatusGone: s.hasher.Gone, hasher.StatusChanged: s.hasher.Changed, hasher.StatusTooLarge: s.hasher.TooLarge,
+		hasher.StatusError: s.hasher.Errors, hasher.StatusPending: s.hasher.Pending,
+	} {
+		counter(dHashFail, float64(v), string(status))
+	}
+	counter(dHashLate, float64(s.lateDropped))
+	for v, n := range s.trust.Verdicts {
+		counter(dVerdicts, float64(n), string(v))
+	}
+	for rule, n := range s.engine.Detections {
+		counter(dDetections, float64(n), rule)
+	}
+	for entry, n := range s.engine.Suppressed {
+		counter(dAllowed, float64(n), entry)
+	}
+	gauge(dCorrKeys, float64(s.engine.Keys))
+	counter(dCorrEvicted, float64(s.engine.Evicted))
+	gauge(dProcs, float64(s.enrich.Processes))
+	for _, o := range s.outputs {
+		counter(dOutSent, float64(o.Sent), o.Name)
+		counter(dOutErr, float64(o.Errors), o.Name)
+		counter(dOutDrop, float64(o.Dropped()), o.Name)
+		gauge(dSpoolRecs, float64(o.SpoolRecords), o.Name)
+		gauge(dSpoolBytes, float64(o.SpoolBytes), o.Name)
+	}
+}

@@ -1,0 +1,47 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/argus-sensor/argus-sensor/agent"
+	"github.com/argus-sensor/argus-sensor/detect"
+	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/sensor"
+	"github.com/argus-sensor/argus-sensor/signature"
+)
+
+// Agent turns the configuration into the daemon's.
+func (c *Config) Agent(version string, log *slog.Logger) (agent.Config, error) {
+	outs, err := c.ForwardOutputs()
+	if err != nil {
+		return agent.Config{}, err
+	}
+	health := time.Duration(c.HealthInterval)
+	if health == 0 {
+		health = -1 // 0 in the file disables; agent.Config's 0 means default
+	}
+	return agent.Config{
+		Outputs:        outs,
+		SpoolDir:       c.Spool.Dir,
+		HealthInterval: health,
+		HashWait:       time.Duration(c.Hashing.Wait),
+		Sensor: sensor.Options{
+			RingBytes:    int(c.Sensor.RingBytes),
+			PollInterval: time.Duration(c.Sensor.PollInterval),
+			QueueLen:     c.Sensor.QueueLen,
+		},
+		Hasher: hasher.Options{
+			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), Workers: c.Hashing.Workers,
+		},
+		Signature:    signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys},
+		PathRules:    c.PathClasses,
+		Internal:     c.InternalNetworks,
+		Detect:       detect.Config{Window: time.Duration(c.Detect.Window), MaxKeys: c.Detect.MaxKeys, Allow: c.Detect.Allow},
+		MaxProcesses: c.ProcessTable.MaxProcesses,
+		NoSnapshot:   !c.Snapshot,
+		MetricsAddr:  c.Metrics.Address,
+		Version:      version,
+		Logger:       log,
+	}, nil
+}
