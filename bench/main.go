@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,7 +27,7 @@ func main() {
 	if name := os.Getenv(workloadEnv); name != "" {
 		d, _ := time.ParseDuration(os.Args[1])
 		loops, _ := strconv.Atoi(os.Args[2])
-		if err := runWorkload(name, d, loops); err != nil {
+		if err := runWorkload(name, d, loops, os.Args[3:]); err != nil {
 			fmt.Fprintln(os.Stderr, "workload:", err)
 			os.Exit(1)
 		}
@@ -39,34 +40,47 @@ func main() {
 }
 
 type config struct {
-	quick     bool
-	rounds    int
-	duration  time.Duration
-	loops     int
-	sensorBin string
-	out       string
-	workloads []string
+	quick      bool
+	rounds     int
+	duration   time.Duration
+	loops      int
+	sensorBin  string
+	out        string
+	workloads  []string
+	conditions []string
+	poolFiles  int
+	poolSize   int64
+	profile    bool
 }
 
 func run() error {
 	var cfg config
-	var workloads string
-	flag.BoolVar(&cfg.quick, "quick", false, "routine check: 3 rounds of 2s (under 60s)")
-	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds per workload (each runs every condition once)")
+	var workloads, conditions string
+	flag.BoolVar(&cfg.quick, "quick", false, "routine check: 1 round of 1.5s, a small hash pool, no profile (under a minute)")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds per workload (each runs every condition once, interleaved)")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "workload duration per condition per round")
 	flag.IntVar(&cfg.loops, "loops", runtime.NumCPU(), "workload loops (one per core by default)")
 	flag.StringVar(&cfg.sensorBin, "sensor", "", "argus-sensor binary (default: build ./cmd/argus-sensor)")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the JSON results")
-	flag.StringVar(&workloads, "workloads", "exec,connect", "comma-separated workloads")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, connect, mixed, hash")
+	flag.StringVar(&conditions, "conditions", "none,argus,auditd", "comma-separated conditions: none, argus, auditd")
+	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
+	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
+	flag.BoolVar(&cfg.profile, "profile", true, "profile the sensor under the mixed workload (go tool pprof -top)")
 	flag.Parse()
 	if cfg.quick {
-		cfg.rounds, cfg.duration = 3, 2*time.Second
+		cfg.rounds, cfg.duration, cfg.poolFiles, cfg.poolSize, cfg.profile = 1, 1500*time.Millisecond, 100, 2<<20, false
 	}
 	cfg.workloads = strings.Split(workloads, ",")
+	cfg.conditions = strings.Split(conditions, ",")
 	if os.Geteuid() != 0 {
-		return errors.New("needs root: the sensor loads BPF programs")
+		return errors.New("needs root: the sensor loads BPF programs and auditd needs the audit subsystem")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if slices.Contains(cfg.conditions, "auditd") && !haveAuditd() {
+		log.Warn("auditd not installed (apt-get install auditd): leaving the auditd condition out")
+		cfg.conditions = slices.DeleteFunc(cfg.conditions, func(c string) bool { return c == "auditd" })
+	}
 
 	tmp, err := os.MkdirTemp("", "argus-bench-")
 	if err != nil {
@@ -81,18 +95,27 @@ func run() error {
 			return fmt.Errorf("build argus-sensor (run from the repository root): %w", err)
 		}
 	}
+	k, err := prepareKit(tmp, cfg.poolFiles, cfg.poolSize)
+	if err != nil {
+		return err
+	}
 
 	res := results{
-		Machine: machineInfo(), Quick: cfg.quick, Rounds: cfg.rounds,
-		DurationSeconds: cfg.duration.Seconds(), Loops: cfg.loops,
+		Machine: machineInfo(), Quick: cfg.quick, Rounds: cfg.rounds, DurationSeconds: cfg.duration.Seconds(),
+		Loops: cfg.loops, Conditions: cfg.conditions, SHA256SingleCoreMBps: sha256Speed(),
 	}
 	for _, w := range cfg.workloads {
 		log.Info("workload", "name", w, "rounds", cfg.rounds, "duration", cfg.duration)
-		wr, err := measure(cfg, tmp, w, log)
+		wr, err := measure(cfg, tmp, k, w, log)
 		if err != nil {
 			return fmt.Errorf("workload %s: %w", w, err)
 		}
 		res.Workloads = append(res.Workloads, wr)
+	}
+	if cfg.profile && slices.Contains(cfg.workloads, "mixed") && slices.Contains(cfg.conditions, "argus") {
+		if res.Profile, err = profileMixed(cfg, tmp, k); err != nil {
+			log.Warn("profile", "err", err)
+		}
 	}
 	printTable(os.Stdout, res)
 	b, err := json.MarshalIndent(res, "", "  ")
@@ -108,30 +131,40 @@ type results struct {
 	Rounds          int               `json:"rounds"`
 	DurationSeconds float64           `json:"duration_seconds"`
 	Loops           int               `json:"loops"`
-	Workloads       []workloadReport  `json:"workloads"`
+	Conditions      []string          `json:"conditions"`
+	// SHA256SingleCoreMBps is Go's crypto/sha256 over an in-memory buffer
+	// on one core, measured in this run: the hash workload's yardstick.
+	SHA256SingleCoreMBps float64          `json:"sha256_single_core_mb_per_s"`
+	Workloads            []workloadReport `json:"workloads"`
+	Profile              string           `json:"profile_top,omitempty"`
+}
+
+type conditionReport struct {
+	// Ops per second, median over rounds.
+	OpsPerSec float64   `json:"ops_per_sec"`
+	Ratio     float64   `json:"ratio_to_baseline"`
+	Rounds    []float64 `json:"rounds"`
+	// Events the workload made and the condition reported, summed over
+	// rounds; Lost is what the tool itself says it lost.
+	EventsExpected uint64 `json:"events_expected"`
+	EventsReported uint64 `json:"events_reported"`
+	Lost           uint64 `json:"lost"`
+	// CPUMicrosPerEvent is the tool's CPU (argus: the sensor process;
+	// auditd: auditd plus kauditd) per reported event, median over rounds.
+	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
+	PeakRSSBytes      uint64  `json:"peak_rss_bytes,omitempty"`
+	// Hash workload only: the sensor's hashing throughput while it ran.
+	HashMBps     float64 `json:"hash_mb_per_s,omitempty"`
+	HashHitRatio float64 `json:"hash_hit_ratio,omitempty"`
 }
 
 type workloadReport struct {
-	Name string `json:"name"`
-	// Ops per second, median over rounds, per condition.
-	BaselineOpsPerSec float64   `json:"baseline_ops_per_sec"`
-	ArgusOpsPerSec    float64   `json:"argus_ops_per_sec"`
-	ArgusRatio        float64   `json:"argus_ratio"`
-	BaselineRounds    []float64 `json:"baseline_rounds"`
-	ArgusRounds       []float64 `json:"argus_rounds"`
-	// Loss, summed over the argus rounds.
-	EventsExpected uint64 `json:"events_expected"`
-	EventsReported uint64 `json:"events_reported"`
-	KernelLost     uint64 `json:"kernel_lost"`
-	Dropped        uint64 `json:"userspace_dropped"`
-	// Sensor CPU per event (median over rounds) and peak RSS (max).
-	SensorCPUMicrosPerEvent float64 `json:"sensor_cpu_us_per_event"`
-	SensorPeakRSSBytes      uint64  `json:"sensor_peak_rss_bytes"`
-	// BPF run time per program run and per workload operation.
-	BPF map[string]bpfStat `json:"bpf"`
-	// BPFNanosPerOp is the summed run time of every argus program divided
-	// by workload operations: what one exec or connect costs in the kernel.
-	BPFNanosPerOp float64 `json:"bpf_ns_per_op"`
+	Name       string                      `json:"name"`
+	Conditions map[string]*conditionReport `json:"conditions"`
+	// BPF run time per program run and per workload operation, measured
+	// in a separate round with BPF_ENABLE_STATS on.
+	BPF           map[string]bpfStat `json:"bpf,omitempty"`
+	BPFNanosPerOp float64            `json:"bpf_ns_per_op,omitempty"`
 }
 
 type bpfStat struct {
@@ -149,105 +182,312 @@ func machineInfo() map[string]string {
 	}
 }
 
-func workloadCmd(name string, cfg config) *exec.Cmd {
+// sha256Speed is crypto/sha256's in-memory throughput on one core, MB/s.
+func sha256Speed() float64 {
+	buf := make([]byte, 64<<20)
+	start := time.Now()
+	n := 0
+	for time.Since(start) < 500*time.Millisecond {
+		sha256.Sum256(buf)
+		n++
+	}
+	return float64(n*len(buf)) / time.Since(start).Seconds() / 1e6
+}
+
+func workloadCmd(name string, cfg config, args ...string) *exec.Cmd {
 	self, _ := os.Executable()
-	cmd := exec.Command(self, cfg.duration.String(), strconv.Itoa(cfg.loops))
+	cmd := exec.Command(self, append([]string{cfg.duration.String(), strconv.Itoa(cfg.loops)}, args...)...)
 	cmd.Env = append(os.Environ(), workloadEnv+"="+name)
 	cmd.Stderr = os.Stderr
 	return cmd
 }
 
-func runOnce(name string, cfg config) (workloadResult, error) {
+func runOnce(name string, cfg config, k *kit) (workloadResult, error) {
+	var args []string
+	switch name {
+	case "mixed":
+		args = []string{k.mixed}
+	case "hash":
+		args = k.hashPool
+	}
 	var r workloadResult
-	out, err := workloadCmd(name, cfg).Output()
+	out, err := workloadCmd(name, cfg, args...).Output()
 	if err != nil {
 		return r, err
 	}
 	return r, json.Unmarshal(out, &r)
 }
 
-func measure(cfg config, tmp, name string, log *slog.Logger) (workloadReport, error) {
-	rep := workloadReport{Name: name, BPF: map[string]bpfStat{}}
-	var cpuPerEvent []float64
-	out := filepath.Join(tmp, "events.jsonl")
-	for round := range cfg.rounds {
-		base, err := runOnce(name, cfg)
-		if err != nil {
-			return rep, fmt.Errorf("baseline: %w", err)
-		}
-		rep.BaselineRounds = append(rep.BaselineRounds, float64(base.Ops)/base.Seconds)
-
-		s, err := startSensor(cfg.sensorBin, out)
-		if err != nil {
-			return rep, err
-		}
-		before, _ := s.cpuTicks()
-		r, err := runOnce(name, cfg)
-		if err != nil {
-			s.stop()
-			return rep, err
-		}
-		after, _ := s.cpuTicks()
-		rss := s.peakRSS()
-		if err := s.stop(); err != nil {
-			return rep, err
-		}
-		n, health, err := s.count(matcher(name, r))
-		if err != nil {
-			return rep, err
-		}
-		rep.ArgusRounds = append(rep.ArgusRounds, float64(r.Ops)/r.Seconds)
-		rep.EventsExpected += r.Ops
-		rep.EventsReported += n
-		rep.KernelLost += health.EventsLost
-		rep.Dropped += health.EventsDropped
-		rep.SensorPeakRSSBytes = max(rep.SensorPeakRSSBytes, rss)
-		// The drain after the workload is inside [before, after] only up
-		// to the stop; take the CPU over the workload window itself.
-		cpuPerEvent = append(cpuPerEvent, float64(after-before)*1e6/100/float64(max(n, 1)))
-		log.Info("round", "workload", name, "round", round+1,
-			"baseline_ops_s", int(rep.BaselineRounds[round]), "argus_ops_s", int(rep.ArgusRounds[round]),
-			"expected", r.Ops, "reported", n, "lost", health.EventsLost, "dropped", health.EventsDropped)
+// expected is how many records one workload op makes.
+func expected(name string, ops uint64) uint64 {
+	if name == "mixed" {
+		return 2 * ops // a launch and a connection
 	}
-	rep.BaselineOpsPerSec = median(rep.BaselineRounds)
-	rep.ArgusOpsPerSec = median(rep.ArgusRounds)
-	rep.ArgusRatio = rep.ArgusOpsPerSec / rep.BaselineOpsPerSec
-	rep.SensorCPUMicrosPerEvent = median(cpuPerEvent)
+	return ops
+}
 
-	if err := measureBPF(cfg, out, name, &rep); err != nil {
-		log.Warn("bpf stats", "err", err)
+func measure(cfg config, tmp string, k *kit, name string, log *slog.Logger) (workloadReport, error) {
+	rep := workloadReport{Name: name, Conditions: map[string]*conditionReport{}, BPF: map[string]bpfStat{}}
+	cpu := map[string][]float64{}
+	for _, c := range cfg.conditions {
+		rep.Conditions[c] = &conditionReport{}
+	}
+	for round := range cfg.rounds {
+		for _, c := range cfg.conditions {
+			cr := rep.Conditions[c]
+			var r workloadResult
+			var err error
+			switch c {
+			case "none":
+				r, err = runOnce(name, cfg, k)
+			case "argus":
+				r, err = argusRound(cfg, tmp, k, name, cr, cpu)
+			case "auditd":
+				r, err = auditdRound(cfg, tmp, k, name, cr, cpu)
+			default:
+				err = fmt.Errorf("unknown condition %q", c)
+			}
+			if err != nil {
+				return rep, fmt.Errorf("%s: %w", c, err)
+			}
+			cr.Rounds = append(cr.Rounds, float64(r.Ops)/r.Seconds)
+			log.Info("round", "workload", name, "round", round+1, "condition", c, "ops_s", int(float64(r.Ops)/r.Seconds))
+		}
+	}
+	base := median(rep.Conditions["none"].Rounds)
+	for c, cr := range rep.Conditions {
+		cr.OpsPerSec = median(cr.Rounds)
+		if base > 0 {
+			cr.Ratio = cr.OpsPerSec / base
+		}
+		cr.CPUMicrosPerEvent = median(cpu[c])
+	}
+	if slices.Contains(cfg.conditions, "argus") {
+		if err := measureBPF(cfg, tmp, k, name, &rep); err != nil {
+			log.Warn("bpf stats", "err", err)
+		}
 	}
 	return rep, nil
 }
 
-func matcher(name string, r workloadResult) func(*outRecord) bool {
+func argusRound(cfg config, tmp string, k *kit, name string, cr *conditionReport, cpu map[string][]float64) (workloadResult, error) {
+	s, err := startSensor(cfg.sensorBin, tmp)
+	if err != nil {
+		return workloadResult{}, err
+	}
+	pid := s.cmd.Process.Pid
+	// The start-up snapshot hashes every running program: let it finish
+	// so its cost is not counted against the workload.
+	s.settle(30 * time.Second)
+	before := cpuNs(pid)
+	var hashTrack *hashTracker
+	if name == "hash" {
+		hashTrack = trackHashing(s)
+	}
+	r, err := runOnce(name, cfg, k)
+	if err != nil {
+		s.stop()
+		return r, err
+	}
+	if name == "hash" {
+		// Let the sensor finish hashing what the workload ran.
+		hashTrack.wait(r.Ops, 60*time.Second)
+	}
+	// The CPU of draining what the workload produced is the sensor's cost
+	// too: wait until the ring and pipeline are empty before reading it.
+	s.settle(5 * time.Second)
+	after := cpuNs(pid)
+	rss := peakRSS(pid)
+	if err := s.stop(); err != nil {
+		return r, err
+	}
+	n, health, err := s.count(argusMatcher(name, k, r))
+	if err != nil {
+		return r, err
+	}
+	cr.EventsExpected += expected(name, r.Ops)
+	cr.EventsReported += n
+	cr.Lost += health.EventsLost + health.EventsDropped
+	cr.PeakRSSBytes = max(cr.PeakRSSBytes, rss)
+	cpu["argus"] = append(cpu["argus"], float64(after-before)/1e3/float64(max(n, 1)))
+	if h := health.Hashing; h != nil {
+		cr.HashHitRatio = h.HitRatio
+	}
+	if hashTrack != nil {
+		cr.HashMBps = max(cr.HashMBps, hashTrack.mbps())
+	}
+	return r, nil
+}
+
+// settle waits until the sensor is idle: its ring and pipeline queue
+// empty and no hash in flight, on two scrapes a publish interval apart.
+func (p *sensorProc) settle(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	idle := 0
+	for time.Now().Before(deadline) && idle < 2 {
+		m := p.scrape()
+		if m != nil && m["argus_ring_buffer_pending_bytes"] == 0 && m["argus_pipeline_queued_records"] == 0 &&
+			m["argus_hash_files_total"] == p.lastFiles {
+			idle++
+		} else {
+			idle = 0
+		}
+		p.lastFiles = m["argus_hash_files_total"]
+		time.Sleep(1100 * time.Millisecond) // the counters are published once a second
+	}
+}
+
+// hashTracker samples the sensor's bytes-hashed counter while the hash
+// workload runs.
+type hashTracker struct {
+	s       *sensorProc
+	samples []hashSample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type hashSample struct {
+	t            time.Time
+	bytes, files float64
+}
+
+func trackHashing(s *sensorProc) *hashTracker {
+	h := &hashTracker{s: s, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		for {
+			select {
+			case <-h.stop:
+				return
+			default:
+			}
+			if m := s.scrape(); m != nil {
+				h.samples = append(h.samples, hashSample{time.Now(), m["argus_hash_bytes_total"], m["argus_hash_files_total"]})
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}()
+	return h
+}
+
+// wait stops sampling once files files are hashed (or at limit).
+func (h *hashTracker) wait(files uint64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if n := len(h.samples); n > 0 && uint64(h.samples[n-1].files) >= files {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	close(h.stop)
+	<-h.done
+}
+
+// mbps is the hashing throughput between the first and the last sample in
+// which the counter moved.
+func (h *hashTracker) mbps() float64 {
+	var first, last *hashSample
+	for i := 1; i < len(h.samples); i++ {
+		if h.samples[i].bytes > h.samples[i-1].bytes {
+			if first == nil {
+				first = &h.samples[i-1]
+			}
+			last = &h.samples[i]
+		}
+	}
+	if first == nil || last == nil || !last.t.After(first.t) {
+		return 0
+	}
+	return (last.bytes - first.bytes) / last.t.Sub(first.t).Seconds() / 1e6
+}
+
+func argusMatcher(name string, k *kit, r workloadResult) func(*outRecord) bool {
+	launchOf := func(rec *outRecord, match func(string) bool) bool {
+		return rec.Kind == "process_launch" && rec.Process != nil && match(rec.Process.Exe.Path)
+	}
+	connTo := func(rec *outRecord) bool {
+		return rec.Kind == "network_connection" && rec.Network != nil && rec.Network.DstPort == r.Port
+	}
 	switch name {
 	case "exec":
 		return func(rec *outRecord) bool {
-			return rec.Kind == "process_launch" && rec.Process != nil && rec.Process.Exe.Path == "/usr/bin/true"
+			return launchOf(rec, func(p string) bool { return p == "/usr/bin/true" })
 		}
 	case "connect":
+		return connTo
+	case "mixed":
 		return func(rec *outRecord) bool {
-			return rec.Kind == "network_connection" && rec.Network != nil && rec.Network.DstPort == r.Port
+			return launchOf(rec, func(p string) bool { return p == k.mixed }) || connTo(rec)
+		}
+	case "hash":
+		pool := filepath.Dir(k.hashPool[0]) + "/"
+		return func(rec *outRecord) bool {
+			return launchOf(rec, func(p string) bool { return strings.HasPrefix(p, pool) })
 		}
 	}
 	return func(*outRecord) bool { return false }
 }
 
+func auditdRound(cfg config, tmp string, k *kit, name string, cr *conditionReport, cpu map[string][]float64) (workloadResult, error) {
+	a, err := startAuditd(filepath.Join(tmp, "auditd"))
+	if err != nil {
+		return workloadResult{}, err
+	}
+	kpid := kauditdPID()
+	lost0 := auditLost()
+	before := cpuNs(a.cmd.Process.Pid) + cpuNs(kpid)
+	r, err := runOnce(name, cfg, k)
+	if err != nil {
+		a.stop()
+		return r, err
+	}
+	time.Sleep(500 * time.Millisecond) // auditd flushes asynchronously
+	after := cpuNs(a.cmd.Process.Pid) + cpuNs(kpid)
+	lost := auditLost() - lost0
+	a.stop()
+	execs, conns, err := a.count(auditMatcher(name, k))
+	if err != nil {
+		return r, err
+	}
+	n := execs + conns
+	cr.EventsExpected += expected(name, r.Ops)
+	cr.EventsReported += n
+	cr.Lost += lost
+	cpu["auditd"] = append(cpu["auditd"], float64(after-before)/1e3/float64(max(n, 1)))
+	return r, nil
+}
+
+// auditMatcher selects the workload's own audit records by executable.
+func auditMatcher(name string, k *kit) func(line string) bool {
+	self, _ := os.Executable()
+	switch name {
+	case "exec":
+		return func(l string) bool { return strings.Contains(l, ` exe="/usr/bin/true"`) }
+	case "connect":
+		return func(l string) bool { return strings.Contains(l, ` exe="`+self+`"`) && isConnect(l) }
+	case "mixed":
+		return func(l string) bool { return strings.Contains(l, ` exe="`+k.mixed+`"`) }
+	case "hash":
+		pool := filepath.Dir(k.hashPool[0]) + "/"
+		return func(l string) bool { return strings.Contains(l, ` exe="`+pool) }
+	}
+	return func(string) bool { return false }
+}
+
 // measureBPF runs the workload once more with BPF run-time statistics on
 // and attributes each argus program's run time to the workload's ops.
-func measureBPF(cfg config, out, name string, rep *workloadReport) error {
+func measureBPF(cfg config, tmp string, k *kit, name string, rep *workloadReport) error {
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
 		return fmt.Errorf("enable BPF stats: %w", err)
 	}
 	defer stats.Close()
-	s, err := startSensor(cfg.sensorBin, out)
+	s, err := startSensor(cfg.sensorBin, tmp)
 	if err != nil {
 		return err
 	}
 	before := progStats()
-	r, err := runOnce(name, cfg)
+	r, err := runOnce(name, cfg, k)
 	after := progStats()
 	if serr := s.stop(); err == nil {
 		err = serr
@@ -303,6 +543,30 @@ func progStats() map[string]progCounter {
 	}
 }
 
+// profileMixed profiles the sensor under the mixed workload and returns
+// pprof's top functions by cumulative CPU.
+func profileMixed(cfg config, tmp string, k *kit) (string, error) {
+	prof := filepath.Join(tmp, "mixed.pprof")
+	s, err := startSensor(cfg.sensorBin, tmp, "--cpu-profile", prof)
+	if err != nil {
+		return "", err
+	}
+	long := cfg
+	long.duration = 3 * cfg.duration
+	if _, err := runOnce("mixed", long, k); err != nil {
+		s.stop()
+		return "", err
+	}
+	if err := s.stop(); err != nil {
+		return "", err
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", cfg.sensorBin, prof).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("pprof: %w: %s", err, out)
+	}
+	return string(out), nil
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -316,18 +580,34 @@ func median(v []float64) float64 {
 }
 
 func printTable(w io.Writer, r results) {
-	fmt.Fprintf(w, "\nargus-sensor overhead on %s, %s CPUs, %d rounds x %.0fs, %d loops (medians)\n\n",
-		r.Machine["kernel"], r.Machine["cpus"], r.Rounds, r.DurationSeconds, r.Loops)
-	fmt.Fprintln(w, "| workload | baseline ops/s | argus ops/s | ratio | expected | reported | kernel lost | dropped | sensor CPU µs/event | peak RSS MiB | BPF ns/op |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintf(w, "\nargus-sensor overhead on %s, %s CPUs, %d rounds x %.1fs, %d loops; medians; sha256 on one core: %.0f MB/s\n\n",
+		r.Machine["kernel"], r.Machine["cpus"], r.Rounds, r.DurationSeconds, r.Loops, r.SHA256SingleCoreMBps)
+	fmt.Fprintln(w, "| workload | condition | ops/s | ratio | events expected | reported | lost | CPU µs/event | peak RSS MiB | hash MB/s |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Workloads {
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.3f | %d | %d | %d | %d | %.2f | %.1f | %.0f |\n",
-			x.Name, x.BaselineOpsPerSec, x.ArgusOpsPerSec, x.ArgusRatio, x.EventsExpected, x.EventsReported,
-			x.KernelLost, x.Dropped, x.SensorCPUMicrosPerEvent, float64(x.SensorPeakRSSBytes)/(1<<20), x.BPFNanosPerOp)
+		for _, c := range r.Conditions {
+			cr := x.Conditions[c]
+			if cr == nil {
+				continue
+			}
+			exp, rep, lost, cpu, rss, hash := "", "", "", "", "", ""
+			if c != "none" {
+				exp, rep, lost = strconv.FormatUint(cr.EventsExpected, 10), strconv.FormatUint(cr.EventsReported, 10), strconv.FormatUint(cr.Lost, 10)
+				cpu = fmt.Sprintf("%.2f", cr.CPUMicrosPerEvent)
+			}
+			if cr.PeakRSSBytes > 0 {
+				rss = fmt.Sprintf("%.1f", float64(cr.PeakRSSBytes)/(1<<20))
+			}
+			if cr.HashMBps > 0 {
+				hash = fmt.Sprintf("%.0f", cr.HashMBps)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.0f | %.3f | %s | %s | %s | %s | %s | %s |\n",
+				x.Name, c, cr.OpsPerSec, cr.Ratio, exp, rep, lost, cpu, rss, hash)
+		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| workload | BPF program | runs | ns/run |")
-	fmt.Fprintln(w, "|---|---|---:|---:|")
+	fmt.Fprintln(w, "| workload | BPF program | runs | ns/run | BPF ns per op |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	for _, x := range r.Workloads {
 		names := make([]string, 0, len(x.BPF))
 		for n := range x.BPF {
@@ -335,7 +615,10 @@ func printTable(w io.Writer, r results) {
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			fmt.Fprintf(w, "| %s | %s | %d | %.0f |\n", x.Name, n, x.BPF[n].Runs, x.BPF[n].NanosPerRun)
+			fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f |\n", x.Name, n, x.BPF[n].Runs, x.BPF[n].NanosPerRun, x.BPFNanosPerOp)
 		}
+	}
+	if r.Profile != "" {
+		fmt.Fprintf(w, "\nsensor CPU profile under the mixed workload:\n\n```\n%s```\n", r.Profile)
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,15 +19,29 @@ import (
 
 // sensorProc is a running argus-sensor under measurement.
 type sensorProc struct {
-	cmd    *exec.Cmd
-	out    string
-	stderr bytes.Buffer
+	cmd       *exec.Cmd
+	out       string
+	metrics   string
+	stderr    bytes.Buffer
+	lastFiles float64
 }
 
-func startSensor(bin, out string, extra ...string) (*sensorProc, error) {
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startSensor(bin, dir string, extra ...string) (*sensorProc, error) {
+	out := filepath.Join(dir, "events.jsonl")
 	os.Remove(out)
-	args := append([]string{"run", "--output", "file:" + out, "--health-interval", "0"}, extra...)
-	p := &sensorProc{cmd: exec.Command(bin, args...), out: out}
+	p := &sensorProc{out: out, metrics: freePort()}
+	args := append([]string{"run", "--output", "file:" + out, "--spool-dir", filepath.Join(dir, "spool"),
+		"--health-interval", "0", "--metrics-address", p.metrics}, extra...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start sensor: %w", err)
@@ -44,22 +61,32 @@ func startSensor(bin, out string, extra ...string) (*sensorProc, error) {
 	}
 }
 
-// cpuTicks is the sensor's user+system time in clock ticks (USER_HZ).
-func (p *sensorProc) cpuTicks() (uint64, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "stat"))
+// cpuNs is the CPU time of every thread of pid so far, from schedstat
+// (nanoseconds, where /proc/<pid>/stat counts 10 ms ticks).
+func cpuNs(pid int) uint64 {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return cpuTicks(pid) * 1e7
 	}
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	// fields[0] is field 3; utime is field 14, stime field 15.
-	ut, _ := strconv.ParseUint(fields[11], 10, 64)
-	st, _ := strconv.ParseUint(fields[12], 10, 64)
-	return ut + st, nil
+	var total uint64
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "schedstat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			n, _ := strconv.ParseUint(f[0], 10, 64)
+			total += n
+		}
+	}
+	return total
 }
 
 // peakRSS is VmHWM in bytes.
-func (p *sensorProc) peakRSS() uint64 {
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "status"))
+func peakRSS(pid int) uint64 {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
 		return 0
 	}
@@ -72,6 +99,28 @@ func (p *sensorProc) peakRSS() uint64 {
 		}
 	}
 	return 0
+}
+
+// scrape reads the sensor's unlabelled metrics in one request. Scrapes
+// cost the sensor CPU, so the harness keeps them few.
+func (p *sensorProc) scrape() map[string]float64 {
+	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, l := range strings.Split(string(b), "\n") {
+		name, v, ok := strings.Cut(l, " ")
+		if !ok || strings.HasPrefix(l, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			out[name] = f
+		}
+	}
+	return out
 }
 
 // stop ends the sensor with SIGTERM and waits for it to drain and exit.
@@ -89,7 +138,13 @@ func (p *sensorProc) stop() error {
 type finalHealth struct {
 	EventsLost    uint64 `json:"events_lost"`
 	EventsDropped uint64 `json:"events_dropped"`
-	DecodeErrors  uint64 `json:"decode_errors"`
+	Hashing       *struct {
+		CacheHits   uint64  `json:"cache_hits"`
+		CacheMisses uint64  `json:"cache_misses"`
+		HitRatio    float64 `json:"hit_ratio"`
+		BytesHashed uint64  `json:"bytes_hashed"`
+		FilesHashed uint64  `json:"files_hashed"`
+	} `json:"hashing"`
 }
 
 // count scans the sensor's output: records matching match, and the last
@@ -103,7 +158,7 @@ func (p *sensorProc) count(match func(rec *outRecord) bool) (uint64, finalHealth
 	var n uint64
 	var h finalHealth
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 4<<20), 4<<20)
 	for sc.Scan() {
 		var rec outRecord
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
@@ -124,7 +179,8 @@ type outRecord struct {
 	Kind    string `json:"kind"`
 	Process *struct {
 		Exe struct {
-			Path string `json:"path"`
+			Path   string `json:"path"`
+			SHA256 string `json:"sha256"`
 		} `json:"exe"`
 	} `json:"process"`
 	Network *struct {

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,22 +23,81 @@ import (
 type workloadResult struct {
 	Ops     uint64  `json:"ops"`
 	Seconds float64 `json:"seconds"`
-	// Port is the TCP port the connect workload used, so its records can
-	// be told from others.
+	// Port is the TCP port the connect and mixed workloads used, so their
+	// records can be told from others.
 	Port uint16 `json:"port,omitempty"`
-	// Exe is the executable the exec workload ran.
-	Exe string `json:"exe,omitempty"`
+}
+
+// workload names, in report order.
+var allWorkloads = []string{"exec", "connect", "mixed", "hash"}
+
+// kit is what the workloads run: prepared once by the harness.
+type kit struct {
+	dir      string
+	mixed    string   // a copy of this binary in the temp dir: execs and connects
+	hashPool []string // distinct binaries, each executed once per run
+}
+
+// prepareKit makes the mixed workload's tool and the hash workload's pool
+// of distinct binaries: copies of /bin/true padded to poolSize bytes with
+// random bytes, so each has its own digest and costs a real hash.
+func prepareKit(dir string, poolFiles int, poolSize int64) (*kit, error) {
+	k := &kit{dir: dir, mixed: filepath.Join(dir, "mixed-tool")}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(k.mixed, b, 0o755); err != nil {
+		return nil, fmt.Errorf("write mixed tool: %w", err)
+	}
+	base, err := os.ReadFile("/bin/true")
+	if err != nil {
+		return nil, err
+	}
+	pad := make([]byte, max(0, poolSize-int64(len(base))))
+	for i := range poolFiles {
+		rand.Read(pad[:min(len(pad), 4096)])
+		p := filepath.Join(dir, "hash-pool", "bin-"+strconv.Itoa(i))
+		if i == 0 {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.WriteFile(p, append(base[:len(base):len(base)], pad...), 0o755); err != nil {
+			return nil, fmt.Errorf("write hash pool: %w", err)
+		}
+		k.hashPool = append(k.hashPool, p)
+	}
+	return k, nil
 }
 
 // runWorkload is the child side: run one workload for d and report.
-func runWorkload(name string, d time.Duration, loops int) error {
+func runWorkload(name string, d time.Duration, loops int, args []string) error {
 	var res workloadResult
 	var err error
 	switch name {
 	case "exec":
-		res, err = execStorm(d, loops)
+		res, err = forkExecLoop(d, loops, func(int) (string, []string) { return "/bin/true", []string{"true"} })
 	case "connect":
 		res, err = connectStorm(d, loops)
+	case "mixed":
+		res, err = mixed(d, loops, args[0])
+	case "hash":
+		pool := args
+		var next atomic.Int64
+		res, err = forkExecLoop(d, loops, func(int) (string, []string) {
+			i := next.Add(1) - 1
+			if int(i) >= len(pool) {
+				return "", nil
+			}
+			return pool[i], []string{"pool"}
+		})
+	case "connect-once":
+		return connectOnce(args[0])
 	default:
 		err = fmt.Errorf("unknown workload %q", name)
 	}
@@ -44,22 +107,25 @@ func runWorkload(name string, d time.Duration, loops int) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// execStorm forks and execs /bin/true, one loop per core, as fast as it
-// can, for d.
-func execStorm(d time.Duration, loops int) (workloadResult, error) {
-	const exe = "/bin/true"
+// forkExecLoop forks and execs what next names, one loop per core, until d
+// is up or next runs out.
+func forkExecLoop(d time.Duration, loops int, next func(loop int) (string, []string)) (workloadResult, error) {
 	var ops atomic.Uint64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	stop := time.Now().Add(d)
 	start := time.Now()
-	for range loops {
+	for l := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread()
 			for time.Now().Before(stop) {
-				pid, err := syscall.ForkExec(exe, []string{"true"}, &syscall.ProcAttr{})
+				exe, argv := next(l)
+				if exe == "" {
+					return
+				}
+				pid, err := syscall.ForkExec(exe, argv, &syscall.ProcAttr{Env: os.Environ()})
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
@@ -69,26 +135,28 @@ func execStorm(d time.Duration, loops int) (workloadResult, error) {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
+				if ws.ExitStatus() != 0 {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("%s exited %d", exe, ws.ExitStatus()))
+					return
+				}
 				ops.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
 	if err, ok := firstErr.Load().(error); ok {
-		return workloadResult{}, fmt.Errorf("exec storm: %w", err)
+		return workloadResult{}, fmt.Errorf("fork/exec loop: %w", err)
 	}
-	return workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds(), Exe: exe}, nil
+	return workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds()}, nil
 }
 
-// connectStorm makes loopback TCP connections and closes them with RST
-// (no TIME_WAIT, so ports never run out), one loop per core, for d. A
-// goroutine accepts and closes the server side.
-func connectStorm(d time.Duration, loops int) (workloadResult, error) {
+// listenAccepting opens a loopback listener whose connections are accepted
+// and closed.
+func listenAccepting() (net.Listener, *unix.SockaddrInet4, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return workloadResult{}, err
+		return nil, nil, err
 	}
-	defer l.Close()
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -99,7 +167,30 @@ func connectStorm(d time.Duration, loops int) (workloadResult, error) {
 		}
 	}()
 	ap := l.Addr().(*net.TCPAddr).AddrPort()
-	sa := &unix.SockaddrInet4{Port: int(ap.Port()), Addr: netip.MustParseAddr("127.0.0.1").As4()}
+	return l, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: netip.MustParseAddr("127.0.0.1").As4()}, nil
+}
+
+// connectRST makes one loopback connection and closes it with RST (no
+// TIME_WAIT, so ports never run out).
+func connectRST(sa *unix.SockaddrInet4) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sa); err != nil {
+		return err
+	}
+	return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}
+
+// connectStorm connects to loopback and closes, one loop per core, for d.
+func connectStorm(d time.Duration, loops int) (workloadResult, error) {
+	l, sa, err := listenAccepting()
+	if err != nil {
+		return workloadResult{}, err
+	}
+	defer l.Close()
 	var ops atomic.Uint64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -111,18 +202,10 @@ func connectStorm(d time.Duration, loops int) (workloadResult, error) {
 			defer wg.Done()
 			runtime.LockOSThread()
 			for time.Now().Before(stop) {
-				fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-				if err != nil {
+				if err := connectRST(sa); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
-				if err := unix.Connect(fd, sa); err != nil {
-					unix.Close(fd)
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-				unix.Close(fd)
 				ops.Add(1)
 			}
 		}()
@@ -131,5 +214,62 @@ func connectStorm(d time.Duration, loops int) (workloadResult, error) {
 	if err, ok := firstErr.Load().(error); ok {
 		return workloadResult{}, fmt.Errorf("connect storm: %w", err)
 	}
-	return workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds(), Port: ap.Port()}, nil
+	return workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds(), Port: uint16(sa.Port)}, nil
+}
+
+// mixed execs a binary in a temp dir that connects once to loopback: the
+// launch, connect, hash-cache, trust and rule paths all run per op.
+func mixed(d time.Duration, loops int, tool string) (workloadResult, error) {
+	l, sa, err := listenAccepting()
+	if err != nil {
+		return workloadResult{}, err
+	}
+	defer l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.Port)
+	// Replace, not append: the first of duplicate variables wins.
+	env := []string{workloadEnv + "=connect-once"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, workloadEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	var ops atomic.Uint64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			for time.Now().Before(stop) {
+				pid, err := syscall.ForkExec(tool, []string{tool, "0", "0", addr}, &syscall.ProcAttr{Env: env})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				var ws syscall.WaitStatus
+				syscall.Wait4(pid, &ws, 0, nil)
+				if ws.ExitStatus() != 0 {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("mixed tool exited %d", ws.ExitStatus()))
+					return
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return workloadResult{}, fmt.Errorf("mixed: %w", err)
+	}
+	return workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds(), Port: uint16(sa.Port)}, nil
+}
+
+func connectOnce(addr string) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return err
+	}
+	return connectRST(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
 }

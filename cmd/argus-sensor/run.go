@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type runFlags struct {
 	noSnap   *bool
 	level    *string
 	metrics  *string
+	cpuProf  *string
 }
 
 func newRunFlags(stderr io.Writer) *runFlags {
@@ -57,6 +59,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	f.noSnap = fs.Bool("no-snapshot", false, "do not read already-running processes and open connections at start")
 	f.level = fs.String("log-level", d.LogLevel, "log level: debug, info, warn or error")
 	f.metrics = fs.String("metrics-address", d.Metrics.Address, "host:port for /metrics and /healthz (empty disables)")
+	f.cpuProf = fs.String("cpu-profile", "", "write a CPU profile of the whole run to this file (for performance work)")
 	return f
 }
 
@@ -160,6 +163,17 @@ func runCommand(args []string, stderr io.Writer) error {
 			}
 			return nc.Agent(version, log)
 		}
+	}
+	if *f.cpuProf != "" {
+		pf, err := os.Create(*f.cpuProf)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signalContext()
 	defer stop()
