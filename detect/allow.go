@@ -70,16 +70,18 @@ func (a *AllowEntry) forRule(rule string) bool {
 	return len(a.Rules) == 0 || containsStr(a.Rules, rule)
 }
 
-// matchProcess checks the process conditions against p. An executable
-// condition matches the exe or the script.
-func (a *AllowEntry) matchProcess(p *event.Process) bool {
+// matchProcess checks the process conditions against the identity c
+// (the exe, or the script an interpreter runs) of process p. The exe and
+// sha256 conditions judge that identity alone: allowing an interpreter
+// does not allow the scripts it runs.
+func (a *AllowEntry) matchProcess(p *event.Process, c candidate) bool {
 	if p == nil {
 		return len(a.Exe) == 0 && len(a.SHA256) == 0 && len(a.ParentExe) == 0 && len(a.Users) == 0
 	}
-	if len(a.Exe) > 0 && !anyGlob(a.Exe, p.Exe.Path) && (p.Script == nil || !anyGlob(a.Exe, p.Script.Path)) {
+	if len(a.Exe) > 0 && !anyGlob(a.Exe, c.path) {
 		return false
 	}
-	if len(a.SHA256) > 0 && !containsFold(a.SHA256, p.Exe.SHA256) && (p.Script == nil || !containsFold(a.SHA256, p.Script.SHA256)) {
+	if len(a.SHA256) > 0 && !containsFold(a.SHA256, c.sha256) {
 		return false
 	}
 	if len(a.ParentExe) > 0 && (p.Parent == nil || !anyGlob(a.ParentExe, p.Parent.Exe.Path)) {

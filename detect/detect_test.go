@@ -67,6 +67,13 @@ func withScript(path, sha string, trust *event.Trust) recOpt {
 	return func(r *event.Record) { r.Process.Script = &event.Script{Path: path, SHA256: sha, Trust: trust} }
 }
 
+var unownedDeleted = &event.Trust{Verdict: "unowned", Severity: "MEDIUM", Reason: "executable was deleted after exec"}
+
+// deletedAs marks a record's executable deleted (since exec) with trust t.
+func deletedAs(t *event.Trust) recOpt {
+	return func(r *event.Record) { r.Process.Exe.Deleted, r.Process.Exe.Trust = true, t }
+}
+
 func withCwd(cwd string) recOpt { return func(r *event.Record) { r.Process.Cwd = cwd } }
 
 func withAncestors(paths ...string) recOpt {
@@ -195,6 +202,27 @@ func TestT1587(t *testing.T) {
 			launch("h1", 0, 10, "/usr/sbin/chronyd", shaImplant, unowned, func(r *event.Record) { r.Process.Exe.Deleted = true }),
 			connect("h1", m, 10, "/usr/sbin/chronyd", shaImplant, "192.0.2.1"),
 		}, nil},
+		{"deleted after start, no other class", Config{}, []string{
+			launch("h1", 0, 10, "/srv/app/tool", shaImplant, unowned),
+			connect("h1", m, 10, "/srv/app/tool", shaImplant, "192.0.2.1", deletedAs(unownedDeleted)),
+		}, []string{RuleT1587}},
+		{"deleted after start, launch never seen", Config{}, []string{
+			connect("h1", m, 10, "/srv/app/tool", shaImplant, "192.0.2.1", deletedAs(unownedDeleted)),
+		}, []string{RuleT1587}},
+		{"deleted after start, internal destination", Config{}, []string{
+			connect("h1", m, 10, "/srv/app/tool", shaImplant, "10.1.2.3", deletedAs(unownedDeleted)),
+		}, nil},
+		{"deleted after an upgrade, package-owned path outside /usr", Config{}, []string{
+			launch("h1", 0, 10, "/opt/google/chrome/chrome", shaImplant, unowned),
+			connect("h1", m, 10, "/opt/google/chrome/chrome", shaImplant, "192.0.2.1",
+				deletedAs(&event.Trust{Verdict: "unknown", Severity: "MEDIUM", Package: "google-chrome-stable"})),
+		}, nil},
+		{"deleted after start under /usr", Config{}, []string{
+			connect("h1", m, 10, "/usr/local/bin/tool", shaImplant, "192.0.2.1", deletedAs(unownedDeleted)),
+		}, nil},
+		{"deleted after start, trust unknown to the record", Config{}, []string{
+			connect("h1", m, 10, "/srv/app/tool", shaImplant, "192.0.2.1", deletedAs(nil)),
+		}, nil},
 		{"memfd", Config{}, []string{
 			launch("h1", 0, 10, "/memfd:x", shaImplant, unowned, func(r *event.Record) { r.Process.Exe.Memfd = true }),
 			connect("h1", m, 10, "/memfd:x", shaImplant, "192.0.2.1"),
@@ -275,6 +303,29 @@ func TestT1587DetectionContent(t *testing.T) {
 		connect("h1", time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1"))
 	if again[0].ID != d.ID {
 		t.Errorf("replay gave id %s, then %s", d.ID, again[0].ID)
+	}
+}
+
+// TestT1587DeletedSinceLaunch: a binary that unlinks itself and then
+// connects is caught on the connection alone, which stands for both halves.
+func TestT1587DeletedSinceLaunch(t *testing.T) {
+	dets, _, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/srv/app/tool", shaImplant, unowned, withAncestors("/usr/bin/bash")),
+		connect("h1", time.Minute, 10, "/srv/app/tool", shaImplant, "192.0.2.1", deletedAs(unownedDeleted)),
+		connect("h1", 2*time.Minute, 10, "/srv/app/tool", shaImplant, "192.0.2.1", deletedAs(unownedDeleted)),
+	)
+	if len(dets) != 1 {
+		t.Fatalf("%d detections, want 1", len(dets))
+	}
+	d := dets[0].Detection
+	if len(d.Events) != 1 || d.Events[0].Kind != event.KindNetworkConnection || !d.Events[0].Process.Exe.Deleted {
+		t.Fatalf("events %+v: want the one deleted connection", d.Events)
+	}
+	if got := d.Events[0].Process.Exe.PathClasses; fmt.Sprint(got) != "[deleted]" {
+		t.Errorf("classes %v", got)
+	}
+	if !d.FirstSeen.Equal(t0.Add(time.Minute)) || !d.LastSeen.Equal(d.FirstSeen) || !strings.Contains(d.Summary, "classes deleted") {
+		t.Errorf("first %v last %v summary %q", d.FirstSeen, d.LastSeen, d.Summary)
 	}
 }
 
@@ -421,4 +472,37 @@ func FuzzReplay(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestDeletedPackageFileAtLaunchIsNotACandidate(t *testing.T) {
+	pkg := &event.Trust{Verdict: "package_verified", Severity: "MEDIUM", Package: "google-chrome-stable",
+		Reason: "deleted since it was executed"}
+	dets, _, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/opt/google/chrome/chrome", shaImplant, pkg, func(r *event.Record) { r.Process.Exe.Deleted = true }),
+		connect("h1", time.Minute, 10, "/opt/google/chrome/chrome", shaImplant, "192.0.2.1"),
+	)
+	if len(dets) != 0 {
+		t.Fatalf("%d detections for a package's file still running after an upgrade", len(dets))
+	}
+}
+
+func TestAllowedInterpreterStillCatchesItsScript(t *testing.T) {
+	allow := Config{Allow: []AllowEntry{{Name: "pyenv", Exe: []string{"/home/*/.pyenv/versions/**"}}}}
+	python := "/home/u/.pyenv/versions/3.11.7/bin/python3.11"
+	// The interpreter alone, from a hidden dir, connecting out: allowed.
+	dets, e, _ := replay(t, allow,
+		launch("h1", 0, 10, python, shaPython, unowned),
+		connect("h1", time.Minute, 10, python, shaPython, "192.0.2.1"),
+	)
+	if len(dets) != 0 || e.Stats().Suppressed["pyenv"] == 0 {
+		t.Fatalf("allowlisted interpreter: %d detections, suppressed %v", len(dets), e.Stats().Suppressed)
+	}
+	// The same interpreter running a payload from a hidden dir: caught.
+	dets, _, _ = replay(t, allow,
+		launch("h1", 0, 10, python, shaPython, unowned, withScript("/home/u/.n2/pay", shaPayload, unowned)),
+		connect("h1", time.Minute, 10, python, shaPython, "192.0.2.1", withScript("/home/u/.n2/pay", shaPayload, unowned)),
+	)
+	if len(dets) != 1 || dets[0].Detection.SHA256 != shaPayload {
+		t.Fatalf("payload under an allowlisted interpreter: %d detections", len(dets))
+	}
 }

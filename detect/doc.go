@@ -11,6 +11,12 @@
 // on the same host, within one hour, in either order. That is YARA-L's hop
 // window over (hostname, sha256): order does not matter.
 //
+// A binary that unlinks itself after it starts was not deleted when its
+// launch was recorded; only its connections carry the deleted class. A
+// connection whose executable is deleted, outside the system directories,
+// at a path no package owns, with a trust other than INFORMATIONAL, stands
+// for both halves: the detection then holds that one record.
+//
 // State is one entry per (hostname, sha256): the first qualifying launch
 // and the first external connection seen in the window, each kept as its
 // encoded record, plus counts. The detection fires as soon as both halves
@@ -38,7 +44,9 @@
 //
 // Entries match on executable path glob, sha256, parent executable glob,
 // user, destination CIDR and destination port; an entry matches when all
-// its conditions do. A connection an entry allows does not count toward a
+// its conditions do. Path and sha256 conditions judge one identity at a
+// time (the exe, or an interpreter's script), so allowing an interpreter
+// does not allow the scripts it runs. A connection an entry allows does not count toward a
 // correlation; a launch an entry allows (entries without network
 // conditions) does not either. Every suppression is counted per entry.
 package detect

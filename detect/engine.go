@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -246,7 +247,7 @@ func (e *Engine) qualifies(c candidate) bool {
 		if !e.suspicious[class] {
 			continue
 		}
-		if class == "deleted" && e.cfg.IsSystem(c.path) {
+		if class == "deleted" && !e.deletedCounts(c) {
 			continue
 		}
 		return true
@@ -254,13 +255,22 @@ func (e *Engine) qualifies(c candidate) bool {
 	return false
 }
 
-func (e *Engine) allowed(rule string, p *event.Process, n *event.Network, needNetwork bool) bool {
+// deletedCounts reports whether the deleted class of c is suspicious: not
+// a system path, and not a file a package owns wherever the package put
+// it. Programs still running after an upgrade replaced them (a daemon in
+// /usr/sbin, /opt/google/chrome/chrome) are deleted too, and their trust
+// names the package.
+func (e *Engine) deletedCounts(c candidate) bool {
+	return !e.cfg.IsSystem(c.path) && (c.trust == nil || c.trust.Package == "")
+}
+
+func (e *Engine) allowed(rule string, p *event.Process, c candidate, n *event.Network, needNetwork bool) bool {
 	for i := range e.cfg.Allow {
 		a := &e.cfg.Allow[i]
 		if !a.forRule(rule) || (!needNetwork && a.hasNetwork()) {
 			continue
 		}
-		if a.matchProcess(p) && a.matchNetwork(n) {
+		if a.matchProcess(p, c) && a.matchNetwork(n) {
 			e.stats.Suppressed[a.Name]++
 			return true
 		}
@@ -278,7 +288,7 @@ func (e *Engine) launch(rec *event.Record, out []*event.Record) []*event.Record 
 			continue
 		}
 		e.stats.Candidates++
-		if e.allowed(RuleT1587, p, nil, false) {
+		if e.allowed(RuleT1587, p, c, nil, false) {
 			continue
 		}
 		k := key{rec.Host.Hostname, strings.ToLower(c.sha256)}
@@ -306,8 +316,8 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 		if c.sha256 == "" {
 			continue
 		}
-		if e.allowed(RuleT1587, p, n, true) {
-			return out
+		if e.allowed(RuleT1587, p, c, n, true) {
+			continue
 		}
 		k := key{rec.Host.Hostname, strings.ToLower(c.sha256)}
 		w := e.get(k)
@@ -321,9 +331,31 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 			}
 			w.conn, w.connAt = encoded, rec.Time
 		}
+		if w.launch == nil && e.deletedCandidate(c) {
+			// The launch was recorded while the file still existed;
+			// only this record shows it running from a deleted file,
+			// so it stands for both halves.
+			e.stats.Candidates++
+			if encoded == nil {
+				encoded = e.pack.pack(rec)
+			}
+			w.launch, w.launchAt = encoded, rec.Time
+			w.conn, w.connAt = encoded, rec.Time
+		}
 		out = e.maybeFire(k, w, rec.Time, out)
 	}
 	return out
+}
+
+// deletedCandidate reports whether a connecting identity makes a t1587
+// candidate by the deleted class: a binary that unlinked itself after it
+// started. Its process_launch carried no deleted flag, and where no other
+// class applies (an implant dropped in /srv or /opt) nothing else would
+// make it one. Only the deleted class lets a connection stand for its own
+// launch: any other class was already on the launch record.
+func (e *Engine) deletedCandidate(c candidate) bool {
+	return e.suspicious["deleted"] && slices.Contains(c.classes, "deleted") && e.deletedCounts(c) &&
+		c.sha256 != "" && c.trust != nil && c.trust.Severity != "INFORMATIONAL"
 }
 
 // get returns the window of k, creating it.
@@ -357,6 +389,10 @@ func (e *Engine) maybeFire(k key, w *window, at time.Time, out []*event.Record) 
 	if last.Before(first) {
 		first, last = last, first
 	}
+	events := []event.Record{launch, conn}
+	if launch.ID == conn.ID {
+		events = events[1:] // the connection stood for the launch (deletedCandidate)
+	}
 	exe := launchIdentity(&launch, k.id)
 	summary := fmt.Sprintf("%s (sha256 %s, trust %s, classes %s) launched on %s and connected to %s:%d",
 		exe.path, k.id, verdict(exe.trust), strings.Join(exe.classes, ","), k.host, conn.Network.DstIP, conn.Network.DstPort)
@@ -370,7 +406,7 @@ func (e *Engine) maybeFire(k key, w *window, at time.Time, out []*event.Record) 
 		SHA256:        k.id,
 		WindowSeconds: int64(e.cfg.Window / time.Second),
 		Degraded:      e.degraded(at),
-		Events:        []event.Record{launch, conn},
+		Events:        events,
 		FirstSeen:     first,
 		LastSeen:      last,
 		Connections:   w.conns,
@@ -479,7 +515,7 @@ func (e *Engine) npmRule(rec *event.Record, out []*event.Record) []*event.Record
 	if pkg == "" {
 		return out
 	}
-	if e.allowed(RuleNPM, p, nil, false) {
+	if e.allowed(RuleNPM, p, identities(p)[0], nil, false) {
 		return out
 	}
 	k := key{rec.Host.Hostname, pkg}

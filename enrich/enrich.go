@@ -62,6 +62,7 @@ type Proc struct {
 	Ancestors     []event.Ancestor
 
 	exeHash *hasher.Future
+	owned   bool // a package owns the exe's path
 	md5     bool // the exe's package records md5
 	trust   [2]*event.Trust
 	script  *script
@@ -242,7 +243,7 @@ func (e *Enricher) track(p *Proc) {
 	if h := e.opts.Hasher; h != nil && p.HaveExe && p.ExePath != "" && !p.ExePathTruncated {
 		if e.opts.Trust != nil {
 			if o, owned := e.opts.Trust.Owner(p.ExePath); owned {
-				p.md5 = o.NeedsMD5()
+				p.owned, p.md5 = true, o.NeedsMD5()
 			}
 		}
 		p.exeHash = h.Submit(hasher.Request{
@@ -629,9 +630,20 @@ func (e *Enricher) exeTrust(p *Proc, exe *event.Exe, res hasher.Result) *event.T
 	if t := p.trust[slot]; t != nil {
 		return t
 	}
+	// Where the IMA signature is read. A package-owned file is judged by
+	// its database record and its xattr rarely matters; for any other,
+	// read through the process while it still runs the very inode: a
+	// binary that unlinked or replaced itself after starting is gone from
+	// its path but not from /proc/<pid>/exe.
 	xattr := exe.Path
+	procExe := e.root + "/" + strconv.FormatUint(uint64(p.PID), 10) + "/exe"
 	if exe.Deleted || exe.Memfd {
-		xattr = e.root + "/" + strconv.FormatUint(uint64(p.PID), 10) + "/exe"
+		xattr = procExe
+	} else if !p.owned {
+		var st unix.Stat_t
+		if unix.Stat(procExe, &st) == nil && st.Dev == p.Exe.Dev && st.Ino == p.Exe.Ino {
+			xattr = procExe
+		}
 	}
 	v := c.Verdict(signature.Input{
 		Path: exe.Path, XattrPath: xattr, ID: exeID(p.Exe), SHA256: res.SHA256, MD5: res.MD5,
