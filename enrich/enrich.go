@@ -17,6 +17,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/fileid"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
@@ -202,7 +203,7 @@ func (e *Enricher) sameStart(p *Proc, startNs uint64) bool {
 	if p.StartNs == startNs {
 		return true
 	}
-	if p.coarseStart && startMatches(startNs, p.StartNs/(1e9/ticksPerSecond)) {
+	if p.coarseStart && (procfs.Stat{StartTicks: p.StartNs / procfs.NsPerTick}).SameStart(startNs) {
 		p.StartNs, p.coarseStart = startNs, false
 		return true
 	}

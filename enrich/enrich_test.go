@@ -208,33 +208,10 @@ func TestInterruptedConnectThatReturnedEINTR(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	st, err := parseStat([]byte("42 (a) b (c)) R 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"))
-	if err != nil || st.comm != "a) b (c)" || st.ppid != 7 || st.startTicks != 12345 {
-		t.Fatalf("got %+v, %v", st, err)
-	}
-	for _, bad := range []string{"", "42 noparen", "42 (x) R 1 2", "42 (x) R z 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0"} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("parseStat(%q) accepted", bad)
-		}
-	}
-}
-
-func FuzzParseStat(f *testing.F) {
-	f.Add([]byte("42 (a) b) R 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"))
-	f.Fuzz(func(t *testing.T, b []byte) { parseStat(b) })
-}
-
 func TestResultName(t *testing.T) {
 	for ret, want := range map[int32]string{0: "success", -115: "EINPROGRESS", -111: "ECONNREFUSED", -101: "ENETUNREACH", -512: "interrupted", -516: "interrupted", -9999: "errno_9999"} {
 		if got := ResultName(ret); got != want {
 			t.Errorf("ResultName(%d) = %q, want %q", ret, got, want)
 		}
-	}
-}
-
-func TestStartMatches(t *testing.T) {
-	if !startMatches(123_456_789_012, 12345) || startMatches(123_456_789_012, 12346) {
-		t.Error("start time tick conversion")
 	}
 }

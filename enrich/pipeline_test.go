@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/fileid"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 	"github.com/argus-sensor/argus-sensor/snapshot"
@@ -73,18 +73,14 @@ func running(t *testing.T, bin string, args ...string) (*exec.Cmd, *sensor.Exec)
 	if err := unix.Stat(bin, &st); err != nil {
 		t.Fatal(err)
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := parseStat(stat)
+	ps, err := procfs.ReadStat("/proc", pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	real, _ := filepath.EvalSymlinks(bin)
 	return cmd, &sensor.Exec{
-		Header: sensor.Header{Kind: sensor.KindExec, TID: pid, TGID: pid, BootNs: ps.startTicks*1e7 + 1},
-		Task:   sensor.Task{StartNs: ps.startTicks*1e7 + 3, PPID: uint32(os.Getpid()), AUID: 0xffffffff, Comm: "x"},
+		Header: sensor.Header{Kind: sensor.KindExec, TID: pid, TGID: pid, BootNs: ps.StartTicks*1e7 + 1},
+		Task:   sensor.Task{StartNs: ps.StartTicks*1e7 + 3, PPID: uint32(os.Getpid()), AUID: 0xffffffff, Comm: "x"},
 		Exe:    fileFromStat(&st, false, false),
 		Path:   real, Cwd: "/", Args: append([]string{bin}, args...), Filename: bin,
 	}
@@ -254,9 +250,8 @@ func TestSeedFromProc(t *testing.T) {
 		t.Errorf("ancestors %+v", p.Ancestors)
 	}
 	// A kernel record with the exact start time finds the coarse entry.
-	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat")
-	ps, _ := parseStat(stat)
-	exact := ps.startTicks*1e7 + 4_321_000
+	ps, _ := procfs.ReadStat("/proc", uint32(cmd.Process.Pid))
+	exact := ps.StartTicks*1e7 + 4_321_000
 	c := connectEv(uint32(cmd.Process.Pid), exact, "192.0.2.1:443")
 	ci := e.Handle(c, nil)[0]
 	if ci.Rec.Process.Source != SourceProcfs || e.Stats().ProcfsLookups != 0 {

@@ -233,11 +233,17 @@ func appendUint(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 10)
 
 const hex = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaping as encoding/json does:
-// control characters, quote, backslash, <, >, &, U+2028 and U+2029 are
-// escaped, and invalid UTF-8 becomes U+FFFD.
+// appendString appends s as a JSON string, escaped as AppendEscaped does.
 func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
+	return append(AppendEscaped(append(b, '"'), s), '"')
+}
+
+// AppendEscaped appends s escaped for the inside of a JSON string, as
+// encoding/json escapes it: control characters, quote, backslash, <, >,
+// &, U+2028 and U+2029 are escaped, and invalid UTF-8 becomes U+FFFD, so
+// every output parses, whatever bytes a process put in its argv. The
+// output formats share it.
+func AppendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -284,8 +290,7 @@ func appendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // FormatTime formats t as records do.

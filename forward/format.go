@@ -78,7 +78,7 @@ func normIP(ip string) string {
 // (boot id, pid, start time), as docs/schema.md defines it.
 func appendProcessID(b []byte, bootID string, p *event.Process) []byte {
 	b = append(b, "argus:"...)
-	b = appendJSONStringBody(b, bootID)
+	b = event.AppendEscaped(b, bootID)
 	b = append(b, ':')
 	b = strconv.AppendUint(b, uint64(p.PID), 10)
 	b = append(b, ':')

@@ -3,7 +3,8 @@ package forward
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/argus-sensor/argus-sensor/event"
 )
 
 // jw appends JSON to a byte slice without reflection. The formats run on
@@ -141,65 +142,15 @@ func (w *jw) joined(k string, ss []string) {
 		if i > 0 {
 			w.b = append(w.b, ' ')
 		}
-		w.b = appendJSONStringBody(w.b, s)
+		w.b = event.AppendEscaped(w.b, s)
 	}
 	w.b = append(w.b, '"')
 }
 
 const rfc3339Nano9 = "2006-01-02T15:04:05.000000000Z07:00"
 
-const hexDigits = "0123456789abcdef"
-
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
-	b = appendJSONStringBody(b, s)
+	b = event.AppendEscaped(b, s)
 	return append(b, '"')
-}
-
-// appendJSONStringBody escapes s for the inside of a JSON string.
-// Control characters, quote and backslash are escaped as JSON requires;
-// invalid UTF-8 becomes U+FFFD so every output parses; U+2028 and U+2029
-// are escaped because some JavaScript-based receivers split lines on them.
-func appendJSONStringBody(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(b, s[start:]...)
 }

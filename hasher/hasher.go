@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/fileid"
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 )
 
 // Defaults for Options.
@@ -398,8 +399,8 @@ func (h *Hasher) fromProc(r *reader, req *Request, p proc) (res Result, ok bool)
 	// been recycled before the open, it is the newcomer's and does not
 	// match; if it matches, the process lived from exec until after the
 	// fstat, and so, below, did the kernel's ban on writing its executable.
-	ticks, err := readStartTicks(h.root, p.pid)
-	if err != nil || ticks != p.startNs/nsPerTick {
+	st, err := procfs.ReadStat(h.root, p.pid)
+	if err != nil || !st.SameStart(p.startNs) {
 		return Result{}, false
 	}
 	if have != req.ID {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/fileid"
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 )
 
 func TestLiveProcess(t *testing.T) {
@@ -208,7 +209,7 @@ func TestPIDReuse(t *testing.T) {
 	cmd := startSleep(t, path)
 	req := execRequest(t, cmd, path, id)
 	// A start time one tick off is another process that got the same pid.
-	req.StartNs += nsPerTick
+	req.StartNs += procfs.NsPerTick
 
 	h := newTestHasher(t, Options{})
 	wantHash(t, hashReq(t, h, req), sha256Hex(content), SourcePath)

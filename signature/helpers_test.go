@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/fileid"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
 // requireTool skips t when a command is missing; under CI=true, where
@@ -32,16 +34,8 @@ func requireTool(t testing.TB, names ...string) {
 	}
 }
 
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (security.* xattrs) and CI must run it")
-	}
-	t.Skip("skipping: needs root to write security.ima")
-}
+// requireRoot gates tests that write security.ima xattrs.
+func requireRoot(t testing.TB) { t.Helper(); testutil.RequireRoot(t) }
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

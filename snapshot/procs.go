@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/fileid"
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 )
 
 // Process is one process found in /proc.
@@ -57,10 +57,15 @@ func Processes(root string) ([]Process, error) {
 
 func readProcess(dir string, pid uint32) (Process, bool) {
 	p := Process{PID: pid}
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
-	if err != nil || !parseStat(stat, &p) {
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
 		return p, false
 	}
+	ps, err := procfs.ParseStat(b)
+	if err != nil {
+		return p, false
+	}
+	p.Comm, p.PPID, p.StartTicks, p.StartNs = ps.Comm, ps.PPID, ps.StartTicks, ps.StartNs()
 	exe, err := os.Readlink(filepath.Join(dir, "exe"))
 	if err != nil {
 		return p, false // a kernel thread, or gone
@@ -88,26 +93,6 @@ func readProcess(dir string, pid uint32) (Process, bool) {
 		p.NetNS = ns.Ino
 	}
 	return p, true
-}
-
-// parseStat fills ppid, comm and start time from /proc/<pid>/stat. comm
-// may hold spaces and parentheses, so fields count from the last ')'.
-func parseStat(b []byte, p *Process) bool {
-	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || closing < open {
-		return false
-	}
-	fields := strings.Fields(string(b[closing+1:]))
-	if len(fields) < 20 {
-		return false
-	}
-	ppid, err1 := strconv.ParseUint(fields[1], 10, 32)
-	start, err2 := strconv.ParseUint(fields[19], 10, 64)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	p.Comm, p.PPID, p.StartTicks, p.StartNs = string(b[open+1:closing]), uint32(ppid), start, start*1e7
-	return true
 }
 
 // statusIDs returns the real uid and gid from /proc/<pid>/status.

@@ -38,17 +38,6 @@ func TestProcessesFindsSelfAndChild(t *testing.T) {
 	}
 }
 
-func TestParseStatCommWithParens(t *testing.T) {
-	var p Process
-	if !parseStat([]byte("7 (a (b) c) S 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0"), &p) ||
-		p.Comm != "a (b) c" || p.PPID != 3 || p.StartTicks != 4242 {
-		t.Fatalf("%+v", p)
-	}
-	if parseStat([]byte("7 (x) S 3"), &p) {
-		t.Fatal("short stat accepted")
-	}
-}
-
 // TestConnections finds an outbound loopback connection and leaves out
 // the accepted side of it.
 func TestConnections(t *testing.T) {
