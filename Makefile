@@ -9,7 +9,7 @@ TESTEXEC := $(if $(SUDO),-exec sudo,)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test generate check-generated lint bench
+.PHONY: build run test generate check-generated lint bench package
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/argus-sensor ./cmd/argus-sensor
@@ -36,3 +36,7 @@ lint:
 
 bench:
 	$(GO) run ./bench $(ARGS)
+
+# dist/argus-sensor_<version>_<arch>.deb and dist/argus-sensor-<version>-1.<rpmarch>.rpm
+package:
+	VERSION=$(VERSION) packaging/package.sh dist

@@ -1,0 +1,337 @@
+package packaging
+
+import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// testVersion is stamped into the packages the tests build. It is a tag
+// followed by commits, the form that most needs package.sh's reshaping.
+const (
+	testVersion    = "v0.9.1-4-gabc1234"
+	testPkgVersion = "0.9.1+git4.gabc1234"
+)
+
+// The paths every package must install.
+var packagedFiles = []string{
+	"/usr/bin/argus-sensor",
+	"/usr/lib/systemd/system/argus-sensor.service",
+	"/usr/lib/sysusers.d/argus-sensor.conf",
+	"/etc/argus-sensor/config.yaml",
+	"/usr/share/doc/argus-sensor/README.md",
+	"/usr/share/doc/argus-sensor/operations.md",
+	"/usr/share/doc/argus-sensor/copyright",
+}
+
+var (
+	pkgOnce sync.Once
+	pkgDir  string
+	pkgDeb  string
+	pkgRPM  string
+	pkgErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pkgDir != "" {
+		os.RemoveAll(pkgDir)
+	}
+	os.Exit(code)
+}
+
+// packages builds the .deb and .rpm once per test binary with package.sh,
+// as `make package` does.
+func packages(t *testing.T) (deb, rpm string) {
+	t.Helper()
+	pkgOnce.Do(func() {
+		pkgDir, pkgErr = os.MkdirTemp("", "argus-packages-")
+		if pkgErr != nil {
+			return
+		}
+		cmd := exec.Command("./package.sh", pkgDir)
+		cmd.Env = append(os.Environ(), "VERSION="+testVersion, "GOARCH=amd64", "PATH="+goPath())
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			pkgErr = fmt.Errorf("package.sh: %w\n%s", err, stderr.Bytes())
+			return
+		}
+		for _, p := range strings.Fields(string(out)) {
+			switch filepath.Ext(p) {
+			case ".deb":
+				pkgDeb = p
+			case ".rpm":
+				pkgRPM = p
+			}
+		}
+	})
+	if pkgErr != nil {
+		t.Fatal(pkgErr)
+	}
+	return pkgDeb, pkgRPM
+}
+
+// goPath is PATH with the go command on it: under `make test` as a
+// non-root user the tests run through sudo, whose secure_path usually
+// leaves out Go's directory.
+func goPath() string {
+	path := os.Getenv("PATH")
+	if _, err := exec.LookPath("go"); err == nil {
+		return path
+	}
+	return filepath.Join(runtime.GOROOT(), "bin") + string(os.PathListSeparator) + path
+}
+
+// need returns the path of a program, skipping the test when it is
+// missing outside CI and failing it in CI, where it must be installed.
+func need(t *testing.T, prog, aptPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err == nil {
+		return p
+	}
+	msg := fmt.Sprintf("%s not found (apt-get install %s)", prog, aptPackage)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + ": CI must have it")
+	}
+	t.Skip("skipping: " + msg)
+	return ""
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestPackageNames(t *testing.T) {
+	deb, rpm := packages(t)
+	if got, want := filepath.Base(deb), "argus-sensor_"+testPkgVersion+"_amd64.deb"; got != want {
+		t.Errorf("deb is %s, want %s", got, want)
+	}
+	if got, want := filepath.Base(rpm), "argus-sensor-"+testPkgVersion+"-1.x86_64.rpm"; got != want {
+		t.Errorf("rpm is %s, want %s", got, want)
+	}
+}
+
+func TestDeb(t *testing.T) {
+	deb, _ := packages(t)
+	need(t, "dpkg-deb", "dpkg")
+
+	fields := map[string]string{}
+	for _, f := range []string{"Package", "Version", "Architecture", "Maintainer", "Section", "Depends"} {
+		fields[f] = strings.TrimSpace(run(t, "dpkg-deb", "--field", deb, f))
+	}
+	want := map[string]string{"Package": "argus-sensor", "Version": testPkgVersion, "Architecture": "amd64", "Section": "admin", "Depends": ""}
+	for k, v := range want {
+		if fields[k] != v {
+			t.Errorf("%s = %q, want %q", k, fields[k], v)
+		}
+	}
+	if fields["Maintainer"] == "" {
+		t.Error("no Maintainer")
+	}
+
+	listing := run(t, "dpkg-deb", "--contents", deb)
+	modes := map[string]string{}
+	for _, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 {
+			modes[strings.TrimPrefix(f[5], ".")] = f[0] + " " + f[1]
+		}
+	}
+	for _, p := range packagedFiles {
+		if _, ok := modes[p]; !ok {
+			t.Errorf("%s is not in the deb", p)
+		}
+	}
+	if m := modes["/usr/bin/argus-sensor"]; m != "-rwxr-xr-x root/root" {
+		t.Errorf("/usr/bin/argus-sensor is %q, want -rwxr-xr-x root/root", m)
+	}
+
+	control := t.TempDir()
+	run(t, "dpkg-deb", "--control", deb, control)
+	conffiles, err := os.ReadFile(filepath.Join(control, "conffiles"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(conffiles)) != "/etc/argus-sensor/config.yaml" {
+		t.Errorf("conffiles = %q, want only /etc/argus-sensor/config.yaml", conffiles)
+	}
+	for _, s := range []string{"preinst", "postinst", "prerm", "postrm"} {
+		st, err := os.Stat(filepath.Join(control, s))
+		if err != nil || st.Mode()&0o111 == 0 {
+			t.Errorf("maintainer script %s missing or not executable: %v", s, err)
+		}
+	}
+
+	root := t.TempDir()
+	run(t, "dpkg-deb", "--extract", deb, root)
+	checkTree(t, root)
+}
+
+func TestRPM(t *testing.T) {
+	_, rpm := packages(t)
+	need(t, "rpm", "rpm")
+
+	info := run(t, "rpm", "-qp", "--queryformat", "%{NAME}|%{VERSION}|%{RELEASE}|%{ARCH}|%{LICENSE}\n", rpm)
+	if got, want := strings.TrimSpace(info), "argus-sensor|"+testPkgVersion+"|1|x86_64|Apache-2.0 AND GPL-2.0-only"; got != want {
+		t.Errorf("rpm header %q, want %q", got, want)
+	}
+	files := strings.Fields(run(t, "rpm", "-qlp", rpm))
+	for _, p := range packagedFiles {
+		if !slices.Contains(files, p) {
+			t.Errorf("%s is not in the rpm", p)
+		}
+	}
+	if got := strings.TrimSpace(run(t, "rpm", "-qp", "--configfiles", rpm)); got != "/etc/argus-sensor/config.yaml" {
+		t.Errorf("config files %q, want only /etc/argus-sensor/config.yaml", got)
+	}
+	// %config(noreplace): an edited file survives an upgrade untouched.
+	flags := run(t, "rpm", "-qp", "--queryformat", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]", rpm)
+	if !strings.Contains(flags, "/etc/argus-sensor/config.yaml cn") {
+		t.Errorf("config.yaml is not %%config(noreplace):\n%s", flags)
+	}
+	scripts := run(t, "rpm", "-qp", "--scripts", rpm)
+	for _, s := range []string{"preinstall scriptlet", "postinstall scriptlet", "preuninstall scriptlet", "postuninstall scriptlet"} {
+		if !strings.Contains(scripts, s) {
+			t.Errorf("no %s in the rpm", s)
+		}
+	}
+}
+
+// checkTree checks an unpacked package: the binary is static and reports
+// the version, the shipped configuration validates, and the unit verifies.
+func checkTree(t *testing.T, root string) {
+	t.Helper()
+	bin := filepath.Join(root, "usr/bin/argus-sensor")
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("argus-sensor has an ELF interpreter: it is not static (CGO_ENABLED=0)")
+		}
+	}
+	f.Close()
+	if out := run(t, bin, "version"); !strings.Contains(out, testVersion) {
+		t.Errorf("argus-sensor version = %q, want it to contain %s", out, testVersion)
+	}
+	cfg := filepath.Join(root, "etc/argus-sensor/config.yaml")
+	if out := run(t, bin, "check", "--config", cfg); !strings.Contains(out, "ok") {
+		t.Errorf("shipped config does not validate: %s", out)
+	}
+
+	// `systemd-analyze verify --root` resolves everything (ExecStart, the
+	// targets the unit is ordered against) inside root, so lend it the
+	// host's systemd units next to the package's.
+	analyze := need(t, "systemd-analyze", "systemd")
+	units := filepath.Join(root, "usr/lib/systemd/system")
+	for _, dir := range []string{"/usr/lib/systemd/system", "/lib/systemd/system"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			dst := filepath.Join(units, e.Name())
+			if _, err := os.Lstat(dst); err == nil || e.IsDir() {
+				continue
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
+				os.WriteFile(dst, b, 0o644)
+			}
+		}
+	}
+	cmd := exec.Command(analyze, "verify", "--man=no", "--root="+root, "argus-sensor.service")
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// unitSettings returns every value of key in the unit file, in order.
+func unitSettings(t *testing.T, key string) []string {
+	t.Helper()
+	f, err := os.Open("argus-sensor.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var vals []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), key+"="); ok {
+			vals = append(vals, v)
+		}
+	}
+	return vals
+}
+
+// TestUnitPrivileges keeps the unit's capabilities and the Privileges
+// table in operations.md the same set.
+func TestUnitPrivileges(t *testing.T) {
+	bounding := unitSettings(t, "CapabilityBoundingSet")
+	ambient := unitSettings(t, "AmbientCapabilities")
+	if len(bounding) != 1 || len(ambient) != 1 || bounding[0] != ambient[0] {
+		t.Fatalf("CapabilityBoundingSet %q and AmbientCapabilities %q differ: the user is not root, so only ambient capabilities reach the sensor", bounding, ambient)
+	}
+	granted := strings.Fields(bounding[0])
+	if slices.Contains(granted, "CAP_SYS_ADMIN") {
+		t.Error("the unit grants CAP_SYS_ADMIN")
+	}
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if c, ok := strings.CutPrefix(line, "| `CAP_"); ok {
+			if name, _, ok := strings.Cut(c, "`"); ok {
+				table["CAP_"+name] = true
+			}
+		}
+	}
+	for _, c := range granted {
+		if !table[c] {
+			t.Errorf("%s is granted but not in the Privileges table of docs/operations.md", c)
+		}
+	}
+	if len(unitSettings(t, "User")) != 1 || unitSettings(t, "User")[0] == "root" {
+		t.Error("the unit must run as its own user")
+	}
+}
+
+func TestScriptsParse(t *testing.T) {
+	scripts, err := filepath.Glob("scripts/*.sh")
+	if err != nil || len(scripts) != 4 {
+		t.Fatalf("want 4 maintainer scripts, got %v (%v)", scripts, err)
+	}
+	for _, s := range append(scripts, "package.sh") {
+		shell := "sh"
+		if s == "package.sh" {
+			shell = "bash"
+		}
+		if out, err := exec.Command(shell, "-n", s).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", s, err, out)
+		}
+		if sc, err := exec.LookPath("shellcheck"); err == nil {
+			if out, err := exec.Command(sc, s).CombinedOutput(); err != nil {
+				t.Errorf("shellcheck %s: %v\n%s", s, err, out)
+			}
+		}
+	}
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# argus-sensor postinst (deb) and %post (rpm).
+#   deb: configure [old-version] | abort-upgrade | abort-remove | abort-deconfigure
+#   rpm: 1 (install) | 2 (upgrade)
+#
+# Install: create the argus-sensor user, let it read the configuration
+# (which may carry output tokens), enable the service, and start it when
+# systemd is running (not in a chroot or an image build, where it starts
+# at the next boot). Upgrade: restart the service if it was running;
+# whether it is enabled is the administrator's choice and is left alone.
+set -e
+
+unit=argus-sensor.service
+config=/etc/argus-sensor/config.yaml
+marker=/var/lib/argus-sensor/.package-fresh-install
+
+first=no
+case "$1" in
+configure)
+	if [ -e "$marker" ]; then action=install; else action=upgrade; fi
+	[ -n "$2" ] || first=yes
+	;;
+1) action=install first=yes ;;
+2) action=upgrade ;;
+abort-upgrade | abort-remove | abort-deconfigure) action=abort ;;
+*) exit 0 ;;
+esac
+rm -f "$marker"
+
+if ! getent passwd argus-sensor >/dev/null; then
+	if command -v systemd-sysusers >/dev/null 2>&1; then
+		systemd-sysusers argus-sensor.conf
+	else
+		useradd --system --user-group --home-dir /var/lib/argus-sensor \
+			--no-create-home --shell /usr/sbin/nologin \
+			--comment "Argus host sensor" argus-sensor
+	fi
+fi
+
+# Only on the very first install: later, the file and its mode are the
+# administrator's.
+if [ "$first" = yes ] && [ -f "$config" ]; then
+	chgrp argus-sensor "$config"
+	chmod 0640 "$config"
+fi
+
+command -v systemctl >/dev/null 2>&1 || exit 0
+running=no
+if [ -d /run/systemd/system ]; then
+	running=yes
+	systemctl daemon-reload || true
+fi
+case "$action" in
+install)
+	systemctl enable "$unit" || true
+	if [ "$running" = yes ] && ! systemctl start "$unit"; then
+		echo "argus-sensor: the service did not start; see: journalctl -u $unit, argus-sensor check" >&2
+	fi
+	;;
+upgrade)
+	[ "$running" = no ] || systemctl try-restart "$unit" || true
+	;;
+abort)
+	if [ "$running" = yes ] && systemctl --quiet is-enabled "$unit"; then
+		systemctl start "$unit" || true
+	fi
+	;;
+esac
+exit 0
