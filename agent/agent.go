@@ -5,11 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"reflect"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/classify"
@@ -53,10 +49,13 @@ type Config struct {
 	NoSnapshot bool
 	// MetricsAddr serves Prometheus /metrics and /healthz; "" disables.
 	MetricsAddr string
-	// Reload, if set, is called on SIGHUP for a new configuration. The
-	// outputs, path classes, internal networks and allowlist are applied
-	// without losing events; an error keeps the running configuration.
-	Reload func() (Config, error)
+	// Reload, if set, is called for a new configuration on each value
+	// from Hangups (the caller's SIGHUP). The outputs, path classes,
+	// internal networks and allowlist are applied without losing events;
+	// an error keeps the running configuration. A hangup that arrives
+	// while the sensor starts waits for it.
+	Reload  func() (Config, error)
+	Hangups <-chan os.Signal
 
 	Version string
 	Logger  *slog.Logger
@@ -144,7 +143,6 @@ type pipeline struct {
 	engine  *detect.Engine
 	fwd     *forward.Forwarder
 	metrics *metricsServer
-	hup     chan os.Signal
 
 	queue       []queued // in order; the head may wait for its hash
 	late        []enrich.Item
@@ -198,8 +196,12 @@ func (p *pipeline) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read hostname: %w", err)
 	}
+	bootID := enrich.BootID()
+	if bootID == "" {
+		p.log.Warn("cannot read /proc/sys/kernel/random/boot_id: records carry no host.boot_id, and their ids are unique only with the hostname")
+	}
 	if p.enrich, err = enrich.New(enrich.Options{
-		Hostname: hostname, BootID: enrich.BootID(), MaxProcesses: cfg.MaxProcesses, Logger: p.log,
+		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
 		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets,
 	}); err != nil {
 		return err
@@ -211,9 +213,6 @@ func (p *pipeline) build(ctx context.Context) error {
 }
 
 func (p *pipeline) close() {
-	if p.hup != nil {
-		signal.Stop(p.hup)
-	}
 	if p.metrics != nil {
 		p.metrics.close()
 	}
@@ -246,25 +245,31 @@ func (p *pipeline) snapshot() {
 	}
 	p.enqueue(p.enrich.Seed(procs, now, p.items[:0]))
 	byNS := map[uint64][]uint32{}
-	nsPath := map[uint64]string{}
 	for _, pr := range procs {
-		if pr.NetNS == 0 {
-			continue
+		if pr.NetNS != 0 {
+			byNS[pr.NetNS] = append(byNS[pr.NetNS], pr.PID)
 		}
-		if _, ok := nsPath[pr.NetNS]; !ok {
-			nsPath[pr.NetNS] = filepath.Join("/proc", strconv.FormatUint(uint64(pr.PID), 10), "ns", "net")
-		}
-		byNS[pr.NetNS] = append(byNS[pr.NetNS], pr.PID)
 	}
-	conns := 0
+	conns, viaProc := 0, 0
 	for ns, pids := range byNS {
-		cs, err := snapshot.Connections(nsPath[ns])
+		cs, how, err := snapshot.ConnectionsOf("/proc", pids[0])
 		if err != nil {
 			p.log.Warn("snapshot connections", "netns", ns, "err", err)
 			continue
 		}
+		if how == "procfs" {
+			viaProc++
+		}
 		conns += len(cs)
 		p.enqueue(p.enrich.SeedConnections(cs, snapshot.SocketOwners("/proc", pids), uint32(ns), now, p.items[:0]))
+	}
+	if viaProc > 0 {
+		p.log.Info("connections of other network namespaces read from /proc/<pid>/net: sock_diag there needs CAP_SYS_ADMIN",
+			"namespaces", viaProc)
+	}
+	if incomplete := snapshot.Unreadable(procs); incomplete > 0 {
+		p.log.Warn("snapshot incomplete: some processes' executables could not be read (CAP_SYS_PTRACE needed)",
+			"processes", incomplete)
 	}
 	p.log.Info("snapshot", "processes", len(procs), "connections", conns, "network_namespaces", len(byNS))
 }
@@ -282,8 +287,6 @@ func (p *pipeline) loop() {
 	defer tick.Stop()
 	headTimer := time.NewTimer(time.Hour)
 	defer headTimer.Stop()
-	p.hup = make(chan os.Signal, 1)
-	signal.Notify(p.hup, syscall.SIGHUP)
 	ticks := 0
 
 	for {
@@ -316,7 +319,7 @@ func (p *pipeline) loop() {
 			if ticks++; ticks%10 == 0 {
 				p.publish()
 			}
-		case <-p.hup:
+		case <-p.cfg.Hangups:
 			p.reload()
 		case <-health:
 			p.emit(p.healthRecord("running"))

@@ -122,13 +122,26 @@ func TestSystemd(t *testing.T) {
 			t.Errorf("reload restarted the sensor (pid %s, now %s)", pid, now)
 		}
 
-		// A reload straight after a start reaches the sensor before it
-		// handles SIGHUP, which kills it: it must come back (the unit's
-		// RestartForceExitStatus=SIGHUP) rather than stay dead.
-		c.run(t, "systemctl", "restart", unit)
+		// A reload while the sensor is still starting: with Type=notify
+		// systemd holds the reload job until READY=1 (every hook attached),
+		// so the sensor never sees a SIGHUP it cannot handle yet. It
+		// survives (same pid, no restart) and reloads once it is up.
+		c.run(t, "systemctl", "stop", unit)
+		c.run(t, "systemctl", "start", "--no-block", unit)
+		var early string
+		for i := 0; i < 100 && (early == "" || early == "0"); i++ {
+			early, _ = c.exec("systemctl", "show", "--value", "--property=MainPID", unit)
+			early = strings.TrimSpace(early)
+			time.Sleep(10 * time.Millisecond)
+		}
 		c.run(t, "systemctl", "reload", unit)
-		time.Sleep(time.Second)
 		c.waitActive(t, unit)
+		if now := c.run(t, "systemctl", "show", "--value", "--property=MainPID", unit); now != early {
+			t.Errorf("SIGHUP during start-up killed the sensor (pid %s, now %s)", early, now)
+		}
+		if n := c.run(t, "systemctl", "show", "--value", "--property=NRestarts", unit); n != "0" {
+			t.Errorf("the unit restarted %s times", n)
+		}
 	})
 
 	// Another user runs a private executable from /dev/shm: the sensor

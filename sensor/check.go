@@ -58,6 +58,12 @@ func Capabilities() ([]Capability, error) {
 	caps := append([]Capability(nil), capabilities...)
 	for i := range caps {
 		caps[i].Have = eff&(1<<caps[i].Bit) != 0
+		// tracefs is mode 0700 root: a sensor that is not root reads the
+		// tracepoint ids in it only with CAP_DAC_READ_SEARCH.
+		if caps[i].Name == "CAP_DAC_READ_SEARCH" && os.Geteuid() != 0 {
+			caps[i].Needed = true
+			caps[i].Why = "read tracefs (mode 0700) when not root, and executables and package databases regardless of mode"
+		}
 	}
 	return caps, nil
 }
@@ -107,10 +113,24 @@ func supported() error {
 	if err := features.HaveBoundedLoops(); err != nil {
 		reasons = append(reasons, fmt.Sprintf("no BPF bounded loops (needs Linux 5.3 or later): %v", err))
 	}
+	if lockdownConfidentiality() {
+		reasons = append(reasons, "kernel lockdown is in confidentiality mode, which forbids BPF programs to read kernel memory (boot with lockdown=integrity or without lockdown=)")
+	}
 	if len(reasons) > 0 {
 		return &UnsupportedError{Reasons: reasons}
 	}
 	return nil
+}
+
+// lockdownConfidentiality reports whether the lockdown LSM is in its
+// confidentiality mode. There the bpf_probe_read_kernel helpers do not
+// exist for tracing programs, so every program fails the verifier with
+// "unknown func"; this names the cause instead. Integrity mode (what
+// Secure Boot usually enables) does not affect the sensor. Without
+// securityfs mounted the mode cannot be read, and the load error stands.
+func lockdownConfidentiality() bool {
+	b, err := os.ReadFile("/sys/kernel/security/lockdown")
+	return err == nil && strings.Contains(string(b), "[confidentiality]")
 }
 
 // Report is what `argus-sensor check` prints.

@@ -13,12 +13,13 @@ import (
 var pseudoMounts = []struct {
 	path, fstype string
 	magic        int64
+	optional     bool
 }{
 	// syscalls:* tracepoints are attached by id, read from tracefs.
-	{"/sys/kernel/tracing", "tracefs", unix.TRACEFS_MAGIC},
-	// bpffs is where pinned objects live; mounted so operators and
-	// bpftool find it, and so pinning can be enabled without a reboot.
-	{"/sys/fs/bpf", "bpf", unix.BPF_FS_MAGIC},
+	{"/sys/kernel/tracing", "tracefs", unix.TRACEFS_MAGIC, false},
+	// bpffs is where pinned objects live. The sensor pins nothing, so it
+	// only tries, for operators and bpftool; failing is not an error.
+	{"/sys/fs/bpf", "bpf", unix.BPF_FS_MAGIC, true},
 }
 
 // MountState says whether a pseudo filesystem is mounted.
@@ -31,7 +32,8 @@ type MountState struct {
 }
 
 // EnsureMounts mounts tracefs and bpffs where they are missing and reports
-// the state of each. It fails only if a needed mount cannot be made.
+// the state of each. It fails only if tracefs, which the connect hook
+// needs, is missing and cannot be mounted.
 func EnsureMounts() ([]MountState, error) {
 	var states []MountState
 	var errs []error
@@ -40,7 +42,9 @@ func EnsureMounts() ([]MountState, error) {
 		if isMounted(m.path, m.magic) {
 			st.Mounted = true
 		} else if err := unix.Mount(m.fstype, m.path, m.fstype, 0, ""); err != nil {
-			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.path, err))
+			if !m.optional {
+				errs = append(errs, fmt.Errorf("mount %s on %s (mount it at boot, or grant CAP_SYS_ADMIN): %w", m.fstype, m.path, err))
+			}
 		} else {
 			st.Mounted, st.MountedNow = true, true
 		}

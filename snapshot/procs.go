@@ -1,7 +1,9 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +34,20 @@ type Process struct {
 	Cwd        string
 	Args       []string
 	NetNS      uint64 // inode of /proc/<pid>/ns/net
+	// ExeUnreadable: the process exists but its exe, cwd and namespace
+	// links could not be read (another user's, without CAP_SYS_PTRACE).
+	ExeUnreadable bool
+}
+
+// Unreadable counts the processes whose executable could not be read.
+func Unreadable(procs []Process) int {
+	n := 0
+	for _, p := range procs {
+		if p.ExeUnreadable {
+			n++
+		}
+	}
+	return n
 }
 
 // Processes scans root (normally /proc) for user-space processes. Kernel
@@ -67,8 +83,17 @@ func readProcess(dir string, pid uint32) (Process, bool) {
 	}
 	p.Comm, p.PPID, p.StartTicks, p.StartNs = ps.Comm, ps.PPID, ps.StartTicks, ps.StartNs()
 	exe, err := os.Readlink(filepath.Join(dir, "exe"))
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return p, false // a kernel thread, or gone
+	}
+	if err != nil {
+		// Not ours to read (no CAP_SYS_PTRACE): still a process that
+		// exists, reported with what can be read.
+		p.ExeUnreadable = true
+		if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmdline) > 0 {
+			p.Args = strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+		}
+		return p, true
 	}
 	p.ExePath, p.Deleted = strings.CutSuffix(exe, " (deleted)")
 	p.Memfd = strings.HasPrefix(p.ExePath, "/memfd:")

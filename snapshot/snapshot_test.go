@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
@@ -86,6 +88,26 @@ func TestConnections(t *testing.T) {
 	if outbound != 1 || inbound != 0 {
 		t.Fatalf("outbound %d (want 1), accepted side %d (want 0)", outbound, inbound)
 	}
+	// The /proc/<pid>/net tables, which need no privilege, agree.
+	pconns, err := ProcConnections("/proc", uint32(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pout, pin int
+	for _, cn := range pconns {
+		if cn.Src == local && cn.Dst == remote {
+			pout++
+			if cn.Inode == 0 || cn.State != tcpEstablished || cn.Family != unix.AF_INET {
+				t.Errorf("procfs outbound %+v", cn)
+			}
+		}
+		if cn.Src == remote && cn.Dst == local {
+			pin++
+		}
+	}
+	if pout != 1 || pin != 0 {
+		t.Fatalf("procfs: outbound %d (want 1), accepted side %d (want 0)", pout, pin)
+	}
 	owners := SocketOwners("/proc", []uint32{uint32(os.Getpid())})
 	found := false
 	for _, cn := range conns {
@@ -101,5 +123,21 @@ func TestConnections(t *testing.T) {
 func TestParseDiagMsgRejectsShort(t *testing.T) {
 	if _, ok := parseDiagMsg(make([]byte, sizeofDiagMsg-1), 6); ok {
 		t.Fatal("short message accepted")
+	}
+}
+
+func TestParseProcNetLine(t *testing.T) {
+	c, ok := parseProcNetLine("   3: 0100007F:A1B2 0100000A:115C 01 00000000:00000000 00:00000000 00000000  1000        0 424242 1 0000000000000000 20 4 30 10 -1", unix.AF_INET, unix.IPPROTO_TCP)
+	if !ok || c.Src.String() != "127.0.0.1:41394" || c.Dst.String() != "10.0.0.1:4444" || c.State != tcpEstablished || c.UID != 1000 || c.Inode != 424242 {
+		t.Fatalf("%+v %v", c, ok)
+	}
+	c, ok = parseProcNetLine("   0: 00000000000000000000000001000000:0016 B80D01200000000000000000D0000000:01BB 02 00000000:00000000 00:00000000 00000000     0        0 99 1 0", unix.AF_INET6, unix.IPPROTO_TCP)
+	if !ok || c.Src.Addr().String() != "::1" || c.Dst.Addr().String() != "2001:db8::d0" || c.Dst.Port() != 443 || c.State != tcpSynSent {
+		t.Fatalf("%+v %v", c, ok)
+	}
+	for _, bad := range []string{"", "sl local rem", "0: zz:1 00:00 01 0 0 0 0 0 1"} {
+		if _, ok := parseProcNetLine(bad, unix.AF_INET, unix.IPPROTO_TCP); ok {
+			t.Errorf("accepted %q", bad)
+		}
 	}
 }

@@ -2,9 +2,12 @@ package snapshot
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -32,6 +35,32 @@ const (
 	sizeofDiagReq    = 56
 	sizeofDiagMsg    = 72
 )
+
+// ConnectionsOf returns the outbound connections of the network namespace
+// process pid is in, and says how they were read. In the sensor's own
+// namespace sock_diag needs no privilege beyond reading; another namespace
+// needs setns, hence CAP_SYS_ADMIN, and without it the process's
+// /proc/<pid>/net tables give the same connections.
+func ConnectionsOf(root string, pid uint32) ([]Conn, string, error) {
+	nsPath := filepath.Join(root, strconv.FormatUint(uint64(pid), 10), "ns", "net")
+	var own, other unix.Stat_t
+	if unix.Stat(filepath.Join(root, "self", "ns", "net"), &own) == nil && unix.Stat(nsPath, &other) == nil &&
+		own.Ino == other.Ino && own.Dev == other.Dev {
+		nsPath = ""
+	}
+	conns, err := Connections(nsPath)
+	if err == nil {
+		return conns, "sock_diag", nil
+	}
+	if nsPath == "" || !errors.Is(err, unix.EPERM) {
+		return nil, "", err
+	}
+	conns, perr := ProcConnections(root, pid)
+	if perr != nil {
+		return nil, "", errors.Join(err, perr)
+	}
+	return conns, "procfs", nil
+}
 
 // Connections dumps the outbound TCP connections (SYN-SENT, ESTABLISHED)
 // and connected UDP sockets of the network namespace at nsPath ("" for the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/agent"
@@ -140,6 +143,12 @@ func (f *runFlags) load() (*config.Config, string, error) {
 }
 
 func runCommand(args []string, stderr io.Writer) error {
+	// Take SIGHUP before anything else: a reload that arrives while the
+	// sensor starts must wait for it, not kill it (SIGHUP's default).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	f := newRunFlags(stderr)
 	if err := parseFlags(f.fs, args); err != nil {
 		return err
@@ -154,6 +163,12 @@ func runCommand(args []string, stderr io.Writer) error {
 	acfg, err := c.Agent(version, log)
 	if err != nil {
 		return err
+	}
+	acfg.Hangups = hup
+	acfg.Started = func() {
+		if err := sdNotify("READY=1"); err != nil {
+			log.Warn("tell systemd the sensor is ready", "err", err)
+		}
 	}
 	if path != "" {
 		acfg.Reload = func() (agent.Config, error) {
@@ -177,6 +192,7 @@ func runCommand(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	context.AfterFunc(ctx, func() { sdNotify("STOPPING=1") })
 	if err := agent.Run(ctx, acfg); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
