@@ -9,7 +9,7 @@ TESTEXEC := $(if $(SUDO),-exec sudo,)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test generate check-generated lint bench package
+.PHONY: build run test generate check-generated lint bench package kernel-matrix
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/argus-sensor ./cmd/argus-sensor
@@ -40,3 +40,7 @@ bench:
 # dist/argus-sensor_<version>_<arch>.deb and dist/argus-sensor-<version>-1.<rpmarch>.rpm
 package:
 	VERSION=$(VERSION) packaging/package.sh dist
+
+# The privileged tests on Debian's 5.10, 6.1 and 6.12 kernels under QEMU, and on this host (docs/kernels.md).
+kernel-matrix:
+	$(SUDO) kernelmatrix/run.sh $(ARGS)
