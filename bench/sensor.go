@@ -39,7 +39,8 @@ func startSensor(bin, dir string, extra ...string) (*sensorProc, error) {
 	out := filepath.Join(dir, "events.jsonl")
 	os.Remove(out)
 	p := &sensorProc{out: out, metrics: freePort()}
-	args := append([]string{"run", "--output", "file:" + out, "--spool-dir", filepath.Join(dir, "spool"),
+	// No rotation: every record stays in one file for counting.
+	args := append([]string{"run", "--output", "file:" + out + "?max_size=1T", "--spool-dir", filepath.Join(dir, "spool"),
 		"--health-interval", "0", "--metrics-address", p.metrics}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = &p.stderr

@@ -3,11 +3,11 @@ package config
 import (
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/argus-sensor/argus-sensor/internal/units"
 )
 
 // Duration is a time.Duration written as "10ms", "2s", "1h".
@@ -48,32 +48,6 @@ func (s *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // ParseByteSize parses "8MiB", "512M", "1GiB", "4096".
-func ParseByteSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	upper := strings.ToUpper(t)
-	upper = strings.TrimSuffix(upper, "B")
-	upper = strings.TrimSuffix(upper, "I")
-	mult := int64(1)
-	if upper != "" {
-		switch upper[len(upper)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			upper = upper[:len(upper)-1]
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(upper), 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q: want a size such as 4096, 64KiB, 8MiB or 1GiB", s)
-	}
-	return n * mult, nil
-}
+func ParseByteSize(s string) (int64, error) { return units.ParseBytes(s) }
 
 func slicesSort(s []string) { slices.Sort(s) }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/argus-sensor/argus-sensor/internal/units"
 )
 
 // Output configures one destination. Spec names it; the typed option
@@ -417,25 +419,13 @@ func (p *parsedOutput) applyQuery(q url.Values) error {
 	return nil
 }
 
-// parseSize reads a byte count: plain, or with a K, M, G suffix (powers
-// of 1024, with or without "iB"/"B").
+// parseSize reads a byte count such as 100M or 1GiB.
 func parseSize(s string) (int64, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(t, "K"):
-		mult, t = 1<<10, strings.TrimSuffix(t, "K")
-	case strings.HasSuffix(t, "M"):
-		mult, t = 1<<20, strings.TrimSuffix(t, "M")
-	case strings.HasSuffix(t, "G"):
-		mult, t = 1<<30, strings.TrimSuffix(t, "G")
+	n, err := units.ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: size %v", ErrBadSpec, err)
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: size %q: want a number of bytes, optionally with K, M or G", ErrBadSpec, s)
-	}
-	return n * mult, nil
+	return n, nil
 }
 
 // redactSpec removes what could be a secret from a spec before it is

@@ -147,12 +147,12 @@ func TestUnreachableReceiverDoesNotFailStart(t *testing.T) {
 }
 
 func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"100": 100, "1K": 1024, "100MB": 100 << 20, "1GiB": 1 << 30, "5m": 5 << 20} {
+	for in, want := range map[string]int64{"100": 100, "1K": 1024, "100MB": 100 << 20, "1GiB": 1 << 30, "5m": 5 << 20, "1T": 1 << 40} {
 		if got, err := parseSize(in); err != nil || got != want {
 			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "x", "-1", "1T"} {
+	for _, in := range []string{"", "x", "-1", "1P"} {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) accepted", in)
 		}
