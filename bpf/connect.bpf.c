@@ -62,14 +62,28 @@ static __always_inline struct sock *fd_sock(struct task_struct *task, __u64 fd)
 	struct file *file;
 	struct socket *sock;
 
+	struct inode *inode;
+
 	if (fd >= RD(fdt, max_fds))
 		return 0;
 	/* A variable index into the fd array: a helper read either way. */
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	/* private_data and f_inode sit side by side in every struct file
+	 * since 5.8 (and a load-time constant says so): one read for both. */
+	if (bpf_core_field_offset(struct file, f_inode) == bpf_core_field_offset(struct file, private_data) + 8) {
+		void *pair[2];
+
+		if (bpf_probe_read_kernel(pair, sizeof(pair), (void *)file + bpf_core_field_offset(struct file, private_data)))
+			return 0;
+		sock = pair[0];
+		inode = pair[1];
+	} else {
+		sock = BPF_CORE_READ(file, private_data);
+		inode = BPF_CORE_READ(file, f_inode);
+	}
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return 0;
-	sock = BPF_CORE_READ(file, private_data);
 	return BPF_CORE_READ(sock, sk);
 }
 
@@ -196,7 +210,10 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	ev.fd = fd;
 	ev.family = family;
 	read_proto(sk, &ev.protocol, &ev.sock_type);
-	ev.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	/* The caller's network namespace, by direct loads: the namespace the
+	 * connect was made from. (A socket created in another namespace and
+	 * passed over is the rare exception.) */
+	ev.netns = RD(task, nsproxy, net_ns, ns.inum);
 	emit(&ev, sizeof(ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }
 

@@ -63,10 +63,14 @@ type Proc struct {
 	Ancestors     []event.Ancestor
 
 	exeHash *hasher.Future
-	owned   bool // a package owns the exe's path
-	md5     bool // the exe's package records md5
-	trust   [2]*event.Trust
-	script  *script
+	// classes caches the exe's path classes by memfd<<1|deleted, for the
+	// paths generation they were computed under.
+	classes    [4][]string
+	classesGen uint64
+	owned      bool // a package owns the exe's path
+	md5        bool // the exe's package records md5
+	trust      [2]*event.Trust
+	script     *script
 }
 
 // script is the file an interpreter process runs.
@@ -125,6 +129,9 @@ type Enricher struct {
 	stats Stats
 	idBuf []byte
 	held  map[uint32]interrupted // by thread id
+	// pathsGen counts SetPaths calls, so classes cached on table entries
+	// are recomputed after a reload.
+	pathsGen uint64
 }
 
 // New returns an Enricher.
@@ -157,7 +164,10 @@ func New(opts Options) (*Enricher, error) {
 }
 
 // SetPaths replaces the path classifier (a configuration reload).
-func (e *Enricher) SetPaths(p *classify.Paths) { e.opts.Paths = p }
+func (e *Enricher) SetPaths(p *classify.Paths) {
+	e.opts.Paths = p
+	e.pathsGen++
+}
 
 // Stats returns the Enricher's counters.
 func (e *Enricher) Stats() Stats {
@@ -449,9 +459,35 @@ func (e *Enricher) exe(p *Proc, f sensor.File) event.Exe {
 		Deleted:       f.Deleted,
 	}
 	if e.opts.Paths != nil && x.Path != "" && !x.PathTruncated {
-		x.PathClasses = e.opts.Paths.Classes(x.Path, x.Memfd, x.Deleted)
+		x.PathClasses = e.exeClasses(p, x.Memfd, x.Deleted)
 	}
 	return x
+}
+
+// exeClasses returns the path classes of p's executable, computed once per
+// process and flag combination: every record of a process shares them.
+func (e *Enricher) exeClasses(p *Proc, memfd, deleted bool) []string {
+	if p.classesGen != e.pathsGen+1 {
+		p.classes, p.classesGen = [4][]string{}, e.pathsGen+1
+	}
+	i := 0
+	if memfd {
+		i |= 2
+	}
+	if deleted {
+		i |= 1
+	}
+	if p.classes[i] == nil {
+		c := e.opts.Paths.Classes(p.ExePath, memfd, deleted)
+		if c == nil {
+			c = []string{} // computed: none
+		}
+		p.classes[i] = c
+	}
+	if len(p.classes[i]) == 0 {
+		return nil
+	}
+	return p.classes[i]
 }
 
 func (e *Enricher) parent(ppid uint32, comm string) *event.Parent {

@@ -21,7 +21,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, `,"kind":`...)
 	b = appendString(b, string(r.Kind))
 	b = append(b, `,"time":"`...)
-	b = r.Time.UTC().AppendFormat(b, TimeLayout)
+	b = AppendTime(b, r.Time)
 	b = append(b, `","host":{"hostname":`...)
 	b = appendString(b, r.Host.Hostname)
 	if r.Host.BootID != "" {
@@ -291,6 +291,42 @@ func AppendEscaped(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, s[start:]...)
+}
+
+// AppendTime appends t as TimeLayout formats it (UTC, nine fractional
+// digits), digit by digit: time.AppendFormat interprets its layout on
+// every call, and this runs once per record.
+func AppendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, TimeLayout)
+	}
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, min, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond(), 9)
+	return append(b, 'Z')
+}
+
+// appendDigits appends v, which is non-negative, zero-padded to width.
+func appendDigits(b []byte, v, width int) []byte {
+	var buf [9]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, buf[:width]...)
 }
 
 // FormatTime formats t as records do.

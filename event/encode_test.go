@@ -65,6 +65,22 @@ func TestTimeHasNineDigitsInUTC(t *testing.T) {
 	}
 }
 
+func TestAppendTimeMatchesLayout(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	zones := []*time.Location{time.UTC, time.FixedZone("A", -7*3600), time.FixedZone("B", 5*3600+1800)}
+	for range 10000 {
+		tm := time.Unix(r.Int64N(253402300799), r.Int64N(1e9)).In(zones[r.IntN(len(zones))])
+		if got, want := string(AppendTime(nil, tm)), tm.UTC().Format(TimeLayout); got != want {
+			t.Fatalf("AppendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if got, want := string(AppendTime(nil, tm)), tm.UTC().Format(TimeLayout); got != want {
+			t.Errorf("AppendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
 func randString(r *rand.Rand) string {
 	n := r.IntN(24)
 	b := make([]byte, n)

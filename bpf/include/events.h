@@ -131,7 +131,7 @@ struct connect_event {
 	struct task_info task;
 	struct file_info exe; /* identity of mm->exe_file at connect time */
 	__s32 result;         /* syscall return: 0, or -errno */
-	__u32 netns;          /* network namespace inode */
+	__u32 netns;          /* the caller's network namespace inode */
 	__u64 fd;             /* the socket's descriptor in the caller */
 	__u16 family;         /* AF_INET or AF_INET6 */
 	__u16 protocol;       /* IPPROTO_* of the socket */

@@ -181,6 +181,10 @@ struct cred {
 	kgid_t egid;
 } __attribute__((preserve_access_index));
 
+struct nsproxy {
+	struct net *net_ns;
+} __attribute__((preserve_access_index));
+
 struct signal_struct {
 	atomic_t live;
 } __attribute__((preserve_access_index));
@@ -197,6 +201,7 @@ struct task_struct {
 	struct fs_struct *fs;
 	struct files_struct *files;
 	struct signal_struct *signal;
+	struct nsproxy *nsproxy;
 	kuid_t loginuid;
 	char comm[16];
 } __attribute__((preserve_access_index));
