@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/classify"
@@ -118,6 +119,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if !cfg.NoSnapshot {
 		p.snapshot()
 	}
+	// Building the package index and the snapshot leave tens of MiB of
+	// garbage the heap grew for; hand those pages back now rather than
+	// when the scavenger gets round to it, so the resident size is the
+	// steady-state one from the start.
+	debug.FreeOSMemory()
 	if cfg.Started != nil {
 		cfg.Started()
 	}

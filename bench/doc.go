@@ -16,8 +16,10 @@
 // runs the workload, stops it with SIGTERM, and then counts the records the
 // workload should have produced in the output (events expected vs
 // reported) and reads the sensor's final sensor_health record for kernel
-// loss and userspace drops. Sensor CPU comes from /proc/<pid>/stat
-// (utime+stime) across the workload and drain; peak RSS from VmHWM.
+// loss and userspace drops. Sensor CPU is the run time of all its threads
+// (/proc/<pid>/task/*/schedstat, in ns) across the workload and drain. RSS
+// under load is the largest VmRSS sampled every 100ms during the workload;
+// peak RSS is VmHWM, start-up included.
 //
 // BPF run time per event is measured in a separate round with
 // BPF_ENABLE_STATS on, because the accounting itself costs time: the

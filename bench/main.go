@@ -152,7 +152,12 @@ type conditionReport struct {
 	// CPUMicrosPerEvent is the tool's CPU (argus: the sensor process;
 	// auditd: auditd plus kauditd) per reported event, median over rounds.
 	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
-	PeakRSSBytes      uint64  `json:"peak_rss_bytes,omitempty"`
+	// PeakRSSBytes is VmHWM: the most the sensor was ever resident,
+	// start-up (package index build, snapshot) included.
+	PeakRSSBytes uint64 `json:"peak_rss_bytes,omitempty"`
+	// WorkloadRSSBytes is the largest VmRSS sampled every 100ms while the
+	// workload ran: the steady state under load.
+	WorkloadRSSBytes uint64 `json:"workload_rss_bytes,omitempty"`
 	// Hash workload only: the sensor's hashing throughput while it ran.
 	HashMBps     float64 `json:"hash_mb_per_s,omitempty"`
 	HashHitRatio float64 `json:"hash_hit_ratio,omitempty"`
@@ -284,7 +289,12 @@ func argusRound(cfg config, tmp string, k *kit, name string, cr *conditionReport
 	if name == "hash" {
 		hashTrack = trackHashing(s)
 	}
+	rssDone := make(chan uint64)
+	rssStop := make(chan struct{})
+	go func() { rssDone <- sampleRSS(pid, rssStop) }()
 	r, err := runOnce(name, cfg, k)
+	close(rssStop)
+	workRSS := <-rssDone
 	if err != nil {
 		s.stop()
 		return r, err
@@ -309,6 +319,7 @@ func argusRound(cfg config, tmp string, k *kit, name string, cr *conditionReport
 	cr.EventsReported += n
 	cr.Lost += health.EventsLost + health.EventsDropped
 	cr.PeakRSSBytes = max(cr.PeakRSSBytes, rss)
+	cr.WorkloadRSSBytes = max(cr.WorkloadRSSBytes, workRSS)
 	cpu["argus"] = append(cpu["argus"], float64(after-before)/1e3/float64(max(n, 1)))
 	if h := health.Hashing; h != nil {
 		cr.HashHitRatio = h.HitRatio
@@ -406,7 +417,7 @@ func argusMatcher(name string, k *kit, r workloadResult) func(*outRecord) bool {
 		return rec.Kind == "process_launch" && rec.Process != nil && match(rec.Process.Exe.Path)
 	}
 	connTo := func(rec *outRecord) bool {
-		return rec.Kind == "network_connection" && rec.Network != nil && rec.Network.DstPort == r.Port
+		return rec.Kind == "network_connection" && rec.Network != nil && slices.Contains(r.Ports, rec.Network.DstPort)
 	}
 	switch name {
 	case "exec":
@@ -582,7 +593,7 @@ func median(v []float64) float64 {
 func printTable(w io.Writer, r results) {
 	fmt.Fprintf(w, "\nargus-sensor overhead on %s, %s CPUs, %d rounds x %.1fs, %d loops; medians; sha256 on one core: %.0f MB/s\n\n",
 		r.Machine["kernel"], r.Machine["cpus"], r.Rounds, r.DurationSeconds, r.Loops, r.SHA256SingleCoreMBps)
-	fmt.Fprintln(w, "| workload | condition | ops/s | ratio | events expected | reported | lost | CPU µs/event | peak RSS MiB | hash MB/s |")
+	fmt.Fprintln(w, "| workload | condition | ops/s | ratio | events expected | reported | lost | CPU µs/event | RSS MiB under load | peak RSS MiB | hash MB/s |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Workloads {
 		for _, c := range r.Conditions {
@@ -590,7 +601,7 @@ func printTable(w io.Writer, r results) {
 			if cr == nil {
 				continue
 			}
-			exp, rep, lost, cpu, rss, hash := "", "", "", "", "", ""
+			exp, rep, lost, cpu, wrss, rss, hash := "", "", "", "", "", "", ""
 			if c != "none" {
 				exp, rep, lost = strconv.FormatUint(cr.EventsExpected, 10), strconv.FormatUint(cr.EventsReported, 10), strconv.FormatUint(cr.Lost, 10)
 				cpu = fmt.Sprintf("%.2f", cr.CPUMicrosPerEvent)
@@ -598,11 +609,14 @@ func printTable(w io.Writer, r results) {
 			if cr.PeakRSSBytes > 0 {
 				rss = fmt.Sprintf("%.1f", float64(cr.PeakRSSBytes)/(1<<20))
 			}
+			if cr.WorkloadRSSBytes > 0 {
+				wrss = fmt.Sprintf("%.1f", float64(cr.WorkloadRSSBytes)/(1<<20))
+			}
 			if cr.HashMBps > 0 {
 				hash = fmt.Sprintf("%.0f", cr.HashMBps)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.0f | %.3f | %s | %s | %s | %s | %s | %s |\n",
-				x.Name, c, cr.OpsPerSec, cr.Ratio, exp, rep, lost, cpu, rss, hash)
+			fmt.Fprintf(w, "| %s | %s | %.0f | %.3f | %s | %s | %s | %s | %s | %s | %s |\n",
+				x.Name, c, cr.OpsPerSec, cr.Ratio, exp, rep, lost, cpu, wrss, rss, hash)
 		}
 	}
 	fmt.Fprintln(w)

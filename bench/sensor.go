@@ -86,7 +86,26 @@ func cpuNs(pid int) uint64 {
 }
 
 // peakRSS is VmHWM in bytes.
-func peakRSS(pid int) uint64 {
+func peakRSS(pid int) uint64 { return statusBytes(pid, "VmHWM:") }
+
+// sampleRSS returns the largest VmRSS of pid seen every 100ms until stop
+// is closed.
+func sampleRSS(pid int, stop <-chan struct{}) uint64 {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	most := statusBytes(pid, "VmRSS:")
+	for {
+		select {
+		case <-stop:
+			return max(most, statusBytes(pid, "VmRSS:"))
+		case <-t.C:
+			most = max(most, statusBytes(pid, "VmRSS:"))
+		}
+	}
+}
+
+// statusBytes reads one kB field of /proc/<pid>/status, in bytes.
+func statusBytes(pid int, field string) uint64 {
 	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
 		return 0
@@ -94,7 +113,7 @@ func peakRSS(pid int) uint64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
 		}

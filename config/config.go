@@ -126,7 +126,7 @@ func Default() *Config {
 		LogLevel:       "info",
 		Outputs:        []Output{{Spec: "stdout"}},
 		Spool:          Spool{Dir: forward.DefaultSpoolDir, MaxBytes: 1 << 30},
-		Sensor:         Sensor{RingBytes: sensor.DefaultRingBytes, PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
+		Sensor:         Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{
 			CacheSize: hasher.DefaultCacheSize, MaxFileSize: hasher.DefaultMaxFileSize, Wait: Duration(hasher.DefaultWait),

@@ -10,19 +10,23 @@
 // buffer and one per-CPU stats array: the exec object is loaded first and its
 // maps are handed to the others as replacements.
 //
-// Records are submitted with BPF_RB_NO_WAKEUP and the reader polls the ring
-// every [Options.PollInterval]; a producer forces a wakeup only once
-// [Options.WakeupBytes] are queued. A wakeup per record would cost the
-// producer tens of microseconds per event; this way the kernel side stays
-// well under a microsecond. A record that does not fit in the ring is counted
-// per CPU in the stats map (STAT_*_LOST) and reported as events_lost: loss is
-// never silent.
+// Wakeups are batched. A record submitted into an empty ring wakes the
+// reader (the kernel's default: it wakes a consumer that had caught up);
+// later records do not, until the queue passes [Options.WakeupBytes] and
+// every record forces a wakeup so a burst cannot fill the ring. The reader
+// lets records gather for [Options.PollInterval] after each drain, so a busy
+// host costs about one wakeup per interval, an idle one none, and a lone
+// exec on a quiet host is read as soon as it is written. A record that does not fit in the
+// ring is counted per CPU in the stats map (STAT_*_LOST) and reported as
+// events_lost: loss is never silent.
 //
 // # User side
 //
-// One goroutine reads the ring with [ringbuf.Reader.ReadInto] into a reused
-// buffer, decodes each record with [Decode] (pure, length-checked, fuzzed),
-// and offers the event to a bounded channel. If the consumer falls behind and
+// One goroutine waits for the ring through the Go netpoller (a duplicate of
+// the ring's fd, so no thread blocks in epoll_wait), then reads it with
+// [ringbuf.Reader.ReadInto] into a reused buffer, decodes each record with
+// [Decode] (pure, length-checked, fuzzed), and offers the event to a bounded
+// channel. If the consumer falls behind and
 // the channel is full, the event is counted in [Stats.Dropped] rather than
 // blocking the ring. On shutdown the hooks are detached first and the ring is
 // then drained to the end, so nothing the kernel accepted is left unread.

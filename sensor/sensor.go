@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,13 +25,18 @@ import (
 // default.
 type Options struct {
 	// RingBytes is the ring buffer size, a power of two multiple of the
-	// page size. Default 8 MiB.
+	// page size. Default [DefaultRingBytes]: 2 MiB per possible CPU, within
+	// 4-64 MiB.
 	RingBytes int
 	// WakeupBytes is how much queued data makes a producer wake the reader
 	// instead of waiting for the next poll. Default RingBytes/4.
 	WakeupBytes int
-	// PollInterval is how often the reader drains the ring when nobody
-	// woke it. Default 10ms.
+	// PollInterval is how long records gather in the ring after a drain
+	// before the reader reads again: the first record into an empty ring
+	// wakes the reader, which reads once the interval since its last
+	// drain has passed (sooner if WakeupBytes are queued). It bounds how
+	// stale a record can be when read, and sets how many wakeups a busy
+	// host costs. Default 25ms.
 	PollInterval time.Duration
 	// QueueLen is the capacity of the Events channel. Default 65536.
 	QueueLen int
@@ -42,16 +48,31 @@ type Options struct {
 	LegacyConnect bool
 }
 
+// DefaultRingBytes is the default ring size: 2 MiB per possible CPU (every
+// CPU produces into the one ring), rounded up to a power of two and kept
+// within 4-64 MiB. The reader's process maps the ring's pages twice, so its
+// resident size grows by twice this.
+func DefaultRingBytes() int {
+	n, err := ebpf.PossibleCPU()
+	if err != nil || n < 1 {
+		n = runtime.NumCPU()
+	}
+	size := 4 << 20
+	for size < n*(2<<20) && size < 64<<20 {
+		size <<= 1
+	}
+	return size
+}
+
 // Defaults for Options.
 const (
-	DefaultRingBytes    = 8 << 20
-	DefaultPollInterval = 10 * time.Millisecond
+	DefaultPollInterval = 25 * time.Millisecond
 	DefaultQueueLen     = 1 << 16
 )
 
 func (o *Options) setDefaults() error {
 	if o.RingBytes == 0 {
-		o.RingBytes = DefaultRingBytes
+		o.RingBytes = DefaultRingBytes()
 	}
 	page := os.Getpagesize()
 	if o.RingBytes < page || o.RingBytes&(o.RingBytes-1) != 0 {
@@ -99,6 +120,7 @@ type Sensor struct {
 	hooks  []Hook
 
 	reader *ringbuf.Reader
+	waiter *ringWaiter // nil: the reader blocks in its own epoll_wait
 	out    chan Event
 
 	read         [KindConnect + 1]atomic.Uint64
@@ -143,6 +165,11 @@ func New(opts Options) (*Sensor, error) {
 		return nil, fmt.Errorf("open ring buffer reader: %w", err)
 	}
 	s.reader = r
+	if w, err := newRingWaiter(s.exec.Events.FD()); err != nil {
+		s.log.Warn("ring buffer reader falls back to blocking waits", "err", err)
+	} else {
+		s.waiter = w
+	}
 	s.lastRead.Store(time.Now().UnixNano())
 	return s, nil
 }
@@ -311,6 +338,91 @@ func (s *Sensor) Events() <-chan Event { return s.out }
 // drains what the kernel already queued, closes Events and returns.
 func (s *Sensor) Run(ctx context.Context) error {
 	defer close(s.out)
+	if s.waiter == nil {
+		return s.runBlocking(ctx)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		s.detach()
+		s.draining.Store(true)
+		s.waiter.interrupt()
+	})
+	defer stop()
+
+	// Each ready is checked after its wait's deadline is set, so a
+	// shutdown or a queue that came just before the wait is not slept
+	// through.
+	burst := func() bool {
+		return s.draining.Load() || s.reader.AvailableBytes() >= s.opts.WakeupBytes
+	}
+	queued := func() bool {
+		return s.draining.Load() || s.reader.AvailableBytes() > 0
+	}
+	var rec ringbuf.Record
+	last := time.Now()
+	for {
+		// Gather: records that arrive within a poll interval of the last
+		// drain are read together. The first of them wakes the waiter
+		// (the kernel wakes a reader that had caught up); only a burst
+		// past WakeupBytes ends the gathering early.
+		for end := last.Add(s.opts.PollInterval); !burst() && time.Now().Before(end); {
+			if !s.waiter.wait(time.Until(end), burst) {
+				return nil
+			}
+		}
+		// Idle: sleep until a record arrives, waking now and then so
+		// health sees the reader alive.
+		if !queued() && !s.waiter.wait(idleWait, queued) {
+			return nil
+		}
+		// Read draining before the drain: once set, the hooks are
+		// detached, so this drain reaches the end of what they wrote.
+		stopping := s.draining.Load()
+		if done, err := s.drain(&rec); done || err != nil {
+			return err
+		}
+		if stopping {
+			return nil
+		}
+		last = time.Now()
+	}
+}
+
+// idleWait is the longest the reader sleeps on an empty ring: a record
+// wakes it sooner, but health needs it to report in.
+const idleWait = time.Second
+
+// drain hands every record queued in the ring to handle, without
+// blocking. done reports that the reader was closed.
+func (s *Sensor) drain(rec *ringbuf.Record) (done bool, err error) {
+	// A deadline already past makes ReadInto return what is queued and
+	// then os.ErrDeadlineExceeded instead of waiting.
+	s.reader.SetDeadline(time.Unix(1, 0))
+	var n uint
+	for {
+		err := s.reader.ReadInto(rec)
+		switch {
+		case err == nil:
+			s.handle(rec.RawSample)
+			// Under sustained load the ring may never run empty: note
+			// progress every so often, so health can tell a busy reader
+			// from a stuck one.
+			if n++; n%1024 == 0 {
+				s.lastRead.Store(time.Now().UnixNano())
+			}
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrFlushed):
+			s.lastRead.Store(time.Now().UnixNano())
+			return false, nil
+		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
+			return true, nil
+		default:
+			return true, fmt.Errorf("read ring buffer: %w", err)
+		}
+	}
+}
+
+// runBlocking is Run for when the ring fd could not be registered with the
+// netpoller: the reader waits in its own epoll_wait.
+func (s *Sensor) runBlocking(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
 		s.detach()
 		s.draining.Store(true)
@@ -328,9 +440,6 @@ func (s *Sensor) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			s.handle(rec.RawSample)
-			// Under sustained load the ring may never run empty: note
-			// progress every so often, so health can tell a busy reader
-			// from a stuck one.
 			if n++; n%1024 == 0 {
 				s.lastRead.Store(time.Now().UnixNano())
 			}
@@ -389,9 +498,18 @@ func (s *Sensor) detach() {
 func (s *Sensor) Close() error {
 	s.detach()
 	var errs []error
+	if s.waiter != nil {
+		// Wakes a Run still waiting, which then sees the reader closed.
+		s.waiter.interrupt()
+	}
 	if s.reader != nil {
 		if err := s.reader.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close ring reader: %w", err))
+		}
+	}
+	if s.waiter != nil {
+		if err := s.waiter.close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close ring waiter: %w", err))
 		}
 	}
 	for _, c := range []interface{ Close() error }{&s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {

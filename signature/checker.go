@@ -264,7 +264,7 @@ func (c *Checker) Owner(path string) (Owner, bool) {
 	return rs[0].owner(), true
 }
 
-func (r fileRec) owner() Owner {
+func (r record) owner() Owner {
 	o := Owner{Manager: r.pkg.manager, Package: r.pkg.name, Version: r.pkg.version, Digest: r.digest,
 		Conffile: r.conffile, Listed: r.listed}
 	if r.digest != "" {
@@ -454,9 +454,9 @@ func deletedPackageFile(t Trust) Trust {
 
 // byPackage compares the content with each owner's record. When every
 // owner's record is malformed it decides nothing and says why.
-func byPackage(owners []fileRec, ds *digestSource) (Trust, string) {
+func byPackage(owners []record, ds *digestSource) (Trust, string) {
 	var (
-		mismatch []fileRec
+		mismatch []record
 		reasons  []string
 		doubts   []string
 	)

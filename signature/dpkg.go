@@ -334,7 +334,8 @@ func addDpkg(ix *index, root string) (bool, error) {
 			ix.problem(err.Error())
 			note = err.Error()
 		}
-		if err := indexDpkgList(ix, filepath.Join(infoDir, e.Name()), pkg, rec, sums, note, divs, &buf); err != nil {
+		pkg.note = note
+		if err := indexDpkgList(ix, filepath.Join(infoDir, e.Name()), pkg, rec, sums, divs, &buf); err != nil {
 			ix.problem(err.Error())
 		}
 	}
@@ -381,7 +382,7 @@ func parseMD5Sums(b []byte) (map[string]string, int) {
 	return sums, bad
 }
 
-func indexDpkgList(ix *index, name string, pkg *pkgInfo, rec *dpkgRecord, sums map[string]string, note string,
+func indexDpkgList(ix *index, name string, pkg *pkgInfo, rec *dpkgRecord, sums map[string]string,
 	divs map[string]diversion, buf *[]byte) error {
 	b, err := readInto(name, buf)
 	if err != nil {
@@ -397,13 +398,13 @@ func indexDpkgList(ix *index, name string, pkg *pkgInfo, rec *dpkgRecord, sums m
 		if listed == "/." {
 			continue
 		}
-		r := fileRec{pkg: pkg, algo: crypto.MD5}
+		e := entry{pkg: pkg, algo: crypto.MD5}
 		if sum, ok := sums[listed]; ok {
-			r.digest = sum
+			e.digest = sum
 		} else if sum, ok := rec.conffiles[listed]; ok {
-			r.digest, r.conffile = sum, true
-		} else if note != "" {
-			r.note = note
+			e.digest, e.conffile = sum, true
+		} else if pkg.note != "" {
+			e.note = notePackage
 		} else {
 			// md5sums covers every regular file but conffiles, so
 			// this is a directory or a symlink: never the resolved
@@ -415,12 +416,12 @@ func indexDpkgList(ix *index, name string, pkg *pkgInfo, rec *dpkgRecord, sums m
 		// Other packages' copies of a diverted path are installed at
 		// the divert-to path; the diverting package's own copy stays.
 		if d, ok := divs[at]; ok && d.pkg != rec.name {
-			r.listed = listed
+			e.listed = listed
 			at = d.to
 		} else if at != listed {
-			r.listed = listed
+			e.listed = listed
 		}
-		ix.add(at, r)
+		ix.add(at, e)
 	}
 	return nil
 }

@@ -2,6 +2,9 @@ package signature
 
 import (
 	"crypto"
+	"encoding/hex"
+	"hash/maphash"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,6 +23,9 @@ type pkgInfo struct {
 	// doubt is set when the package's database record was malformed, so
 	// no verdict is built on it.
 	doubt string
+	// note says why none of the package's records holds a digest (its
+	// md5sums file is missing or unreadable); "" when they do.
+	note string
 }
 
 // transitional reports whether the package manager is part way through
@@ -33,8 +39,10 @@ func (p *pkgInfo) transitional() bool {
 	return false
 }
 
-// fileRec is what one package's database says about one path.
-type fileRec struct {
+// record is what one package's database says about one path, as the
+// checker reads it. The index stores it compacted (fileRec); owners
+// expands the few records of one looked-up path.
+type record struct {
 	pkg      *pkgInfo
 	algo     crypto.Hash
 	digest   string // lowercase hex; "" when the database records none
@@ -46,14 +54,77 @@ type fileRec struct {
 	note string
 }
 
+// fileRec is a record as the index stores it: 16 bytes, with the digest
+// kept raw in the index's shared digest arena, the note as a code, and
+// the rare listed path in a side map. A Debian system indexes about
+// 100,000 paths, and strings in every record made the index the
+// sensor's largest allocation.
+type fileRec struct {
+	pkg      *pkgInfo
+	sum      uint32 // offset of the raw digest in index.sums, plus one; 0 when none
+	algo     uint8  // crypto.Hash
+	note     noteCode
+	conffile bool
+	listed   bool // index.listed holds the path as the database lists it
+}
+
+// noteCode says why a record holds no digest.
+type noteCode uint8
+
+const (
+	noteNone      noteCode = iota
+	notePackage            // the package's own note (pkgInfo.note): md5sums missing or unreadable
+	noteGhost              // an rpm ghost file
+	noteNoDigest           // rpm records no digest
+	noteBadDigest          // the database's digest is not hex of the algorithm's length
+	noteIndexFull          // the digest arena reached 4 GiB (never on a real system)
+)
+
+func (n noteCode) text(pkg *pkgInfo) string {
+	switch n {
+	case notePackage:
+		return pkg.note
+	case noteGhost:
+		return "ghost file (rpm records no content for it)"
+	case noteNoDigest:
+		return "rpm records no digest for it"
+	case noteBadDigest:
+		return "the database's digest for it is malformed"
+	case noteIndexFull:
+		return "the package index is too large to hold its digest"
+	}
+	return ""
+}
+
+// listedKey names one package's record of one path.
+type listedKey struct {
+	path pathKey
+	pkg  *pkgInfo
+}
+
+// pathKey is a canonical path as the index keys it: a 64-bit keyed hash
+// (hash/maphash, with a seed chosen per index). Keeping the 100,000 path
+// strings cost 8 MiB; a hash costs 8 bytes a path. A lookup that
+// collides with an indexed path by chance (about 1 in 10^14 on a Debian
+// system) would be compared with that package's digest and, unless its
+// content is that package file, reported modified: never trusted. The
+// seed is secret, so a path cannot be crafted to collide.
+type pathKey uint64
+
 // index maps canonical paths to their owners. It is immutable once built;
 // a refresh builds a new one.
 type index struct {
-	files map[string]fileRec
+	seed  maphash.Seed
+	files map[pathKey]fileRec
 	// extra holds the further owners of a path that more than one
 	// package claims (merged-/usr aliases listed by two packages,
 	// multilib rpm files); rare, so kept out of files.
-	extra   map[string][]fileRec
+	extra map[pathKey][]fileRec
+	// sums holds every record's raw digest back to back.
+	sums []byte
+	// listed holds the path as the database lists it, for the records
+	// whose canonical path differs (merged /usr, diversions).
+	listed  map[listedKey]string
 	aliases []alias
 	// missReason, when set, is why a path missing from the index might
 	// still be package-owned (no database, an unreadable one, records
@@ -66,15 +137,51 @@ type index struct {
 }
 
 func newIndex(aliases []alias) *index {
-	return &index{files: make(map[string]fileRec, 1<<16), extra: map[string][]fileRec{}, aliases: aliases}
+	return &index{seed: maphash.MakeSeed(), files: make(map[pathKey]fileRec, 1<<16), extra: map[pathKey][]fileRec{},
+		listed: map[listedKey]string{}, aliases: aliases}
 }
 
-func (ix *index) add(p string, r fileRec) {
+func (ix *index) key(canon string) pathKey { return pathKey(maphash.String(ix.seed, canon)) }
+
+// entry is one database line as the readers hand it to the index.
+type entry struct {
+	pkg      *pkgInfo
+	algo     crypto.Hash
+	digest   string // hex; "" when the database records none
+	note     noteCode
+	conffile bool
+	listed   string // the path as the database lists it, when not canonical
+}
+
+// add files e under the canonical path canon.
+func (ix *index) add(canon string, e entry) {
+	p := ix.key(canon)
+	r := fileRec{pkg: e.pkg, algo: uint8(e.algo), note: e.note, conffile: e.conffile}
+	if e.digest != "" {
+		raw, err := hex.DecodeString(e.digest)
+		switch {
+		case err != nil || len(raw) != e.algo.Size():
+			r.note = noteBadDigest
+		case len(ix.sums)+len(raw) >= math.MaxUint32:
+			r.note = noteIndexFull
+		default:
+			r.sum = uint32(len(ix.sums)) + 1
+			ix.sums = append(ix.sums, raw...)
+		}
+	}
+	if e.listed != "" {
+		r.listed = true
+		ix.listed[listedKey{p, e.pkg}] = e.listed
+	}
+	ix.addRec(p, r)
+}
+
+func (ix *index) addRec(p pathKey, r fileRec) {
 	if old, ok := ix.files[p]; ok {
 		if old.pkg == r.pkg {
 			// One package listing a path twice (both merged-/usr
 			// spellings): keep the record that has a digest.
-			if old.digest == "" && r.digest != "" {
+			if old.sum == 0 && r.sum != 0 {
 				ix.files[p] = r
 			}
 			return
@@ -92,12 +199,33 @@ func (ix *index) add(p string, r fileRec) {
 	ix.files[p] = r
 }
 
-func (ix *index) owners(canon string) []fileRec {
-	r, ok := ix.files[canon]
+// owners expands the records of the canonical path canon, primary owner
+// first.
+func (ix *index) owners(canon string) []record {
+	p := ix.key(canon)
+	r, ok := ix.files[p]
 	if !ok {
 		return nil
 	}
-	return append([]fileRec{r}, ix.extra[canon]...)
+	more := ix.extra[p]
+	out := make([]record, 0, 1+len(more))
+	out = append(out, ix.expand(p, r))
+	for _, m := range more {
+		out = append(out, ix.expand(p, m))
+	}
+	return out
+}
+
+func (ix *index) expand(p pathKey, r fileRec) record {
+	out := record{pkg: r.pkg, algo: crypto.Hash(r.algo), conffile: r.conffile, note: r.note.text(r.pkg)}
+	if r.sum != 0 {
+		at := int(r.sum - 1)
+		out.digest = hex.EncodeToString(ix.sums[at : at+out.algo.Size()])
+	}
+	if r.listed {
+		out.listed = ix.listed[listedKey{p, r.pkg}]
+	}
+	return out
 }
 
 func (ix *index) problem(s string) {

@@ -147,17 +147,17 @@ func addRPMPackage(ix *index, p *rpmPackage) {
 		if f.skip || f.notRegular {
 			continue
 		}
-		r := fileRec{pkg: pkg, algo: p.algo, digest: f.digest, conffile: f.flags&rpmFileConfig != 0}
+		e := entry{pkg: pkg, algo: p.algo, digest: f.digest, conffile: f.flags&rpmFileConfig != 0}
 		if f.flags&rpmFileGhost != 0 {
 			// A ghost is created at run time; rpm has no digest of it.
-			r.digest, r.note = "", "ghost file (rpm records no content for it)"
-		} else if r.digest == "" {
-			r.note = "rpm records no digest for it"
+			e.digest, e.note = "", noteGhost
+		} else if e.digest == "" {
+			e.note = noteNoDigest
 		}
 		at := canonical(f.path, ix.aliases)
 		if at != f.path {
-			r.listed = f.path
+			e.listed = f.path
 		}
-		ix.add(at, r)
+		ix.add(at, e)
 	}
 }

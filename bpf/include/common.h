@@ -61,16 +61,18 @@ static __always_inline void stat_inc(__u32 idx)
 }
 
 /*
- * Records are submitted without waking the reader, which polls every few
- * milliseconds; a wakeup per record costs the producer ~40x more. Once the
- * queue passes wakeup_bytes the reader is woken so a burst cannot fill the
- * ring between polls.
+ * Wakeups cost the producer an irq_work and the reader a context switch,
+ * so they are kept to about one per drain. With no flag the kernel wakes
+ * the reader only when it had read everything before this record, i.e. for
+ * the first record after a drain (the reader then lets records gather for a
+ * poll interval before it reads). Once the queue passes wakeup_bytes every
+ * record wakes it, so a burst cannot fill the ring while it gathers.
  */
 static __always_inline __u64 ring_flags(void)
 {
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
+	return 0;
 }
 
 static __always_inline void emit(void *rec, __u64 size, __u32 emitted, __u32 lost)

@@ -15,7 +15,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	ring := fs.Int("ring-size", sensor.DefaultRingBytes, "BPF ring buffer size to try, in bytes")
+	ring := fs.Int("ring-size", sensor.DefaultRingBytes(), "BPF ring buffer size to try, in bytes")
 	cfgPath := fs.String("config", "", "validate this configuration file and exit, without touching the kernel")
 	if err := parseFlags(fs, args); err != nil {
 		return err

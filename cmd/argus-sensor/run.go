@@ -54,7 +54,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	f.format = fs.String("format", "native", "record format for outputs that do not set one: native, udm or ecs")
 	f.spool = fs.String("spool-dir", d.Spool.Dir, "disk spool for network outputs")
 	f.ring = fs.Int("ring-size", int(d.Sensor.RingBytes), "BPF ring buffer size in bytes (power of two)")
-	f.poll = fs.Duration("poll-interval", time.Duration(d.Sensor.PollInterval), "how often the ring buffer is drained when no wakeup came")
+	f.poll = fs.Duration("poll-interval", time.Duration(d.Sensor.PollInterval), "how long records gather in the ring buffer after a drain before the next read")
 	f.queue = fs.Int("queue-len", d.Sensor.QueueLen, "events buffered between the ring reader and the pipeline")
 	f.health = fs.Duration("health-interval", time.Duration(d.HealthInterval), "how often a sensor_health record is written (0 disables)")
 	f.maxProcs = fs.Int("max-processes", d.ProcessTable.MaxProcesses, "process table bound")
