@@ -130,6 +130,7 @@ var (
 	dHashMisses  = desc("hash_cache_misses_total", "Hash requests the cache could not answer.")
 	dHashFiles   = desc("hash_files_total", "Files read and hashed.")
 	dHashBytes   = desc("hash_bytes_total", "Bytes hashed.")
+	dHashSeconds = desc("hash_seconds_total", "Wall time hash workers spent opening, reading and hashing, summed over workers.")
 	dHashFail    = desc("hash_failures_total", "Hash results without a digest, by status.", "status")
 	dHashLate    = desc("hash_late_dropped_total", "Records whose pending hash was given up on.")
 	dVerdicts    = desc("trust_verdicts_total", "Trust verdicts decided, by verdict.", "verdict")
@@ -149,7 +150,7 @@ type collector struct{ m *metricsServer }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
-		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
+		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
 		dCorrKeys, dCorrEvicted, dProcs, dOutSent, dOutErr, dOutDrop, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
@@ -189,6 +190,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dHashMisses, float64(s.hasher.Misses))
 	counter(dHashFiles, float64(s.hasher.FilesHashed))
 	counter(dHashBytes, float64(s.hasher.BytesHashed))
+	counter(dHashSeconds, s.hasher.HashTime.Seconds())
 	for status, v := range map[hasher.Status]uint64{
 		hasher.StatusGone: s.hasher.Gone, hasher.StatusChanged: s.hasher.Changed, hasher.StatusTooLarge: s.hasher.TooLarge,
 		hasher.StatusError: s.hasher.Errors, hasher.StatusPending: s.hasher.Pending,

@@ -282,7 +282,7 @@ func (c *Config) validate() error {
 		return bad("hashing.max_file_size", "want a positive size")
 	}
 	if c.Hashing.Workers < 0 {
-		return bad("hashing.workers", "must not be negative (0 means one per CPU)")
+		return bad("hashing.workers", "must not be negative (0 means half the CPUs, at least one)")
 	}
 	if c.Hashing.Wait <= 0 {
 		return bad("hashing.wait", "want a positive duration")
