@@ -672,20 +672,18 @@ func (e *Enricher) exeTrust(p *Proc, exe *event.Exe, res hasher.Result) *event.T
 	// read through the process while it still runs the very inode: a
 	// binary that unlinked or replaced itself after starting is gone from
 	// its path but not from /proc/<pid>/exe.
-	xattr := exe.Path
+	in := signature.Input{
+		Path: exe.Path, XattrPath: exe.Path, ID: exeID(p.Exe), SHA256: res.SHA256, MD5: res.MD5,
+		HashStatus: hashStatusReason(res), Memfd: exe.Memfd, Deleted: exe.Deleted,
+	}
 	procExe := e.root + "/" + strconv.FormatUint(uint64(p.PID), 10) + "/exe"
 	if exe.Deleted || exe.Memfd {
-		xattr = procExe
+		in.XattrPath = procExe
 	} else if !p.owned {
-		var st unix.Stat_t
-		if unix.Stat(procExe, &st) == nil && st.Dev == p.Exe.Dev && st.Ino == p.Exe.Ino {
-			xattr = procExe
-		}
+		// The checker stats it only when the verdict is not cached.
+		in.ProcExe = procExe
 	}
-	v := c.Verdict(signature.Input{
-		Path: exe.Path, XattrPath: xattr, ID: exeID(p.Exe), SHA256: res.SHA256, MD5: res.MD5,
-		HashStatus: hashStatusReason(res), Memfd: exe.Memfd, Deleted: exe.Deleted,
-	})
+	v := c.Verdict(in)
 	t := &event.Trust{Verdict: string(v.Verdict), Severity: string(v.Severity), Package: v.Package, Signer: v.Signer, Reason: v.Reason}
 	p.trust[slot] = t
 	return t

@@ -47,6 +47,11 @@ type Input struct {
 	// was deleted or lives in another mount namespace. Default: Path
 	// under Root.
 	XattrPath string
+	// ProcExe is /proc/<pid>/exe of a process running the file, or "".
+	// On a cache miss it replaces XattrPath if it still names the inode
+	// ID names (a binary that replaced itself after starting is gone from
+	// its path but not from there); a cached verdict costs no stat.
+	ProcExe string
 	// ID is the file version that was hashed. The verdict is cached by
 	// it, and a package's record is only applied when the file at Path
 	// under Root is this same inode.
@@ -325,6 +330,12 @@ func (c *Checker) Verdict(in Input) Trust {
 		}
 	}
 	c.misses.Add(1)
+	if in.ProcExe != "" && id != (fileid.ID{}) {
+		var st unix.Stat_t
+		if unix.Stat(in.ProcExe, &st) == nil && fileid.FromStat(&st).SameFile(id) {
+			in.XattrPath = in.ProcExe
+		}
+	}
 	d := c.decide(in, p, id, deleted, memfd, now)
 	t := d.t
 	if memfd {

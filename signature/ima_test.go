@@ -325,3 +325,31 @@ func TestParseIMA(t *testing.T) {
 		}
 	}
 }
+
+// A binary that replaced its path after starting is judged through
+// ProcExe, which still names the executed inode; a ProcExe that names some
+// other inode is ignored.
+func TestIMAReadThroughProcExe(t *testing.T) {
+	dir := xattrDir(t)
+	k := newOpenSSLKey(t, t.TempDir(), "argus-test-procexe", "-newkey", "rsa:2048")
+	executed := signedCopy(t, dir, "executed", k, "sha256")
+	b, err := os.ReadFile(executed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the path holds now: the same bytes, no signature.
+	replaced := filepath.Join(dir, "replaced")
+	writeFile(t, replaced, string(b), 0o755)
+	c := imaChecker(t, t.TempDir())
+
+	in := inputFor(t, "/opt/via-proc", executed)
+	in.XattrPath, in.ProcExe = replaced, executed
+	expect(t, c.Verdict(in), SignedUntrusted, Medium, "")
+
+	// /proc/<pid>/exe of a reused pid: another inode, so the path is read.
+	other := inputFor(t, "/opt/pid-reused", executed)
+	other.XattrPath, other.ProcExe = replaced, replaced
+	if got := c.Verdict(other); got.Verdict == SignedUntrusted || got.Verdict == SignedTrusted {
+		t.Fatalf("verdict %+v read a signature through a ProcExe naming another inode", got)
+	}
+}
