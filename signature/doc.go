@@ -126,6 +126,14 @@
 // Unknown verdicts are not cached: the next exec may bring what was
 // missing. A signed_trusted verdict expires with its certificate.
 //
+// The index keys each canonical path by a 64-bit keyed hash (hash/maphash,
+// a secret seed per index) and stores a 16-byte record: the package, the
+// raw digest's offset in one shared arena, the algorithm, and codes for
+// the conffile flag and why a digest is missing; the rare "listed as" path
+// sits in a side map. About 100,000 paths cost 8 MiB. A chance collision
+// can only compare a file with another file's digest and call it
+// modified, never trusted.
+//
 // The index is built in New and is immutable; lookups read it through an
 // atomic pointer. At most every RefreshInterval a lookup stats the
 // database files (dpkg status, updates/, info/, diversions, each rpmdb
