@@ -193,13 +193,14 @@ func loopbackListener() (int, *unix.SockaddrInet4, error) {
 	return lfd, sa.(*unix.SockaddrInet4), nil
 }
 
-// connectAccept makes one loopback connection, accepts it on the same
-// thread and closes both ends, the client with RST (no TIME_WAIT, so ports
-// never run out). Accepting in the connecting thread keeps the accept
-// queue at one: with a separate accepting goroutine on a saturated host
-// the queue overflowed, SYNs were dropped, and the 1 s retransmit made the
-// rate swing from 13k/s to 36k/s between identical runs.
-func connectAccept(lfd int, sa *unix.SockaddrInet4) error {
+// connectRST makes one loopback connection and closes it with RST (no
+// TIME_WAIT, so ports never run out). With a listener (lfd >= 0) it first
+// accepts the connection on the same thread. The connect storm does that
+// to keep the accept queue at one: with a separate accepting goroutine on
+// a saturated host the queue overflowed, SYNs were dropped, and the 1 s
+// retransmit made the rate swing from 13k/s to 36k/s between identical
+// runs.
+func connectRST(sa *unix.SockaddrInet4, lfd int) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -208,11 +209,13 @@ func connectAccept(lfd int, sa *unix.SockaddrInet4) error {
 	if err := unix.Connect(fd, sa); err != nil {
 		return err
 	}
-	nfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
-	if err != nil {
-		return err
+	if lfd >= 0 {
+		nfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		unix.Close(nfd)
 	}
-	unix.Close(nfd)
 	return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 }
 
@@ -236,7 +239,7 @@ func connectStorm(d time.Duration, loops int) (workloadResult, error) {
 			defer unix.Close(lfd)
 			runtime.LockOSThread()
 			for time.Now().Before(stop) {
-				if err := connectAccept(lfd, sa); err != nil {
+				if err := connectRST(sa, lfd); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
@@ -300,23 +303,10 @@ func mixed(d time.Duration, loops int, tool string) (workloadResult, error) {
 	return workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds(), Ports: []uint16{uint16(sa.Port)}}, nil
 }
 
-// connectRST makes one loopback connection and closes it with RST.
-func connectRST(sa *unix.SockaddrInet4) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	if err := unix.Connect(fd, sa); err != nil {
-		return err
-	}
-	return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-}
-
 func connectOnce(addr string) error {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return err
 	}
-	return connectRST(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+	return connectRST(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}, -1)
 }
