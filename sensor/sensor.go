@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,7 @@ import (
 // default.
 type Options struct {
 	// RingBytes is the ring buffer size, a power of two multiple of the
-	// page size. Default [DefaultRingBytes]: 2 MiB per possible CPU, within
+	// page size. Default [DefaultRingBytes]: 2 MiB per online CPU, within
 	// 4-64 MiB.
 	RingBytes int
 	// WakeupBytes is how much queued data makes a producer wake the reader
@@ -48,20 +49,53 @@ type Options struct {
 	LegacyConnect bool
 }
 
-// DefaultRingBytes is the default ring size: 2 MiB per possible CPU (every
+// DefaultRingBytes is the default ring size: 2 MiB per online CPU (every
 // CPU produces into the one ring), rounded up to a power of two and kept
-// within 4-64 MiB. The reader's process maps the ring's pages twice, so its
-// resident size grows by twice this.
+// within 4-64 MiB. Online, not possible, CPUs: some hypervisors report
+// hundreds of hot-pluggable CPUs a small VM will never have. The reader's
+// process maps the ring's pages twice, so its resident size grows by twice
+// this.
 func DefaultRingBytes() int {
-	n, err := ebpf.PossibleCPU()
-	if err != nil || n < 1 {
-		n = runtime.NumCPU()
-	}
+	n := onlineCPUs()
 	size := 4 << 20
 	for size < n*(2<<20) && size < 64<<20 {
 		size <<= 1
 	}
 	return size
+}
+
+// onlineCPUs counts the CPUs in /sys/devices/system/cpu/online ("0-3,6"),
+// or returns runtime.NumCPU when that cannot be read.
+func onlineCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n, ok := countCPUList(strings.TrimSpace(string(b)))
+	if !ok || n < 1 {
+		return runtime.NumCPU()
+	}
+	return n
+}
+
+// countCPUList counts the CPUs in a kernel cpu list such as "0-3,6,8-9".
+func countCPUList(s string) (int, bool) {
+	n := 0
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return 0, false
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0, false
+			}
+		}
+		n += b - a + 1
+	}
+	return n, true
 }
 
 // Defaults for Options.
