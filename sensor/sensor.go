@@ -411,7 +411,8 @@ func (s *Sensor) Run(ctx context.Context) error {
 		// Read draining before the drain: once set, the hooks are
 		// detached, so this drain reaches the end of what they wrote.
 		stopping := s.draining.Load()
-		if done, err := s.drain(&rec); done || err != nil {
+		// A deadline already past: read what is queued, do not wait.
+		if _, closed, err := s.drain(&rec, time.Unix(1, 0)); closed || err != nil {
 			return err
 		}
 		if stopping {
@@ -425,12 +426,11 @@ func (s *Sensor) Run(ctx context.Context) error {
 // wakes it sooner, but health needs it to report in.
 const idleWait = time.Second
 
-// drain hands every record queued in the ring to handle, without
-// blocking. done reports that the reader was closed.
-func (s *Sensor) drain(rec *ringbuf.Record) (done bool, err error) {
-	// A deadline already past makes ReadInto return what is queued and
-	// then os.ErrDeadlineExceeded instead of waiting.
-	s.reader.SetDeadline(time.Unix(1, 0))
+// drain hands records to handle until the ring is empty at deadline (at
+// once, for a deadline already past), until a Flush has been read through
+// (flushed), or until the reader is closed (closed).
+func (s *Sensor) drain(rec *ringbuf.Record, deadline time.Time) (flushed, closed bool, err error) {
+	s.reader.SetDeadline(deadline)
 	var n uint
 	for {
 		err := s.reader.ReadInto(rec)
@@ -443,19 +443,22 @@ func (s *Sensor) drain(rec *ringbuf.Record) (done bool, err error) {
 			if n++; n%1024 == 0 {
 				s.lastRead.Store(time.Now().UnixNano())
 			}
-		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrFlushed):
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			s.lastRead.Store(time.Now().UnixNano())
-			return false, nil
+			return false, false, nil
+		case errors.Is(err, ringbuf.ErrFlushed):
+			return true, false, nil
 		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
-			return true, nil
+			return false, true, nil
 		default:
-			return true, fmt.Errorf("read ring buffer: %w", err)
+			return false, true, fmt.Errorf("read ring buffer: %w", err)
 		}
 	}
 }
 
 // runBlocking is Run for when the ring fd could not be registered with the
-// netpoller: the reader waits in its own epoll_wait.
+// netpoller: the reader waits in its own epoll_wait, a poll interval at a
+// time, and shutdown interrupts it with Flush.
 func (s *Sensor) runBlocking(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
 		s.detach()
@@ -467,28 +470,13 @@ func (s *Sensor) runBlocking(ctx context.Context) error {
 	defer stop()
 
 	var rec ringbuf.Record
-	var n uint
-	s.reader.SetDeadline(time.Now().Add(s.opts.PollInterval))
 	for {
-		err := s.reader.ReadInto(&rec)
-		switch {
-		case err == nil:
-			s.handle(rec.RawSample)
-			if n++; n%1024 == 0 {
-				s.lastRead.Store(time.Now().UnixNano())
-			}
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			// The ring is empty: nothing is lost by waiting for the next poll.
-			s.lastRead.Store(time.Now().UnixNano())
-			s.reader.SetDeadline(time.Now().Add(s.opts.PollInterval))
-		case errors.Is(err, ringbuf.ErrFlushed):
-			if ctx.Err() != nil {
-				return nil
-			}
-		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
+		flushed, closed, err := s.drain(&rec, time.Now().Add(s.opts.PollInterval))
+		if closed || err != nil {
+			return err
+		}
+		if flushed && ctx.Err() != nil {
 			return nil
-		default:
-			return fmt.Errorf("read ring buffer: %w", err)
 		}
 	}
 }
