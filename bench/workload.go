@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
 // workloadResult is what a workload child prints on stdout.
@@ -157,15 +159,7 @@ func listenAccepting() (net.Listener, *unix.SockaddrInet4, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go testutil.AcceptAndClose(l)
 	ap := l.Addr().(*net.TCPAddr).AddrPort()
 	return l, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: netip.MustParseAddr("127.0.0.1").As4()}, nil
 }

@@ -31,15 +31,7 @@ func listen(t *testing.T, network, host string) netip.AddrPort {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go testutil.AcceptAndClose(l)
 	return l.Addr().(*net.TCPAddr).AddrPort()
 }
 

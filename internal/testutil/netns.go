@@ -78,16 +78,21 @@ func (n *NetPair) Listen(t testing.TB, addr string) net.Listener {
 		t.Fatalf("listen on %s in %s: %v", addr, n.Server, err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go AcceptAndClose(l)
 	return l
+}
+
+// AcceptAndClose accepts every connection to l and closes it at once,
+// until l is closed: a server for tests that only need connects to
+// succeed.
+func AcceptAndClose(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
 }
 
 // Command returns a command that runs inside the client namespace.
