@@ -60,6 +60,25 @@ func sensorCmd(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startRun starts `argus-sensor run` with args and waits for its
+// sensor_health "started" record in out. The process is killed when the
+// test ends.
+func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := sensorCmd(t, append([]string{"run"}, args...)...)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(out)
+		return bytes.Contains(b, []byte(`"state":"started"`))
+	}, "sensor_health started")
+	return cmd, stderr
+}
+
 // readLines parses every line of path as a JSON object.
 func readLines(t *testing.T, path string) []map[string]any {
 	t.Helper()
@@ -100,17 +119,7 @@ func TestRunStreamsSchema(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	out := filepath.Join(dir, "events.jsonl")
-	cmd := sensorCmd(t, "run", "--output", "file:"+out, "--health-interval", "0", "--metrics-address", freePort(t))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(out)
-		return bytes.Contains(b, []byte(`"state":"started"`))
-	}, "sensor_health started")
+	cmd, stderr := startRun(t, out, "--output", "file:"+out, "--health-interval", "0", "--metrics-address", freePort(t))
 
 	tool := filepath.Join(dir, "tool")
 	testutil.WriteExitELF(t, tool, 0)
@@ -433,17 +442,7 @@ func TestConfigReloadMetricsHealth(t *testing.T) {
 		}
 	}
 	writeCfg(first, "")
-	cmd := sensorCmd(t, "run", "--config", cfgPath)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(first)
-		return bytes.Contains(b, []byte(`"state":"started"`))
-	}, "sensor_health started")
+	cmd, stderr := startRun(t, first, "--config", cfgPath)
 
 	waitFor(t, func() bool { code, _ := httpGet(t, "http://"+addr+"/healthz"); return code == 200 }, "healthz 200")
 	tool := filepath.Join(dir, "tool")
