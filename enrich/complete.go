@@ -6,6 +6,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
 
@@ -16,10 +17,134 @@ type Item struct {
 	proc *Proc
 }
 
-// Finalize fills the record's digests and trust from its process's hash
+// Out is a record enrich is done with, and where it goes next: the caller
+// sends it to the outputs, to the rules, or both, side by side.
+type Out struct {
+	Rec *event.Record
+	// Send: the record goes to the outputs.
+	Send bool
+	// Observe: the record goes to the rules. A record that went out while
+	// its executable's hash was pending is kept from the rules, which join
+	// on sha256, and comes back to them alone once the hash is known.
+	Observe bool
+}
+
+// queued is a record waiting in order.
+type queued struct {
+	it       Item
+	deadline time.Time // when it goes out, hashes known or not
+}
+
+// Handle takes an event from the sensor: the process table learns from
+// it, and the records it makes join the order.
+func (e *Enricher) Handle(ev sensor.Event) {
+	e.enqueue(e.handle(ev, e.items[:0]))
+}
+
+func (e *Enricher) enqueue(items []Item) {
+	deadline := time.Now().Add(e.opts.HashWait)
+	for _, it := range items {
+		e.queue = append(e.queue, queued{it: it, deadline: deadline})
+	}
+	e.items = items[:0]
+}
+
+// Full reports whether QueueLimit records wait in order: the caller stops
+// taking events until Ready lets some go.
+func (e *Enricher) Full() bool { return len(e.queue) >= e.opts.QueueLimit }
+
+// Ready returns, in order, the records at the head of the order that are
+// done by now: their hashes are known, or they have waited HashWait and go
+// out with hash_status "pending" (Tick follows them up). wait closes when
+// the first record still waiting has its hashes, and until is when it goes
+// out regardless; wait is nil when no record waits. The slice is valid
+// until the next call.
+func (e *Enricher) Ready(now time.Time) (out []Out, wait <-chan struct{}, until time.Time) {
+	out = e.out[:0]
+	i := 0
+	for ; i < len(e.queue); i++ {
+		q := e.queue[i]
+		if e.finalize(q.it) {
+			if now.Before(q.deadline) {
+				break
+			}
+			e.addLate(q.it)
+		}
+		out = appendDone(out, q.it.Rec)
+	}
+	e.queue = e.queue[:copy(e.queue, e.queue[i:])]
+	e.out = out
+	if len(e.queue) == 0 {
+		return out, nil, time.Time{}
+	}
+	return out, e.wait(e.queue[0].it), e.queue[0].deadline
+}
+
+// Tick does what is due by now: interrupted connects that no restarted
+// call followed join the order, and records that went out with a pending
+// hash come back once it is known: the hash_update to send, and the
+// completed record for the rules. The slice is valid until the next call.
+func (e *Enricher) Tick(now time.Time) []Out {
+	e.enqueue(e.flush(now, e.items[:0]))
+	e.out = e.followUps(e.out[:0])
+	return e.out
+}
+
+// Drain lets every record go, waiting for nothing: the events have ended.
+func (e *Enricher) Drain() []Out {
+	e.enqueue(e.flush(time.Time{}, e.items[:0]))
+	out := e.out[:0]
+	for _, q := range e.queue {
+		if e.finalize(q.it) {
+			e.addLate(q.it)
+		}
+		out = appendDone(out, q.it.Rec)
+	}
+	e.queue = e.queue[:0]
+	e.out = e.followUps(out)
+	return e.out
+}
+
+// appendDone sends rec out, and to the rules unless its executable's hash
+// is pending.
+func appendDone(out []Out, rec *event.Record) []Out {
+	pending := rec.Process != nil && rec.Process.Exe.HashStatus == string(hasher.StatusPending)
+	return append(out, Out{Rec: rec, Send: true, Observe: !pending})
+}
+
+// addLate keeps a record that went out with a pending hash, to follow it
+// up; past lateLimit the oldest is given up on and counted.
+func (e *Enricher) addLate(it Item) {
+	if len(e.late) >= lateLimit {
+		e.late = e.late[1:]
+		e.stats.LateDropped++
+	}
+	e.late = append(e.late, it)
+}
+
+// followUps completes the records that went out before their hash was
+// ready and whose hashes are now known: the hash_update goes out, and the
+// completed record reaches the rules.
+func (e *Enricher) followUps(out []Out) []Out {
+	kept := e.late[:0]
+	for _, it := range e.late {
+		if e.wait(it) != nil {
+			kept = append(kept, it)
+			continue
+		}
+		if up := e.followUp(it); up != nil {
+			out = append(out, Out{Rec: up, Send: true})
+		}
+		out = append(out, Out{Rec: it.Rec, Observe: true})
+	}
+	e.late = kept
+	return out
+}
+
+// finalize fills the record's digests and trust from its process's hash
 // results. A hash not ready yet is left as hash_status "pending" and
-// Finalize returns true: call FollowUp once Wait's channel closes.
-func (e *Enricher) Finalize(it Item) (pending bool) {
+// finalize returns true: call followUp once wait's channel closes.
+func (e *Enricher) finalize(it Item) (pending bool) {
 	p, proc := it.proc, it.Rec.Process
 	if p == nil || proc == nil {
 		return false
@@ -55,9 +180,9 @@ func (e *Enricher) Finalize(it Item) (pending bool) {
 	return pending
 }
 
-// Wait returns a channel that closes when the item's pending hashes are
+// wait returns a channel that closes when the item's pending hashes are
 // known, or nil if none is pending.
-func (e *Enricher) Wait(it Item) <-chan struct{} {
+func (e *Enricher) wait(it Item) <-chan struct{} {
 	p := it.proc
 	if p == nil {
 		return nil
@@ -75,13 +200,13 @@ func (e *Enricher) Wait(it Item) <-chan struct{} {
 	return nil
 }
 
-// FollowUp completes a record that went out with a pending hash: it fills
+// followUp completes a record that went out with a pending hash: it fills
 // it.Rec in place (so the detection rules can see the digest), and for a
 // process_launch returns the hash_update record that carries the hash to
 // the output. Connections sent while pending need no record of their own:
 // the launch's hash_update names the same process.
-func (e *Enricher) FollowUp(it Item) *event.Record {
-	e.Finalize(it)
+func (e *Enricher) followUp(it Item) *event.Record {
+	e.finalize(it)
 	r := it.Rec
 	if r.Kind != event.KindProcessLaunch {
 		return nil

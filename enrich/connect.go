@@ -19,11 +19,11 @@ type interrupted struct {
 	seen time.Time
 }
 
-// Flush appends to out the interrupted connects that no restarted call
+// flush appends to out the interrupted connects that no restarted call
 // followed within InterruptedHold of now (all of them if now is zero):
 // those went back to the program as EINTR, or are still blocked in a
 // restarted call that will report on its own.
-func (e *Enricher) Flush(now time.Time, out []Item) []Item {
+func (e *Enricher) flush(now time.Time, out []Item) []Item {
 	for tid, h := range e.held {
 		if now.IsZero() || now.Sub(h.seen) >= InterruptedHold {
 			out = append(out, h.item)

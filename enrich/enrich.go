@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
@@ -19,6 +20,10 @@ import (
 const (
 	DefaultMaxProcesses  = 1 << 16
 	DefaultAncestorDepth = 8
+	DefaultQueueLimit    = 1 << 16
+	// lateLimit bounds the records kept for a follow-up after going out
+	// with a pending hash.
+	lateLimit = 1 << 14
 	// maxAncestorArgs bounds the argv kept per ancestor.
 	maxAncestorArgs = 8
 )
@@ -40,6 +45,13 @@ type Options struct {
 	Paths    *classify.Paths
 	Networks *classify.Networks
 	Logger   *slog.Logger
+	// HashWait bounds how long a record waits in order for its hashes
+	// before it goes out with hash_status "pending". Default
+	// hasher.DefaultWait.
+	HashWait time.Duration
+	// QueueLimit is how many records may wait in order before Full says
+	// to stop taking events. Default DefaultQueueLimit.
+	QueueLimit int
 }
 
 // Stats counts the Enricher's work.
@@ -49,10 +61,13 @@ type Stats struct {
 	ProcfsLookups  uint64 // processes read from /proc
 	ProcfsFailures uint64 // processes /proc could not vouch for
 	Scripts        uint64 // interpreter scripts identified
+	Queued         int    // records waiting in order, e.g. behind a pending hash
+	LateDropped    uint64 // records sent with a pending hash and given up on before their follow-up
 }
 
-// Enricher builds argus.v1 records from sensor events. It is used from
-// one goroutine.
+// Enricher builds argus.v1 records from sensor events and hands them on
+// complete, in order (see the package comment). It is used from one
+// goroutine.
 type Enricher struct {
 	opts  Options
 	host  event.Host
@@ -66,6 +81,12 @@ type Enricher struct {
 	// pathsGen counts SetPaths calls, so classes cached on table entries
 	// are recomputed after a reload.
 	pathsGen uint64
+
+	// The order records leave in (complete.go).
+	queue []queued // in order; the head may wait for its hashes
+	late  []Item   // sent with a pending hash, to follow up
+	items []Item   // scratch for the records one call makes
+	out   []Out    // what the last Ready, Tick or Drain returned
 }
 
 // New returns an Enricher.
@@ -81,6 +102,12 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.HashWait <= 0 {
+		opts.HashWait = hasher.DefaultWait
+	}
+	if opts.QueueLimit <= 0 {
+		opts.QueueLimit = DefaultQueueLimit
 	}
 	e := &Enricher{
 		opts: opts,
@@ -106,17 +133,17 @@ func (e *Enricher) SetPaths(p *classify.Paths) {
 // Stats returns the Enricher's counters.
 func (e *Enricher) Stats() Stats {
 	s := e.stats
-	s.Processes = e.procs.Len()
+	s.Processes, s.Queued = e.procs.Len(), len(e.queue)
 	return s
 }
 
 // Host is the host block every record carries.
 func (e *Enricher) Host() event.Host { return e.host }
 
-// Handle updates the process table from ev and appends the records to
-// emit to out: none for events that only feed the table (fork, exit), and
-// sometimes two for a connect (see Flush).
-func (e *Enricher) Handle(ev sensor.Event, out []Item) []Item {
+// handle updates the process table from ev and appends the records it
+// makes to out: none for events that only feed the table (fork, exit), and
+// sometimes two for a connect (see flush).
+func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 	switch v := ev.(type) {
 	case *sensor.Exec:
 		return append(out, e.exec(v))
