@@ -13,6 +13,9 @@
 // an output spec, an allowlist glob). For the last kind the file is also
 // decoded as a yaml.Node tree, and the key path of the failing value is
 // looked up there for its line.
+//
+// The package only parses and validates: it sits below the daemon it
+// configures, and cmd/argus-sensor composes agent.Config from a Config.
 package config
 
 import (
