@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
 
@@ -146,7 +147,7 @@ func (e *Enricher) parent(ppid uint32, comm string) *event.Parent {
 			parent.Comm = pp.Comm
 		}
 	} else {
-		parent.Exe.Path = readExePath(e.root, ppid)
+		parent.Exe.Path = procfs.ExePath(e.root, ppid)
 	}
 	return parent
 }

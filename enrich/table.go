@@ -140,7 +140,7 @@ func (e *Enricher) ancestors(pid uint32) []event.Ancestor {
 			a.ExePath = pp.ExePath
 			a.Args = pp.Args[:min(len(pp.Args), maxAncestorArgs)]
 		} else {
-			a.ExePath = readExePath(e.root, pid)
+			a.ExePath = procfs.ExePath(e.root, pid)
 		}
 		out = append(out, a)
 		if !ok {
