@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"reflect"
 	"runtime/debug"
@@ -80,9 +81,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.HealthInterval == 0 {
 		cfg.HealthInterval = DefaultHealthInterval
 	}
-	if cfg.PathRules.Prefixes == nil && cfg.PathRules.Components == nil && cfg.PathRules.Homes == nil {
-		cfg.PathRules = classify.DefaultPathRules()
-	}
 
 	p := &pipeline{cfg: cfg, log: log, start: time.Now()}
 	defer p.close()
@@ -157,11 +155,7 @@ func (p *pipeline) build(ctx context.Context) error {
 	if p.fwd, err = forward.New(forward.Config{Outputs: cfg.Outputs, SpoolDir: cfg.SpoolDir, Logger: p.log}); err != nil {
 		return err
 	}
-	paths, err := classify.NewPaths(cfg.PathRules)
-	if err != nil {
-		return fmt.Errorf("path classes: %w", err)
-	}
-	extra, err := classify.ParsePrefixes(cfg.Internal)
+	paths, extra, err := classifiers(cfg)
 	if err != nil {
 		return err
 	}
@@ -220,6 +214,25 @@ func (p *pipeline) close() {
 			p.log.Error("close outputs", "err", err)
 		}
 	}
+}
+
+// classifiers builds the path classifier and the extra internal networks
+// from cfg, at start and on each reload. Path rules left empty mean the
+// defaults.
+func classifiers(cfg Config) (*classify.Paths, []netip.Prefix, error) {
+	rules := cfg.PathRules
+	if rules.Prefixes == nil && rules.Components == nil && rules.Homes == nil {
+		rules = classify.DefaultPathRules()
+	}
+	paths, err := classify.NewPaths(rules)
+	if err != nil {
+		return nil, nil, fmt.Errorf("path classes: %w", err)
+	}
+	internal, err := classify.ParsePrefixes(cfg.Internal)
+	if err != nil {
+		return nil, nil, err
+	}
+	return paths, internal, nil
 }
 
 // snapshot reads what was running before the sensor attached: processes,
@@ -468,14 +481,7 @@ func (p *pipeline) reload() {
 }
 
 func (p *pipeline) apply(nc Config) error {
-	if nc.PathRules.Prefixes == nil && nc.PathRules.Components == nil && nc.PathRules.Homes == nil {
-		nc.PathRules = classify.DefaultPathRules()
-	}
-	paths, err := classify.NewPaths(nc.PathRules)
-	if err != nil {
-		return fmt.Errorf("path classes: %w", err)
-	}
-	internal, err := classify.ParsePrefixes(nc.Internal)
+	paths, internal, err := classifiers(nc)
 	if err != nil {
 		return err
 	}
