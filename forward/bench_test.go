@@ -9,28 +9,8 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
-
-// BenchmarkFormat measures the encoding cost per record, which the
-// pipeline goroutine pays once per format in use.
-func BenchmarkFormat(b *testing.B) {
-	recs := map[string]*event.Record{
-		"launch": testLaunch(0, true), "connect": testConnect(0, true), "detection": testDetection(true),
-	}
-	for _, f := range []Format{FormatNative, FormatUDM, FormatECS} {
-		for _, kind := range []string{"launch", "connect", "detection"} {
-			r := recs[kind]
-			b.Run(string(f)+"/"+kind, func(b *testing.B) {
-				buf := f.Append(nil, r)
-				b.SetBytes(int64(len(buf)))
-				b.ReportAllocs()
-				for b.Loop() {
-					buf = f.Append(buf[:0], r)
-				}
-			})
-		}
-	}
-}
 
 // sendPaced sends n records the way the pipeline does: as fast as it
 // can, yielding when a queue is half full (the real pipeline waits on the
@@ -64,7 +44,7 @@ func BenchmarkFileSink(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := testLaunch(0, true)
+			r := recordtest.Launch(0, true)
 			b.ReportAllocs()
 			start := time.Now()
 			sendPaced(f, b.N, r)
@@ -89,7 +69,7 @@ func BenchmarkSpool(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	msg := FormatUDM.Append(nil, testLaunch(0, true))
+	msg := FormatUDM.Append(nil, recordtest.Launch(0, true))
 	const per = 256
 	q := newMemQueue(64 << 20)
 	for i := 0; i < per; i++ {
