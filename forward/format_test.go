@@ -371,7 +371,7 @@ func TestECSMatchesDocumentedFieldList(t *testing.T) {
 
 func TestJSONEscaping(t *testing.T) {
 	for _, s := range []string{"", "plain", "q\"b\\", "\x00\x1f\n\t\r", "\xff\xfe", "a\u2028b\u2029", "<&>", "é漢字"} {
-		b := appendJSONString(nil, s)
+		b := event.AppendString(nil, s)
 		var got string
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Errorf("%q: %v (%s)", s, err, b)
