@@ -35,6 +35,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -333,7 +334,7 @@ func (c *Config) ForwardOutputs() ([]forward.Output, error) {
 		}
 		fo := forward.Output{Spec: o.Spec}
 		if o.Format != "" {
-			f, err := forward.ParseFormat(o.Format)
+			f, err := format.ParseFormat(o.Format)
 			if err != nil {
 				return nil, bad(key+".format", "%v", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
@@ -36,7 +37,7 @@ func sendPaced(f *Forwarder, n int, r *event.Record) {
 // including encoding, the queue hand-off and the write. Run with -cpu 1
 // for the one-core figure.
 func BenchmarkFileSink(b *testing.B) {
-	for _, fm := range []Format{FormatNative, FormatUDM} {
+	for _, fm := range []format.Format{format.FormatNative, format.FormatUDM} {
 		b.Run(string(fm), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "events.jsonl")
 			f, err := New(Config{Outputs: []Output{{Spec: "file:" + path, Format: fm, File: FileOptions{MaxBytes: 256 << 20}}},
@@ -69,7 +70,7 @@ func BenchmarkSpool(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	msg := FormatUDM.Append(nil, recordtest.Launch(0, true))
+	msg := format.FormatUDM.Append(nil, recordtest.Launch(0, true))
 	const per = 256
 	q := newMemQueue(64 << 20)
 	for i := 0; i < per; i++ {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 )
 
 // DefaultQueueBytes bounds each sink's in-memory queue.
@@ -40,7 +41,7 @@ type Forwarder struct {
 	sinks []*sink
 
 	mu      sync.Mutex // serialises Send's encode buffers
-	formats []Format
+	formats []format.Format
 	enc     [][]byte
 	closed  atomic.Bool
 
@@ -55,7 +56,7 @@ type Forwarder struct {
 type SinkStats struct {
 	// Name is the output spec without credentials or options.
 	Name   string
-	Format Format
+	Format format.Format
 	// Sent counts records the receiver accepted (for local sinks:
 	// written); Bytes their encoded size before compression.
 	Sent, Bytes uint64
@@ -114,7 +115,7 @@ func (e *retryAfter) Unwrap() error { return e.err }
 
 type sink struct {
 	name   string
-	format Format
+	format format.Format
 	fidx   int
 	// envelope wraps a formatted record in the sink's framing (syslog
 	// header, HEC event); false drops it as oversize.
@@ -219,7 +220,7 @@ func Validate(outputs []Output) error {
 	return nil
 }
 
-func (f *Forwarder) formatIndex(fm Format) int {
+func (f *Forwarder) formatIndex(fm format.Format) int {
 	for i, x := range f.formats {
 		if x == fm {
 			return i

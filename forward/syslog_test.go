@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
@@ -264,7 +265,7 @@ func TestSyslogTCPOutage(t *testing.T) {
 	port := freePort(t)
 	rs := startRsyslog(t, "tcp", port, nil)
 	spoolDir := t.TempDir()
-	out := Output{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d", port), Format: FormatUDM}
+	out := Output{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d", port), Format: format.FormatUDM}
 	open := func() *Forwarder {
 		f, err := New(Config{Outputs: []Output{out}, SpoolDir: spoolDir, Logger: testLogger(t)})
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/config"
-	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 )
 
 // The file's settings reach the daemon, including the two whose zero
@@ -27,7 +27,7 @@ func TestAgentConfigFromFile(t *testing.T) {
 	if a.HealthInterval >= 0 || !a.NoSnapshot || a.HashWait != 750*time.Millisecond || a.Version != "v9" {
 		t.Errorf("health %v no-snapshot %v hash wait %v version %q", a.HealthInterval, a.NoSnapshot, a.HashWait, a.Version)
 	}
-	if len(a.Outputs) != 1 || a.Outputs[0].Format != forward.FormatECS || a.SpoolDir != c.Spool.Dir {
+	if len(a.Outputs) != 1 || a.Outputs[0].Format != format.FormatECS || a.SpoolDir != c.Spool.Dir {
 		t.Errorf("outputs %+v spool %q", a.Outputs, a.SpoolDir)
 	}
 	if len(a.Internal) != 1 || a.Internal[0] != "100.64.0.0/10" || a.Sensor.RingBytes != int(c.Sensor.RingBytes) {

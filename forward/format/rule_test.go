@@ -1,4 +1,4 @@
-package forward
+package format
 
 import (
 	"net/netip"
