@@ -129,7 +129,7 @@ func Default() *Config {
 	return &Config{
 		LogLevel:       "info",
 		Outputs:        []Output{{Spec: "stdout"}},
-		Spool:          Spool{Dir: forward.DefaultSpoolDir, MaxBytes: 1 << 30},
+		Spool:          Spool{Dir: forward.DefaultDir, MaxBytes: 1 << 30},
 		Sensor:         Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{

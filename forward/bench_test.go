@@ -65,7 +65,7 @@ func BenchmarkFileSink(b *testing.B) {
 // BenchmarkSpool measures the spool's write, read and acknowledge cycle
 // per record, as a network sink drives it.
 func BenchmarkSpool(b *testing.B) {
-	s, err := openSpool(b.TempDir(), SpoolOptions{MaxBytes: 1 << 30, SyncInterval: time.Second}, quietLogger())
+	s, err := Open(b.TempDir(), Options{MaxBytes: 1 << 30, SyncInterval: time.Second}, quietLogger())
 	if err != nil {
 		b.Fatal(err)
 	}

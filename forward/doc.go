@@ -34,7 +34,7 @@
 // # Spool
 //
 // A network sink's goroutine moves batches from its queue into a disk
-// spool, a directory per sink (SpoolOptions.Dir/<hash of destination and
+// spool, a directory per sink (Options.Dir/<hash of destination and
 // format>/) holding:
 //
 //	00000000000000000000.seg  segment files, named by the number of their

@@ -24,7 +24,7 @@ type Config struct {
 	// Outputs are the destinations; none means stdout in native format.
 	Outputs []Output
 	// SpoolDir is the parent of the network sinks' spool directories
-	// when an Output does not set its own. Default DefaultSpoolDir.
+	// when an Output does not set its own. Default DefaultDir.
 	SpoolDir string
 	Logger   *slog.Logger
 	// Resolver checks at start that host names exist; nil is
@@ -126,7 +126,7 @@ type sink struct {
 
 	local *localWriter
 
-	spool       *spool
+	spool       *Spool
 	d           deliverer
 	maxRecords  int
 	maxBytes    int
@@ -277,10 +277,10 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 		p.Spool.Dir = spoolDir
 	}
 	if p.Spool.Dir == "" {
-		p.Spool.Dir = DefaultSpoolDir
+		p.Spool.Dir = DefaultDir
 	}
 	dir := filepath.Join(p.Spool.Dir, p.id)
-	if s.spool, err = openSpool(dir, p.Spool, s.log); err != nil {
+	if s.spool, err = Open(dir, p.Spool, s.log); err != nil {
 		s.d.close()
 		return nil, badOutput(&p.Output, "spool_dir", err)
 	}
@@ -458,7 +458,7 @@ func (s *sink) runLocal() {
 func (s *sink) runSpooler() {
 	defer close(s.spoolerDone)
 	var tick <-chan time.Time
-	if iv := s.spool.opts.SyncInterval; iv > 0 {
+	if iv := s.spool.SyncInterval(); iv > 0 {
 		t := time.NewTicker(iv)
 		defer t.Stop()
 		tick = t.C
@@ -512,7 +512,7 @@ func (s *sink) runSender(ctx context.Context) {
 			default:
 			}
 			select {
-			case <-s.spool.notify:
+			case <-s.spool.Notify():
 			case <-s.spoolerDone:
 			case <-ctx.Done():
 				return
@@ -559,7 +559,7 @@ func (s *sink) runSender(ctx context.Context) {
 		if !s.spool.Ack(end) {
 			// The batch's segment was dropped while it was in flight; it
 			// was delivered all the same.
-			s.spool.delivered(uint64(len(recs)))
+			s.spool.Delivered(uint64(len(recs)))
 		}
 	}
 }

@@ -34,7 +34,7 @@ type Output struct {
 	File   FileOptions
 	Syslog SyslogOptions
 	HTTP   HTTPOptions
-	Spool  SpoolOptions
+	Spool  Options
 	// QueueBytes bounds the in-memory hand-off from the pipeline to the
 	// sink's goroutine. Default 16 MiB.
 	QueueBytes int
