@@ -36,6 +36,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -129,7 +130,7 @@ func Default() *Config {
 	return &Config{
 		LogLevel:       "info",
 		Outputs:        []Output{{Spec: "stdout"}},
-		Spool:          Spool{Dir: forward.DefaultDir, MaxBytes: 1 << 30},
+		Spool:          Spool{Dir: spool.DefaultDir, MaxBytes: 1 << 30},
 		Sensor:         Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
@@ -65,7 +66,7 @@ func BenchmarkFileSink(b *testing.B) {
 // BenchmarkSpool measures the spool's write, read and acknowledge cycle
 // per record, as a network sink drives it.
 func BenchmarkSpool(b *testing.B) {
-	s, err := Open(b.TempDir(), Options{MaxBytes: 1 << 30, SyncInterval: time.Second}, quietLogger())
+	s, err := spool.Open(b.TempDir(), spool.Options{MaxBytes: 1 << 30, SyncInterval: time.Second}, quietLogger())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 )
 
 // DefaultQueueBytes bounds each sink's in-memory queue.
@@ -126,7 +127,7 @@ type sink struct {
 
 	local *localWriter
 
-	spool       *Spool
+	spool       *spool.Spool
 	d           deliverer
 	maxRecords  int
 	maxBytes    int
@@ -277,10 +278,10 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 		p.Spool.Dir = spoolDir
 	}
 	if p.Spool.Dir == "" {
-		p.Spool.Dir = DefaultDir
+		p.Spool.Dir = spool.DefaultDir
 	}
 	dir := filepath.Join(p.Spool.Dir, p.id)
-	if s.spool, err = Open(dir, p.Spool, s.log); err != nil {
+	if s.spool, err = spool.Open(dir, p.Spool, s.log); err != nil {
 		s.d.close()
 		return nil, badOutput(&p.Output, "spool_dir", err)
 	}

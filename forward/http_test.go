@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
@@ -424,7 +425,7 @@ func TestHTTPSpoolFullDropsOldestAndCounts(t *testing.T) {
 	rv := &receiver{t: t, mode: "array"}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	f := newTestForwarder(t, Output{Spec: "http://" + addr + "/in?spool_max_size=1M",
-		Spool: Options{SegmentBytes: 64 << 10}, HTTP: HTTPOptions{Backoff: fastBackoff()}})
+		Spool: spool.Options{SegmentBytes: 64 << 10}, HTTP: HTTPOptions{Backoff: fastBackoff()}})
 	const n = 20000 // about 20 MB of records
 	for i := 0; i < n; i++ {
 		f.Send(seqRecord(i))

@@ -2,6 +2,8 @@ package forward
 
 import (
 	"sync"
+
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 )
 
 // memQueue is the hand-off between the pipeline goroutine and one sink's
@@ -36,7 +38,7 @@ func (q *memQueue) Put(p []byte) bool {
 		q.mu.Unlock()
 		return false
 	}
-	q.buf = AppendFrame(q.buf, p)
+	q.buf = spool.AppendFrame(q.buf, p)
 	q.records++
 	q.mu.Unlock()
 	select {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/units"
 )
 
@@ -34,7 +35,7 @@ type Output struct {
 	File   FileOptions
 	Syslog SyslogOptions
 	HTTP   HTTPOptions
-	Spool  Options
+	Spool  spool.Options
 	// QueueBytes bounds the in-memory hand-off from the pipeline to the
 	// sink's goroutine. Default 16 MiB.
 	QueueBytes int
