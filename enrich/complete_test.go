@@ -1,16 +1,10 @@
 package enrich
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/argus-sensor/argus-sensor/event"
-	"github.com/argus-sensor/argus-sensor/fileid"
-	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
 
@@ -64,24 +58,7 @@ func TestDrainSendsHeldConnects(t *testing.T) {
 // goes out pending and kept from the rules, and comes back for the rules,
 // after its hash_update, once the hash is known.
 func TestPendingHashHoldsOrderThenFollowsUp(t *testing.T) {
-	dir := t.TempDir()
-	// One worker, busy with a big file, so the next hash must wait.
-	big := filepath.Join(dir, "big")
-	if err := os.WriteFile(big, make([]byte, 256<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := full(t, 1)
-	var st unix.Stat_t
-	if err := unix.Stat(big, &st); err != nil {
-		t.Fatal(err)
-	}
-	bigF := e.opts.Hasher.Submit(hasher.Request{Path: big, ID: fileid.FromStat(&st)})
-	tool := filepath.Join(dir, "late")
-	b, _ := os.ReadFile("/bin/sleep")
-	if err := os.WriteFile(tool, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	_, ev := running(t, tool, "30")
+	e, bigF, tool, ev := lateHash(t)
 	e.Handle(ev)
 	e.Handle(connectEv(ev.TGID, ev.Task.StartNs, "192.0.2.1:443"))
 

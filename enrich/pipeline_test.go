@@ -178,26 +178,33 @@ func TestInterpreterScriptIdentity(t *testing.T) {
 	}
 }
 
-func TestPendingHashGetsFollowUp(t *testing.T) {
+// lateHash returns an Enricher whose one hash worker is busy with a big
+// file (busy is that hash), and a running copy of sleep whose hash must
+// therefore wait: its path and its exec event.
+func lateHash(t *testing.T) (e *Enricher, busy *hasher.Future, tool string, ev *sensor.Exec) {
+	t.Helper()
 	dir := t.TempDir()
-	// One worker, busy with a big file, so the next hash must wait.
 	big := filepath.Join(dir, "big")
 	if err := os.WriteFile(big, make([]byte, 256<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := full(t, 1)
+	e = full(t, 1)
 	var st unix.Stat_t
 	if err := unix.Stat(big, &st); err != nil {
 		t.Fatal(err)
 	}
-	bigF := e.opts.Hasher.Submit(hasher.Request{Path: big, ID: fileid.FromStat(&st)})
-
-	tool := filepath.Join(dir, "late")
+	busy = e.opts.Hasher.Submit(hasher.Request{Path: big, ID: fileid.FromStat(&st)})
+	tool = filepath.Join(dir, "late")
 	b, _ := os.ReadFile("/bin/sleep")
 	if err := os.WriteFile(tool, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, ev := running(t, tool, "30")
+	_, ev = running(t, tool, "30")
+	return e, busy, tool, ev
+}
+
+func TestPendingHashGetsFollowUp(t *testing.T) {
+	e, bigF, tool, ev := lateHash(t)
 	it := e.handle(ev, nil)[0]
 	if !e.finalize(it) {
 		t.Skip("the hash finished before the first look; the machine is faster than this test assumes")
