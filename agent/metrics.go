@@ -26,16 +26,14 @@ import (
 // its own), and the scrape handler reads the latest: no counter is kept
 // twice, and a scrape never touches the pipeline.
 type counters struct {
-	at          time.Time
-	sensor      sensor.Stats
-	hooks       []sensor.Hook
-	hasher      hasher.Stats
-	trust       signature.Stats
-	engine      detect.Stats
-	enrich      enrich.Stats
-	outputs     []forward.SinkStats
-	lateDropped uint64
-	queued      int
+	at      time.Time
+	sensor  sensor.Stats
+	hooks   []sensor.Hook
+	hasher  hasher.Stats
+	trust   signature.Stats
+	engine  detect.Stats
+	enrich  enrich.Stats
+	outputs []forward.SinkStats
 }
 
 // drainStale is how long the reader may go without emptying the ring or
@@ -185,7 +183,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(dHook, v, h.Name, h.Attach)
 	}
-	gauge(dQueued, float64(s.queued))
+	gauge(dQueued, float64(s.enrich.Queued))
 	counter(dHashHits, float64(s.hasher.Hits))
 	counter(dHashMisses, float64(s.hasher.Misses))
 	counter(dHashFiles, float64(s.hasher.FilesHashed))
@@ -197,7 +195,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		counter(dHashFail, float64(v), string(status))
 	}
-	counter(dHashLate, float64(s.lateDropped))
+	counter(dHashLate, float64(s.enrich.LateDropped))
 	for v, n := range s.trust.Verdicts {
 		counter(dVerdicts, float64(n), string(v))
 	}

@@ -13,6 +13,9 @@
 // an output spec, an allowlist glob). For the last kind the file is also
 // decoded as a yaml.Node tree, and the key path of the failing value is
 // looked up there for its line.
+//
+// The package only parses and validates: it sits below the daemon it
+// configures, and cmd/argus-sensor composes agent.Config from a Config.
 package config
 
 import (
@@ -32,6 +35,8 @@ import (
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -125,7 +130,7 @@ func Default() *Config {
 	return &Config{
 		LogLevel:       "info",
 		Outputs:        []Output{{Spec: "stdout"}},
-		Spool:          Spool{Dir: forward.DefaultSpoolDir, MaxBytes: 1 << 30},
+		Spool:          Spool{Dir: spool.DefaultDir, MaxBytes: 1 << 30},
 		Sensor:         Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{
@@ -330,7 +335,7 @@ func (c *Config) ForwardOutputs() ([]forward.Output, error) {
 		}
 		fo := forward.Output{Spec: o.Spec}
 		if o.Format != "" {
-			f, err := forward.ParseFormat(o.Format)
+			f, err := format.ParseFormat(o.Format)
 			if err != nil {
 				return nil, bad(key+".format", "%v", err)
 			}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 )
 
 // DefaultQueueBytes bounds each sink's in-memory queue.
@@ -23,7 +25,7 @@ type Config struct {
 	// Outputs are the destinations; none means stdout in native format.
 	Outputs []Output
 	// SpoolDir is the parent of the network sinks' spool directories
-	// when an Output does not set its own. Default DefaultSpoolDir.
+	// when an Output does not set its own. Default DefaultDir.
 	SpoolDir string
 	Logger   *slog.Logger
 	// Resolver checks at start that host names exist; nil is
@@ -40,7 +42,7 @@ type Forwarder struct {
 	sinks []*sink
 
 	mu      sync.Mutex // serialises Send's encode buffers
-	formats []Format
+	formats []format.Format
 	enc     [][]byte
 	closed  atomic.Bool
 
@@ -55,7 +57,7 @@ type Forwarder struct {
 type SinkStats struct {
 	// Name is the output spec without credentials or options.
 	Name   string
-	Format Format
+	Format format.Format
 	// Sent counts records the receiver accepted (for local sinks:
 	// written); Bytes their encoded size before compression.
 	Sent, Bytes uint64
@@ -114,7 +116,7 @@ func (e *retryAfter) Unwrap() error { return e.err }
 
 type sink struct {
 	name   string
-	format Format
+	format format.Format
 	fidx   int
 	// envelope wraps a formatted record in the sink's framing (syslog
 	// header, HEC event); false drops it as oversize.
@@ -125,7 +127,7 @@ type sink struct {
 
 	local *localWriter
 
-	spool       *spool
+	spool       *spool.Spool
 	d           deliverer
 	maxRecords  int
 	maxBytes    int
@@ -219,7 +221,7 @@ func Validate(outputs []Output) error {
 	return nil
 }
 
-func (f *Forwarder) formatIndex(fm Format) int {
+func (f *Forwarder) formatIndex(fm format.Format) int {
 	for i, x := range f.formats {
 		if x == fm {
 			return i
@@ -276,10 +278,10 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 		p.Spool.Dir = spoolDir
 	}
 	if p.Spool.Dir == "" {
-		p.Spool.Dir = DefaultSpoolDir
+		p.Spool.Dir = spool.DefaultDir
 	}
 	dir := filepath.Join(p.Spool.Dir, p.id)
-	if s.spool, err = openSpool(dir, p.Spool, s.log); err != nil {
+	if s.spool, err = spool.Open(dir, p.Spool, s.log); err != nil {
 		s.d.close()
 		return nil, badOutput(&p.Output, "spool_dir", err)
 	}
@@ -457,7 +459,7 @@ func (s *sink) runLocal() {
 func (s *sink) runSpooler() {
 	defer close(s.spoolerDone)
 	var tick <-chan time.Time
-	if iv := s.spool.opts.SyncInterval; iv > 0 {
+	if iv := s.spool.SyncInterval(); iv > 0 {
 		t := time.NewTicker(iv)
 		defer t.Stop()
 		tick = t.C
@@ -511,7 +513,7 @@ func (s *sink) runSender(ctx context.Context) {
 			default:
 			}
 			select {
-			case <-s.spool.notify:
+			case <-s.spool.Notify():
 			case <-s.spoolerDone:
 			case <-ctx.Done():
 				return
@@ -558,7 +560,7 @@ func (s *sink) runSender(ctx context.Context) {
 		if !s.spool.Ack(end) {
 			// The batch's segment was dropped while it was in flight; it
 			// was delivered all the same.
-			s.spool.delivered(uint64(len(recs)))
+			s.spool.Delivered(uint64(len(recs)))
 		}
 	}
 }

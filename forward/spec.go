@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/units"
 )
 
@@ -29,11 +31,11 @@ type Output struct {
 	Spec string
 	// Format is how records are encoded; "" means the spec's format=
 	// option, else FormatNative.
-	Format Format
+	Format format.Format
 	File   FileOptions
 	Syslog SyslogOptions
 	HTTP   HTTPOptions
-	Spool  SpoolOptions
+	Spool  spool.Options
 	// QueueBytes bounds the in-memory hand-off from the pipeline to the
 	// sink's goroutine. Default 16 MiB.
 	QueueBytes int
@@ -212,9 +214,9 @@ func parseOutput(o Output) (*parsedOutput, error) {
 		return nil, badOutput(&o, "", err)
 	}
 	if p.Format == "" {
-		p.Format = FormatNative
+		p.Format = format.FormatNative
 	}
-	f, err := ParseFormat(string(p.Format))
+	f, err := format.ParseFormat(string(p.Format))
 	if err != nil {
 		return nil, badOutput(&o, "format", err)
 	}
@@ -266,7 +268,7 @@ func (p *parsedOutput) checkHTTP() error {
 			return fmt.Errorf("body: %w: %q: want array or ndjson", ErrBadSpec, p.HTTP.Body)
 		}
 	case "chronicle":
-		if p.Format != FormatUDM {
+		if p.Format != format.FormatUDM {
 			return fmt.Errorf("mode chronicle: format must be udm, not %q", p.Format)
 		}
 	case "splunk_hec", "splunk":
@@ -318,7 +320,7 @@ func (p *parsedOutput) applyQuery(q url.Values) error {
 		return v[len(v)-1], true
 	}
 	if v, ok := get("format"); ok {
-		p.Format = Format(v)
+		p.Format = format.Format(v)
 	}
 	if v, ok := get("max_size"); ok {
 		if p.File.MaxBytes, err = parseSize(v); err != nil {

@@ -160,7 +160,7 @@ func runCommand(args []string, stderr io.Writer) error {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.LogLevel)) // validated by load
 	log := newLogger(stderr, lvl)
-	acfg, err := c.Agent(version, log)
+	acfg, err := agentConfig(c, version, log)
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func runCommand(args []string, stderr io.Writer) error {
 			if err != nil {
 				return agent.Config{}, err
 			}
-			return nc.Agent(version, log)
+			return agentConfig(nc, version, log)
 		}
 	}
 	if *f.cpuProf != "" {

@@ -2,7 +2,9 @@ package procfs
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -32,4 +34,50 @@ func TestReadStatSelf(t *testing.T) {
 func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("42 (a) b) R 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"))
 	f.Fuzz(func(t *testing.T, b []byte) { ParseStat(b) })
+}
+
+func TestReadImageSelf(t *testing.T) {
+	im := ReadImage("/proc", uint32(os.Getpid()))
+	exe, _ := os.Executable()
+	cwd, _ := os.Getwd()
+	if im.ExeErr != nil || im.ExePath != exe || !im.HaveExe || im.Deleted || im.Memfd || im.Exe.Ino == 0 {
+		t.Errorf("exe: %+v", im)
+	}
+	if im.Cwd != cwd || len(im.Args) != len(os.Args) || im.Args[0] != os.Args[0] {
+		t.Errorf("cwd %q args %q, want %q %q", im.Cwd, im.Args, cwd, os.Args)
+	}
+	if got := ExePath("/proc", uint32(os.Getpid())); got != exe {
+		t.Errorf("ExePath = %q, want %q", got, exe)
+	}
+}
+
+// What the kernel writes for an unlinked memfd, and a process with no exe
+// link at all (a kernel thread), in a fake /proc.
+func TestReadImageLinks(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"7", "8"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/memfd:payload (deleted)", filepath.Join(root, "7", "exe")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "7", "cmdline"), []byte("a\x00b c\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	im := ReadImage(root, 7)
+	if im.ExeErr != nil || im.ExePath != "/memfd:payload" || !im.Deleted || !im.Memfd || im.HaveExe ||
+		len(im.Args) != 2 || im.Args[1] != "b c" || im.Cwd != "" {
+		t.Errorf("memfd: %+v", im)
+	}
+	if got := ExePath(root, 7); got != "/memfd:payload" {
+		t.Errorf("ExePath = %q", got)
+	}
+	if im := ReadImage(root, 8); !errors.Is(im.ExeErr, fs.ErrNotExist) || im.ExePath != "" || im.Args != nil {
+		t.Errorf("no exe link: %+v", im)
+	}
+	if got := ExePath(root, 8); got != "" {
+		t.Errorf("ExePath = %q", got)
+	}
 }

@@ -1,11 +1,12 @@
-package forward
+package format
 
 import (
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
 // The SIEM rule is checked against what the UDM encoder emits: a field
@@ -14,10 +15,7 @@ import (
 
 func readRule(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../rules/t1587_linux.yaral")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := recordtest.RepoFile(t, "rules/t1587_linux.yaral")
 	// Drop comments so examples in them are not taken for conditions.
 	return regexp.MustCompile(`(?m)^\s*//.*$`).ReplaceAllString(string(b), "")
 }
@@ -31,9 +29,9 @@ func TestRuleReadsFieldsArgusWrites(t *testing.T) {
 		}
 		return m
 	}
-	proc := emitted(mustJSON(t, FormatUDM.Append(nil, testLaunch(0, true))),
-		mustJSON(t, FormatUDM.Append(nil, testHashUpdate(true))))
-	netw := emitted(mustJSON(t, FormatUDM.Append(nil, testConnect(0, true))))
+	proc := emitted(recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Launch(0, true))),
+		recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.HashUpdate(true))))
+	netw := emitted(recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Connect(0, true))))
 	refs := regexp.MustCompile(`\$(proc|net)\.([a-z0-9_.]+)`).FindAllStringSubmatch(rule, -1)
 	if len(refs) < 10 {
 		t.Fatalf("found only %d field references in the rule", len(refs))

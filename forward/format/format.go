@@ -1,10 +1,8 @@
-package forward
+package format
 
 import (
 	"fmt"
 	"net/netip"
-	"path"
-	"strconv"
 	"strings"
 
 	"github.com/argus-sensor/argus-sensor/event"
@@ -50,15 +48,6 @@ func (f Format) Append(dst []byte, r *event.Record) []byte {
 	return r.AppendJSON(dst)
 }
 
-// exeName is the program name a SIEM shows: the executable's base name,
-// else the kernel's comm.
-func exeName(p *event.Process) string {
-	if p.Exe.Path != "" {
-		return path.Base(p.Exe.Path)
-	}
-	return p.Comm
-}
-
 // normIP returns ip with an IPv4-mapped IPv6 address written as IPv4, so
 // SIEM range checks written for IPv4 (10/8, 192.168/16, ...) apply to
 // connections a dual-stack socket made to an IPv4 peer.
@@ -71,18 +60,6 @@ func normIP(ip string) string {
 		return ip
 	}
 	return a.Unmap().String()
-}
-
-// appendProcessID appends, escaped for the inside of a JSON string, a
-// process identity that survives pid reuse and reboots:
-// (boot id, pid, start time), as docs/schema.md defines it.
-func appendProcessID(b []byte, bootID string, p *event.Process) []byte {
-	b = append(b, "argus:"...)
-	b = event.AppendEscaped(b, bootID)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(p.PID), 10)
-	b = append(b, ':')
-	return strconv.AppendUint(b, p.StartTimeNs, 10)
 }
 
 // mitreTactics maps ATT&CK Enterprise tactic names to their ids.

@@ -1,18 +1,21 @@
-package config
+package main
 
 import (
 	"log/slog"
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/agent"
+	"github.com/argus-sensor/argus-sensor/config"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
 
-// Agent turns the configuration into the daemon's.
-func (c *Config) Agent(version string, log *slog.Logger) (agent.Config, error) {
+// agentConfig composes the daemon's configuration from the parsed and
+// validated file: the config package only parses and validates, and knows
+// nothing of the daemon it configures.
+func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Config, error) {
 	outs, err := c.ForwardOutputs()
 	if err != nil {
 		return agent.Config{}, err
