@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -173,8 +174,25 @@ func newTmux(t *testing.T, dir string, command string) *tmuxSession {
 	if err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	t.Cleanup(s.close)
 	return s
+}
+
+// close stops the command and the tmux server. Killing the server only
+// sends the pane SIGHUP, which the sensor takes as "reload", so the
+// sensor is told to stop first.
+func (s *tmuxSession) close() {
+	out, _ := exec.Command("tmux", "-L", s.socket, "list-panes", "-F", "#{pane_pid}").Output()
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			syscall.Kill(pid, syscall.SIGTERM)
+			for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	exec.Command("tmux", "-L", s.socket, "kill-server").Run()
 }
 
 // screen returns the pane's whole history, wrapped lines joined; with
@@ -244,7 +262,7 @@ func TestCompactInTerminal(t *testing.T) {
 	js.waitFor("JSON started record and the hint", func(sc string) bool {
 		return strings.Contains(sc, `"state":"started"`) && strings.Contains(sc, "--format compact")
 	})
-	exec.Command("tmux", "-L", js.socket, "kill-server").Run()
+	js.close()
 
 	n := testutil.NewNetPair(t)
 	n.Listen(t, testutil.ServerV4+":4444")
