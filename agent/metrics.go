@@ -140,6 +140,8 @@ var (
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
+	dOutFiltered = desc("output_filtered_total", "Records an output's kinds: or drop: filter kept from it on purpose (not a loss), by output.", "output")
+	dOutFiltErr  = desc("output_filter_errors_total", "Drop conditions that failed on a record, which the output then kept, by output.", "output")
 	dSpoolRecs   = desc("spool_records", "Records spooled and not yet acknowledged, by output.", "output")
 	dSpoolBytes  = desc("spool_bytes", "Spool backlog in bytes, by output.", "output")
 )
@@ -149,7 +151,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dOutSent, dOutErr, dOutDrop, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -212,6 +214,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dOutSent, float64(o.Sent), o.Name)
 		counter(dOutErr, float64(o.Errors), o.Name)
 		counter(dOutDrop, float64(o.Dropped()), o.Name)
+		counter(dOutFiltered, float64(o.Filtered), o.Name)
+		counter(dOutFiltErr, float64(o.FilterErrors), o.Name)
 		gauge(dSpoolRecs, float64(o.SpoolRecords), o.Name)
 		gauge(dSpoolBytes, float64(o.SpoolBytes), o.Name)
 	}

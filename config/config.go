@@ -34,6 +34,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/detect"
+	"github.com/argus-sensor/argus-sensor/filter"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/forward/spool"
@@ -81,6 +82,13 @@ type Output struct {
 	Headers   map[string]string `yaml:"headers"`
 	Token     string            `yaml:"token"`
 	TokenFile string            `yaml:"token_file"`
+	// Kinds are the record kinds this output takes (all when empty):
+	// process_launch, network_connection, detection, sensor_health,
+	// hash_update.
+	Kinds []string `yaml:"kinds"`
+	// Drop are conditions (package filter) on records this output does
+	// not take. Neither changes what the rules see.
+	Drop []string `yaml:"drop"`
 }
 
 // Spool is where network outputs keep what the receiver has not taken.
@@ -357,6 +365,14 @@ func (c *Config) ForwardOutputs() ([]forward.Output, error) {
 			}
 		}
 		fo.HTTP.Headers, fo.HTTP.Token, fo.HTTP.TokenFile = o.Headers, o.Token, o.TokenFile
+		fo.Kinds, fo.Drop = o.Kinds, o.Drop
+		if _, err := filter.Compile(o.Kinds, o.Drop); err != nil {
+			var fe *filter.Error
+			if errors.As(err, &fe) {
+				return nil, bad(key+"."+fe.Field, "%v", fe.Err)
+			}
+			return nil, bad(key, "%v", err)
+		}
 		fo.Spool.MaxBytes = int64(c.Spool.MaxBytes)
 		outs = append(outs, fo)
 	}

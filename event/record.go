@@ -271,6 +271,11 @@ type OutputHealth struct {
 	SpoolBytes   int64  `json:"spool_bytes"`
 	Dropped      uint64 `json:"dropped"`
 	LastError    string `json:"last_error,omitempty"`
+	// Filtered counts records this output's kinds: or drop: kept from it
+	// on purpose; FilterErrors drop conditions that failed (the record
+	// was kept). Absent when the output has no filter.
+	Filtered     uint64 `json:"filtered,omitempty"`
+	FilterErrors uint64 `json:"filter_errors,omitempty"`
 }
 
 // HookState is one attach point.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/filter"
 	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/forward/spool"
 )
@@ -44,6 +45,7 @@ type Forwarder struct {
 	mu      sync.Mutex // serialises Send's encode buffers
 	formats []format.Format
 	enc     [][]byte
+	encoded []bool // enc[i] holds this Send's record
 	closed  atomic.Bool
 
 	wg     sync.WaitGroup
@@ -87,8 +89,13 @@ type SinkStats struct {
 	Oversize uint64
 	// WriteDropped counts records a local sink failed to write.
 	WriteDropped uint64
-	LastError    string
-	LastErrorAt  time.Time
+	// Filtered counts records this output's kinds: or drop: kept from it
+	// on purpose (not a loss: every other output and the rules had them);
+	// FilterErrors counts conditions that failed at run time, each of
+	// which kept its record.
+	Filtered, FilterErrors uint64
+	LastError              string
+	LastErrorAt            time.Time
 }
 
 // Dropped is the total of records this sink lost.
@@ -126,6 +133,11 @@ type sink struct {
 	log      *slog.Logger
 
 	local *localWriter
+
+	// filter picks the records this output takes; nil takes all.
+	filter *filter.Filter
+	// filtered counts records the filter kept from this output.
+	filtered atomic.Uint64
 
 	spool       *spool.Spool
 	d           deliverer
@@ -229,6 +241,7 @@ func (f *Forwarder) formatIndex(fm format.Format) int {
 	}
 	f.formats = append(f.formats, fm)
 	f.enc = append(f.enc, make([]byte, 0, 4096))
+	f.encoded = append(f.encoded, false)
 	return len(f.formats) - 1
 }
 
@@ -237,9 +250,13 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 	if qb <= 0 {
 		qb = DefaultQueueBytes
 	}
+	fm := p.Format
+	if p.kind == kindStdout {
+		fm = format.ForTerminal(fm, os.Stdout)
+	}
 	s := &sink{
-		name: p.name, format: p.Format, fidx: f.formatIndex(p.Format),
-		q: newMemQueue(qb), log: f.log.With("output", p.name),
+		name: p.name, format: p.Format, fidx: f.formatIndex(fm),
+		q: newMemQueue(qb), log: f.log.With("output", p.name), filter: p.filter,
 	}
 	var err error
 	switch p.kind {
@@ -335,10 +352,21 @@ func (f *Forwarder) Send(r *event.Record) {
 		return
 	}
 	f.mu.Lock()
-	for i, fm := range f.formats {
-		f.enc[i] = fm.Append(f.enc[i][:0], r)
+	for i := range f.encoded {
+		f.encoded[i] = false
 	}
+	env := filter.NewEnv(r)
 	for _, s := range f.sinks {
+		if s.filter != nil {
+			if keep, _ := s.filter.Keep(r, env); !keep {
+				s.filtered.Add(1)
+				continue
+			}
+		}
+		if !f.encoded[s.fidx] {
+			f.enc[s.fidx] = f.formats[s.fidx].Append(f.enc[s.fidx][:0], r)
+			f.encoded[s.fidx] = true
+		}
 		p := f.enc[s.fidx]
 		if s.envelope != nil {
 			var ok bool
@@ -360,6 +388,7 @@ func (f *Forwarder) Stats() []SinkStats {
 		st := SinkStats{
 			Name: s.name, Format: s.format,
 			Sent: s.sent.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(),
+			Filtered: s.filtered.Load(), FilterErrors: s.filter.Errors(),
 			Errors: s.errs.Load(), Retries: s.retries.Load(),
 			QueueDropped: s.q.Dropped(),
 			Rejected:     s.rejected.Load(), Oversize: s.oversize.Load(),

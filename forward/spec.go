@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/filter"
 	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/units"
@@ -39,6 +40,11 @@ type Output struct {
 	// QueueBytes bounds the in-memory hand-off from the pipeline to the
 	// sink's goroutine. Default 16 MiB.
 	QueueBytes int
+	// Kinds are the record kinds this output takes (all when empty), and
+	// Drop conditions on records it does not take (package filter). They
+	// never change what the rules see.
+	Kinds []string
+	Drop  []string
 }
 
 // FileOptions configures a file sink.
@@ -131,6 +137,8 @@ type parsedOutput struct {
 	// id names the sink's spool directory: stable for the same
 	// destination and format across restarts.
 	id string
+	// filter is Kinds and Drop compiled; nil takes every record.
+	filter *filter.Filter
 }
 
 // badOutput is the error for an output that cannot be used. It names the
@@ -221,6 +229,18 @@ func parseOutput(o Output) (*parsedOutput, error) {
 		return nil, badOutput(&o, "format", err)
 	}
 	p.Format = f
+	if f == format.FormatCompact && p.kind == kindHTTP {
+		return nil, badOutput(&o, "format", fmt.Errorf("compact is a format for people (stdout, files, syslog), not for an HTTP receiver"))
+	}
+	if p.filter, err = filter.Compile(o.Kinds, o.Drop); err != nil {
+		var fe *filter.Error
+		setting := "filter"
+		if errors.As(err, &fe) {
+			setting = fe.Field
+			err = fe.Err
+		}
+		return nil, badOutput(&o, setting, err)
+	}
 
 	switch p.kind {
 	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS:

@@ -401,6 +401,21 @@ func TestReplay(t *testing.T) {
 	if !strings.Contains(stderr.String(), "line 2:") || !strings.Contains(stderr.String(), "3 lines, 2 records, 1 bad, 1 detections") {
 		t.Errorf("stderr %q", stderr.String())
 	}
+
+	// The same detection, one line of text; a bad format is a usage error.
+	stdout.Reset()
+	cmd = sensorCmd(t, "replay", "--format", "compact", path)
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("replay --format compact: %v", err)
+	}
+	want := "DETECT  t1587_develop_capabilities_unsigned_exec HIGH T1587 x[1] /tmp/x [tmp] sha256=" + sha + " -> 192.0.2.1:4444/tcp external success"
+	if got := strings.TrimSpace(stdout.String()); strings.Count(got, "\n") != 0 || !strings.Contains(got, want) {
+		t.Errorf("replay --format compact:\n got %q\nwant a line containing %q", got, want)
+	}
+	if err := sensorCmd(t, "replay", "--format", "xml", path).Run(); err == nil {
+		t.Error("replay --format xml succeeded")
+	}
 }
 
 func freePort(t *testing.T) string {

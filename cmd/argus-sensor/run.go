@@ -17,6 +17,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/agent"
 	"github.com/argus-sensor/argus-sensor/config"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 )
 
 // multiFlag collects a flag given more than once.
@@ -51,7 +52,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.SetOutput(stderr)
 	f.config = fs.String("config", "", "configuration file (default "+config.DefaultPath+" when it exists)")
 	fs.Var(&f.outputs, "output", "where events go (repeatable; replaces the file's outputs): stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, https://...")
-	f.format = fs.String("format", "native", "record format for outputs that do not set one: native, udm or ecs")
+	f.format = fs.String("format", "native", "record format for outputs that do not set one: native, udm, ecs, or compact (one line of text per record, for people)")
 	f.spool = fs.String("spool-dir", d.Spool.Dir, "disk spool for network outputs")
 	f.ring = fs.Int("ring-size", int(d.Sensor.RingBytes), "BPF ring buffer size in bytes (power of two)")
 	f.poll = fs.Duration("poll-interval", time.Duration(d.Sensor.PollInterval), "how long records gather in the ring buffer after a drain before the next read")
@@ -160,6 +161,9 @@ func runCommand(args []string, stderr io.Writer) error {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.LogLevel)) // validated by load
 	log := newLogger(stderr, lvl)
+	if jsonToTerminal(c) {
+		fmt.Fprintln(stderr, "argus-sensor: writing argus.v1 JSON to this terminal; run with --format compact for one readable line per record")
+	}
 	acfg, err := agentConfig(c, version, log)
 	if err != nil {
 		return err
@@ -197,4 +201,21 @@ func runCommand(args []string, stderr io.Writer) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	return nil
+}
+
+// jsonToTerminal reports whether a person is about to watch JSON scroll
+// by: stdout is a terminal and an output writes JSON there.
+func jsonToTerminal(c *config.Config) bool {
+	if !format.IsTerminal(os.Stdout) {
+		return false
+	}
+	for _, o := range c.Outputs {
+		if o.Spec != "stdout" && o.Spec != "-" && !strings.HasPrefix(o.Spec, "stdout?") {
+			continue
+		}
+		if f, err := format.ParseFormat(o.Format); err == nil && f != format.FormatCompact && !strings.Contains(o.Spec, "format=compact") {
+			return true
+		}
+	}
+	return false
 }

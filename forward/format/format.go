@@ -8,9 +8,10 @@ import (
 	"github.com/argus-sensor/argus-sensor/event"
 )
 
-// Format names how a record is encoded for a sink. Every format writes one
-// JSON object per record, with no newline in it, so any record can be one
-// line of a file, one syslog message or one element of a JSON array.
+// Format names how a record is encoded for a sink. Every format but
+// compact writes one JSON object per record; every format writes no
+// newline in it, so any record can be one line of a file, one syslog
+// message or (JSON formats) one element of a JSON array.
 type Format string
 
 // Formats.
@@ -22,6 +23,8 @@ const (
 	FormatUDM Format = "udm"
 	// FormatECS is Elastic Common Schema (docs/forwarding.md).
 	FormatECS Format = "ecs"
+	// FormatCompact (compact.go) is the one exception to the JSON rule:
+	// a line of text for people.
 )
 
 // ParseFormat returns the format named s; "" is FormatNative.
@@ -33,8 +36,10 @@ func ParseFormat(s string) (Format, error) {
 		return FormatUDM, nil
 	case FormatECS, "elastic":
 		return FormatECS, nil
+	case FormatCompact:
+		return FormatCompact, nil
 	}
-	return "", fmt.Errorf("format %q: want native, udm or ecs", s)
+	return "", fmt.Errorf("format %q: want native, udm, ecs or compact", s)
 }
 
 // Append appends r encoded in format f to dst.
@@ -44,6 +49,10 @@ func (f Format) Append(dst []byte, r *event.Record) []byte {
 		return appendUDM(dst, r)
 	case FormatECS:
 		return appendECS(dst, r)
+	case FormatCompact:
+		return appendCompact(dst, r, false)
+	case formatCompactColor:
+		return appendCompact(dst, r, true)
 	}
 	return r.AppendJSON(dst)
 }
