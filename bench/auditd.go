@@ -66,6 +66,51 @@ func haveAuditd() bool {
 	return err1 == nil && err2 == nil
 }
 
+// ensureAuditd makes the baseline peer available: when auditd is missing
+// it installs Debian's auditd package with apt-get, with a policy-rc.d in
+// place so the package's own service is not started (the harness runs its
+// own instance, and a second daemon would take the audit netlink socket).
+// It returns why the auditd condition can't run, or "" when it can.
+func ensureAuditd() string {
+	if haveAuditd() {
+		return ""
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return "auditd is not installed and apt-get is not available (install the auditd package)"
+	}
+	const policy = "/usr/sbin/policy-rc.d"
+	if _, err := os.Stat(policy); os.IsNotExist(err) {
+		if err := os.WriteFile(policy, []byte("#!/bin/sh\n# argus bench: install auditd without starting it\nexit 101\n"), 0o755); err == nil {
+			defer os.Remove(policy)
+		}
+	}
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	install := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300", "--no-install-recommends", "auditd")
+		cmd.Env = env
+		return cmd.CombinedOutput()
+	}
+	out, err := install()
+	if err != nil {
+		upd := exec.Command("apt-get", "update", "-q")
+		upd.Env = env
+		upd.Run()
+		out, err = install()
+	}
+	if err != nil {
+		return fmt.Sprintf("installing auditd failed: %v: %s", err, lastLine(out))
+	}
+	if !haveAuditd() {
+		return "auditd was installed but auditd or auditctl is still not in PATH"
+	}
+	return ""
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
 func auditctl(args ...string) error {
 	if out, err := exec.Command("auditctl", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("auditctl %s: %v: %s", strings.Join(args, " "), err, out)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,7 @@ func run() error {
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
 	flag.BoolVar(&cfg.profile, "profile", true, "profile the sensor under the mixed workload (go tool pprof -top)")
+	noAuditd := flag.Bool("no-auditd", false, "leave the auditd condition out instead of installing auditd when it is missing")
 	flag.Parse()
 	if cfg.quick {
 		cfg.rounds, cfg.duration, cfg.poolFiles, cfg.poolSize, cfg.profile = 1, 1500*time.Millisecond, 100, 2<<20, false
@@ -90,9 +92,17 @@ func run() error {
 		return errors.New("needs root: the sensor loads BPF programs and auditd needs the audit subsystem")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if slices.Contains(cfg.conditions, "auditd") && !haveAuditd() {
-		log.Warn("auditd not installed (apt-get install auditd): leaving the auditd condition out")
-		cfg.conditions = slices.DeleteFunc(cfg.conditions, func(c string) bool { return c == "auditd" })
+	skipped := map[string]string{}
+	if slices.Contains(cfg.conditions, "auditd") {
+		why := "--no-auditd given"
+		if !*noAuditd {
+			why = ensureAuditd()
+		}
+		if why != "" {
+			log.Warn("leaving the auditd condition out", "reason", why)
+			skipped["auditd"] = why
+			cfg.conditions = slices.DeleteFunc(cfg.conditions, func(c string) bool { return c == "auditd" })
+		}
 	}
 
 	tmp, err := os.MkdirTemp("", "argus-bench-")
@@ -117,6 +127,7 @@ func run() error {
 	res := results{
 		Machine: machineInfo(), Quick: cfg.quick, Rounds: cfg.rounds, DurationSeconds: cfg.duration.Seconds(),
 		Loops: cfg.loops, Conditions: cfg.conditions, SHA256SingleCoreMBps: cfg.sha256MBps,
+		Skipped: skipped,
 	}
 	for _, w := range cfg.workloads {
 		log.Info("workload", "name", w, "rounds", cfg.rounds, "duration", cfg.duration)
@@ -146,6 +157,8 @@ type results struct {
 	DurationSeconds float64           `json:"duration_seconds"`
 	Loops           int               `json:"loops"`
 	Conditions      []string          `json:"conditions"`
+	// Skipped names each requested condition that did not run, and why.
+	Skipped map[string]string `json:"skipped_conditions,omitempty"`
 	// SHA256SingleCoreMBps is Go's crypto/sha256 over an in-memory buffer
 	// on one core, measured in this run: the hash workload's yardstick.
 	SHA256SingleCoreMBps float64          `json:"sha256_single_core_mb_per_s"`
@@ -619,6 +632,9 @@ func median(v []float64) float64 {
 func printTable(w io.Writer, r results) {
 	fmt.Fprintf(w, "\nargus-sensor overhead on %s, %s CPUs, %d rounds x %.1fs, %d loops; medians; sha256 on one core: %.0f MB/s\n\n",
 		r.Machine["kernel"], r.Machine["cpus"], r.Rounds, r.DurationSeconds, r.Loops, r.SHA256SingleCoreMBps)
+	for _, c := range slices.Sorted(maps.Keys(r.Skipped)) {
+		fmt.Fprintf(w, "CONDITION SKIPPED: %s: %s\n\n", c, r.Skipped[c])
+	}
 	fmt.Fprintln(w, "| workload | condition | ops/s | ratio | events expected | reported | lost | CPU µs/event | RSS MiB under load | peak RSS MiB | hash MB/s per worker (× sha256) |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, x := range r.Workloads {
