@@ -16,6 +16,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 	"github.com/argus-sensor/argus-sensor/snapshot"
@@ -52,6 +53,10 @@ type Config struct {
 	NoSnapshot bool
 	// MetricsAddr serves Prometheus /metrics and /healthz; "" disables.
 	MetricsAddr string
+	// StateDir holds what the sensor keeps across restarts: the
+	// prevalence store. "" keeps no prevalence.
+	StateDir   string
+	Prevalence prevalence.Options
 	// Reload, if set, is called for a new configuration on each value
 	// from Hangups (the caller's SIGHUP). The outputs, path classes,
 	// internal networks and allowlist are applied without losing events;
@@ -137,6 +142,7 @@ type pipeline struct {
 	engine  *detect.Engine
 	fwd     *forward.Forwarder
 	metrics *metricsServer
+	prev    *prevalence.Store
 
 	dets     []*event.Record
 	lastLoss [2]uint64 // kernel lost, userspace dropped, at the last look
@@ -181,9 +187,16 @@ func (p *pipeline) build(ctx context.Context) error {
 	if bootID == "" {
 		p.log.Warn("cannot read /proc/sys/kernel/random/boot_id: records carry no host.boot_id, and their ids are unique only with the hostname")
 	}
+	if cfg.StateDir != "" {
+		po := cfg.Prevalence
+		po.Logger = p.log
+		if p.prev, err = prevalence.Open(cfg.StateDir, po); err != nil {
+			return fmt.Errorf("open prevalence store: %w", err)
+		}
+	}
 	if p.enrich, err = enrich.New(enrich.Options{
 		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
-		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets,
+		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
 		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit,
 	}); err != nil {
 		return err
@@ -206,6 +219,11 @@ func (p *pipeline) close() {
 	}
 	if p.hasher != nil {
 		p.hasher.Close()
+	}
+	if p.prev != nil {
+		if err := p.prev.Close(); err != nil {
+			p.log.Error("close prevalence store", "err", err)
+		}
 	}
 	if p.fwd != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -383,6 +401,10 @@ func (p *pipeline) publish() {
 	s := &counters{at: time.Now(), hooks: p.sensor.Hooks(), hasher: p.hasher.Stats(), trust: p.trust.Stats(),
 		engine: p.engine.Stats(), enrich: p.enrich.Stats(), outputs: p.fwd.Stats()}
 	s.sensor, _ = p.sensor.Stats()
+	if p.prev != nil {
+		ps := p.prev.Stats()
+		s.prev = &ps
+	}
 	p.metrics.last.Store(s)
 }
 
@@ -440,6 +462,11 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	ds := p.engine.Stats()
 	h.Detection = &event.DetectionHealth{ByRule: ds.Detections, Allowlisted: ds.Suppressed, Keys: ds.Keys, Evicted: ds.Evicted}
+	if p.prev != nil {
+		ps := p.prev.Stats()
+		h.Prevalence = &event.PrevalenceHealth{Entries: ps.Entries, Bytes: ps.Bytes, Evicted: ps.Evicted,
+			WriteErrors: ps.WriteErrors, Rebuilt: p.prev.Rebuilt, TrackedSince: p.prev.TrackedSince}
+	}
 	for _, s := range p.fwd.Stats() {
 		h.WriteErrors += s.Errors
 		h.Outputs = append(h.Outputs, event.OutputHealth{

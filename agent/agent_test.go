@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,7 +223,9 @@ func TestT1587Live(t *testing.T) {
 		return r.Kind == event.KindDetection && r.Detection.SHA256 == toolSHA
 	})
 	d := det.Detection
-	if d.Rule != "t1587_develop_capabilities_unsigned_exec" || d.Technique != "T1587" || d.Severity != "HIGH" ||
+	if d.Rule != "t1587_develop_capabilities_unsigned_exec" || d.Technique != "T1587" ||
+		// Written seconds ago: a new file, which raises the severity.
+		d.Severity != "CRITICAL" || !slices.Contains(d.Novelty, "new_file") ||
 		d.Degraded || len(d.Events) != 2 || d.Events[0].Process.Exe.Path != tool || d.Events[1].Network.DstIP != testutil.ServerV4 {
 		t.Fatalf("detection %+v", d)
 	}

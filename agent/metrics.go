@@ -17,6 +17,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
@@ -34,6 +35,7 @@ type counters struct {
 	engine  detect.Stats
 	enrich  enrich.Stats
 	outputs []forward.SinkStats
+	prev    *prevalence.Stats
 }
 
 // drainStale is how long the reader may go without emptying the ring or
@@ -136,6 +138,10 @@ var (
 	dAllowed     = desc("allowlisted_total", "Activity suppressed by an allowlist entry.", "entry")
 	dCorrKeys    = desc("correlation_keys", "Correlation entries held.")
 	dCorrEvicted = desc("correlation_evicted_total", "Live correlation entries evicted for lack of room.")
+	dPrevEntries = desc("prevalence_entries", "Binaries in the prevalence store.")
+	dPrevBytes   = desc("prevalence_bytes", "Size of the prevalence store on disk (database and write-ahead log).")
+	dPrevEvicted = desc("prevalence_evicted_total", "Prevalence entries deleted by the store's bound, least recently seen first.")
+	dPrevErrors  = desc("prevalence_write_errors_total", "Failed writes to the prevalence store (the counts carry on in memory).")
 	dProcs       = desc("process_table_entries", "Process table entries.")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
@@ -151,7 +157,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -210,6 +216,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dCorrKeys, float64(s.engine.Keys))
 	counter(dCorrEvicted, float64(s.engine.Evicted))
 	gauge(dProcs, float64(s.enrich.Processes))
+	if s.prev != nil {
+		gauge(dPrevEntries, float64(s.prev.Entries))
+		gauge(dPrevBytes, float64(s.prev.Bytes))
+		counter(dPrevEvicted, float64(s.prev.Evicted))
+		counter(dPrevErrors, float64(s.prev.WriteErrors))
+	}
 	for _, o := range s.outputs {
 		counter(dOutSent, float64(o.Sent), o.Name)
 		counter(dOutErr, float64(o.Errors), o.Name)

@@ -86,7 +86,7 @@ func (rep *report) write(t *testing.T, path string) {
 	w("Each atomic's command ran exactly as written in its YAML file, with its arguments' defaults except `netns_exec`, ")
 	w("which points into a network namespace pair the runner made (192.0.2.1 and 10.9.0.1 live in the server namespace, ")
 	w("so no packet leaves the machine), and `payload_dir`, which is %s/.n2. ", throwawayHome)
-	w("The sensor ran as `argus-sensor run --output file:… --spool-dir … --health-interval 0`; everything observed comes ")
+	w("The sensor ran as `argus-sensor run --output file:… --spool-dir … --state-dir … --health-interval 0`; everything observed comes ")
 	w("from that output file, and the ids are the sensor's record and detection ids.\n\n")
 
 	if rep.setupErr != "" {

@@ -426,7 +426,8 @@ func (e *env) startSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"), "--health-interval", "0")
+	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"),
+		"--state-dir", filepath.Join(e.dir, "state"), "--health-interval", "0")
 	e.sensor.Stdout, e.sensor.Stderr = logf, logf
 	if err := e.sensor.Start(); err != nil {
 		t.Fatalf("start argus-sensor: %v", err)

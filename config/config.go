@@ -39,6 +39,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
 
@@ -68,7 +69,14 @@ type Config struct {
 	} `yaml:"process_table"`
 	// Snapshot reads running processes and open connections at start.
 	Snapshot bool `yaml:"snapshot"`
+	// StateDir holds what the sensor keeps across restarts (the
+	// prevalence store).
+	StateDir   string     `yaml:"state_dir"`
+	Prevalence Prevalence `yaml:"prevalence"`
 }
+
+// DefaultStateDir is the packaged sensor's state directory.
+const DefaultStateDir = "/var/lib/argus-sensor"
 
 // Output is one destination.
 type Output struct {
@@ -125,6 +133,16 @@ type Detect struct {
 	Window  Duration            `yaml:"window"`
 	MaxKeys int                 `yaml:"max_keys"`
 	Allow   []detect.AllowEntry `yaml:"allow"`
+	// Novelty grades T1587 detections by the binary's age and
+	// prevalence (docs/detection.md#novelty).
+	Novelty detect.Novelty `yaml:"novelty"`
+}
+
+// Prevalence bounds the prevalence store.
+type Prevalence struct {
+	// Enabled keeps the store; false leaves prevalence off the records.
+	Enabled    bool `yaml:"enabled"`
+	MaxEntries int  `yaml:"max_entries"`
 }
 
 // Metrics is the Prometheus endpoint.
@@ -147,9 +165,13 @@ func Default() *Config {
 		Trust:            Trust{Root: "/", TrustedKeys: "/etc/keys/ima"},
 		PathClasses:      classify.DefaultPathRules(),
 		InternalNetworks: []string{},
-		Detect:           Detect{Window: Duration(detect.DefaultWindow), MaxKeys: detect.DefaultMaxKeys, Allow: []detect.AllowEntry{}},
-		Metrics:          Metrics{Address: DefaultMetricsAddress},
-		Snapshot:         true,
+		Detect: Detect{Window: Duration(detect.DefaultWindow), MaxKeys: detect.DefaultMaxKeys, Allow: []detect.AllowEntry{},
+			Novelty: detect.Novelty{MaxAge: detect.DefaultNoveltyMaxAge, MaxExecutions: detect.DefaultNoveltyMaxExecutions,
+				NewSeverity: "CRITICAL", EstablishedSeverity: "HIGH"}},
+		Metrics:    Metrics{Address: DefaultMetricsAddress},
+		Snapshot:   true,
+		StateDir:   DefaultStateDir,
+		Prevalence: Prevalence{Enabled: true, MaxEntries: prevalence.DefaultMaxEntries},
 		ProcessTable: struct {
 			MaxProcesses int `yaml:"max_processes"`
 		}{MaxProcesses: 1 << 16},
@@ -326,6 +348,15 @@ func (c *Config) validate() error {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
 			return bad("metrics.address", "%q: want host:port, e.g. 127.0.0.1:9462", a)
 		}
+	}
+	if c.StateDir == "" || !strings.HasPrefix(c.StateDir, "/") {
+		return bad("state_dir", "%q: want an absolute path", c.StateDir)
+	}
+	if c.Prevalence.MaxEntries <= 0 {
+		return bad("prevalence.max_entries", "%d: want a positive number", c.Prevalence.MaxEntries)
+	}
+	if _, err := detect.New(detect.Config{Novelty: c.Detect.Novelty}); err != nil {
+		return bad("detect.novelty", "%v", err)
 	}
 	if c.ProcessTable.MaxProcesses <= 0 {
 		return bad("process_table.max_processes", "%d: want a positive number", c.ProcessTable.MaxProcesses)

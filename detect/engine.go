@@ -48,6 +48,8 @@ type Config struct {
 	IsSystem func(string) bool
 	// Allow are allowlist entries.
 	Allow []AllowEntry
+	// Novelty grades T1587 detections by the binary's age and prevalence.
+	Novelty Novelty
 }
 
 // Stats counts the engine's work.
@@ -107,6 +109,11 @@ func New(cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	nov, nerr := cfg.Novelty.withDefaults()
+	if nerr != nil {
+		return nil, nerr
+	}
+	cfg.Novelty = nov
 	e := &Engine{
 		cfg:        cfg,
 		suspicious: map[string]bool{},
@@ -412,6 +419,7 @@ func (e *Engine) maybeFire(k key, w *window, at time.Time, out []*event.Record) 
 		Connections:   w.conns,
 		ProcessTree:   launch.Process.Ancestors,
 	}
+	e.cfg.Novelty.grade(d, &launch, k.id)
 	e.stats.Detections[RuleT1587]++
 	return append(out, e.detection(d, at, launch.ID, conn.ID))
 }

@@ -160,6 +160,8 @@ func (e *Enricher) finalize(it Item) (pending bool) {
 		}
 		exe.SHA256, exe.HashStatus = res.SHA256, string(res.Status)
 		exe.Trust = e.exeTrust(p, exe, res)
+		key, kind := storeKey(res, exe.Device, exe.Inode, exe.CtimeNs)
+		e.notePrevalence(it.Rec, key, kind, exe.Path, res.Birth, &exe.AgeSeconds, &exe.AgeSource, &exe.Prevalence)
 	case p.Source == SourceKernel:
 		exe.HashStatus = string(hasher.StatusGone) // exited before it could be read
 	}
@@ -170,6 +172,11 @@ func (e *Enricher) finalize(it Item) (pending bool) {
 			if ok {
 				out.SHA256, out.HashStatus = res.SHA256, string(res.Status)
 				out.Trust = e.scriptTrust(s, res)
+				if old := proc.Script; old != nil && old.Path == out.Path {
+					out.AgeSeconds, out.AgeSource, out.Prevalence = old.AgeSeconds, old.AgeSource, old.Prevalence
+				}
+				key, kind := storeKey(res, s.id.Dev, s.id.Ino, s.id.CtimeNs)
+				e.notePrevalence(it.Rec, key, kind, s.path, res.Birth, &out.AgeSeconds, &out.AgeSource, &out.Prevalence)
 			} else {
 				out.HashStatus = string(hasher.StatusPending)
 				pending = true

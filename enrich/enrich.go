@@ -12,6 +12,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
@@ -44,7 +45,10 @@ type Options struct {
 	Trust    *signature.Checker
 	Paths    *classify.Paths
 	Networks *classify.Networks
-	Logger   *slog.Logger
+	// Prevalence, when set, gives launches, scripts and connections how
+	// new and how common their binary is on this host.
+	Prevalence *prevalence.Store
+	Logger     *slog.Logger
 	// HashWait bounds how long a record waits in order for its hashes
 	// before it goes out with hash_status "pending". Default
 	// hasher.DefaultWait.

@@ -104,6 +104,7 @@ func (p *Process) appendJSON(b []byte) []byte {
 		if sc.Trust != nil {
 			b = sc.Trust.appendJSON(append(b, `,"trust":`...))
 		}
+		b = appendAge(b, sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 		b = append(b, '}')
 	}
 	if p.Parent != nil {
@@ -170,7 +171,30 @@ func (e *Exe) appendJSON(b []byte) []byte {
 	if len(e.PathClasses) > 0 {
 		b = appendStrings(append(b, `,"path_classes":`...), e.PathClasses)
 	}
+	b = appendAge(b, e.AgeSeconds, e.AgeSource, e.Prevalence)
 	return append(b, '}')
+}
+
+// appendAge writes an executable's or script's age and prevalence.
+func appendAge(b []byte, age *int64, source string, p *Prevalence) []byte {
+	if age != nil {
+		b = strconv.AppendInt(append(b, `,"age_seconds":`...), *age, 10)
+	}
+	if source != "" {
+		b = AppendString(append(b, `,"age_source":`...), source)
+	}
+	if p != nil {
+		b = append(AppendTime(append(b, `,"prevalence":{"first_seen":"`...), p.FirstSeen), '"')
+		b = appendUint(append(b, `,"executions":`...), p.Executions)
+		b = strconv.AppendBool(append(b, `,"first_execution":`...), p.FirstExecution)
+		b = strconv.AppendBool(append(b, `,"connected_outside":`...), p.ConnectedOutside)
+		b = append(AppendTime(append(b, `,"tracked_since":"`...), p.TrackedSince), '"')
+		if p.Key != "" {
+			b = AppendString(append(b, `,"key":`...), p.Key)
+		}
+		b = append(b, '}')
+	}
+	return b
 }
 
 func (t *Trust) appendJSON(b []byte) []byte {

@@ -126,9 +126,11 @@ func randRecord(r *rand.Rand) *Record {
 				SHA256: randString(r), HashStatus: randString(r), Trust: randTrust(r), PathClasses: randStrings(r),
 			},
 		}
+		p.Exe.AgeSeconds, p.Exe.AgeSource, p.Exe.Prevalence = randAge(r)
 		if r.IntN(2) == 0 {
 			p.Script = &Script{Path: randString(r), SHA256: randString(r), HashStatus: randString(r),
 				PathClasses: randStrings(r), Trust: randTrust(r)}
+			p.Script.AgeSeconds, p.Script.AgeSource, p.Script.Prevalence = randAge(r)
 		}
 		if r.IntN(2) == 0 {
 			a := r.Uint32()
@@ -226,4 +228,19 @@ func BenchmarkEncodingJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func randAge(r *rand.Rand) (*int64, string, *Prevalence) {
+	var age *int64
+	if r.IntN(2) == 0 {
+		a := r.Int64N(1 << 40)
+		age = &a
+	}
+	var p *Prevalence
+	if r.IntN(2) == 0 {
+		p = &Prevalence{FirstSeen: time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(), Executions: r.Uint64(),
+			FirstExecution: r.IntN(2) == 0, ConnectedOutside: r.IntN(2) == 0,
+			TrackedSince: time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(), Key: []string{"", "file"}[r.IntN(2)]}
+	}
+	return age, []string{"", "btime", "ctime"}[r.IntN(3)], p
 }

@@ -108,6 +108,35 @@ type Exe struct {
 	// in: tmp, shm, run_user, downloads, node_modules, hidden_dir, memfd,
 	// deleted.
 	PathClasses []string `json:"path_classes,omitempty"`
+	// AgeSeconds is how long before the exec the file came to be
+	// (AgeSource "btime": its birth time; "ctime": its last status change,
+	// where the filesystem keeps no birth time). Absent when unknown.
+	AgeSeconds *int64 `json:"age_seconds,omitempty"`
+	AgeSource  string `json:"age_source,omitempty"`
+	// Prevalence is how new and how common the binary is on this host.
+	Prevalence *Prevalence `json:"prevalence,omitempty"`
+}
+
+// Prevalence is what the host's prevalence store knows of a binary,
+// keyed by its sha256 (or its file identity when it has none).
+type Prevalence struct {
+	// FirstSeen is the first execution the store remembers.
+	FirstSeen time.Time `json:"first_seen"`
+	// Executions counts executions seen on this host, this one included
+	// (on a connection: those so far).
+	Executions uint64 `json:"executions"`
+	// FirstExecution is true on the launch that is its first execution
+	// seen here.
+	FirstExecution bool `json:"first_execution"`
+	// ConnectedOutside is true once the binary has connected to an
+	// external address (before this record).
+	ConnectedOutside bool `json:"connected_outside"`
+	// TrackedSince is when the store began: a FirstSeen close to it means
+	// "already here when tracking began", not "new".
+	TrackedSince time.Time `json:"tracked_since"`
+	// Key is what the store counts by when it is not the sha256:
+	// "file" (device, inode, ctime) for a binary with no hash.
+	Key string `json:"key,omitempty"`
 }
 
 // Trust is the provenance verdict of an executable.
@@ -126,11 +155,14 @@ type Trust struct {
 
 // Script is a file run by an interpreter.
 type Script struct {
-	Path        string   `json:"path"`
-	SHA256      string   `json:"sha256,omitempty"`
-	HashStatus  string   `json:"hash_status,omitempty"`
-	PathClasses []string `json:"path_classes,omitempty"`
-	Trust       *Trust   `json:"trust,omitempty"`
+	Path        string      `json:"path"`
+	SHA256      string      `json:"sha256,omitempty"`
+	HashStatus  string      `json:"hash_status,omitempty"`
+	PathClasses []string    `json:"path_classes,omitempty"`
+	Trust       *Trust      `json:"trust,omitempty"`
+	AgeSeconds  *int64      `json:"age_seconds,omitempty"`
+	AgeSource   string      `json:"age_source,omitempty"`
+	Prevalence  *Prevalence `json:"prevalence,omitempty"`
 }
 
 // Parent is the parent of a process.
@@ -196,6 +228,10 @@ type Detection struct {
 	Connections int `json:"connection_count,omitempty"`
 	// ProcessTree is the launched process's ancestry, nearest first.
 	ProcessTree []Ancestor `json:"process_tree,omitempty"`
+	// Novelty says why the binary counts as new on the host, which
+	// raised the severity: "new_file" (written shortly before it ran),
+	// "rare" (run only a few times here). Absent for an established one.
+	Novelty []string `json:"novelty,omitempty"`
 }
 
 // Ancestor is one process in an ancestry chain.
@@ -234,6 +270,7 @@ type Health struct {
 	TrustVerdicts map[string]uint64 `json:"trust_verdicts,omitempty"`
 	Detection     *DetectionHealth  `json:"detection,omitempty"`
 	Outputs       []OutputHealth    `json:"outputs,omitempty"`
+	Prevalence    *PrevalenceHealth `json:"prevalence,omitempty"`
 	Version       string            `json:"version,omitempty"`
 }
 
@@ -258,6 +295,18 @@ type DetectionHealth struct {
 	Allowlisted map[string]uint64 `json:"allowlisted,omitempty"`
 	Keys        int               `json:"keys"`
 	Evicted     uint64            `json:"evicted"`
+}
+
+// PrevalenceHealth reports the prevalence store.
+type PrevalenceHealth struct {
+	Entries     int64  `json:"entries"`
+	Bytes       int64  `json:"bytes"`
+	Evicted     uint64 `json:"evicted"`
+	WriteErrors uint64 `json:"write_errors"`
+	// Rebuilt says why the store found at start was damaged and set
+	// aside for a new, empty one; absent when it opened cleanly.
+	Rebuilt      string    `json:"rebuilt,omitempty"`
+	TrackedSince time.Time `json:"tracked_since"`
 }
 
 // OutputHealth reports one output.

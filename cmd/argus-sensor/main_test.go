@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,6 +66,9 @@ func sensorCmd(t *testing.T, args ...string) *exec.Cmd {
 // test ends.
 func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
+	if !slices.Contains(args, "--state-dir") {
+		args = append(args, "--state-dir", t.TempDir())
+	}
 	cmd := sensorCmd(t, append([]string{"run"}, args...)...)
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
@@ -528,6 +532,8 @@ func TestBadInputOneLine(t *testing.T) {
 		{"check garbled config", []string{"check", "--config", garbled}, "line 3"},
 		{"unwritable state directory", []string{"run", "--output", "syslog+tcp://127.0.0.1:1", "--spool-dir", "/proc/argus-spool",
 			"--metrics-address", ""}, "spool"},
+		{"unwritable prevalence store", []string{"run", "--output", "file:" + filepath.Join(dir, "y.jsonl"), "--state-dir", "/proc/argus-state",
+			"--metrics-address", ""}, "prevalence"},
 		{"port in use", []string{"run", "--output", "file:" + filepath.Join(dir, "x.jsonl"), "--metrics-address", busy.Addr().String()},
 			"address already in use"},
 	} {

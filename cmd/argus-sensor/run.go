@@ -33,6 +33,7 @@ type runFlags struct {
 	outputs  multiFlag
 	format   *string
 	spool    *string
+	state    *string
 	ring     *int
 	poll     *time.Duration
 	queue    *int
@@ -54,6 +55,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.Var(&f.outputs, "output", "where events go (repeatable; replaces the file's outputs): stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, https://...")
 	f.format = fs.String("format", "native", "record format for outputs that do not set one: native, udm, ecs, or compact (one line of text per record, for people)")
 	f.spool = fs.String("spool-dir", d.Spool.Dir, "disk spool for network outputs")
+	f.state = fs.String("state-dir", d.StateDir, "what the sensor keeps across restarts: the prevalence store")
 	f.ring = fs.Int("ring-size", int(d.Sensor.RingBytes), "BPF ring buffer size in bytes (power of two)")
 	f.poll = fs.Duration("poll-interval", time.Duration(d.Sensor.PollInterval), "how long records gather in the ring buffer after a drain before the next read")
 	f.queue = fs.Int("queue-len", d.Sensor.QueueLen, "events buffered between the ring reader and the pipeline")
@@ -99,6 +101,9 @@ func (f *runFlags) load() (*config.Config, string, error) {
 				c.Outputs[i].Format = *f.format
 			}
 		}
+	}
+	if set["state-dir"] {
+		c.StateDir = *f.state
 	}
 	if set["spool-dir"] {
 		c.Spool.Dir = *f.spool

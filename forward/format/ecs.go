@@ -271,6 +271,7 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 		if e.Trust != nil {
 			ecsTrust(w, e.Trust)
 		}
+		ecsAge(w, e.AgeSeconds, e.AgeSource, e.Prevalence)
 		w.end()
 		if sc := p.Script; sc != nil {
 			w.obj("script")
@@ -287,6 +288,7 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 			if sc.Trust != nil {
 				ecsTrust(w, sc.Trust)
 			}
+			ecsAge(w, sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 			w.end()
 		}
 		w.end()
@@ -473,4 +475,23 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ecsAge writes a file's age and prevalence under argus.*: ECS has no
+// field for either.
+func ecsAge(w *jw, age *int64, source string, p *event.Prevalence) {
+	if age != nil {
+		w.int("age_seconds", *age)
+	}
+	w.strNZ("age_source", source)
+	if p != nil {
+		w.obj("prevalence")
+		w.time("first_seen", p.FirstSeen)
+		w.uint("executions", p.Executions)
+		w.bool("first_execution", p.FirstExecution)
+		w.bool("connected_outside", p.ConnectedOutside)
+		w.time("tracked_since", p.TrackedSince)
+		w.strNZ("key", p.Key)
+		w.end()
+	}
 }

@@ -377,6 +377,7 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 		if len(e.PathClasses) > 0 {
 			w.strs("exe_path_classes", e.PathClasses)
 		}
+		udmAge(w, "exe_", e.AgeSeconds, e.AgeSource, e.Prevalence)
 		if t := e.Trust; t != nil {
 			w.str("exe_trust_verdict", t.Verdict)
 			w.strNZ("exe_trust_severity", t.Severity)
@@ -394,6 +395,7 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 				w.str("script_trust_verdict", t.Verdict)
 				w.strNZ("script_trust_severity", t.Severity)
 			}
+			udmAge(w, "script_", sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 		}
 	}
 	if n := r.Network; n != nil {
@@ -652,4 +654,19 @@ func udmProcessBodyWithHash(w *jw, r *event.Record, p *event.Process, sha256 str
 		p = &cp
 	}
 	udmProcessBody(w, r, p)
+}
+
+// udmAge writes a file's age and prevalence into additional: UDM's File
+// has no field for how new and how common a binary is on one host.
+func udmAge(w *jw, prefix string, age *int64, source string, p *event.Prevalence) {
+	if age != nil {
+		w.int(prefix+"age_seconds", *age)
+	}
+	w.strNZ(prefix+"age_source", source)
+	if p != nil {
+		w.time(prefix+"prevalence_first_seen", p.FirstSeen)
+		w.uintStr(prefix+"prevalence_executions", p.Executions)
+		w.bool(prefix+"prevalence_first_execution", p.FirstExecution)
+		w.bool(prefix+"prevalence_connected_outside", p.ConnectedOutside)
+	}
 }

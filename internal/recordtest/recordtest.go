@@ -67,7 +67,12 @@ func Launch(i int, full bool) *event.Record {
 			Path: "/home/u/.n2/pay", SHA256: strings.Repeat("cd", 32), HashStatus: "",
 			PathClasses: []string{"hidden_dir"},
 			Trust:       &event.Trust{Verdict: "unknown", Severity: "MEDIUM", Signer: "CN=x"},
+			AgeSeconds:  ptr(int64(12)), AgeSource: "ctime",
+			Prevalence: &event.Prevalence{FirstSeen: Time, Executions: 1, FirstExecution: true, TrackedSince: Time.Add(-time.Hour)},
 		}
+		p.Exe.AgeSeconds, p.Exe.AgeSource = ptr(int64(7)), "btime"
+		p.Exe.Prevalence = &event.Prevalence{FirstSeen: Time.Add(-time.Minute), Executions: 3, ConnectedOutside: true,
+			TrackedSince: Time.Add(-24 * time.Hour), Key: "file"}
 	} else {
 		r.Process.Exe.HashStatus = "pending"
 	}
