@@ -253,7 +253,7 @@ func TestCompactInTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(extra string) string {
-		return fmt.Sprintf("env %s=1 %s run --no-snapshot --health-interval 0 --metrics-address '' --spool-dir %s %s", mainEnv, self, filepath.Join(dir, "spool"), extra)
+		return fmt.Sprintf("env %s=1 %s run --no-snapshot --health-interval 0 --metrics-address '' --spool-dir %s --state-dir %s %s", mainEnv, self, filepath.Join(dir, "spool"), filepath.Join(dir, "state"), extra)
 	}
 
 	// Default format on a terminal: JSON, and one line saying how to
@@ -289,7 +289,8 @@ func TestCompactInTerminal(t *testing.T) {
 		t.Errorf("connection line: %q", conn)
 	}
 	det := lineWith(sc, "DETECT", tool)
-	for _, want := range []string{"HIGH T1587", "sha256=" + sha, "-> " + testutil.ServerV4 + ":4444/tcp external"} {
+	// Compiled seconds ago and run once: new on every count.
+	for _, want := range []string{"CRITICAL T1587 new:new_file,rare", "sha256=" + sha, "-> " + testutil.ServerV4 + ":4444/tcp external"} {
 		if !strings.Contains(det, want) {
 			t.Errorf("detection line lacks %q: %s", want, det)
 		}

@@ -259,6 +259,10 @@ func (c *compact) detection(d *event.Detection) {
 	c.b = appendSafe(c.b, d.Severity)
 	c.b = append(c.b, ' ')
 	c.b = appendSafe(c.b, d.Technique)
+	if len(d.Novelty) > 0 {
+		c.b = append(c.b, " new:"...)
+		c.b = appendSafe(c.b, strings.Join(d.Novelty, ","))
+	}
 	if d.Degraded {
 		c.b = append(c.b, ' ')
 		c.paint(cYellow, func() { c.b = append(c.b, "DEGRADED"...) })

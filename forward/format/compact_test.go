@@ -20,7 +20,7 @@ func compactSamples() (launch, conn, det, health, hash *event.Record) {
 		Process: &event.Process{PID: 15111, Comm: "mytrue2", Exe: event.Exe{Path: "/tmp/mytrue2", HashStatus: "pending"}},
 		Network: &event.Network{Protocol: "tcp", Family: "ipv6", DstIP: "2001:db8::1", DstPort: 4444, Result: "ECONNREFUSED", External: &ext}}
 	det = &event.Record{Schema: event.Schema, Kind: event.KindDetection, Time: t, Host: event.Host{Hostname: "vm"},
-		Detection: &event.Detection{Rule: "t1587_develop_capabilities_unsigned_exec", Technique: "T1587", Severity: "HIGH",
+		Detection: &event.Detection{Rule: "t1587_develop_capabilities_unsigned_exec", Technique: "T1587", Severity: "CRITICAL", Novelty: []string{"new_file", "rare"},
 			Summary: "unowned /tmp/mytrue2 connected to 2001:db8::1:4444", Degraded: true, Connections: 3,
 			SHA256: "c79bf44242829108e323378531f4ac839513ca1fba45efd6583643526e1e9fd2",
 			Events: []event.Record{*launch, *conn}}}
@@ -41,7 +41,7 @@ func TestCompactLines(t *testing.T) {
 	}{
 		{launch, `2026-11-26T03:08:59.225Z launch  mytrue2[15111] /tmp/mytrue2 unowned [tmp] sha256=c79bf44242829108e323378531f4ac839513ca1fba45efd6583643526e1e9fd2 uid=1000 euid=0 parent=bash[15010] /usr/bin/bash args: /tmp/mytrue2 -c "a b"`},
 		{conn, `2026-11-26T03:08:59.225Z connect mytrue2[15111] /tmp/mytrue2 hash=pending -> [2001:db8::1]:4444/tcp external ECONNREFUSED`},
-		{det, `2026-11-26T03:08:59.225Z DETECT  t1587_develop_capabilities_unsigned_exec HIGH T1587 DEGRADED mytrue2[15111] /tmp/mytrue2 unowned [tmp] sha256=c79bf44242829108e323378531f4ac839513ca1fba45efd6583643526e1e9fd2 -> [2001:db8::1]:4444/tcp external ECONNREFUSED connections=3 summary="unowned /tmp/mytrue2 connected to 2001:db8::1:4444"`},
+		{det, `2026-11-26T03:08:59.225Z DETECT  t1587_develop_capabilities_unsigned_exec CRITICAL T1587 new:new_file,rare DEGRADED mytrue2[15111] /tmp/mytrue2 unowned [tmp] sha256=c79bf44242829108e323378531f4ac839513ca1fba45efd6583643526e1e9fd2 -> [2001:db8::1]:4444/tcp external ECONNREFUSED connections=3 summary="unowned /tmp/mytrue2 connected to 2001:db8::1:4444"`},
 		{health, `2026-11-26T03:08:59.225Z health  running lost=3 (kernel=2 dropped=1 decode=0) hooks=1/2 unattached:connect_sendmsg4 processes=120 output_dropped=5 write_errors=7 up=1m1s`},
 		{hash, `2026-11-26T03:08:59.225Z hash    ref=abc-1 big[9] /opt/big hash=too_large`},
 	} {
