@@ -426,7 +426,10 @@ func (e *env) startSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"), "--health-interval", "0")
+	// No metrics listener: the atomics do not read it, and a fixed port
+	// would tie the run to nothing else on the host holding 9462.
+	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"), "--health-interval", "0",
+		"--metrics-address", "")
 	e.sensor.Stdout, e.sensor.Stderr = logf, logf
 	if err := e.sensor.Start(); err != nil {
 		t.Fatalf("start argus-sensor: %v", err)
