@@ -45,9 +45,10 @@ type output struct {
 	lines, bad int
 	firstBad   string
 
-	// Lines kept that do not match the argus.v1 schema.
-	invalid      int
-	firstInvalid string
+	// Lines validated against the argus.v1 schema, and those that did
+	// not match it.
+	validated, invalid int
+	firstInvalid       string
 }
 
 func newOutput(path string) *output {
@@ -202,6 +203,7 @@ func (o *output) line(b []byte) {
 		o.badLine(b, errors.New("no kind"))
 		return
 	}
+	o.validated++
 	if err := schematest.Validate(b); err != nil {
 		o.invalid++
 		if o.firstInvalid == "" {

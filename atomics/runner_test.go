@@ -488,7 +488,9 @@ func (e *env) stopSensor(t *testing.T) {
 		t.Errorf("%d output lines did not decode; first: %s", e.out.bad, e.out.firstBad)
 	}
 	if e.out.invalid > 0 {
-		t.Errorf("%d output lines do not match the argus.v1 schema; first: %s", e.out.invalid, e.out.firstInvalid)
+		t.Errorf("%d of %d output lines do not match the argus.v1 schema; first: %s", e.out.invalid, e.out.validated, e.out.firstInvalid)
+	} else {
+		t.Logf("%d output lines match the argus.v1 schema", e.out.validated)
 	}
 	if e.out.stopped() == nil {
 		t.Errorf("no sensor_health stopped record in the output")
