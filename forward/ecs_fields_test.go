@@ -140,10 +140,10 @@ func ecsTypeOK(typ string, v any) bool {
 	return false // object, nested, flattened, geo_point: not written by this writer
 }
 
-// ecsRecords is every record the ECS checks encode: the format tests'
+// richRecords is every record the field checks encode: the format tests'
 // records, full and sparse, and the schema's rich records, which fill
 // every optional member of argus.v1.
-func ecsRecords() []*event.Record {
+func richRecords() []*event.Record {
 	return append(allRecords(), schematest.Rich()...)
 }
 
@@ -163,7 +163,7 @@ func TestECSFieldsExistInDeclaredVersion(t *testing.T) {
 	}
 	problems := map[string]bool{}
 	checked := map[string]bool{}
-	for _, r := range ecsRecords() {
+	for _, r := range richRecords() {
 		doc := FormatECS.Append(nil, r)
 		if v := get(mustJSON(t, doc), "ecs.version"); v != ecsVersion {
 			t.Fatalf("%s: ecs.version %v, the field list is %s's", r.ID, v, ecsVersion)

@@ -31,6 +31,10 @@ func Rich() []*event.Record {
 	conn.Process.Exe.Nlink, conn.Process.Exe.Deleted, conn.Process.Exe.Memfd = 1, false, false
 	conn.Process.Exe.Path, conn.Process.Exe.PathTruncated = "/tmp/mytrue", false
 	conn.Process.Exe.PathClasses = []string{"tmp"}
+	conn.Process.Script = &event.Script{Path: "/usr/lib/node_modules/npm/bin/npm-cli.js", SHA256: strings.Repeat("ef", 32),
+		PathClasses: []string{"node_modules"},
+		Trust: &event.Trust{Verdict: "package_modified", Severity: "HIGH", Package: "npm",
+			Reason: "content differs from the package's digest"}}
 	ext := true
 	conn.Network = &event.Network{
 		Protocol: "tcp", Family: "ipv6", DstIP: "::ffff:192.0.2.1", DstPort: 4444,
