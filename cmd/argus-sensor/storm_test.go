@@ -26,7 +26,8 @@ import (
 // out the other end.
 func TestRunStormMatchesSchema(t *testing.T) {
 	testutil.RequireRoot(t)
-	const execs, scripts, conns, refused = 3000, 100, 300, 100
+	// Sized to finish in seconds in the kernel matrix's TCG guests too.
+	const execs, scripts, conns, refused = 1500, 50, 150, 50
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	out := filepath.Join(dir, "events.jsonl")
 	cmd, stderr := startRun(t, out, "--output", "file:"+out, "--health-interval", "0", "--metrics-address", freePort(t))
@@ -128,8 +129,15 @@ func TestRunStormMatchesSchema(t *testing.T) {
 		}
 		last = r
 	}
-	if launches != execs || scriptRuns != scripts || connects < conns+refused {
-		t.Errorf("records: %d of %d launches, %d of %d scripts, %d of %d connections", launches, execs, scriptRuns, scripts, connects, conns+refused)
+	// A script gets its own identity when the shell is one the sensor
+	// knows as an interpreter; busybox (the kernel matrix guests' sh) is not.
+	wantScripts := scripts
+	if sh, err := filepath.EvalSymlinks("/bin/sh"); err != nil || filepath.Base(sh) == "busybox" {
+		t.Logf("/bin/sh is %q (%v): not counting script identities", sh, err)
+		wantScripts = scriptRuns
+	}
+	if launches != execs || scriptRuns != wantScripts || connects < conns+refused {
+		t.Errorf("records: %d of %d launches, %d of %d scripts, %d of %d connections", launches, execs, scriptRuns, wantScripts, connects, conns+refused)
 	}
 	if last.Health == nil || last.Health.State != "stopped" || last.Health.EventsLost != 0 || last.Health.EventsDropped != 0 {
 		t.Errorf("last record %+v, want sensor_health stopped with nothing lost", last.Health)
