@@ -50,7 +50,6 @@ func TestRunStormMatchesSchema(t *testing.T) {
 	}()
 	closed := freePort(t)
 	_, port, _ := net.SplitHostPort(l.Addr().String())
-	bin, _ := os.Executable()
 
 	var wg sync.WaitGroup
 	for g := range 2 {
@@ -78,6 +77,9 @@ func TestRunStormMatchesSchema(t *testing.T) {
 			}
 		}
 	}()
+	// The connections are this process's own: no exec each (a Go binary
+	// starts slowly under the kernel matrix's TCG), and a process older
+	// than the sensor, whose details come from /proc.
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -86,9 +88,10 @@ func TestRunStormMatchesSchema(t *testing.T) {
 			if i >= conns {
 				addr = closed
 			}
-			c := exec.Command(bin)
-			c.Env = append(os.Environ(), connectEnv+"="+addr)
-			err := c.Run()
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
 			if (err != nil) != (i >= conns) {
 				t.Errorf("connect to %s: %v", addr, err)
 				return
@@ -123,7 +126,7 @@ func TestRunStormMatchesSchema(t *testing.T) {
 			launches++
 		case r.Kind == event.KindProcessLaunch && r.Process.Script != nil && r.Process.Script.Path == script:
 			scriptRuns++
-		case r.Kind == event.KindNetworkConnection && r.Process.Exe.Path == bin &&
+		case r.Kind == event.KindNetworkConnection && r.Process.PID == uint32(os.Getpid()) &&
 			(fmt.Sprint(r.Network.DstPort) == port || net.JoinHostPort(r.Network.DstIP, fmt.Sprint(r.Network.DstPort)) == closed):
 			connects++
 		}
