@@ -22,13 +22,14 @@ run: build
 test:
 	$(GO) test -p 1 -count=1 $(TESTEXEC) ./...
 
-# Rebuild the BPF objects (needs clang-19 and libbpf-dev).
+# Rebuild the BPF objects (needs clang-19 and libbpf-dev) and docs/schema.md.
 generate:
 	$(GO) generate ./...
 
-# Fail if the committed BPF objects differ from what the sources build.
+# Fail if the committed BPF objects, or docs/schema.md (rendered from
+# event/schema/argus.v1.schema.json), differ from what the sources make.
 check-generated: generate
-	git diff --exit-code -- sensor/ || (echo "generated BPF objects are stale: run make generate and commit" >&2; exit 1)
+	git diff --exit-code -- sensor/ docs/schema.md || (echo "generated files are stale: run make generate and commit" >&2; exit 1)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -20,6 +20,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/internal/schematest"
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
@@ -267,4 +268,5 @@ func TestT1587Live(t *testing.T) {
 	if got := out.detections(t, earlySHA); got != 1 {
 		t.Errorf("%d detections for the early process, want exactly 1", got)
 	}
+	t.Logf("%d records match the argus.v1 schema", schematest.File(t, out.path))
 }

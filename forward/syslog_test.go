@@ -190,13 +190,15 @@ func (r *rsyslogd) stop() {
 
 // lines parses what rsyslog wrote.
 func (r *rsyslogd) lines() []syslogLine {
-	f, err := os.Open(r.out)
+	b, err := os.ReadFile(r.out)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	// rsyslog may be writing as this reads: a last line without its
+	// newline is not whole yet.
+	b = b[:bytes.LastIndexByte(b, '\n')+1]
 	var out []syslogLine
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), " ", 5)

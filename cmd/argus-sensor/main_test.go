@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/internal/schematest"
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -161,6 +162,7 @@ func TestRunStreamsSchema(t *testing.T) {
 		t.Fatalf("sensor exit: %v\n%s", err, stderr.String())
 	}
 
+	t.Logf("%d records match the argus.v1 schema", schematest.File(t, out))
 	lines := readLines(t, out)
 	var launch, connect map[string]any
 	for i, m := range lines {
@@ -405,6 +407,7 @@ func TestReplay(t *testing.T) {
 	if !strings.Contains(stderr.String(), "line 2:") || !strings.Contains(stderr.String(), "3 lines, 2 records, 1 bad, 1 detections") {
 		t.Errorf("stderr %q", stderr.String())
 	}
+	schematest.Lines(t, stdout.Bytes())
 
 	// The same detection, one line of text; a bad format is a usage error.
 	stdout.Reset()
@@ -419,6 +422,32 @@ func TestReplay(t *testing.T) {
 	}
 	if err := sensorCmd(t, "replay", "--format", "xml", path).Run(); err == nil {
 		t.Error("replay --format xml succeeded")
+	}
+}
+
+// TestReplayOutputMatchesSchema replays records of every kind with every
+// optional member filled, and validates the detections replay writes,
+// with the records they embed, against the argus.v1 schema.
+func TestReplayOutputMatchesSchema(t *testing.T) {
+	var in []byte
+	for _, r := range schematest.Rich() {
+		in = append(r.AppendJSON(in), '\n')
+	}
+	path := filepath.Join(t.TempDir(), "rich.jsonl")
+	if err := os.WriteFile(path, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := sensorCmd(t, "replay", path)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	}
+	if n := schematest.Lines(t, stdout.Bytes()); n == 0 {
+		t.Fatalf("replay wrote no detection; stderr %q", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "skipped") {
+		t.Errorf("replay skipped records: %s", stderr.String())
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // ecsVersion is the ECS release whose field names the output uses.
-const ecsVersion = "8.11.0"
+const ecsVersion = "9.4.0"
 
 // appendECS encodes r in Elastic Common Schema: documents index into a
 // logs-* data stream as they are, with no ingest pipeline. Fields ECS has
