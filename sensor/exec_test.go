@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -155,7 +156,7 @@ func TestExecAcrossMounts(t *testing.T) {
 
 func TestExecMemfd(t *testing.T) {
 	if testutil.ExitELF(0) == nil {
-		t.Skip("the memfd payload is the x86-64 tiny ELF")
+		t.Skipf("the memfd payload is the tiny ELF, which has no %s version", runtime.GOARCH)
 	}
 	_, h := startSensor(t)
 	w := h.subscribe(execArg("memfd-payload"))
