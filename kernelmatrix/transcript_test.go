@@ -142,7 +142,7 @@ func TestQemuArgs(t *testing.T) {
 	args := strings.Join(c.qemuArgs(scenario{Arch: "amd64", Mode: "refuse", Append: []string{"argus.hidebtf=1"}}, "vmlinuz", "initrd"), " ")
 	for _, want := range []string{"-accel tcg,thread=single", "-nic none", "-no-reboot", "-smp 2", "-m 1536",
 		"console=ttyS0", "panic=-1", "argus.mode=refuse", "argus.storm=0.25", "argus.timeout=8m0s", "argus.hidebtf=1",
-		"argus.run=TestExec", "loglevel=7"} {
+		"argus.run=TestExec", "loglevel=7", "argus.patience=1"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("qemu args lack %q: %s", want, args)
 		}
@@ -154,7 +154,7 @@ func TestQemuArgs(t *testing.T) {
 	// arm64: the virt board, its PL011 console, and its own storm scale.
 	args = strings.Join(c.qemuArgs(scenario{Arch: "arm64", Mode: "full"}, "vmlinuz", "initrd"), " ")
 	for _, want := range []string{"-M virt", "-cpu neoverse-n1", "-accel tcg,thread=single", "-nic none",
-		"console=ttyAMA0", "argus.mode=full", "argus.storm=0.125"} {
+		"console=ttyAMA0", "argus.mode=full", "argus.storm=0.125", "argus.patience=3", "argus.timeout=24m0s"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("arm64 qemu args lack %q: %s", want, args)
 		}

@@ -271,7 +271,7 @@ func TestExitAndForkRecords(t *testing.T) {
 	cmd := exec.Command(tool)
 	_ = cmd.Run()
 	pid := uint32(cmd.Process.Pid)
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(testutil.Patience(t, 10*time.Second))
 	var sawFork, sawExit bool
 	for !sawFork || !sawExit {
 		select {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The kernel matrix runs this package's ELF for the other architecture
@@ -76,5 +77,20 @@ func TestExitELFHeaders(t *testing.T) {
 	}
 	if exitELF("mips", 0) != nil {
 		t.Error("an ELF for an architecture without one")
+	}
+}
+
+func TestPatience(t *testing.T) {
+	t.Setenv("ARGUS_TEST_PATIENCE", "")
+	if got := Patience(t, 10*time.Second); got != 10*time.Second {
+		t.Errorf("unset: %v, want 10s", got)
+	}
+	t.Setenv("ARGUS_TEST_PATIENCE", "4")
+	if got := Patience(t, 10*time.Second); got != 40*time.Second {
+		t.Errorf("4: %v, want 40s", got)
+	}
+	t.Setenv("ARGUS_TEST_PATIENCE", "2.5")
+	if got := Patience(t, 2*time.Second); got != 5*time.Second {
+		t.Errorf("2.5: %v, want 5s", got)
 	}
 }
