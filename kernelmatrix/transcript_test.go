@@ -183,3 +183,27 @@ func TestRequireArch(t *testing.T) {
 		t.Error("an architecture without a known ELF machine passed")
 	}
 }
+
+// Each architecture has its own apt state, told its architecture, so arm64
+// packages come without dpkg --add-architecture on the host; amd64 keeps
+// the directory it had before arm64 was added.
+func TestAptState(t *testing.T) {
+	a := &archive{dir: "/cache"}
+	if got := a.aptDir(dist{"bookworm", "amd64"}); got != "/cache/apt/bookworm" {
+		t.Errorf("amd64 apt state in %s, want /cache/apt/bookworm", got)
+	}
+	if got := a.aptDir(dist{"bookworm", "arm64"}); got != "/cache/apt/bookworm-arm64" {
+		t.Errorf("arm64 apt state in %s, want /cache/apt/bookworm-arm64", got)
+	}
+	args := strings.Join(a.aptArgs(dist{"bookworm", "arm64"}), " ")
+	for _, want := range []string{"APT::Architecture=arm64", "APT::Architectures=arm64", "Dir::State::Lists=/cache/apt/bookworm-arm64/lists"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("arm64 apt arguments lack %q: %s", want, args)
+		}
+	}
+	for _, s := range allSeries {
+		if _, ok := guestArches[s.Arch]; !ok || !strings.HasSuffix(s.Meta, "-"+s.Arch) {
+			t.Errorf("series %s: architecture %q and metapackage %s disagree", s.Name, s.Arch, s.Meta)
+		}
+	}
+}
