@@ -38,10 +38,13 @@ lint:
 bench:
 	$(GO) run ./bench $(ARGS)
 
-# dist/argus-sensor_<version>_<arch>.deb and dist/argus-sensor-<version>-1.<rpmarch>.rpm
+# dist/argus-sensor_<version>_<arch>.deb and dist/argus-sensor-<version>-1.<rpmarch>.rpm,
+# for amd64 (x86_64) and arm64 (aarch64).
+PACKAGE_ARCHES ?= amd64 arm64
 package:
-	VERSION=$(VERSION) packaging/package.sh dist
+	for arch in $(PACKAGE_ARCHES); do VERSION=$(VERSION) GOARCH=$$arch packaging/package.sh dist || exit 1; done
 
-# The privileged tests on Debian's 5.10, 6.1 and 6.12 kernels under QEMU, and on this host (docs/kernels.md).
+# The privileged tests on Debian's 5.10, 6.1 and 6.12 x86-64 kernels and 6.1 and 6.12 arm64
+# kernels under QEMU, and on this host (docs/kernels.md).
 kernel-matrix:
 	$(SUDO) kernelmatrix/run.sh $(ARGS)

@@ -42,13 +42,15 @@ func binaries(dir string) []binary {
 	}
 }
 
-// build compiles every binary statically into dir.
-func build(ctx context.Context, log *slog.Logger, goTool, repo, dir string) error {
+// build compiles every binary statically for arch (a GOARCH) into dir.
+// Go cross-compiles, and the BPF objects of both architectures are
+// committed, so no other toolchain is needed.
+func build(ctx context.Context, log *slog.Logger, goTool, repo, dir, arch string) error {
 	for _, b := range binaries(dir) {
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, goTool, b.args...)
 		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go %s: %w\n%s", strings.Join(b.args, " "), err, out)
 		}
@@ -56,7 +58,10 @@ func build(ctx context.Context, log *slog.Logger, goTool, repo, dir string) erro
 		if err := requireStatic(path); err != nil {
 			return err
 		}
-		log.Info("built", "binary", b.name, "duration", time.Since(start).Round(time.Millisecond))
+		if err := requireArch(path, arch); err != nil {
+			return err
+		}
+		log.Info("built", "binary", b.name, "arch", arch, "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -77,10 +82,36 @@ func requireStatic(path string) error {
 	return nil
 }
 
+// elfMachines are the ELF machines of the architectures the matrix boots.
+var elfMachines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// requireArch fails if path is not an executable for arch: a busybox or
+// binary of the wrong architecture would only show as a guest that never
+// starts its /init.
+func requireArch(path, arch string) error {
+	want, ok := elfMachines[arch]
+	if !ok {
+		return fmt.Errorf("no ELF machine known for architecture %q", arch)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	if f.Machine != want {
+		return fmt.Errorf("%s is built for %v, want %v (%s)", path, f.Machine, want, arch)
+	}
+	return nil
+}
+
 // writeInitramfs packs busybox, /init, the binaries in binDir and the
-// source tree of repo (at /src) into a newc cpio archive at out.
-func writeInitramfs(out, busybox, binDir, repo string) error {
+// source tree of repo (at /src) into a newc cpio archive at out, for a
+// guest of architecture arch.
+func writeInitramfs(out, arch, busybox, binDir, repo string) error {
 	if err := requireStatic(busybox); err != nil {
+		return err
+	}
+	if err := requireArch(busybox, arch); err != nil {
 		return err
 	}
 	a := newInitramfs()
