@@ -462,18 +462,6 @@ func TestGlob(t *testing.T) {
 	}
 }
 
-func FuzzReplay(f *testing.F) {
-	f.Add([]byte(launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned) + "\n" + connect("h1", 1, 10, "/tmp/implant", shaImplant, "192.0.2.1")))
-	f.Add([]byte("{}\n\x00\n{\"schema\":\"argus.v1\",\"kind\":\"network_connection\",\"network\":{}}"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e, _ := New(Config{})
-		var out bytes.Buffer
-		if _, err := Replay(bytes.NewReader(b), e, nil, &out); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
 func TestDeletedPackageFileAtLaunchIsNotACandidate(t *testing.T) {
 	pkg := &event.Trust{Verdict: "package_verified", Severity: "MEDIUM", Package: "google-chrome-stable",
 		Reason: "deleted since it was executed"}
