@@ -57,11 +57,7 @@ func connect(host string, at time.Duration, pid uint32, path, sha, dst string, o
 	return string(r.AppendJSON(nil))
 }
 
-func health(host string, at time.Duration, lost uint64) string {
-	r := &event.Record{Schema: event.Schema, ID: fmt.Sprintf("h-%d", at), Kind: event.KindSensorHealth, Time: t0.Add(at),
-		Host: event.Host{Hostname: host}, Health: &event.Health{State: "running", EventsLost: lost}}
-	return string(r.AppendJSON(nil))
-}
+func health(host string, at time.Duration, lost uint64) string { return healthDrop(host, at, lost, 0) }
 
 func withScript(path, sha string, trust *event.Trust) recOpt {
 	return func(r *event.Record) { r.Process.Script = &event.Script{Path: path, SHA256: sha, Trust: trust} }

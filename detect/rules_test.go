@@ -163,6 +163,7 @@ func TestRepeatSuppression(t *testing.T) {
 	}
 }
 
+// healthDrop is a sensor_health record with the loss counters lost and dropped.
 func healthDrop(host string, at time.Duration, lost, dropped uint64) string {
 	r := &event.Record{Schema: event.Schema, ID: fmt.Sprintf("h-%s-%d", host, at), Kind: event.KindSensorHealth, Time: t0.Add(at),
 		Host: event.Host{Hostname: host}, Health: &event.Health{State: "running", EventsLost: lost, EventsDropped: dropped}}
