@@ -9,7 +9,7 @@ TESTEXEC := $(if $(SUDO),-exec sudo,)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test generate check-generated lint bench package kernel-matrix
+.PHONY: build run test fuzz mutate generate check-generated lint bench package kernel-matrix
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/argus-sensor ./cmd/argus-sensor
@@ -19,8 +19,25 @@ run: build
 
 # -p 1: privileged packages each load their own sensor, and one package's
 # exec or connect storm would otherwise land in another's ring buffer.
+# RACE=1 runs them under the race detector.
+RACEFLAG := $(if $(filter 1,$(RACE)),-race,)
 test:
-	$(GO) test -p 1 -count=1 $(TESTEXEC) ./...
+	$(GO) test -p 1 -count=1 $(RACEFLAG) $(TESTEXEC) ./...
+
+# Every fuzz target for FUZZTIME each, from its committed corpus on
+# (go test -fuzz takes one package and one target at a time).
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for f in $$(git ls-files '*_test.go'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "--- $$t ./$$(dirname $$f)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+		done; \
+	done
+
+# Every one-line mutation in detect/mutations.txt must fail a detect test.
+mutate:
+	$(GO) run ./internal/mutate
 
 # Rebuild the BPF objects (needs clang-19 and libbpf-dev) and docs/schema.md.
 generate:

@@ -130,6 +130,9 @@ func (x *expect) detection(rule string, conds ...cond) *event.Record {
 		}
 		return ""
 	}}}, conds...)
+	if x.run == nil || !x.run.spec.degraded {
+		conds = append(conds, notDegraded())
+	}
 	r, why := find(x.w.dets, conds, "no detection names its records")
 	want := "detection " + rule
 	if len(conds) > 1 {

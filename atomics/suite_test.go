@@ -24,6 +24,10 @@ type caseSpec struct {
 	// cleanup must leave none of them.
 	created []string
 	expect  func(x *expect)
+	// degraded: the atomic makes the sensor lose events on purpose, so
+	// its detections may be marked degraded. Every other atomic fails on
+	// a degraded detection: the run was not the clean one it claims.
+	degraded bool
 }
 
 // suite is every atomic the runner drives, in order: the seed's three

@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -64,6 +65,9 @@ func TestPendingHashHoldsOrderThenFollowsUp(t *testing.T) {
 
 	out, wait, _ := e.Ready(time.Now())
 	if wait == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the hash finished before the first look: the pending path went untested")
+		}
 		t.Skip("the hash finished before the first look; the machine is faster than this test assumes")
 	}
 	if len(out) != 0 || e.Stats().Queued != 2 {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
 // testVersion is stamped into the packages the tests build. It is a tag
@@ -436,6 +438,7 @@ func TestScriptsParse(t *testing.T) {
 	if err != nil || len(scripts) != 4 {
 		t.Fatalf("want 4 maintainer scripts, got %v (%v)", scripts, err)
 	}
+	sc := testutil.LookTool(t, "shellcheck", "shellcheck", "sh -n alone checks the scripts")
 	for _, s := range append(scripts, "package.sh") {
 		shell := "sh"
 		if s == "package.sh" {
@@ -444,7 +447,7 @@ func TestScriptsParse(t *testing.T) {
 		if out, err := exec.Command(shell, "-n", s).CombinedOutput(); err != nil {
 			t.Errorf("%s: %v\n%s", s, err, out)
 		}
-		if sc, err := exec.LookPath("shellcheck"); err == nil {
+		if sc != "" {
 			if out, err := exec.Command(sc, s).CombinedOutput(); err != nil {
 				t.Errorf("shellcheck %s: %v\n%s", s, err, out)
 			}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,13 +66,13 @@ func sensorCmd(t *testing.T, args ...string) *exec.Cmd {
 // startRun starts `argus-sensor run` with args and waits for its
 // sensor_health "started" record in out. The process is killed when the
 // test ends.
-func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	if !slices.Contains(args, "--state-dir") {
 		args = append(args, "--state-dir", t.TempDir())
 	}
 	cmd := sensorCmd(t, append([]string{"run"}, args...)...)
-	stderr := &bytes.Buffer{}
+	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -82,6 +83,25 @@ func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *bytes.Buffe
 		return bytes.Contains(b, []byte(`"state":"started"`))
 	}, "sensor_health started")
 	return cmd, stderr
+}
+
+// syncBuffer is a bytes.Buffer a running command writes while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // readLines parses every line of path as a JSON object.

@@ -2,6 +2,7 @@ package procfs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,9 +32,40 @@ func TestReadStatSelf(t *testing.T) {
 	}
 }
 
+// statLine writes a /proc/<pid>/stat line with the fields Stat holds.
+func statLine(st Stat) []byte {
+	return fmt.Appendf(nil, "42 (%s) R %d 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", st.Comm, st.PPID, st.StartTicks)
+}
+
+// FuzzParseStat: whatever parses, written back as a stat line, parses
+// to the same fields.
 func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("42 (a) b) R 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"))
-	f.Fuzz(func(t *testing.T, b []byte) { ParseStat(b) })
+	f.Add([]byte("1 (()) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 7"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ParseStat(b)
+		if err != nil {
+			return
+		}
+		again, err := ParseStat(statLine(st))
+		if err != nil || again != st {
+			t.Fatalf("%+v written back parses to %+v, %v", st, again, err)
+		}
+	})
+}
+
+// FuzzStatRoundTrip: any command name (spaces and parentheses included),
+// parent and start time survive a stat line.
+func FuzzStatRoundTrip(f *testing.F) {
+	f.Add("a) b", uint32(7), uint64(12345))
+	f.Add("(sd-pam)", uint32(1), uint64(0))
+	f.Fuzz(func(t *testing.T, comm string, ppid uint32, ticks uint64) {
+		st := Stat{Comm: comm, PPID: ppid, StartTicks: ticks}
+		got, err := ParseStat(statLine(st))
+		if err != nil || got != st {
+			t.Fatalf("%+v parses to %+v, %v", st, got, err)
+		}
+	})
 }
 
 func TestReadImageSelf(t *testing.T) {

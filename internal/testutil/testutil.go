@@ -3,6 +3,7 @@ package testutil
 import (
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"runtime"
 	"testing"
 )
@@ -18,6 +19,23 @@ func RequireRoot(t testing.TB) {
 		t.Fatal("this test needs root (BPF, tracepoints, mounts) and CI must run it: run the suite as root")
 	}
 	t.Skip("skipping: needs root to load BPF programs (run the suite as root to include it)")
+}
+
+// LookTool returns the path of prog, which a part of t needs. Under
+// CI=true, where .ci/run installs it, a missing prog fails t; elsewhere
+// LookTool logs what the test leaves out (without) and returns "", and
+// the caller leaves that part out.
+func LookTool(t testing.TB, prog, aptPackage, without string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found (apt-get install %s): CI must have it", prog, aptPackage)
+	}
+	t.Logf("%s not found (apt-get install %s): %s", prog, aptPackage, without)
+	return ""
 }
 
 // ExitELF returns a complete static ELF executable for this architecture
