@@ -15,6 +15,9 @@
  *   escape tfo-sendto HOST PORT         TCP Fast Open: sendto(MSG_FASTOPEN)
  *   escape tfo-connect HOST PORT        TCP Fast Open: TCP_FASTOPEN_CONNECT, connect, write
  *
+ * Build with -DTAG=name to give each copy its own content and sha256 (the
+ * T1587 atomics correlate by digest).
+ *
  * HOST is a numeric IPv4 or IPv6 address. It prints "pid PID" first, so a
  * test can find its records, and exits 0 when every call was made (a
  * refused or unanswered connection is still a made attempt), 1 otherwise.
@@ -40,6 +43,14 @@
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
 #endif
+
+#ifndef TAG
+#define TAG default
+#endif
+#define STR2(x) #x
+#define STR(x) STR2(x)
+/* Kept in the binary so the tag changes its digest. */
+volatile const char tool_tag[] = "argus-escape:" STR(TAG);
 
 static socklen_t parse(const char *host, const char *port, struct sockaddr_storage *ss)
 {
@@ -222,7 +233,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		goto usage;
-	printf("pid %d\n", getpid());
+	printf("pid %d %s\n", getpid(), (const char *)tool_tag);
 	fflush(stdout);
 	const char *mode = argv[1];
 	struct sockaddr_storage ss[2];
