@@ -31,8 +31,9 @@
  *
  *   ARGUS_LEGACY: the legacy connect object's sys_enter_connect stash
  *   (pending_connects, shared by the loader) holds an entry for this
- *   thread. Without the registers the operation is not named (VIA_UNKNOWN)
- *   except for kernel threads and io_uring workers.
+ *   thread. The syscall number, which names the operation, is then read
+ *   from the saved registers at the top of the kernel stack on x86-64
+ *   (see syscall_nr); where it cannot be, the operation is VIA_UNKNOWN.
  *
  * Attribution: an io_uring worker or SQPOLL thread is, since 5.12, a
  * thread of the process that owns the ring (PF_IO_WORKER), so its tgid is
@@ -200,6 +201,45 @@ static __always_inline void emit_sockaddr(struct bpf_sock_addr *ctx, bool v6, st
 	emit(&ev, sizeof(ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }
 
+#define NR_NONE (-1L)
+
+/*
+ * syscall_nr is the number of the system call task is in, NR_NONE when it
+ * cannot be read. The default build asks bpf_task_pt_regs. The legacy one
+ * finds the saved user registers where x86-64 keeps them, at the top of
+ * the task's kernel stack, and believes them only if their code and stack
+ * segments are user ones; arm64 legacy kernels get NR_NONE.
+ */
+static __always_inline long syscall_nr(struct task_struct *task)
+{
+#ifndef ARGUS_LEGACY
+	return SYSCALL_NR((struct pt_regs *)bpf_task_pt_regs(task));
+#elif defined(__TARGET_ARCH_x86)
+	void *stack = BPF_CORE_READ(task, stack);
+	__u32 size = bpf_core_type_size(struct pt_regs);
+	__u32 off = bpf_core_field_offset(struct pt_regs, orig_ax);
+	unsigned long cs = 0, ss = 0;
+	long nr = NR_NONE;
+
+	/* THREAD_SIZE is 16 KiB, or 32 KiB with KASAN. */
+	for (int i = 0; i < 2; i++) {
+		void *regs = stack + ((16 << 10) << i) - size;
+
+		if (bpf_probe_read_kernel(&cs, sizeof(cs), regs + bpf_core_field_offset(struct pt_regs, cs)) ||
+		    bpf_probe_read_kernel(&ss, sizeof(ss), regs + bpf_core_field_offset(struct pt_regs, ss)))
+			continue;
+		/* __USER_CS / __USER32_CS, __USER_DS (RPL 3). */
+		if ((cs == 0x33 || cs == 0x23) && ss == 0x2b) {
+			bpf_probe_read_kernel(&nr, sizeof(nr), regs + off);
+			return nr;
+		}
+	}
+	return NR_NONE;
+#else
+	return NR_NONE;
+#endif
+}
+
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -214,42 +254,45 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 	owner = who(task, tflags, &flags);
 	if (!(tflags & (PF_KTHREAD | PF_IO_WORKER))) {
 		bool compat = task_compat(task);
+		long nr;
 
-		if (compat)
-			flags |= CONNECT_COMPAT;
 #ifdef ARGUS_LEGACY
-		/* The syscall hooks have it, with its result. */
+		/* In the legacy syscall hooks' stash: they report it, with its result. */
 		if (bpf_map_lookup_elem(&pending_connects, &id))
 			return 1;
-		via = VIA_UNKNOWN;
-#else
-		long nr = SYSCALL_NR((struct pt_regs *)bpf_task_pt_regs(task));
-
+#endif
+		nr = syscall_nr(task);
+#if defined(__TARGET_ARCH_x86)
+		if (nr != NR_NONE && (nr & X32_SYSCALL_BIT)) {
+			/* x32 ABI: skipped by the syscall tracepoints too. */
+			compat = false;
+			flags |= CONNECT_COMPAT;
+			nr &= ~X32_SYSCALL_BIT;
+			if (nr == NR_CONNECT)
+				nr = -2; /* a connect, not the native one */
+		}
+#endif
 		if (compat) {
+			flags |= CONNECT_COMPAT;
 			if (nr == NR32_SOCKETCALL)
 				via = VIA_SOCKETCALL;
 			else if (nr == NR32_SENDTO || nr == NR32_SENDMSG || nr == NR32_SENDMMSG)
 				via = VIA_FASTOPEN;
 			else if (nr == NR_IO_URING_ENTER)
 				flags |= CONNECT_IO_URING;
-		} else {
-#if defined(__TARGET_ARCH_x86)
-			if (nr & X32_SYSCALL_BIT) {
-				/* x32 ABI: skipped by the syscall tracepoints too. */
-				flags |= CONNECT_COMPAT;
-				nr &= ~X32_SYSCALL_BIT;
-			} else
-#endif
-			if (nr == NR_CONNECT)
-				return 1; /* sys_exit_connect reports it, with its result */
-			if (nr == NR_SENDTO || nr == NR_SENDMSG || nr == NR_SENDMMSG)
-				via = VIA_FASTOPEN;
-			else if (nr == NR_IO_URING_ENTER)
-				flags |= CONNECT_IO_URING; /* submitted inline */
-			else if (nr != NR_CONNECT)
+			else if (nr == NR_NONE)
 				via = VIA_UNKNOWN;
-		}
+		} else if (nr == NR_CONNECT) {
+#ifndef ARGUS_LEGACY
+			return 1; /* sys_exit_connect reports it, with its result */
 #endif
+		} else if (nr == NR_SENDTO || nr == NR_SENDMSG || nr == NR_SENDMMSG) {
+			via = VIA_FASTOPEN;
+		} else if (nr == NR_IO_URING_ENTER) {
+			flags |= CONNECT_IO_URING; /* submitted inline */
+		} else if (nr != -2) {
+			via = VIA_UNKNOWN;
+		}
 	}
 	emit_sockaddr(ctx, v6, owner, flags, via);
 	return 1;
@@ -298,10 +341,8 @@ static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 	if (!(tflags & (PF_KTHREAD | PF_IO_WORKER))) {
 		if (task_compat(task))
 			flags |= CONNECT_COMPAT;
-#ifndef ARGUS_LEGACY
-		else if (SYSCALL_NR((struct pt_regs *)bpf_task_pt_regs(task)) == NR_IO_URING_ENTER)
+		else if (syscall_nr(task) == NR_IO_URING_ENTER)
 			flags |= CONNECT_IO_URING;
-#endif
 	}
 	emit_sockaddr(ctx, v6, owner, flags, VIA_SENDMSG);
 	return 1;

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -380,7 +381,9 @@ func TestFindCgroup2(t *testing.T) {
 
 // TestLegacySockaddrHooks runs the socket address hooks as kernels
 // without bpf_task_pt_regs for them get them: a 64-bit connect(2) is told
-// apart by the legacy syscall hooks' stash, and still gives one record.
+// apart by the legacy syscall hooks' stash, and still gives one record;
+// on x86-64 the operation is named from the registers at the top of the
+// kernel stack.
 func TestLegacySockaddrHooks(t *testing.T) {
 	testutil.RequireRoot(t)
 	s, err := New(Options{LegacyConnect: true})
@@ -410,8 +413,16 @@ func TestLegacySockaddrHooks(t *testing.T) {
 			t.Errorf("64-bit connect: want the syscall hook's record: %s", describe(c))
 		}
 		pid, recs = runImplant(t, h, implant(t, "escape32"), "connect", dst.Addr().String(), fmt.Sprint(dst.Port()))
-		if c := wantOne(t, pid, recs, dst); !c.Submitted || !c.Compat {
-			t.Errorf("32-bit connect: want a submitted compat record: %s", describe(c))
+		if c := wantOne(t, pid, recs, dst); !c.Submitted || !c.Compat || (runtime.GOARCH == "amd64" && c.Via != ViaConnect) {
+			t.Errorf("32-bit connect: want a submitted compat connect record: %s", describe(c))
+		}
+		pid, recs = runImplant(t, h, implant(t, "escape32"), "socketcall", dst.Addr().String(), fmt.Sprint(dst.Port()))
+		if c := wantOne(t, pid, recs, dst); !c.Submitted || !c.Compat || (runtime.GOARCH == "amd64" && c.Via != ViaSocketcall) {
+			t.Errorf("32-bit socketcall: want a submitted compat socketcall record: %s", describe(c))
+		}
+		pid, recs = runImplant(t, h, implant(t, "escape64"), "uring", "inline", dst.Addr().String(), fmt.Sprint(dst.Port()))
+		if c := wantOne(t, pid, recs, dst); !c.Submitted || (runtime.GOARCH == "amd64" && !c.IOUring) {
+			t.Errorf("inline io_uring connect: want a submitted io_uring record: %s", describe(c))
 		}
 		pid, recs = runImplant(t, h, implant(t, "escape64"), "uring", "async", dst.Addr().String(), fmt.Sprint(dst.Port()))
 		if c := wantOne(t, pid, recs, dst); !c.Submitted {

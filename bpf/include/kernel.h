@@ -200,6 +200,7 @@ struct thread_info {
 
 struct task_struct {
 	struct thread_info thread_info;
+	void *stack;
 	unsigned int flags;
 	int pid;
 	int tgid;
@@ -276,6 +277,8 @@ struct pt_regs {
 	unsigned long di;
 	unsigned long si;
 	unsigned long orig_ax;
+	unsigned long cs;
+	unsigned long ss;
 } __attribute__((preserve_access_index));
 #define SYSCALL_NR(regs) ((long)(regs)->orig_ax)
 #define SYSCALL_ARG0(regs) ((regs)->di)
