@@ -95,6 +95,13 @@ func runImplant(t *testing.T, h *hub, bin string, args ...string) (pid int, recs
 	})
 	defer w.stop()
 	cmd := exec.Command(bin, args...)
+	// It waits for a line on stdin, so its exit cannot come before the
+	// watch knows its pid.
+	cmd.Env = append(os.Environ(), "ESCAPE_WAIT_STDIN=1")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +112,10 @@ func runImplant(t *testing.T, h *hub, bin string, args ...string) (pid int, recs
 	}
 	pid = cmd.Process.Pid
 	started.Store(int64(pid))
+	if _, err := io.WriteString(in, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
 	var output strings.Builder
 	io.Copy(&output, bufio.NewReader(out))
 	if err := cmd.Wait(); err != nil {

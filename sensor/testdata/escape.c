@@ -18,8 +18,9 @@
  * Build with -DTAG=name to give each copy its own content and sha256 (the
  * T1587 atomics correlate by digest).
  *
- * HOST is a numeric IPv4 or IPv6 address. It prints "pid PID" first, so a
- * test can find its records, and exits 0 when every call was made (a
+ * HOST is a numeric IPv4 or IPv6 address. It prints "pid PID" first and,
+ * with ESCAPE_WAIT_STDIN set, waits for a line on stdin before acting, so a
+ * test can know its pid before any of its records; and exits 0 when every call was made (a
  * refused or unanswered connection is still a made attempt), 1 otherwise.
  */
 #define _GNU_SOURCE
@@ -235,6 +236,12 @@ int main(int argc, char **argv)
 		goto usage;
 	printf("pid %d %s\n", getpid(), (const char *)tool_tag);
 	fflush(stdout);
+	if (getenv("ESCAPE_WAIT_STDIN")) {
+		/* The test learns the pid before anything happens. */
+		char line[8];
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+	}
 	const char *mode = argv[1];
 	struct sockaddr_storage ss[2];
 	socklen_t len[2];
