@@ -573,7 +573,8 @@ func progStats() map[string]progCounter {
 			continue
 		}
 		info, err := p.Info()
-		if err != nil || !strings.HasPrefix(info.Name, "handle_") {
+		// Names are cut to 15 bytes: sockaddr_connect4 is sockaddr_connec.
+		if err != nil || !(strings.HasPrefix(info.Name, "handle_") || strings.HasPrefix(info.Name, "sockaddr_")) {
 			p.Close()
 			continue
 		}
