@@ -426,7 +426,9 @@ func (e *env) startSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"), "--health-interval", "0")
+	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"), "--health-interval", "0",
+		// Any free port: a sensor already running on this host holds the default.
+		"--metrics-address", "127.0.0.1:0")
 	e.sensor.Stdout, e.sensor.Stderr = logf, logf
 	if err := e.sensor.Start(); err != nil {
 		t.Fatalf("start argus-sensor: %v", err)
