@@ -251,17 +251,23 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 		return 1;
 	task = current_task();
 	tflags = RD(task, flags);
-	owner = who(task, tflags, &flags);
 	if (!(tflags & (PF_KTHREAD | PF_IO_WORKER))) {
-		bool compat = task_compat(task);
+		bool compat;
 		long nr;
 
+		/* First the common case, a 64-bit connect(2), which the syscall
+		 * hooks report with its result. (No 32-bit call numbered like the
+		 * native connect reaches a connect hook.) */
 #ifdef ARGUS_LEGACY
-		/* In the legacy syscall hooks' stash: they report it, with its result. */
 		if (bpf_map_lookup_elem(&pending_connects, &id))
 			return 1;
-#endif
 		nr = syscall_nr(task);
+#else
+		nr = syscall_nr(task);
+		if (nr == NR_CONNECT)
+			return 1;
+#endif
+		compat = task_compat(task);
 #if defined(__TARGET_ARCH_x86)
 		if (nr != NR_NONE && (nr & X32_SYSCALL_BIT)) {
 			/* x32 ABI: skipped by the syscall tracepoints too. */
@@ -283,9 +289,8 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 			else if (nr == NR_NONE)
 				via = VIA_UNKNOWN;
 		} else if (nr == NR_CONNECT) {
-#ifndef ARGUS_LEGACY
-			return 1; /* sys_exit_connect reports it, with its result */
-#endif
+			/* legacy: a connect(2) not in the stash (its entry was pushed
+			 * out): report it here rather than lose it */
 		} else if (nr == NR_SENDTO || nr == NR_SENDMSG || nr == NR_SENDMMSG) {
 			via = VIA_FASTOPEN;
 		} else if (nr == NR_IO_URING_ENTER) {
@@ -294,6 +299,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 			via = VIA_UNKNOWN;
 		}
 	}
+	owner = who(task, tflags, &flags);
 	emit_sockaddr(ctx, v6, owner, flags, via);
 	return 1;
 }
