@@ -422,6 +422,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 		h.LastError = err.Error()
 	}
 	h.EventsLost = st.KernelLost()
+	h.DatagramsFolded = st.DatagramsFolded
 	h.EventsDropped = st.Dropped
 	h.DecodeErrors = st.DecodeErrors
 	if st.LastDecodeError != "" {
@@ -438,7 +439,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	h.RingBytes, h.RingPending = st.RingBytes, st.RingPending
 	for _, hk := range p.sensor.Hooks() {
-		hs := event.HookState{Name: hk.Name, Attach: hk.Attach, Attached: hk.Attached}
+		hs := event.HookState{Name: hk.Name, Attach: hk.Attach, Attached: hk.Attached, Optional: hk.Optional}
 		if hk.Err != nil {
 			hs.Error = hk.Err.Error()
 		}

@@ -180,6 +180,32 @@ func (x *expect) noDetection() {
 	x.add(c)
 }
 
+// connectionCount expects exactly n network_connection records from the
+// atomic's processes: each destination once, not once per datagram.
+func (x *expect) connectionCount(n int) {
+	var got []string
+	for _, r := range x.w.conns {
+		got = append(got, describe(r))
+	}
+	c := check{want: fmt.Sprintf("exactly %d network_connection record(s)", n), ok: len(got) == n, final: true}
+	c.got = fmt.Sprintf("%d: %s", len(got), strings.Join(got, "; "))
+	x.add(c)
+}
+
+// detectionCount expects exactly n detections by rule of the atomic's
+// processes.
+func (x *expect) detectionCount(rule string, n int) {
+	var got []string
+	for _, d := range x.w.dets {
+		if d.Detection.Rule == rule {
+			got = append(got, describe(d))
+		}
+	}
+	c := check{want: fmt.Sprintf("exactly %d detection(s) %s", n, rule), ok: len(got) == n, final: true}
+	c.got = fmt.Sprintf("%d: %s", len(got), strings.Join(got, "; "))
+	x.add(c)
+}
+
 // onlyExpected fails on detections of the atomic's processes by rules it
 // does not expect. Controls expect none, and noDetection covers them.
 func (x *expect) onlyExpected() {
@@ -477,6 +503,13 @@ func external(want bool) cond {
 			return "unclassified"
 		}
 		return unless(*n.External == want, map[bool]string{true: "external", false: "internal"}[*n.External])
+	}}
+}
+
+// madeVia: the connection was made the way network.via names.
+func madeVia(via string) cond {
+	return cond{"via " + via, func(r *event.Record) string {
+		return unless(r.Network.Via == via, "via "+r.Network.Via)
 	}}
 }
 

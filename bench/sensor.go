@@ -205,7 +205,9 @@ type outRecord struct {
 		} `json:"exe"`
 	} `json:"process"`
 	Network *struct {
+		DstIP   string `json:"dst_ip"`
 		DstPort uint16 `json:"dst_port"`
+		Via     string `json:"via"`
 	} `json:"network"`
 	Health *finalHealth `json:"health"`
 }

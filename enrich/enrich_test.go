@@ -215,3 +215,27 @@ func TestResultName(t *testing.T) {
 		}
 	}
 }
+
+func TestSubmittedConnectIsNotSuccess(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	for _, tc := range []struct {
+		mod         func(c *sensor.Connect)
+		result, via string
+		code        int32
+	}{
+		{func(c *sensor.Connect) { c.Result = 0 }, "success", "connect", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.IOUring = 0, true, true }, "submitted", "io_uring_connect", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.Compat, c.Via = 0, true, true, sensor.ViaSocketcall }, "submitted", "socketcall32", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.Compat, c.Via = 0, true, true, sensor.ViaSendmsg }, "submitted", "sendmsg32", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.Via = 0, true, sensor.ViaFastOpen }, "submitted", "fastopen", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.KernelThread = 0, true, true }, "submitted", "kernel_connect", 0},
+	} {
+		c := connectEv(100, 6e9, "192.0.2.1:4444")
+		c.FD = sensor.NoFD
+		tc.mod(c)
+		n := one(t, e.handle(c, nil)).Network
+		if n.Result != tc.result || n.Via != tc.via || n.ResultCode != tc.code {
+			t.Errorf("result %q via %q code %d; want %q %q %d", n.Result, n.Via, n.ResultCode, tc.result, tc.via, tc.code)
+		}
+	}
+}

@@ -190,6 +190,10 @@ func (e *Enricher) network(v *sensor.Connect) *event.Network {
 		Result:     ResultName(v.Result),
 		ResultCode: v.Result,
 		NetNS:      v.NetNS,
+		Via:        ViaName(v),
+	}
+	if v.Submitted {
+		n.Result = ResultSubmitted
 	}
 	if v.Family == unix.AF_INET6 {
 		n.Family = "ipv6"
@@ -225,6 +229,25 @@ func protocolName(p uint16) string {
 		return "udplite"
 	}
 	return strconv.Itoa(int(p))
+}
+
+// ResultSubmitted is the result of a connection the socket address hooks
+// saw being made, whose outcome the sensor cannot know.
+const ResultSubmitted = "submitted"
+
+// ViaName names how a connection was made: the operation, prefixed
+// "io_uring_" or "kernel_" and suffixed "32" as the record says.
+func ViaName(v *sensor.Connect) string {
+	s := v.Via.String()
+	if v.IOUring {
+		s = "io_uring_" + s
+	} else if v.KernelThread {
+		s = "kernel_" + s
+	}
+	if v.Compat {
+		s += "32"
+	}
+	return s
 }
 
 // ResultName names a connect(2) return value: "success", "EINPROGRESS",

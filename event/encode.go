@@ -244,6 +244,9 @@ func (n *Network) appendJSON(b []byte) []byte {
 	if n.NetNS != 0 {
 		b = appendUint(append(b, `,"netns":`...), uint64(n.NetNS))
 	}
+	if n.Via != "" {
+		b = AppendString(append(b, `,"via":`...), n.Via)
+	}
 	if n.Source != "" {
 		b = AppendString(append(b, `,"source":`...), n.Source)
 	}

@@ -157,6 +157,7 @@ func randRecord(r *rand.Rand) *Record {
 			Protocol: "tcp", Family: "ipv6", DstIP: randString(r), DstPort: uint16(r.Uint32()),
 			SrcIP: randString(r), SrcPort: uint16(r.Uint32()), Result: randString(r),
 			ResultCode: -r.Int32N(200), NetNS: r.Uint32() % 2, Source: []string{"", "sock_diag"}[r.IntN(2)],
+			Via: []string{"", "connect", "io_uring_sendmsg32"}[r.IntN(3)],
 		}
 		if r.IntN(3) > 0 {
 			ext := r.IntN(2) == 0
@@ -166,8 +167,9 @@ func randRecord(r *rand.Rand) *Record {
 	if rec.Kind == KindSensorHealth {
 		rec.Health = &Health{
 			State: "running", EventsLost: r.Uint64(), EventsDropped: r.Uint64(),
-			EventsByKind: map[string]uint64{"exec": r.Uint64()},
-			Hooks:        []HookState{{Name: "exec", Attach: "tp_btf/x", Attached: true}},
+			EventsByKind:    map[string]uint64{"exec": r.Uint64()},
+			Hooks:           []HookState{{Name: "exec", Attach: "tp_btf/x", Attached: true}, {Name: "sockaddr_connect4", Attach: "cgroup/connect4", Optional: true, Error: "no cgroup v2"}},
+			DatagramsFolded: r.Uint64() % 3,
 		}
 	}
 	if rec.Kind == KindDetection {

@@ -186,10 +186,18 @@ type Network struct {
 	SrcIP    string `json:"src_ip,omitempty"`
 	SrcPort  uint16 `json:"src_port,omitempty"`
 	// Result is "success", "EINPROGRESS" (non-blocking connect under
-	// way) or the errno name, e.g. "ECONNREFUSED".
+	// way), the errno name, e.g. "ECONNREFUSED", or "submitted" when the
+	// connection was seen being made and its outcome cannot be known
+	// (io_uring, 32-bit calls, datagrams, TCP Fast Open; ResultCode 0).
 	Result     string `json:"result"`
 	ResultCode int32  `json:"result_code"`
 	NetNS      uint32 `json:"netns,omitempty"`
+	// Via names how the connection was made: "connect", "socketcall",
+	// "sendmsg" (first datagram from a socket to a destination),
+	// "fastopen" or "unknown", prefixed "io_uring_" when issued through
+	// io_uring and suffixed "32" for a 32-bit program. Absent for
+	// connections found by the startup snapshot.
+	Via string `json:"via,omitempty"`
 	// Source is "sock_diag" for a connection that was already open when
 	// the sensor started (found by the startup snapshot, so Result is
 	// "established" and the time is when it was found); absent for
@@ -255,8 +263,12 @@ type Health struct {
 	EventsByKind  map[string]uint64 `json:"events_by_kind,omitempty"`
 	LostByKind    map[string]uint64 `json:"lost_by_kind,omitempty"`
 	Hooks         []HookState       `json:"hooks,omitempty"`
-	RingBytes     int               `json:"ring_bytes,omitempty"`
-	RingPending   int               `json:"ring_pending,omitempty"`
+	// DatagramsFolded counts datagrams to a (socket, destination) that
+	// already had its network_connection record: counted, not reported
+	// one by one.
+	DatagramsFolded uint64 `json:"datagrams_folded,omitempty"`
+	RingBytes       int    `json:"ring_bytes,omitempty"`
+	RingPending     int    `json:"ring_pending,omitempty"`
 	// Processes is the size of the process table; ProcessesEvicted counts
 	// entries its bound pushed out.
 	Processes        int    `json:"processes"`
@@ -332,5 +344,7 @@ type HookState struct {
 	Name     string `json:"name"`
 	Attach   string `json:"attach"`
 	Attached bool   `json:"attached"`
+	// Optional hooks widen coverage; the sensor runs without them.
+	Optional bool   `json:"optional,omitempty"`
 	Error    string `json:"error,omitempty"`
 }

@@ -42,10 +42,53 @@ func binaries(dir string) []binary {
 	}
 }
 
-// build compiles every binary statically for arch (a GOARCH) into dir.
-// Go cross-compiles, and the BPF objects of both architectures are
-// committed, so no other toolchain is needed.
+// implants are the C test programs of the sensor's socket address hook
+// tests (sensor/testdata/escape.c), built statically on the host because
+// the guests have no compiler; the guest finds them through
+// ARGUS_IMPLANTS=/implants. Each is the gcc command line after "gcc",
+// with SRC and OUT for the source and the output.
+var implants = []struct {
+	name string
+	args []string
+}{
+	{"escape64", []string{"-O2", "-static", "-DHAVE_LIBURING", "-o", "OUT", "SRC", "-luring"}},
+	{"escape32", []string{"-O2", "-m32", "-static", "-o", "OUT", "SRC"}},
+}
+
+// buildImplants compiles the implants into dir/implants.
+func buildImplants(ctx context.Context, repo, dir string) error {
+	out := filepath.Join(dir, "implants")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	for _, im := range implants {
+		args := make([]string, len(im.args))
+		for i, a := range im.args {
+			switch a {
+			case "SRC":
+				a = filepath.Join(repo, "sensor", "testdata", "escape.c")
+			case "OUT":
+				a = filepath.Join(out, im.name)
+			}
+			args[i] = a
+		}
+		if b, err := exec.CommandContext(ctx, "gcc", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("gcc %s (needs gcc, gcc-multilib and liburing-dev): %w\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	return nil
+}
+
+// build compiles every binary statically for arch (a GOARCH) into dir,
+// and for amd64 the implants. Go cross-compiles, and the BPF objects of
+// both architectures are committed, so no other toolchain is needed for
+// the Go binaries.
 func build(ctx context.Context, log *slog.Logger, goTool, repo, dir, arch string) error {
+	if arch == "amd64" {
+		if err := buildImplants(ctx, repo, dir); err != nil {
+			return err
+		}
+	}
 	for _, b := range binaries(dir) {
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, goTool, b.args...)
@@ -126,6 +169,12 @@ func writeInitramfs(out, arch, busybox, binDir, repo string) error {
 	a.CopyFile("bin/busybox", 0o755, busybox)
 	for _, b := range binaries(binDir) {
 		a.CopyFile("bin/"+b.name, 0o755, filepath.Join(binDir, b.name))
+	}
+	a.Dir("implants", 0o755)
+	if arch == "amd64" { // x86-64 programs, with a 32-bit build: not for arm64 guests
+		for _, im := range implants {
+			a.CopyFile("implants/"+im.name, 0o755, filepath.Join(binDir, "implants", im.name))
+		}
 	}
 	if err := addSourceTree(a, repo); err != nil {
 		return err

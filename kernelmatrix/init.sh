@@ -24,7 +24,8 @@
 /bin/busybox mkdir -p /proc /sys /dev /tmp /root
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
-export PATH=/bin HOME=/root TMPDIR=/tmp CI=true
+# /implants: the C test programs, built on the host (no compiler here).
+export PATH=/bin HOME=/root TMPDIR=/tmp CI=true ARGUS_IMPLANTS=/implants
 
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null # may be automounted already

@@ -217,3 +217,29 @@ func BenchmarkDecodeExec(b *testing.B) {
 		}
 	}
 }
+
+func TestDecodeSubmittedConnect(t *testing.T) {
+	var r connectConnectEvent
+	r.Hdr.Type, r.Hdr.Tgid, r.Hdr.Tid = uint32(KindConnect), 7, 9
+	r.Family, r.Protocol, r.SockType, r.Dport = unix.AF_INET, unix.IPPROTO_UDP, unix.SOCK_DGRAM, 53
+	r.Daddr = [16]byte{192, 0, 2, 1}
+	r.Fd = NoFD
+	r.Flags = uint16(execConnectFlagCONNECT_SUBMITTED | execConnectFlagCONNECT_COMPAT | execConnectFlagCONNECT_IO_URING |
+		execConnectFlagCONNECT_OWNER_FROM_MM)
+	r.Via = uint16(execConnectViaVIA_SENDMSG)
+	ev, err := Decode(raw(&r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ev.(*Connect)
+	if !c.Submitted || !c.Compat || !c.IOUring || !c.OwnerFromMM || c.KernelThread || c.AddrFromSocket ||
+		c.Via != ViaSendmsg || c.FD != NoFD || c.Dst.String() != "192.0.2.1:53" {
+		t.Errorf("decoded %+v", c)
+	}
+	for v, want := range map[Via]string{ViaConnect: "connect", ViaSocketcall: "socketcall", ViaSendmsg: "sendmsg",
+		ViaFastOpen: "fastopen", ViaUnknown: "unknown", 99: "unknown"} {
+		if v.String() != want {
+			t.Errorf("Via(%d) = %q, want %q", v, v.String(), want)
+		}
+	}
+}

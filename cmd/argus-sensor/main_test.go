@@ -264,6 +264,7 @@ func TestCheck(t *testing.T) {
 	if _, legacy := r.Hooks["connect_enter"]; legacy {
 		want = []string{"exec", "exit", "fork", "connect_enter", "connect_exit"}
 	}
+	want = append(want, "sockaddr_connect4", "sockaddr_connect6", "sockaddr_sendmsg4", "sockaddr_sendmsg6")
 	if len(r.Hooks) != len(want) {
 		t.Errorf("hooks %v, want %v", r.Hooks, want)
 	}
@@ -271,6 +272,27 @@ func TestCheck(t *testing.T) {
 		if r.Hooks[name] != "yes" {
 			t.Errorf("hook %s: %q", name, r.Hooks[name])
 		}
+	}
+}
+
+// TestCheckShowsMissingOptionalHook: a socket address hook that could not
+// attach is a check line, and the sensor is still reported able to run.
+func TestCheckShowsMissingOptionalHook(t *testing.T) {
+	r := sensor.Report{Kernel: "5.4.0", Hooks: []sensor.Hook{
+		{Name: "exec", Attach: "tp_btf/sched_process_exec", Attached: true},
+		{Name: "sockaddr_connect4", Attach: "cgroup/connect4", Optional: true, Err: sensor.ErrNoCgroup2},
+	}}
+	var b bytes.Buffer
+	printCheck(&b, r)
+	out := b.String()
+	for _, want := range []string{"hook sockaddr_connect4 no: " + sensor.ErrNoCgroup2.Error(), "ok, with 1 optional hook(s) missing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	j := checkJSON(r)
+	if !j.OK || !strings.Contains(j.Hooks["sockaddr_connect4"], "no cgroup v2") {
+		t.Errorf("check --json %+v", j)
 	}
 }
 

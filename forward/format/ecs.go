@@ -64,7 +64,7 @@ func appendECS(b []byte, r *event.Record) []byte {
 		switch r.Network.Result {
 		case "success", "established":
 			outcome = "success"
-		case "EINPROGRESS":
+		case "EINPROGRESS", "submitted":
 			outcome = "unknown"
 		}
 		ecsEvent(&w, r, "event", "network", "connection", "connect", outcome)

@@ -39,7 +39,7 @@ func Rich() []*event.Record {
 	conn.Network = &event.Network{
 		Protocol: "tcp", Family: "ipv6", DstIP: "::ffff:192.0.2.1", DstPort: 4444,
 		SrcIP: "::ffff:10.0.0.5", SrcPort: 51512, Result: "ECONNREFUSED", ResultCode: -111,
-		NetNS: 4026531840, Source: "sock_diag", External: &ext,
+		NetNS: 4026531840, Source: "sock_diag", External: &ext, Via: "io_uring_connect32",
 	}
 
 	update := richLaunch()
@@ -75,8 +75,9 @@ func Rich() []*event.Record {
 			Hooks: []event.HookState{
 				{Name: "exec", Attach: "tp_btf/sched_process_exec", Attached: true},
 				{Name: "connect", Attach: "tracepoint/syscalls/sys_exit_connect", Error: "verifier: invalid access"},
+				{Name: "sockaddr_sendmsg6", Attach: "cgroup/sendmsg6", Error: "no cgroup v2 hierarchy", Optional: true},
 			},
-			RingBytes: 8 << 20, RingPending: 4096, Processes: 312, ProcessesEvicted: 7, WriteErrors: 6,
+			RingBytes: 8 << 20, RingPending: 4096, Processes: 312, ProcessesEvicted: 7, WriteErrors: 6, DatagramsFolded: 998,
 			UptimeSeconds: 61.5,
 			Hashing: &event.HashingHealth{CacheHits: 90, CacheMisses: 10, HitRatio: 0.9, FilesHashed: 10,
 				BytesHashed: 1 << 20, InFlight: 1, Failures: map[string]uint64{"too_large": 1, "gone": 0}, LateDropped: 2},
