@@ -212,7 +212,7 @@ func mustMarshal(t *testing.T, v any) []byte {
 // reference it was trimmed from, in shared/reference beside the
 // repository. CI has it and must not skip; elsewhere it may be absent.
 func TestECSReferenceCopy(t *testing.T) {
-	ref := filepath.Join("..", "..", "shared", "reference", "ecs-"+ecsVersion+"-fields.tsv")
+	ref := filepath.Join(recordtest.RepoRoot(t), "..", "shared", "reference", "ecs-"+ecsVersion+"-fields.tsv")
 	if _, err := os.Stat(ref); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("ECS reference field list: %v (CI lays shared/ beside the clone)", err)

@@ -224,23 +224,29 @@ func Get(m any, path string) any {
 // (the directory holding go.mod), wherever the test runs from.
 func RepoFile(t testing.TB, rel string) []byte {
 	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// RepoRoot is the repository's root: the nearest directory above the
+// test's own that holds go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("no go.mod above the test's directory to find %s from", rel)
+			t.Fatal("no go.mod above the test's directory")
 		}
 		dir = parent
 	}
-	b, err := os.ReadFile(filepath.Join(dir, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
