@@ -3,8 +3,6 @@ package agent
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,21 +50,7 @@ func dial(addr string) int {
 // so each copy has its own sha256, and returns its path and digest.
 func implant(t *testing.T, dir, name, salt string) (string, string) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = append(b, salt...)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return p, hex.EncodeToString(sum[:])
+	return testutil.CopySelf(t, dir, name, salt)
 }
 
 // output follows the records an agent writes to a file.

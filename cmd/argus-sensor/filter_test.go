@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,27 +15,6 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
-
-// copySelf writes a copy of the test binary, made unique by salt, to dir
-// and returns its path and sha256: an "implant" the rules judge unowned.
-func copySelf(t *testing.T, dir, name, salt string) (string, string) {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = append(b, salt...)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return p, hex.EncodeToString(sum[:])
-}
 
 // TestOutputFilterReload runs the sensor with two file outputs, one with
 // a drop condition, then reloads it with a different condition: each
@@ -266,7 +243,7 @@ func TestCompactInTerminal(t *testing.T) {
 
 	n := testutil.NewNetPair(t)
 	n.Listen(t, testutil.ServerV4+":4444")
-	tool, sha := copySelf(t, dir, "implant", fmt.Sprintf("tty-%x", rand.Uint64()))
+	tool, sha := testutil.CopySelf(t, dir, "implant", fmt.Sprintf("tty-%x", rand.Uint64()))
 
 	term := newTmux(t, dir, run("--format compact"))
 	term.waitFor("health started", func(sc string) bool { return lineWith(sc, "health", "started") != "" })

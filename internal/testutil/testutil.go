@@ -1,9 +1,12 @@
 package testutil
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -117,4 +120,27 @@ func WriteExitELF(t testing.TB, path string, code uint8) {
 	if err := os.WriteFile(path, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// CopySelf copies the running test binary to dir/name with salt appended,
+// so each copy has its own sha256, and returns its path and digest: an
+// "implant" that is unowned, unsigned and anywhere the test wants it, which
+// the test binary's TestMain can make connect or exit at once.
+func CopySelf(t testing.TB, dir, name, salt string) (string, string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, salt...)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return p, hex.EncodeToString(sum[:])
 }
