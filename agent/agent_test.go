@@ -21,6 +21,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the "implant": with helperEnv set it connects
@@ -31,6 +32,18 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "connect":
 		os.Exit(dial(os.Args[1]))
+	case "touch-connect":
+		// The implant's first act: touch its own binary, as
+		// utimensat(AT_FDCWD, "/proc/self/exe", NULL, 0) does. It then
+		// connects and lives on (stdin) like a beaconing implant.
+		now := unix.Timespec{Nsec: unix.UTIME_NOW}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, "/proc/self/exe", []unix.Timespec{now, now}, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "touch own binary:", err)
+			os.Exit(1)
+		}
+		rc := dial(os.Args[1])
+		bufio.NewReader(os.Stdin).ReadString('\n') // lives until told
+		os.Exit(rc)
 	case "wait-connect":
 		bufio.NewReader(os.Stdin).ReadString('\n')
 		os.Exit(dial(os.Args[1]))

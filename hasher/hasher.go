@@ -161,6 +161,9 @@ type Hasher struct {
 
 	stats     counters
 	afterRead func(read int64)
+	// devs puts st_dev in the kernel's encoding where they differ (btrfs,
+	// overlayfs over several filesystems).
+	devs fileid.SuperDevs
 }
 
 // New starts a Hasher's workers.
@@ -403,8 +406,12 @@ func (h *Hasher) fromProc(r *reader, req *Request, p proc) (res Result, ok bool)
 		return Result{}, false
 	}
 	defer unix.Close(fd)
-	have, err := fileid.Fstat(fd)
-	if err != nil || !have.SameFile(req.ID) {
+	raw, err := fileid.Fstat(fd)
+	if err != nil {
+		return Result{}, false
+	}
+	have := h.devs.Resolve(fd, raw, req.ID, h.root+"/"+strconv.FormatUint(uint64(p.pid), 10)+"/mountinfo")
+	if !have.SameFile(req.ID) {
 		return Result{}, false
 	}
 	// The start time is checked after the open and the fstat. Had the pid
@@ -419,14 +426,17 @@ func (h *Hasher) fromProc(r *reader, req *Request, p proc) (res Result, ok bool)
 		// ctime also moves when the file is unlinked, renamed over,
 		// chmod'ed or linked, which is what happens to the binaries most
 		// worth hashing; while the process runs, exec's write denial
-		// (ETXTBSY) vouches for the content instead. A memfd has no such
-		// protection: its creator can still write through its own
-		// descriptor, then restore mtime.
-		if have.Size != req.ID.Size || have.MtimeNs != req.ID.MtimeNs || isMemfd(fd) {
+		// (ETXTBSY) vouches for the content instead. It vouches for mtime
+		// too (an implant touching its own binary) where the filesystem
+		// keeps every writer to that inode behind the denial; see
+		// writeDenied. A memfd has no such protection: its creator can
+		// still write through its own descriptor, then restore mtime.
+		if have.Size != req.ID.Size || isMemfd(fd) ||
+			(have.MtimeNs != req.ID.MtimeNs && !writeDenied(fd)) {
 			return changedSinceExec(name, have, req.ID), true
 		}
 	}
-	res = r.digest(fd, have, req.WantMD5, name)
+	res = r.digest(fd, raw, req.WantMD5, name)
 	if res.Status == "" {
 		res.Source = SourceProcExe
 	}
@@ -448,10 +458,11 @@ func (h *Hasher) fromPath(r *reader, req *Request) Result {
 		return Result{Status: StatusError, Err: err}
 	}
 	defer unix.Close(fd)
-	have, err := fileid.Fstat(fd)
+	raw, err := fileid.Fstat(fd)
 	if err != nil {
 		return Result{Status: StatusError, Err: fmt.Errorf("fstat %s: %w", req.Path, err)}
 	}
+	have := h.devs.Resolve(fd, raw, req.ID, h.root+"/self/mountinfo")
 	if !have.SameFile(req.ID) {
 		return Result{Status: StatusGone, Err: fmt.Errorf("%s: another file is there now", req.Path)}
 	}
@@ -460,7 +471,7 @@ func (h *Hasher) fromPath(r *reader, req *Request) Result {
 	if have != req.ID {
 		return changedSinceExec(req.Path, have, req.ID)
 	}
-	res := r.digest(fd, have, req.WantMD5, req.Path)
+	res := r.digest(fd, raw, req.WantMD5, req.Path)
 	if res.Status == "" {
 		res.Source = SourcePath
 	}
