@@ -149,8 +149,8 @@ func TestT1587Filesystems(t *testing.T) {
 		launch := out.await(t, c.name+" launch", func(r *event.Record) bool {
 			return r.Kind == event.KindProcessLaunch && r.Process.Exe.Path == tool
 		})
-		if x := launch.Process.Exe; x.SHA256 != sha || x.HashStatus != "" {
-			t.Errorf("%s: launch sha256 %q status %q, want %s", c.name, x.SHA256, x.HashStatus, sha)
+		if x := launch.Process.Exe; x.SHA256 != sha || x.HashStatus != "" || x.Trust == nil || x.Trust.Verdict != "unowned" {
+			t.Errorf("%s: launch sha256 %q status %q trust %+v, want %s, unowned", c.name, x.SHA256, x.HashStatus, x.Trust, sha)
 		}
 		det := out.await(t, c.name+" detection", func(r *event.Record) bool {
 			return r.Kind == event.KindDetection && r.Detection.SHA256 == sha

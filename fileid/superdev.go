@@ -122,3 +122,31 @@ func (s *SuperDevs) Resolve(fd int, have, want ID, mountinfo string) ID {
 	have.Dev = want.Dev
 	return have
 }
+
+var selfDevs SuperDevs
+
+// StatAs stats path (following symlinks, as stat(2) does) and returns its
+// identity with the device in want's terms when it is want's inode on a
+// filesystem that names its device apart from the superblock (see
+// SuperDevs.Resolve); the sensor's own mountinfo names the mounts.
+func StatAs(path string, want ID) (ID, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ID{}, err
+	}
+	defer unix.Close(fd)
+	have, err := Fstat(fd)
+	if err != nil {
+		return ID{}, err
+	}
+	return selfDevs.Resolve(fd, have, want, "/proc/self/mountinfo"), nil
+}
+
+// FstatAs is StatAs for an open file.
+func FstatAs(fd int, want ID) (ID, error) {
+	have, err := Fstat(fd)
+	if err != nil {
+		return ID{}, err
+	}
+	return selfDevs.Resolve(fd, have, want, "/proc/self/mountinfo"), nil
+}

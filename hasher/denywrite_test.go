@@ -58,3 +58,34 @@ func TestDeniesWrite(t *testing.T) {
 		}
 	}
 }
+
+// The implant touches its binary while the hasher reads it: the process
+// outlives the read, so the hash stands.
+func TestTouchedWhileRead(t *testing.T) {
+	path, content := tempExe(t, "/bin/sleep")
+	id := statID(t, path)
+	cmd := startSleep(t, path)
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if !writeDeniedFS[int64(st.Type)] || !kernelDeniesWrite() {
+		t.Skipf("skipping: filesystem %#x or this kernel does not deny writes to running executables", st.Type)
+	}
+	touched := false
+	h := newTestHasher(t, Options{afterRead: func(int64) {
+		if touched {
+			return
+		}
+		touched = true
+		touchLater()
+		now := unix.Timespec{Nsec: unix.UTIME_NOW}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, []unix.Timespec{now, now}, 0); err != nil {
+			t.Error(err)
+		}
+	}})
+	wantHash(t, hashReq(t, h, execRequest(t, cmd, path, id)), sha256Hex(content), SourceProcExe)
+	if !touched {
+		t.Fatal("test setup: the read never reached the hook")
+	}
+}

@@ -436,7 +436,18 @@ func (h *Hasher) fromProc(r *reader, req *Request, p proc) (res Result, ok bool)
 			return changedSinceExec(name, have, req.ID), true
 		}
 	}
-	res = r.digest(fd, raw, req.WantMD5, name)
+	// A process touching its own binary while it is read moves its times
+	// under the reader; the write denial still vouches for the bytes if
+	// the process outlived the read.
+	vouched := writeDenied(fd) && !isMemfd(fd)
+	res = r.digest(fd, raw, req.WantMD5, name, vouched)
+	if res.Status == "" && vouched {
+		if after, err := fileid.Fstat(fd); err != nil || after != raw {
+			if st, err := procfs.ReadStat(h.root, p.pid); err != nil || !st.SameStart(p.startNs) {
+				return changed(name, "modified while read, and its process exited"), true
+			}
+		}
+	}
 	if res.Status == "" {
 		res.Source = SourceProcExe
 	}
@@ -471,7 +482,7 @@ func (h *Hasher) fromPath(r *reader, req *Request) Result {
 	if have != req.ID {
 		return changedSinceExec(req.Path, have, req.ID)
 	}
-	res := r.digest(fd, raw, req.WantMD5, req.Path)
+	res := r.digest(fd, raw, req.WantMD5, req.Path, false)
 	if res.Status == "" {
 		res.Source = SourcePath
 	}
