@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
@@ -114,6 +116,8 @@ func TestT1587Filesystems(t *testing.T) {
 		name, dir, mode string
 		// at is where the implant is written, when not under dir.
 		at string
+		// pad grows the implant, sparsely, to this size.
+		pad int64
 	}{
 		{name: "btrfs-top", dir: top, mode: "connect"},
 		{name: "btrfs-subvolume", dir: filepath.Join(top, "sub"), mode: "connect"},
@@ -122,6 +126,8 @@ func TestT1587Filesystems(t *testing.T) {
 		{name: "overlay-one-fs-upper", dir: same, mode: "connect"},
 		{name: "touch-own-binary", dir: dir, mode: "touch-connect"},
 		{name: "touch-own-binary-btrfs", dir: filepath.Join(top, "sub"), mode: "touch-connect"},
+		// Past the 512 MiB ordinary cap: a suspect file is hashed anyway.
+		{name: "sparse-600MiB", dir: dir, mode: "connect", pad: 600 << 20},
 	}
 	shas := map[string]string{}
 	for _, c := range cases {
@@ -129,7 +135,10 @@ func TestT1587Filesystems(t *testing.T) {
 		if c.at != "" {
 			at = c.at
 		}
-		_, sha := implant(t, at, c.name, c.name)
+		p, sha := implant(t, at, c.name, c.name)
+		if c.pad > 0 {
+			sha = padSparse(t, p, c.pad)
+		}
 		tool := filepath.Join(c.dir, c.name)
 		shas[c.name] = sha
 		cmd := n.Command(tool, external)
@@ -172,4 +181,26 @@ func TestT1587Filesystems(t *testing.T) {
 			t.Errorf("%s: %d detections, want exactly 1", c.name, got)
 		}
 	}
+}
+
+// padSparse grows the file at p to size with a hole, ending in a marker
+// byte, and returns its new sha256.
+func padSparse(t *testing.T, p string, size int64) string {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte{1}, size-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
