@@ -213,6 +213,16 @@ type Detection struct {
 	Summary    string   `json:"summary,omitempty"`
 	Hostname   string   `json:"hostname"`
 	SHA256     string   `json:"sha256,omitempty"`
+	// JoinKey says what the records were joined on: "sha256", or
+	// "file_identity" when the content hash could not be had and the
+	// executable's device, inode and ctime at exec stood in for it.
+	JoinKey string `json:"join_key,omitempty"`
+	// FileIdentity is "device:inode:ctime_ns" when JoinKey is
+	// file_identity.
+	FileIdentity string `json:"file_identity,omitempty"`
+	// HashStatus is why the hash is missing when JoinKey is
+	// file_identity: the launch's hash_status (too_large, gone, error, ...).
+	HashStatus string `json:"hash_status,omitempty"`
 	// WindowSeconds is the correlation window the rule matched within.
 	WindowSeconds int64 `json:"window_seconds"`
 	// Degraded is true when the sensor lost or dropped events during the
