@@ -135,18 +135,28 @@ func (o output) detections(t *testing.T, sha string) int {
 
 func startAgent(t *testing.T, dir string) (output, func()) {
 	t.Helper()
+	return startAgentWith(t, dir, nil)
+}
+
+// startAgentWith is startAgent with the configuration changed by mod.
+func startAgentWith(t *testing.T, dir string, mod func(*Config)) (output, func()) {
+	t.Helper()
 	out := output{path: filepath.Join(dir, "events.jsonl")}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	done := make(chan error, 1)
+	cfg := Config{
+		Outputs:        []forward.Output{{Spec: "file:" + out.path}},
+		SpoolDir:       filepath.Join(dir, "spool"),
+		HealthInterval: -1,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Started:        func() { close(started) },
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
 	go func() {
-		done <- Run(ctx, Config{
-			Outputs:        []forward.Output{{Spec: "file:" + out.path}},
-			SpoolDir:       filepath.Join(dir, "spool"),
-			HealthInterval: -1,
-			Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Started:        func() { close(started) },
-		})
+		done <- Run(ctx, cfg)
 	}()
 	select {
 	case <-started:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/argus-sensor/argus-sensor/event"
@@ -203,4 +204,59 @@ func padSparse(t *testing.T, p string, size int64) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// An implant whose hash cannot be had (here: over a cap set below its
+// size) is still detected, once, joined on its file identity, and the
+// detection says why the hash is missing.
+func TestT1587WithoutHash(t *testing.T) {
+	testutil.RequireRoot(t)
+	n := testutil.NewNetPair(t)
+	external := testutil.ServerV4 + ":4444"
+	n.Listen(t, external)
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	out, stop := startAgentWith(t, dir, func(c *Config) {
+		c.Hasher.MaxFileSize, c.Hasher.SuspectMaxFileSize = 1<<20, 1<<20
+	})
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	tool, _ := implant(t, dir, "unhashable", "unhashable")
+	for range 2 {
+		c := n.Command(tool, external)
+		c.Env = append(os.Environ(), helperEnv+"=connect")
+		if b, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("implant: %v %s", err, b)
+		}
+	}
+	launch := out.await(t, "launch", func(r *event.Record) bool {
+		return r.Kind == event.KindProcessLaunch && r.Process.Exe.Path == tool
+	})
+	x := launch.Process.Exe
+	if x.SHA256 != "" || x.HashStatus != "too_large" {
+		t.Fatalf("launch sha256 %q status %q, want too_large", x.SHA256, x.HashStatus)
+	}
+	identity := strconv.FormatUint(x.Device, 10) + ":" + strconv.FormatUint(x.Inode, 10) + ":" + strconv.FormatInt(x.CtimeNs, 10)
+	isDet := func(r *event.Record) bool {
+		return r.Kind == event.KindDetection && r.Detection.FileIdentity == identity
+	}
+	det := out.await(t, "detection on the file identity", isDet)
+	if d := det.Detection; d.JoinKey != "file_identity" || d.HashStatus != "too_large" || d.SHA256 != "" ||
+		len(d.Events) != 2 || d.Events[0].Process.Exe.Path != tool {
+		t.Fatalf("detection %+v", d)
+	}
+	stop()
+	stopped = true
+	got := 0
+	for _, r := range out.records(t) {
+		if isDet(&r) {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Errorf("%d detections, want exactly 1", got)
+	}
 }
