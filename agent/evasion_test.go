@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/argus-sensor/argus-sensor/event"
@@ -105,6 +106,17 @@ func TestT1587Filesystems(t *testing.T) {
 	// Every layer on one filesystem.
 	same := overlay("same", filepath.Join(ext4, "l2"), filepath.Join(ext4, "u2"), filepath.Join(ext4, "w2"))
 
+	// A tmpfs at a path no name-based class covers: classed by what it is.
+	anywhere, err := os.MkdirTemp("/var/lib", "argus-fsclass-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(anywhere) })
+	if err := unix.Mount("tmpfs", anywhere, "tmpfs", 0, "size=100m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(anywhere, unix.MNT_DETACH) })
+
 	// The count at the end reads one file: it must not rotate, however
 	// busy the host is meanwhile.
 	out, stop := startAgentWith(t, dir, func(c *Config) { c.Outputs[0].File.MaxBytes = 4 << 30 })
@@ -121,6 +133,9 @@ func TestT1587Filesystems(t *testing.T) {
 		at string
 		// pad grows the implant, sparsely, to this size.
 		pad int64
+		// classes and fsType, when set, are the launch's path classes and
+		// fs_type.
+		classes, fsType string
 	}{
 		{name: "btrfs-top", dir: top, mode: "connect"},
 		{name: "btrfs-subvolume", dir: filepath.Join(top, "sub"), mode: "connect"},
@@ -131,6 +146,8 @@ func TestT1587Filesystems(t *testing.T) {
 		{name: "touch-own-binary-btrfs", dir: filepath.Join(top, "sub"), mode: "touch-connect"},
 		// Past the 512 MiB ordinary cap: a suspect file is hashed anyway.
 		{name: "sparse-600MiB", dir: dir, mode: "connect", pad: 600 << 20},
+		{name: "tmpfs-anywhere", dir: anywhere, mode: "connect", classes: "tmpfs", fsType: "tmpfs"},
+		{name: "btrfs-classes", dir: top, mode: "connect", classes: "tmp", fsType: "btrfs"},
 	}
 	shas := map[string]string{}
 	for _, c := range cases {
@@ -163,6 +180,9 @@ func TestT1587Filesystems(t *testing.T) {
 		})
 		if x := launch.Process.Exe; x.SHA256 != sha || x.HashStatus != "" || x.Trust == nil || x.Trust.Verdict != "unowned" {
 			t.Errorf("%s: launch sha256 %q status %q trust %+v, want %s, unowned", c.name, x.SHA256, x.HashStatus, x.Trust, sha)
+		}
+		if x := launch.Process.Exe; c.classes != "" && (strings.Join(x.PathClasses, ",") != c.classes || x.FSType != c.fsType) {
+			t.Errorf("%s: classes %v fs_type %q, want %s, %s", c.name, x.PathClasses, x.FSType, c.classes, c.fsType)
 		}
 		det := out.await(t, c.name+" detection", func(r *event.Record) bool {
 			return r.Kind == event.KindDetection && r.Detection.SHA256 == sha

@@ -31,7 +31,8 @@ const (
 // execution. "deleted" counts only outside the system directories: a
 // daemon still running after a package upgrade replaced its binary is
 // deleted too, and is not what the rule is about.
-var DefaultSuspiciousClasses = []string{"tmp", "shm", "run_user", "downloads", "node_modules", "hidden_dir", "memfd", "deleted"}
+var DefaultSuspiciousClasses = []string{"tmp", "shm", "run_user", "downloads", "node_modules", "hidden_dir", "memfd", "deleted",
+	"tmpfs", "ramfs", "fuse"}
 
 // Config configures an Engine.
 type Config struct {

@@ -97,6 +97,9 @@ type Exe struct {
 	UID       uint32 `json:"uid"`
 	Memfd     bool   `json:"memfd"`
 	Deleted   bool   `json:"deleted"`
+	// FSType names the filesystem the executable is on, from the kernel's
+	// superblock magic: tmpfs, ramfs, fuse, overlay, btrfs, ext4, ...
+	FSType string `json:"fs_type,omitempty"`
 	// SHA256 is the lowercase hex digest of exactly the file the kernel
 	// executed; when absent, HashStatus says why.
 	SHA256 string `json:"sha256,omitempty"`
