@@ -50,6 +50,8 @@ func (e *Enricher) connectItem(v *sensor.Connect) Item {
 		// that, so its next connect does not retry /proc.
 		p = &Proc{PID: v.TGID, StartNs: v.Task.StartNs, PPID: v.Task.PPID, Comm: v.Task.Comm, Source: SourceKernel}
 		e.add(p)
+	} else {
+		p = e.reresolve(p, v)
 	}
 	r := e.newRecord(event.KindNetworkConnection, &v.Header)
 	exe := v.Exe
