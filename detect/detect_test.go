@@ -465,6 +465,9 @@ func TestGlob(t *testing.T) {
 func FuzzReplay(f *testing.F) {
 	f.Add([]byte(launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned) + "\n" + connect("h1", 1, 10, "/tmp/implant", shaImplant, "192.0.2.1")))
 	f.Add([]byte("{}\n\x00\n{\"schema\":\"argus.v1\",\"kind\":\"network_connection\",\"network\":{}}"))
+	// The file-identity join (identity.go): no sha256, a reason, an inode.
+	f.Add([]byte(launch("h1", 0, 10, "/tmp/big", "", unowned, noHash("too_large", 1, 2, 3)) + "\n" +
+		connect("h1", 1, 10, "/tmp/big", "", "192.0.2.1", noHash("too_large", 1, 2, 3))))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, _ := New(Config{})
 		var out bytes.Buffer
