@@ -454,7 +454,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 		Failures: map[string]uint64{
 			string(hasher.StatusGone): hs.Gone, string(hasher.StatusChanged): hs.Changed,
 			string(hasher.StatusTooLarge): hs.TooLarge, string(hasher.StatusError): hs.Errors,
-			string(hasher.StatusPending): hs.Pending,
+			string(hasher.StatusPending): hs.Pending, "queue_full": hs.QueueFull,
 		},
 	}
 	h.TrustVerdicts = map[string]uint64{}

@@ -19,6 +19,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/internal/schematest"
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the "implant": with helperEnv set it connects
@@ -29,6 +30,18 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "connect":
 		os.Exit(dial(os.Args[1]))
+	case "touch-connect":
+		// The implant's first act: touch its own binary, as
+		// utimensat(AT_FDCWD, "/proc/self/exe", NULL, 0) does. It then
+		// connects and lives on (stdin) like a beaconing implant.
+		now := unix.Timespec{Nsec: unix.UTIME_NOW}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, "/proc/self/exe", []unix.Timespec{now, now}, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "touch own binary:", err)
+			os.Exit(1)
+		}
+		rc := dial(os.Args[1])
+		bufio.NewReader(os.Stdin).ReadString('\n') // lives until told
+		os.Exit(rc)
 	case "wait-connect":
 		bufio.NewReader(os.Stdin).ReadString('\n')
 		os.Exit(dial(os.Args[1]))
@@ -106,18 +119,28 @@ func (o output) detections(t *testing.T, sha string) int {
 
 func startAgent(t *testing.T, dir string) (output, func()) {
 	t.Helper()
+	return startAgentWith(t, dir, nil)
+}
+
+// startAgentWith is startAgent with the configuration changed by mod.
+func startAgentWith(t *testing.T, dir string, mod func(*Config)) (output, func()) {
+	t.Helper()
 	out := output{path: filepath.Join(dir, "events.jsonl")}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	done := make(chan error, 1)
+	cfg := Config{
+		Outputs:        []forward.Output{{Spec: "file:" + out.path}},
+		SpoolDir:       filepath.Join(dir, "spool"),
+		HealthInterval: -1,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Started:        func() { close(started) },
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
 	go func() {
-		done <- Run(ctx, Config{
-			Outputs:        []forward.Output{{Spec: "file:" + out.path}},
-			SpoolDir:       filepath.Join(dir, "spool"),
-			HealthInterval: -1,
-			Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Started:        func() { close(started) },
-		})
+		done <- Run(ctx, cfg)
 	}()
 	select {
 	case <-started:

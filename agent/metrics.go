@@ -200,6 +200,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for status, v := range map[hasher.Status]uint64{
 		hasher.StatusGone: s.hasher.Gone, hasher.StatusChanged: s.hasher.Changed, hasher.StatusTooLarge: s.hasher.TooLarge,
 		hasher.StatusError: s.hasher.Errors, hasher.StatusPending: s.hasher.Pending,
+		// Among the errors: the queue was full (a flood of new binaries).
+		"queue_full": s.hasher.QueueFull,
 	} {
 		counter(dHashFail, float64(v), string(status))
 	}

@@ -31,7 +31,7 @@ type caseSpec struct {
 }
 
 // suite is every atomic the runner drives, in order: the seed's three
-// tests (atomics/T1587/T1587.yaml), four more ways the named groups
+// tests (atomics/T1587/T1587.yaml), six more ways the named groups
 // deploy their tools, and the seed's false positives as controls.
 var suite = []caseSpec{
 	{
@@ -124,6 +124,28 @@ var suite = []caseSpec{
 	escapeCase("V12", "UDP beacon with sendmmsg on an unconnected socket", "sendmsg", 2),
 	escapeCase("V13", "TCP Fast Open connect through sendto(MSG_FASTOPEN)", "fastopen", 1),
 	escapeCase("V14", "TCP Fast Open connect with TCP_FASTOPEN_CONNECT", "connect", 1),
+	{
+		id: "V15", file: "argus/T1587-variants.yaml", name: "Implant that touches its own binary, then connects",
+		collect: func(r *caseRun) { r.hash("#{tool_path}") },
+		created: []string{"#{tool_path}"},
+		expect: func(x *expect) {
+			tool := x.arg("tool_path")
+			l := x.launch(exePath(tool), trust("unowned"), classes("tmp"), sha(x.digest(tool), tool))
+			c := x.connect(by(l), dst(x.arg("c2_host"), x.port("c2_port")), external(true))
+			x.detection(detect.RuleT1587, keyedOn(x.digest(tool), tool), names(l, c))
+		},
+	},
+	{
+		id: "V16", file: "argus/T1587-variants.yaml", name: "Custom ELF run from a btrfs subvolume",
+		collect: func(r *caseRun) { r.hash("#{mount_dir}/sub/tool") },
+		created: []string{"#{mount_dir}", "#{mount_dir}.img"},
+		expect: func(x *expect) {
+			tool := x.arg("mount_dir") + "/sub/tool"
+			l := x.launch(exePath(tool), trust("unowned"), classes("tmp"), sha(x.digest(tool), tool))
+			c := x.connect(by(l), dst(x.arg("c2_host"), x.port("c2_port")), external(true))
+			x.detection(detect.RuleT1587, keyedOn(x.digest(tool), tool), names(l, c))
+		},
+	},
 	{
 		id: "C1", file: "argus/T1587-controls.yaml", name: "Build artifact in /tmp calls an internal registry",
 		collect: func(r *caseRun) { r.hash("#{build_dir}/out/fetch-deps") },

@@ -19,7 +19,7 @@ type Classifier struct {
 func (c *Classifier) Fill(rec *event.Record) {
 	if p := rec.Process; p != nil && c.Paths != nil {
 		if p.Exe.PathClasses == nil && p.Exe.Path != "" {
-			p.Exe.PathClasses = c.Paths.Classes(p.Exe.Path, p.Exe.Memfd, p.Exe.Deleted)
+			p.Exe.PathClasses = WithFS(c.Paths.Classes(p.Exe.Path, p.Exe.Memfd, p.Exe.Deleted), p.Exe.FSType)
 		}
 		if s := p.Script; s != nil && s.PathClasses == nil && s.Path != "" {
 			s.PathClasses = c.Paths.Classes(s.Path, false, false)

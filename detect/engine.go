@@ -31,7 +31,8 @@ const (
 // execution. "deleted" counts only outside the system directories: a
 // daemon still running after a package upgrade replaced its binary is
 // deleted too, and is not what the rule is about.
-var DefaultSuspiciousClasses = []string{"tmp", "shm", "run_user", "downloads", "node_modules", "hidden_dir", "memfd", "deleted"}
+var DefaultSuspiciousClasses = []string{"tmp", "shm", "run_user", "downloads", "node_modules", "hidden_dir", "memfd", "deleted",
+	"tmpfs", "ramfs", "fuse"}
 
 // Config configures an Engine.
 type Config struct {
@@ -265,10 +266,15 @@ type candidate struct {
 	path, sha256 string
 	classes      []string
 	trust        *event.Trust
+	// The file identity a missing hash falls back to (identity.go).
+	hashStatus string
+	dev, ino   uint64
+	ctimeNs    int64
 }
 
 func identities(p *event.Process) []candidate {
-	out := []candidate{{path: p.Exe.Path, sha256: p.Exe.SHA256, classes: p.Exe.PathClasses, trust: p.Exe.Trust}}
+	out := []candidate{{path: p.Exe.Path, sha256: p.Exe.SHA256, classes: p.Exe.PathClasses, trust: p.Exe.Trust,
+		hashStatus: p.Exe.HashStatus, dev: p.Exe.Device, ino: p.Exe.Inode, ctimeNs: p.Exe.CtimeNs}}
 	if s := p.Script; s != nil {
 		out = append(out, candidate{path: s.Path, sha256: s.SHA256, classes: s.PathClasses, trust: s.Trust})
 	}
@@ -278,7 +284,7 @@ func identities(p *event.Process) []candidate {
 // qualifies reports whether a launched identity makes a t1587 candidate:
 // known digest, a suspicious path class, and not a trusted verdict.
 func (e *Engine) qualifies(c candidate) bool {
-	if c.sha256 == "" || (c.trust != nil && c.trust.Severity == "INFORMATIONAL") {
+	if c.joinKey() == "" || (c.trust != nil && c.trust.Severity == "INFORMATIONAL") {
 		return false
 	}
 	for _, class := range c.classes {
@@ -330,7 +336,7 @@ func (e *Engine) launch(rec *event.Record, out []*event.Record) []*event.Record 
 		if e.allowed(RuleT1587, p, c, nil, false) {
 			continue
 		}
-		k := key{rec.Host.Hostname, strings.ToLower(c.sha256)}
+		k := key{rec.Host.Hostname, c.joinKey()}
 		w := e.get(k)
 		w.launches++
 		if e.quiet(w, rec.Time) {
@@ -353,13 +359,13 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 	e.stats.External++
 	var encoded []byte
 	for _, c := range identities(p) {
-		if c.sha256 == "" {
+		if c.joinKey() == "" {
 			continue
 		}
 		if e.allowed(RuleT1587, p, c, n, true) {
 			continue
 		}
-		k := key{rec.Host.Hostname, strings.ToLower(c.sha256)}
+		k := key{rec.Host.Hostname, c.joinKey()}
 		w := e.get(k)
 		w.conns++
 		if e.quiet(w, rec.Time) {
@@ -389,7 +395,7 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 // launch: any other class was already on the launch record.
 func (e *Engine) deletedCandidate(c candidate) bool {
 	return e.suspicious["deleted"] && slices.Contains(c.classes, "deleted") && e.deletedCounts(c) &&
-		c.sha256 != "" && c.trust != nil && c.trust.Severity != "INFORMATIONAL"
+		c.joinKey() != "" && c.trust != nil && c.trust.Severity != "INFORMATIONAL"
 }
 
 // get returns the window of k, creating it.
@@ -438,8 +444,13 @@ func (e *Engine) fire(k key, w *window, cur *event.Record, other *half, curIsCon
 	w.firedAt = cur.Time
 	w.launch, w.conn = half{}, half{}
 	exe := launchIdentity(&launch, k.id)
-	summary := fmt.Sprintf("%s (sha256 %s, trust %s, classes %s) launched on %s and connected to %s:%d",
-		exe.path, k.id, verdict(exe.trust), strings.Join(exe.classes, ","), k.host, conn.Network.DstIP, conn.Network.DstPort)
+	sha, joinKey, fileIdentity, hashStatus := describeKey(k.id, exe)
+	keyText := "sha256 " + sha
+	if sha == "" {
+		keyText = "file " + fileIdentity + ", no sha256: " + hashStatus
+	}
+	summary := fmt.Sprintf("%s (%s, trust %s, classes %s) launched on %s and connected to %s:%d",
+		exe.path, keyText, verdict(exe.trust), strings.Join(exe.classes, ","), k.host, conn.Network.DstIP, conn.Network.DstPort)
 	d := &event.Detection{
 		Rule:          RuleT1587,
 		Technique:     "T1587",
@@ -447,7 +458,10 @@ func (e *Engine) fire(k key, w *window, cur *event.Record, other *half, curIsCon
 		Severity:      "HIGH",
 		Summary:       summary,
 		Hostname:      k.host,
-		SHA256:        k.id,
+		SHA256:        sha,
+		JoinKey:       joinKey,
+		FileIdentity:  fileIdentity,
+		HashStatus:    hashStatus,
 		WindowSeconds: int64(e.cfg.Window / time.Second),
 		Degraded:      e.degraded(cur.Time),
 		Events:        events,
@@ -471,10 +485,11 @@ func (e *Engine) quiet(w *window, at time.Time) bool {
 	return true
 }
 
-// launchIdentity picks the launch's identity (exe or script) with digest sha.
+// launchIdentity picks the launch's identity (exe or script) with join key
+// sha (its digest, or its file identity; see identity.go).
 func launchIdentity(rec *event.Record, sha string) candidate {
 	for _, c := range identities(rec.Process) {
-		if strings.EqualFold(c.sha256, sha) {
+		if c.joinKey() == sha {
 			return c
 		}
 	}

@@ -67,6 +67,9 @@ type Stats struct {
 	Scripts        uint64 // interpreter scripts identified
 	Queued         int    // records waiting in order, e.g. behind a pending hash
 	LateDropped    uint64 // records sent with a pending hash and given up on before their follow-up
+	// Reresolved counts connects whose executable was not the table
+	// entry's, so the process was read again (see reresolve).
+	Reresolved uint64
 }
 
 // Enricher builds argus.v1 records from sensor events and hands them on

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/internal/procfs"
 	"github.com/argus-sensor/argus-sensor/sensor"
@@ -49,6 +50,8 @@ func (e *Enricher) connectItem(v *sensor.Connect) Item {
 		// that, so its next connect does not retry /proc.
 		p = &Proc{PID: v.TGID, StartNs: v.Task.StartNs, PPID: v.Task.PPID, Comm: v.Task.Comm, Source: SourceKernel}
 		e.add(p)
+	} else {
+		p = e.reresolve(p, v)
 	}
 	r := e.newRecord(event.KindNetworkConnection, &v.Header)
 	exe := v.Exe
@@ -106,9 +109,10 @@ func (e *Enricher) exe(p *Proc, f sensor.File) event.Exe {
 		UID:           f.UID,
 		Memfd:         f.Memfd,
 		Deleted:       f.Deleted,
+		FSType:        classify.FSType(f.FSMagic),
 	}
 	if e.opts.Paths != nil && x.Path != "" && !x.PathTruncated {
-		x.PathClasses = e.exeClasses(p, x.Memfd, x.Deleted)
+		x.PathClasses = classify.WithFS(e.exeClasses(p, x.Memfd, x.Deleted), x.FSType)
 	}
 	return x
 }

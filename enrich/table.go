@@ -96,6 +96,7 @@ func (e *Enricher) track(p *Proc) {
 		}
 		p.exeHash = h.Submit(hasher.Request{
 			PID: p.PID, StartNs: p.StartNs, Path: p.ExePath, ID: exeID(p.Exe), WantMD5: p.md5,
+			Suspect: e.suspect(p),
 		})
 	}
 	sp := classify.ScriptPath(p.ExePath, p.Args, p.Cwd)
@@ -121,6 +122,20 @@ func (e *Enricher) track(p *Proc) {
 		s.hash = h.Submit(hasher.Request{Path: sp, ID: s.id, WantMD5: md5})
 	}
 	p.script = s
+}
+
+// suspect reports whether p's executable is one the T1587 rule could
+// fire on: no package owns it and its path has a class (a user-writable
+// place, deleted, memfd). Its hash then has no size cap worth the name and
+// goes ahead of package files.
+func (e *Enricher) suspect(p *Proc) bool {
+	if p.owned {
+		return false
+	}
+	if p.Exe.Memfd || p.Exe.Deleted {
+		return true
+	}
+	return e.opts.Paths != nil && len(e.opts.Paths.Classes(p.ExePath, p.Exe.Memfd, p.Exe.Deleted)) > 0
 }
 
 func exeID(f sensor.File) fileid.ID {

@@ -159,6 +159,9 @@ func (e *Exe) appendJSON(b []byte) []byte {
 	b = appendUint(append(b, `,"uid":`...), uint64(e.UID))
 	b = strconv.AppendBool(append(b, `,"memfd":`...), e.Memfd)
 	b = strconv.AppendBool(append(b, `,"deleted":`...), e.Deleted)
+	if e.FSType != "" {
+		b = AppendString(append(b, `,"fs_type":`...), e.FSType)
+	}
 	if e.SHA256 != "" {
 		b = AppendString(append(b, `,"sha256":`...), e.SHA256)
 	}

@@ -97,6 +97,9 @@ type Exe struct {
 	UID       uint32 `json:"uid"`
 	Memfd     bool   `json:"memfd"`
 	Deleted   bool   `json:"deleted"`
+	// FSType names the filesystem the executable is on, from the kernel's
+	// superblock magic: tmpfs, ramfs, fuse, overlay, btrfs, ext4, ...
+	FSType string `json:"fs_type,omitempty"`
 	// SHA256 is the lowercase hex digest of exactly the file the kernel
 	// executed; when absent, HashStatus says why.
 	SHA256 string `json:"sha256,omitempty"`
@@ -221,6 +224,16 @@ type Detection struct {
 	Summary    string   `json:"summary,omitempty"`
 	Hostname   string   `json:"hostname"`
 	SHA256     string   `json:"sha256,omitempty"`
+	// JoinKey says what the records were joined on: "sha256", or
+	// "file_identity" when the content hash could not be had and the
+	// executable's device, inode and ctime at exec stood in for it.
+	JoinKey string `json:"join_key,omitempty"`
+	// FileIdentity is "device:inode:ctime_ns" when JoinKey is
+	// file_identity.
+	FileIdentity string `json:"file_identity,omitempty"`
+	// HashStatus is why the hash is missing when JoinKey is
+	// file_identity: the launch's hash_status (too_large, gone, error, ...).
+	HashStatus string `json:"hash_status,omitempty"`
 	// WindowSeconds is the correlation window the rule matched within.
 	WindowSeconds int64 `json:"window_seconds"`
 	// Degraded is true when the sensor lost or dropped events during the

@@ -8,6 +8,13 @@
 // utimensat) bumps ctime, which userspace cannot set. The hash cache and
 // the trust cache are both keyed by ID, so a cached answer is only ever
 // reused for the file version it was computed from.
+//
+// The kernel names the device by the superblock's s_dev, which stat(2)
+// does not report on btrfs (a subvolume's anonymous device) or on overlayfs
+// over several filesystems (the layer's device). SuperDevs, StatAs and
+// FstatAs compare a file opened in userspace with a recorded ID in the
+// kernel's terms: the mount the file was opened through (statx's mount id)
+// names its superblock in mountinfo.
 package fileid
 
 import (

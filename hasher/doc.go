@@ -29,8 +29,26 @@
 // verified alive after the fstat, a moved ctime is accepted, because exec
 // forbids writing the file for as long as the process runs (ETXTBSY) and
 // ctime also moves on unlink, rename-over, chmod and link, which is what
-// happens to the binaries most worth hashing. A memfd has no such write
-// ban, so it must match exactly. The file is fstat'ed again after the read,
+// happens to the binaries most worth hashing. The same ban vouches for a
+// moved mtime (an implant that touches its own binary with utimensat on
+// /proc/self/exe, then connects) where every writer to the inode is held
+// behind it: ext2/3/4, xfs, btrfs, tmpfs, ramfs and f2fs, on any kernel but
+// 6.11 (which dropped the ban for executables; 6.12 restored it). Not on
+// overlayfs (the layer's own file can be written through the layer's
+// path), FUSE or network filesystems. The size must still match. Once the
+// process has exited nothing vouches for the bytes any more, and a moved
+// mtime is changed_since_exec. A memfd has no such write ban, so it must
+// match exactly.
+//
+// The device is compared in the kernel's terms. The kernel records the
+// superblock's s_dev; stat(2) reports what the filesystem's getattr says,
+// which on btrfs is the subvolume's anonymous device (the top subvolume's
+// too) and on overlayfs over several filesystems the device of the layer
+// holding the file. When fstat's device differs but the inode number is
+// the recorded one, the mount the file was opened through settles it:
+// statx gives its mount id, and mountinfo (the process's own, or the
+// sensor's for a path) gives that mount's superblock device. A mount no
+// mountinfo lists (detached) cannot be proved, and the file is not used. The file is fstat'ed again after the read,
 // and a read during which it changed is rejected (changed_since_exec)
 // rather than reported with a hash of neither version.
 //

@@ -46,8 +46,10 @@ type reader struct {
 }
 
 // digest hashes the open file fd, whose fstat returned id, and checks that
-// fstat returns the same afterwards.
-func (r *reader) digest(fd int, id fileid.ID, wantMD5 bool, name string) Result {
+// fstat returns the same afterwards. With timesMayMove only the inode and
+// size must be the same: the caller has the kernel's write denial vouch
+// for the bytes and checks it still held once the read is done.
+func (r *reader) digest(fd int, id fileid.ID, wantMD5 bool, name string, timesMayMove bool) Result {
 	if id.Size > int64(len(r.buf)) {
 		// Past one buffer it is worth telling the page cache to read ahead
 		// harder; advice failing changes nothing but speed.
@@ -104,7 +106,7 @@ func (r *reader) digest(fd int, id fileid.ID, wantMD5 bool, name string) Result 
 	if err != nil {
 		return Result{Status: StatusError, Err: fmt.Errorf("fstat %s: %w", name, err)}
 	}
-	if after != id {
+	if after != id && (!timesMayMove || !after.SameFile(id) || after.Size != id.Size) {
 		return changed(name, "modified while read")
 	}
 	if total != id.Size {
@@ -212,7 +214,7 @@ func HashFile(path string, maxSize int64, wantMD5 bool) (Result, fileid.ID, erro
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	r := reader{buf: *bp}
-	res := r.digest(fd, id, wantMD5, path)
+	res := r.digest(fd, id, wantMD5, path, false)
 	if res.Status == "" {
 		res.Source = SourcePath
 	}

@@ -23,6 +23,10 @@ const (
 	DefaultCacheSize   = 16384
 	DefaultMaxFileSize = 512 << 20
 	DefaultQueueSize   = 4096
+	// DefaultSuspectMaxFileSize is the cap for suspect executables (see
+	// Request.Suspect): a pad of zeros must not buy an implant its way
+	// out of the hash the detection joins on.
+	DefaultSuspectMaxFileSize = 16 << 30
 	// DefaultWait is how long the pipeline should wait for a hash before
 	// emitting the event as pending.
 	DefaultWait = 2 * time.Second
@@ -56,6 +60,11 @@ type Request struct {
 	// Only a file with exactly this identity is hashed.
 	ID      fileid.ID
 	WantMD5 bool
+	// Suspect marks an executable the detection rules care about (not a
+	// package's file, from a place a user can write): it is hashed up to
+	// SuspectMaxFileSize rather than MaxFileSize, and ahead of the rest
+	// when the queue is long.
+	Suspect bool
 }
 
 // Options configures a Hasher. Zero values mean the defaults.
@@ -72,7 +81,11 @@ type Options struct {
 	// 0.90x sha256 on one core and left the workload 0.56 of its
 	// throughput; two hashed at 0.73x each and left it 0.38.
 	Workers int
-	// QueueSize bounds the hashes waiting for a worker. Default
+	// SuspectMaxFileSize is the largest suspect file hashed. Default
+	// DefaultSuspectMaxFileSize, and never below MaxFileSize.
+	SuspectMaxFileSize int64
+	// QueueSize bounds the hashes waiting for a worker, suspect ones
+	// apart: they have a queue of their own of the same size. Default
 	// DefaultQueueSize.
 	QueueSize int
 	// ProcRoot is where procfs is mounted. Default "/proc".
@@ -93,11 +106,14 @@ type Stats struct {
 	BytesHashed uint64 // bytes hashed, including reads rejected afterwards
 	// HashTime is the workers' wall time spent opening, reading and
 	// hashing, summed: BytesHashed/HashTime is one worker's throughput.
-	HashTime  time.Duration
-	InFlight  int64 // hashes queued or running now
-	Gone      uint64
-	Changed   uint64
-	TooLarge  uint64
+	HashTime time.Duration
+	InFlight int64 // hashes queued or running now
+	Gone     uint64
+	Changed  uint64
+	TooLarge uint64
+	// QueueFull counts requests refused because the queue was full; they
+	// are among Errors too.
+	QueueFull uint64
 	Errors    uint64
 	Pending   uint64 // waits that ended before the hash was ready
 	Evictions uint64
@@ -119,6 +135,7 @@ type counters struct {
 	busyNs                         atomic.Int64
 	inFlight                       atomic.Int64
 	gone, changed, tooLarge, other atomic.Uint64
+	queueFull                      atomic.Uint64
 	pending, evictions             atomic.Uint64
 }
 
@@ -147,20 +164,25 @@ type flight struct {
 // Hasher hashes executed files off the event path. Its methods may be
 // called from any goroutine.
 type Hasher struct {
-	log     *slog.Logger
-	root    string
-	maxSize int64
+	log        *slog.Logger
+	root       string
+	maxSize    int64
+	suspectMax int64
 
 	mu      sync.Mutex
 	cache   *simplelru.LRU[fileid.ID, *Future]
 	flights map[flightKey]*Future
 	closed  bool
 	queue   chan *Future
+	urgent  chan *Future // suspect executables, taken first
 	quit    chan struct{}
 	wg      sync.WaitGroup
 
 	stats     counters
 	afterRead func(read int64)
+	// devs puts st_dev in the kernel's encoding where they differ (btrfs,
+	// overlayfs over several filesystems).
+	devs fileid.SuperDevs
 }
 
 // New starts a Hasher's workers.
@@ -177,6 +199,10 @@ func New(opts Options) (*Hasher, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
+	if opts.SuspectMaxFileSize <= 0 {
+		opts.SuspectMaxFileSize = DefaultSuspectMaxFileSize
+	}
+	opts.SuspectMaxFileSize = max(opts.SuspectMaxFileSize, opts.MaxFileSize)
 	if opts.ProcRoot == "" {
 		opts.ProcRoot = "/proc"
 	}
@@ -184,12 +210,14 @@ func New(opts Options) (*Hasher, error) {
 		opts.Logger = slog.Default()
 	}
 	h := &Hasher{
-		log:     opts.Logger,
-		root:    opts.ProcRoot,
-		maxSize: opts.MaxFileSize,
-		flights: make(map[flightKey]*Future),
-		queue:   make(chan *Future, opts.QueueSize),
-		quit:    make(chan struct{}),
+		log:        opts.Logger,
+		root:       opts.ProcRoot,
+		maxSize:    opts.MaxFileSize,
+		suspectMax: opts.SuspectMaxFileSize,
+		flights:    make(map[flightKey]*Future),
+		queue:      make(chan *Future, opts.QueueSize),
+		urgent:     make(chan *Future, opts.QueueSize),
+		quit:       make(chan struct{}),
 
 		afterRead: opts.afterRead,
 	}
@@ -215,9 +243,13 @@ func (h *Hasher) Submit(req Request) *Future {
 		h.stats.other.Add(1)
 		return completed(Result{Status: StatusError, Err: errNoIdentity})
 	}
-	if req.ID.Size > h.maxSize {
+	limit := h.maxSize
+	if req.Suspect {
+		limit = h.suspectMax
+	}
+	if req.ID.Size > limit {
 		h.stats.tooLarge.Add(1)
-		return completed(tooLarge(req.ID.Size, h.maxSize))
+		return completed(tooLarge(req.ID.Size, limit))
 	}
 	h.mu.Lock()
 	if f, ok := h.cache.Get(req.ID); ok && (!req.WantMD5 || f.res.MD5 != "") {
@@ -238,11 +270,16 @@ func (h *Hasher) Submit(req Request) *Future {
 	}
 	key := flightKey{id: req.ID, withMD5: req.WantMD5}
 	f := &Future{done: make(chan struct{}), h: h, fl: &flight{key: key, req: req}}
+	q := h.queue
+	if req.Suspect {
+		q = h.urgent
+	}
 	select {
-	case h.queue <- f:
+	case q <- f:
 	default:
 		h.mu.Unlock()
 		h.stats.other.Add(1)
+		h.stats.queueFull.Add(1)
 		return completed(Result{Status: StatusError, Err: ErrQueueFull})
 	}
 	h.flights[key] = f
@@ -285,6 +322,7 @@ func (h *Hasher) Close() error {
 		h.closed = true
 		close(h.quit)
 		close(h.queue)
+		close(h.urgent)
 	}
 	h.mu.Unlock()
 	h.wg.Wait()
@@ -304,6 +342,7 @@ func (h *Hasher) Stats() Stats {
 		Gone:        h.stats.gone.Load(),
 		Changed:     h.stats.changed.Load(),
 		TooLarge:    h.stats.tooLarge.Load(),
+		QueueFull:   h.stats.queueFull.Load(),
 		Errors:      h.stats.other.Load(),
 		Pending:     h.stats.pending.Load(),
 		Evictions:   h.stats.evictions.Load(),
@@ -321,7 +360,11 @@ func (h *Hasher) work() {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	r := reader{buf: *bp, quit: h.quit, bytes: &h.stats.bytes, afterRead: h.afterRead}
-	for f := range h.queue {
+	for {
+		f := h.next()
+		if f == nil {
+			return
+		}
 		h.mu.Lock()
 		f.fl.started = true
 		extra := f.fl.extra
@@ -337,6 +380,36 @@ func (h *Hasher) work() {
 		}
 		h.complete(f, res)
 	}
+}
+
+// next takes the next hash to do, a suspect executable's first; nil once
+// the Hasher is closed and both queues are drained.
+func (h *Hasher) next() *Future {
+	urgent, queue := h.urgent, h.queue
+	for urgent != nil || queue != nil {
+		select {
+		case f, ok := <-urgent:
+			if ok {
+				return f
+			}
+			urgent = nil
+			continue
+		default:
+		}
+		select {
+		case f, ok := <-urgent:
+			if ok {
+				return f
+			}
+			urgent = nil
+		case f, ok := <-queue:
+			if ok {
+				return f
+			}
+			queue = nil
+		}
+	}
+	return nil
 }
 
 // complete publishes a finished hash: cache first, then out of flights, in
@@ -403,8 +476,12 @@ func (h *Hasher) fromProc(r *reader, req *Request, p proc) (res Result, ok bool)
 		return Result{}, false
 	}
 	defer unix.Close(fd)
-	have, err := fileid.Fstat(fd)
-	if err != nil || !have.SameFile(req.ID) {
+	raw, err := fileid.Fstat(fd)
+	if err != nil {
+		return Result{}, false
+	}
+	have := h.devs.Resolve(fd, raw, req.ID, h.root+"/"+strconv.FormatUint(uint64(p.pid), 10)+"/mountinfo")
+	if !have.SameFile(req.ID) {
 		return Result{}, false
 	}
 	// The start time is checked after the open and the fstat. Had the pid
@@ -419,14 +496,28 @@ func (h *Hasher) fromProc(r *reader, req *Request, p proc) (res Result, ok bool)
 		// ctime also moves when the file is unlinked, renamed over,
 		// chmod'ed or linked, which is what happens to the binaries most
 		// worth hashing; while the process runs, exec's write denial
-		// (ETXTBSY) vouches for the content instead. A memfd has no such
-		// protection: its creator can still write through its own
-		// descriptor, then restore mtime.
-		if have.Size != req.ID.Size || have.MtimeNs != req.ID.MtimeNs || isMemfd(fd) {
+		// (ETXTBSY) vouches for the content instead. It vouches for mtime
+		// too (an implant touching its own binary) where the filesystem
+		// keeps every writer to that inode behind the denial; see
+		// writeDenied. A memfd has no such protection: its creator can
+		// still write through its own descriptor, then restore mtime.
+		if have.Size != req.ID.Size || isMemfd(fd) ||
+			(have.MtimeNs != req.ID.MtimeNs && !writeDenied(fd)) {
 			return changedSinceExec(name, have, req.ID), true
 		}
 	}
-	res = r.digest(fd, have, req.WantMD5, name)
+	// A process touching its own binary while it is read moves its times
+	// under the reader; the write denial still vouches for the bytes if
+	// the process outlived the read.
+	vouched := writeDenied(fd) && !isMemfd(fd)
+	res = r.digest(fd, raw, req.WantMD5, name, vouched)
+	if res.Status == "" && vouched {
+		if after, err := fileid.Fstat(fd); err != nil || after != raw {
+			if st, err := procfs.ReadStat(h.root, p.pid); err != nil || !st.SameStart(p.startNs) {
+				return changed(name, "modified while read, and its process exited"), true
+			}
+		}
+	}
 	if res.Status == "" {
 		res.Source = SourceProcExe
 	}
@@ -448,10 +539,11 @@ func (h *Hasher) fromPath(r *reader, req *Request) Result {
 		return Result{Status: StatusError, Err: err}
 	}
 	defer unix.Close(fd)
-	have, err := fileid.Fstat(fd)
+	raw, err := fileid.Fstat(fd)
 	if err != nil {
 		return Result{Status: StatusError, Err: fmt.Errorf("fstat %s: %w", req.Path, err)}
 	}
+	have := h.devs.Resolve(fd, raw, req.ID, h.root+"/self/mountinfo")
 	if !have.SameFile(req.ID) {
 		return Result{Status: StatusGone, Err: fmt.Errorf("%s: another file is there now", req.Path)}
 	}
@@ -460,7 +552,7 @@ func (h *Hasher) fromPath(r *reader, req *Request) Result {
 	if have != req.ID {
 		return changedSinceExec(req.Path, have, req.ID)
 	}
-	res := r.digest(fd, have, req.WantMD5, req.Path)
+	res := r.digest(fd, raw, req.WantMD5, req.Path, false)
 	if res.Status == "" {
 		res.Source = SourcePath
 	}

@@ -331,8 +331,7 @@ func (c *Checker) Verdict(in Input) Trust {
 	}
 	c.misses.Add(1)
 	if in.ProcExe != "" && id != (fileid.ID{}) {
-		var st unix.Stat_t
-		if unix.Stat(in.ProcExe, &st) == nil && fileid.FromStat(&st).SameFile(id) {
+		if have, err := fileid.StatAs(in.ProcExe, id); err == nil && have.SameFile(id) {
 			in.XattrPath = in.ProcExe
 		}
 	}
@@ -437,11 +436,11 @@ func (c *Checker) sameFile(p string, id fileid.ID) string {
 	if id == (fileid.ID{}) {
 		return ""
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(filepath.Join(c.root, p), &st); err != nil {
+	have, err := fileid.StatAs(filepath.Join(c.root, p), id)
+	if err != nil {
 		return fmt.Sprintf("stat %s under %s: %v", p, c.root, err)
 	}
-	if !fileid.FromStat(&st).SameFile(id) {
+	if !have.SameFile(id) {
 		return fmt.Sprintf("%s under %s is not the executed file (another mount namespace, or replaced since exec), so its package record does not apply", p, c.root)
 	}
 	return ""
@@ -530,11 +529,11 @@ func (c *Checker) bySignature(in Input, p string, ds *digestSource, now time.Tim
 	if ds.id != (fileid.ID{}) {
 		// A /proc/<pid>/exe whose pid was reused, or a path renamed
 		// over, would lend us another file's signature.
-		var st unix.Stat_t
-		if err := unix.Stat(ds.path, &st); err != nil {
+		have, err := fileid.StatAs(ds.path, ds.id)
+		if err != nil {
 			return decision{t: trust(Unknown, "", "", fmt.Sprintf("cannot tell whether it is signed: stat %s: %v", ds.path, err))}, true
 		}
-		if !fileid.FromStat(&st).SameFile(ds.id) {
+		if !have.SameFile(ds.id) {
 			return decision{t: trust(Unknown, "", "", fmt.Sprintf("cannot tell whether it is signed: %s is no longer the executed file", ds.path))}, true
 		}
 	}
@@ -630,7 +629,7 @@ func hashFile(p string, h crypto.Hash, id fileid.ID) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	got, err := fileid.Fstat(int(f.Fd()))
+	got, err := fileid.FstatAs(int(f.Fd()), id)
 	if err != nil {
 		return "", err
 	}

@@ -446,6 +446,9 @@ func ecsDetection(w *jw, r *event.Record) {
 	w.obj("detection")
 	w.str("severity", d.Severity)
 	w.int("window_seconds", d.WindowSeconds)
+	w.strNZ("join_key", d.JoinKey)
+	w.strNZ("file_identity", d.FileIdentity)
+	w.strNZ("hash_status", d.HashStatus)
 	w.bool("degraded", d.Degraded)
 	if d.Connections > 0 {
 		w.int("connection_count", int64(d.Connections))

@@ -621,6 +621,9 @@ func udmDetection(w *jw, r *event.Record) {
 	w.time("first_seen", d.FirstSeen)
 	w.time("last_seen", d.LastSeen)
 	w.int("window_seconds", d.WindowSeconds)
+	w.strNZ("join_key", d.JoinKey)
+	w.strNZ("file_identity", d.FileIdentity)
+	w.strNZ("hash_status", d.HashStatus)
 	w.bool("degraded", d.Degraded)
 	if d.Connections > 0 {
 		w.int("connection_count", int64(d.Connections))

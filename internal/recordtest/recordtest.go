@@ -149,6 +149,10 @@ func Detection(full bool) *event.Record {
 		d.Degraded = true
 		d.Connections = 2
 		d.ProcessTree = []event.Ancestor{{PID: 8004, ExePath: "/usr/bin/bash", Args: []string{"bash"}}, {PID: 1, ExePath: "/sbin/init"}}
+		// Joined on the file: the hash could not be had.
+		d.SHA256, d.JoinKey, d.FileIdentity, d.HashStatus = "", "file_identity", "2049:1234:1764700000000000000", "too_large"
+	} else {
+		d.JoinKey = "sha256"
 	}
 	return &event.Record{
 		Schema: event.Schema, ID: "det-" + Boot + "-1", Kind: event.KindDetection,

@@ -60,7 +60,7 @@ func Rich() []*event.Record {
 			FirstSeen: launch.Time, LastSeen: conn.Time, Connections: 2,
 			ProcessTree: []event.Ancestor{{PID: 8004, ExePath: "/usr/bin/bash", Args: []string{"bash", "-i"}},
 				{PID: 1, ExePath: "/sbin/init", Args: []string{"/sbin/init"}}},
-			Novelty: []string{"new_file", "rare"},
+			Novelty: []string{"new_file", "rare"}, JoinKey: "sha256",
 		},
 	}
 
@@ -92,7 +92,12 @@ func Rich() []*event.Record {
 			Version: "v0.1.0",
 		},
 	}
-	return []*event.Record{launch, pending, conn, update, det, health}
+	// The same match joined on file identity: the hash could not be had.
+	byFile := *det
+	d := *det.Detection
+	d.SHA256, d.JoinKey, d.FileIdentity, d.HashStatus = "", "file_identity", "65024:9223372036854775813:1795660818193980487", "too_large"
+	byFile.ID, byFile.Detection = det.ID+"-file", &d
+	return []*event.Record{launch, pending, conn, update, det, health, &byFile}
 }
 
 func richLaunch() *event.Record {
@@ -113,8 +118,8 @@ func richLaunch() *event.Record {
 				Memfd: true, Deleted: true, SHA256: strings.Repeat("ab", 32),
 				Trust: &event.Trust{Verdict: "package_modified", Severity: "HIGH", Package: "coreutils",
 					Signer: "CN=dev", Reason: "content differs from the package's digest"},
-				PathClasses: []string{"tmp", "memfd", "deleted"},
-				AgeSeconds:  &age, AgeSource: "btime",
+				PathClasses: []string{"tmp", "memfd", "deleted"}, FSType: "tmpfs",
+				AgeSeconds: &age, AgeSource: "btime",
 				Prevalence: &event.Prevalence{FirstSeen: richTime.Add(-time.Minute), Executions: 2,
 					ConnectedOutside: true, TrackedSince: richTime.Add(-72 * time.Hour), Key: "file"},
 			},

@@ -3,10 +3,13 @@
  * atomics. It connects to HOST:PORT over TCP, optionally holds the
  * connection, and exits 0 when the connection was made, 1 otherwise.
  *
- *   atomic_custom_tool [-d] [-l] [-w SECONDS] HOST PORT
+ *   atomic_custom_tool [-d] [-l] [-t] [-w SECONDS] HOST PORT
  *
  *   -d  delete its own executable before connecting (an implant that
  *       removes itself from disk once it runs)
+ *   -t  touch its own executable before connecting (utimensat on
+ *       /proc/self/exe: an implant that moves its file's times to break
+ *       the identity a sensor recorded at exec)
  *   -l  serve itself: listen on HOST:PORT first (PORT 0 for any free
  *       port), then connect to it (a test binary calling a local test
  *       server)
@@ -23,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -55,22 +60,27 @@ static int self_delete(void)
 
 int main(int argc, char **argv)
 {
-	int opt, del = 0, serve = 0, wait = 1;
-	while ((opt = getopt(argc, argv, "dlw:")) != -1) {
+	int opt, del = 0, serve = 0, touch = 0, wait = 1;
+	while ((opt = getopt(argc, argv, "dltw:")) != -1) {
 		switch (opt) {
 		case 'd': del = 1; break;
+		case 't': touch = 1; break;
 		case 'l': serve = 1; break;
 		case 'w': wait = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-d] [-l] [-w SECONDS] HOST PORT\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d] [-l] [-t] [-w SECONDS] HOST PORT\n", argv[0]);
 			return 2;
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: %s [-d] [-l] [-w SECONDS] HOST PORT\n", argv[0]);
+		fprintf(stderr, "usage: %s [-d] [-l] [-t] [-w SECONDS] HOST PORT\n", argv[0]);
 		return 2;
 	}
 	const char *host = argv[optind], *port = argv[optind + 1];
+	if (touch && utimensat(AT_FDCWD, "/proc/self/exe", NULL, 0) != 0) {
+		perror("touch /proc/self/exe");
+		return 1;
+	}
 	if (del && self_delete() != 0)
 		return 1;
 
