@@ -526,8 +526,19 @@ func (s *sink) runSender(ctx context.Context) {
 	for {
 		recs, end, err := s.spool.Peek(s.maxRecords, s.maxBytes)
 		if err != nil {
+			if s.spool.Closed() || ctx.Err() != nil {
+				return
+			}
+			// A read error (EIO) may pass; stopping here would stop
+			// this output until the sensor restarted. Retry as for a
+			// failed delivery.
 			s.fail(err)
-			return
+			s.retries.Add(1)
+			if !sleepCtx(ctx, s.backoff.Delay(attempt)) {
+				return
+			}
+			attempt++
+			continue
 		}
 		if len(recs) == 0 {
 			select {
@@ -577,11 +588,7 @@ func (s *sink) runSender(ctx context.Context) {
 			}
 			attempt++
 			s.retries.Add(1)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if !sleepCtx(ctx, wait) {
 				return
 			}
 		}
@@ -591,6 +598,18 @@ func (s *sink) runSender(ctx context.Context) {
 			// was delivered all the same.
 			s.spool.Delivered(uint64(len(recs)))
 		}
+	}
+}
+
+// sleepCtx waits d, reporting false if ctx was cancelled first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

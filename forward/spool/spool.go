@@ -626,6 +626,10 @@ func (s *Spool) readAt(keep int, off int64, n int) ([]byte, error) {
 	}
 	s.rbuf = s.rbuf[:keep+n]
 	if _, err := s.rf.ReadAt(s.rbuf[keep:], off); err != nil {
+		// Open the file afresh next time: the error may belong to this
+		// descriptor (a replaced file, a remounted file system).
+		s.rf.Close()
+		s.rf = nil
 		return nil, fmt.Errorf("read spool %s: %w", s.dir, err)
 	}
 	return s.rbuf, nil
@@ -693,6 +697,13 @@ func (s *Spool) Delivered(n uint64) {
 // Notify has a token when records were appended since the reader last
 // looked: the reader sleeps on it when Peek finds nothing.
 func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// Closed reports whether Close was called.
+func (s *Spool) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
 
 // SyncInterval is how often the writer should call Sync; negative means
 // Append syncs every write itself.
