@@ -472,7 +472,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 		h.Outputs = append(h.Outputs, event.OutputHealth{
 			Name: s.Name, Format: string(s.Format), Sent: s.Sent, Errors: s.Errors, Retries: s.Retries,
 			SpoolRecords: s.SpoolRecords, SpoolBytes: s.SpoolBytes, Dropped: s.Dropped(), LastError: s.LastError,
-			Filtered: s.Filtered, FilterErrors: s.FilterErrors,
+			ReceiverRefusing: s.ReceiverRefusing, Filtered: s.Filtered, FilterErrors: s.FilterErrors,
 		})
 	}
 	return &event.Record{

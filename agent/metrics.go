@@ -148,6 +148,8 @@ var (
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
 	dOutFiltered = desc("output_filtered_total", "Records an output's kinds: or drop: filter kept from it on purpose (not a loss), by output.", "output")
 	dOutFiltErr  = desc("output_filter_errors_total", "Drop conditions that failed on a record, which the output then kept, by output.", "output")
+	dOutRefusing = desc("output_receiver_refusing", "1 while the receiver refuses every request for a configuration fault of its own (records kept and retried), by output.", "output")
+	dOutRefusals = desc("output_receiver_refusals_total", "Requests the receiver refused for a configuration fault of its own, by output.", "output")
 	dSpoolRecs   = desc("spool_records", "Records spooled and not yet acknowledged, by output.", "output")
 	dSpoolBytes  = desc("spool_bytes", "Spool backlog in bytes, by output.", "output")
 )
@@ -157,7 +159,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -228,6 +230,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dOutDrop, float64(o.Dropped()), o.Name)
 		counter(dOutFiltered, float64(o.Filtered), o.Name)
 		counter(dOutFiltErr, float64(o.FilterErrors), o.Name)
+		refusing := 0.0
+		if o.ReceiverRefusing {
+			refusing = 1
+		}
+		gauge(dOutRefusing, refusing, o.Name)
+		counter(dOutRefusals, float64(o.ConfigRefusals), o.Name)
 		gauge(dSpoolRecs, float64(o.SpoolRecords), o.Name)
 		gauge(dSpoolBytes, float64(o.SpoolBytes), o.Name)
 	}

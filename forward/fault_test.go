@@ -1,10 +1,17 @@
 package forward
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,4 +71,98 @@ func TestSenderSurvivesSpoolReadError(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkComplete(t, rv.seqs(t), n)
+}
+
+// hecConfigReceiver answers like a Splunk HEC whose index is not allowed
+// for the token: every request gets 400 {"text":"Incorrect index",
+// "code":7} until refuse runs out, then the receiver takes everything.
+type hecConfigReceiver struct {
+	*receiver
+	mu      sync.Mutex
+	refuse  int
+	refused int
+}
+
+func (h *hecConfigReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.refused < h.refuse {
+		h.refused++
+		h.mu.Unlock()
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"text":"Incorrect index","code":7,"invalid-event-number":0}`)
+		return
+	}
+	h.mu.Unlock()
+	h.receiver.ServeHTTP(w, r)
+}
+
+// TestHECIncorrectIndexKeepsData: a HEC that refuses the index is
+// misconfigured, and no record is at fault. The records stay spooled,
+// the output says it is blocked by the receiver, and when the receiver
+// is fixed everything arrives.
+func TestHECIncorrectIndexKeepsData(t *testing.T) {
+	rv := &hecConfigReceiver{receiver: &receiver{t: t, mode: "splunk_hec"}, refuse: 30}
+	srv := httptest.NewTLSServer(rv)
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newTestForwarder(t, Output{Spec: srv.URL + "/services/collector/event?mode=splunk_hec&index=sec&batch_records=50",
+		HTTP: HTTPOptions{Token: "hec", TLS: TLSOptions{CAFile: ca}, Backoff: fastBackoff()}})
+	const n = 200
+	for i := 0; i < n; i++ {
+		f.Send(seqRecord(i))
+	}
+	waitFor(t, "the refusal to be reported", 10*time.Second, func() bool {
+		st := f.Stats()[0]
+		return st.ReceiverRefusing && strings.Contains(st.LastError, "Incorrect index")
+	})
+	waitFor(t, "every record once the receiver accepts", 20*time.Second, func() bool { return rv.distinct(t) >= n })
+	if err := closeForwarder(t, f, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkComplete(t, rv.seqs(t), n)
+	st := f.Stats()[0]
+	if st.Rejected != 0 || st.Dropped() != 0 || st.ReceiverRefusing || st.ConfigRefusals == 0 {
+		t.Fatalf("stats after the receiver was fixed: %+v", st)
+	}
+	// Each refusal cost one request, not a bisection down to single
+	// records.
+	if int(st.ConfigRefusals) != rv.refuse {
+		t.Errorf("%d refusals counted for %d refused requests", st.ConfigRefusals, rv.refuse)
+	}
+}
+
+// TestHECBadRecordStillDropped: a HEC refusal about one event (code 6,
+// invalid data format) still isolates and drops that record alone.
+func TestHECBadRecordStillDropped(t *testing.T) {
+	rv := &receiver{t: t, mode: "splunk_hec"}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			if plain, err := io.ReadAll(zr); err == nil && bytes.Contains(plain, []byte("seq-0000007")) {
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"text":"Invalid data format","code":6,"invalid-event-number":0}`)
+				return
+			}
+		}
+		rv.ServeHTTP(w, r)
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	f := newTestForwarder(t, Output{Spec: srv.URL + "/services/collector/event?mode=splunk_hec",
+		HTTP: HTTPOptions{Token: "hec", Backoff: fastBackoff()}})
+	for i := 0; i < 20; i++ {
+		f.Send(seqRecord(i))
+	}
+	if err := closeForwarder(t, f, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.Stats()[0]; st.Rejected != 1 || st.Sent != 19 || st.ReceiverRefusing {
+		t.Fatalf("stats %+v", st)
+	}
 }

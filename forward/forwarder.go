@@ -85,6 +85,13 @@ type SinkStats struct {
 	// Rejected counts records the receiver refused for good (an HTTP
 	// 400/413/422 for that record alone).
 	Rejected uint64
+	// ReceiverRefusing is true while the receiver refuses every request
+	// for a reason of its own configuration (a Splunk HEC index the token
+	// may not write, a missing data channel): nothing is dropped, the
+	// spool grows and delivery is retried. ConfigRefusals counts those
+	// answers.
+	ReceiverRefusing bool
+	ConfigRefusals   uint64
 	// Oversize counts records too large for a UDP datagram.
 	Oversize uint64
 	// WriteDropped counts records a local sink failed to write.
@@ -147,6 +154,8 @@ type sink struct {
 	spoolerDone chan struct{}
 
 	sent, bytes, batches, errs, retries, rejected, oversize, writeDropped atomic.Uint64
+	configRefusals                                                        atomic.Uint64
+	refusing                                                              atomic.Bool
 
 	errMu     sync.Mutex
 	lastErr   string
@@ -392,7 +401,8 @@ func (f *Forwarder) Stats() []SinkStats {
 			Errors: s.errs.Load(), Retries: s.retries.Load(),
 			QueueDropped: s.q.Dropped(),
 			Rejected:     s.rejected.Load(), Oversize: s.oversize.Load(),
-			WriteDropped: s.writeDropped.Load(),
+			WriteDropped:     s.writeDropped.Load(),
+			ReceiverRefusing: s.refusing.Load(), ConfigRefusals: s.configRefusals.Load(),
 		}
 		st.QueueRecords, st.QueueBytes = s.q.Depth()
 		if s.spool != nil {
@@ -574,11 +584,20 @@ func (s *sink) runSender(ctx context.Context) {
 				if attempt > 0 {
 					s.log.Info("output delivering again", "retries", attempt)
 				}
+				s.refusing.Store(false)
 				s.recovered()
 				break
 			}
 			if ctx.Err() != nil {
 				return // stopping: the batch stays spooled
+			}
+			var refusal *receiverRefusal
+			if errors.As(err, &refusal) {
+				s.configRefusals.Add(1)
+				if !s.refusing.Swap(true) {
+					s.log.Error("receiver refuses every record: fix its configuration; records stay spooled and are retried",
+						"err", err)
+				}
 			}
 			s.fail(err)
 			wait := s.backoff.Delay(attempt)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -181,6 +182,9 @@ func (h *httpSink) deliver(ctx context.Context, recs [][]byte) (int, error) {
 		return 0, nil
 	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge ||
 		status == http.StatusUnprocessableEntity:
+		if refusal := h.configRefusal(status, msg); refusal != nil {
+			return 0, refusal
+		}
 		if len(recs) == 1 {
 			// A receiver that refuses everything would otherwise log every
 			// record: log one in ten seconds, count them all.
@@ -204,6 +208,41 @@ func (h *httpSink) deliver(ctx context.Context, recs [][]byte) (int, error) {
 		err = fmt.Errorf("post %s: HTTP %d (check the token): %s", h.url, status, msg)
 	}
 	return 0, &retryAfter{err: err, after: wait}
+}
+
+// receiverRefusal is a rejection about the receiver's configuration, not
+// the records: no record would ever be accepted as it is, so dropping
+// them would only destroy data. The batch stays spooled and is retried
+// with backoff; Stats.ReceiverRefusing says so until it is accepted.
+type receiverRefusal struct{ err error }
+
+func (r *receiverRefusal) Error() string { return r.err.Error() }
+func (r *receiverRefusal) Unwrap() error { return r.err }
+
+// hecConfigCodes are the Splunk HEC status codes that describe the token,
+// index or channel rather than an event (Splunk's "Format events for HTTP
+// Event Collector" / "HTTP Event Collector error codes"): token disabled
+// (1), token required (2), invalid authorization (3), invalid token (4),
+// incorrect index (7), data channel missing (10) or invalid (11), ACK
+// disabled (14), query string authorization not enabled (16). Codes 5, 6,
+// 12, 13 and 15 are about the event and keep the per-record bisection.
+var hecConfigCodes = map[int]bool{1: true, 2: true, 3: true, 4: true, 7: true, 10: true, 11: true, 14: true, 16: true}
+
+// configRefusal classifies a 400/413/422 answer: a receiverRefusal if its
+// body says the receiver is misconfigured, nil if a record may be at fault.
+func (h *httpSink) configRefusal(status int, msg string) error {
+	if h.mode != "splunk_hec" {
+		return nil
+	}
+	var r struct {
+		Text string `json:"text"`
+		Code *int   `json:"code"`
+	}
+	if json.Unmarshal([]byte(msg), &r) != nil || r.Code == nil || !hecConfigCodes[*r.Code] {
+		return nil
+	}
+	return &receiverRefusal{err: fmt.Errorf("post %s: HTTP %d: receiver configuration error, records kept: %s (HEC code %d)",
+		h.url, status, r.Text, *r.Code)}
 }
 
 func truncateForLog(b []byte) string {
