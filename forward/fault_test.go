@@ -166,3 +166,61 @@ func TestHECBadRecordStillDropped(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestHTTPRedirectKeepsSecrets: a receiver that redirects to another
+// origin (here https to plain http on another port) must not receive
+// the output's token or custom headers there; the redirect is refused
+// and reported, and the records stay spooled.
+func TestHTTPRedirectKeepsSecrets(t *testing.T) {
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range []string{"Authorization", "X-Api-Key"} {
+			if v := r.Header.Get(h); v != "" {
+				leaked = append(leaked, h+": "+v)
+			}
+		}
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer other.Close()
+	var sameOrigin int
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/moved" {
+			mu.Lock()
+			if r.Header.Get("X-Api-Key") == "k-123" {
+				sameOrigin++
+			}
+			mu.Unlock()
+			http.Redirect(w, r, other.URL+"/in", http.StatusPermanentRedirect)
+			return
+		}
+		// A redirect within the origin is followed, headers and all.
+		http.Redirect(w, r, "/moved", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	f := newTestForwarder(t, Output{Spec: srv.URL + "/in", HTTP: HTTPOptions{Token: "secret-token",
+		Headers: map[string]string{"X-Api-Key": "k-123"}, TLS: TLSOptions{CAFile: ca}, Backoff: fastBackoff()}})
+	for i := 0; i < 10; i++ {
+		f.Send(seqRecord(i))
+	}
+	waitFor(t, "the refused redirect", 10*time.Second, func() bool {
+		return strings.Contains(f.Stats()[0].LastError, "redirect")
+	})
+	closeForwarder(t, f, 100*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) > 0 {
+		t.Fatalf("secrets sent to another origin: %v", leaked)
+	}
+	if sameOrigin == 0 {
+		t.Fatal("a redirect within the origin was not followed with its headers")
+	}
+	if st := f.Stats()[0]; st.Sent != 0 || st.SpoolRecords != 10 {
+		t.Fatalf("records not kept: %+v", st)
+	}
+}

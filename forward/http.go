@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -97,9 +98,27 @@ func newHTTPSink(p *parsedOutput, log *slog.Logger) (*httpSink, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	h.client = &http.Client{Transport: tr, Timeout: timeout}
+	h.client = &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: sameOriginRedirect}
 	h.zw, _ = gzip.NewWriterLevel(&h.zbuf, gzip.BestSpeed)
 	return h, nil
+}
+
+// sameOriginRedirect follows a redirect only within the scheme, host and
+// port of the first request. net/http's default follows any redirect and
+// drops Authorization only when the host name changes: custom headers
+// (API keys) went to any target, and the token to another port or from
+// https to plain http. A refused redirect fails the attempt, which is
+// retried with the records kept, and last_error names the target.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("redirect to %s://%s%s refused: only redirects within %s://%s are followed, so the token and headers go nowhere else",
+			req.URL.Scheme, req.URL.Host, req.URL.Path, first.Scheme, first.Host)
+	}
+	return nil
 }
 
 // payloadLimits returns the records and payload bytes per batch that keep
