@@ -224,3 +224,57 @@ func TestHTTPRedirectKeepsSecrets(t *testing.T) {
 		t.Fatalf("records not kept: %+v", st)
 	}
 }
+
+// TestChangedURLOldSpoolReportedAndRemoved: the spool directory is named
+// by a hash of the destination, so fixing a URL leaves the old spool
+// behind. New reports what it held and removes it; a spool another
+// forwarder holds open is left alone.
+func TestChangedURLOldSpoolReportedAndRemoved(t *testing.T) {
+	parent := t.TempDir()
+	oldOut := Output{Spec: fmt.Sprintf("http://127.0.0.1:%d/typo", freePort(t)), HTTP: HTTPOptions{Backoff: fastBackoff()}}
+	open := func(o Output) *Forwarder {
+		f, err := New(Config{Outputs: []Output{o}, SpoolDir: parent, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	f := open(oldOut)
+	for i := 0; i < 100; i++ {
+		f.Send(seqRecord(i))
+	}
+	waitFor(t, "records spooled", 10*time.Second, func() bool { return f.Stats()[0].SpoolRecords == 100 })
+	// While the old forwarder runs its spool is in use: kept.
+	other := Output{Spec: fmt.Sprintf("http://127.0.0.1:%d/other", freePort(t)), HTTP: HTTPOptions{Backoff: fastBackoff()}}
+	g := open(other)
+	if rs := g.RemovedSpools(); len(rs) != 0 {
+		t.Fatalf("a spool in use was removed: %+v", rs)
+	}
+	closeForwarder(t, g, 100*time.Millisecond)
+	closeForwarder(t, f, 100*time.Millisecond)
+	dirs, _ := filepath.Glob(filepath.Join(parent, "*"))
+	if len(dirs) != 2 {
+		t.Fatalf("want 2 spool directories, have %v", dirs)
+	}
+
+	rv := &receiver{t: t, mode: "array"}
+	srv := httptest.NewServer(rv)
+	defer srv.Close()
+	f = open(Output{Spec: srv.URL + "/fixed", HTTP: HTTPOptions{Backoff: fastBackoff()}})
+	defer closeForwarder(t, f, time.Second)
+	rs := f.RemovedSpools()
+	var records uint64
+	for _, r := range rs {
+		records += r.Records
+		if !strings.Contains(r.Output, "127.0.0.1") {
+			t.Errorf("removed spool not named by its output: %+v", r)
+		}
+	}
+	if len(rs) != 2 || records != 100 {
+		t.Fatalf("removed spools %+v: want both old ones, 100 records", rs)
+	}
+	dirs, _ = filepath.Glob(filepath.Join(parent, "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("old spools still on disk: %v", dirs)
+	}
+}

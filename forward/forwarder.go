@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,17 @@ type Forwarder struct {
 	wg     sync.WaitGroup
 	ctx    context.Context // cancelled to abandon delivery on Close
 	cancel context.CancelFunc
+
+	removed []RemovedSpool
+}
+
+// RemovedSpool is the spool of an output no longer configured (its URL,
+// format or mode changed, or it was removed), which New deleted.
+type RemovedSpool struct {
+	Dir     string
+	Output  string // as the directory's "output" file named it
+	Records uint64 // undelivered records lost with it
+	Bytes   int64
 }
 
 // SinkStats are one sink's counters since New. Records the sink could not
@@ -200,11 +212,86 @@ func New(cfg Config) (*Forwarder, error) {
 		}
 		f.sinks = append(f.sinks, s)
 	}
+	f.removeOrphanSpools()
 	for _, s := range f.sinks {
 		f.start(s)
 		log.Info("output started", "output", s.name, "format", s.format)
 	}
 	return f, nil
+}
+
+// RemovedSpools returns the spools of former outputs that New deleted.
+func (f *Forwarder) RemovedSpools() []RemovedSpool { return f.removed }
+
+// removeOrphanSpools deletes, in each directory holding a current
+// output's spool, the spools no current output uses: the directory name
+// is a hash of the destination, so a corrected URL would otherwise leave
+// the old backlog on disk for ever, never delivered. It is not delivered
+// to the new destination either: its records were encoded for the old
+// one's format and mode, and which new output succeeds which old one is
+// a guess. What it held is logged as an error and returned by
+// RemovedSpools. A spool that another process (or a forwarder not yet
+// closed) holds locked is left alone.
+func (f *Forwarder) removeOrphanSpools() {
+	inUse := map[string]bool{}
+	parents := map[string]bool{}
+	for _, s := range f.sinks {
+		if s.spool != nil {
+			inUse[s.spool.Dir()] = true
+			parents[filepath.Dir(s.spool.Dir())] = true
+		}
+	}
+	for parent := range parents {
+		ents, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			dir := filepath.Join(parent, e.Name())
+			if !e.IsDir() || inUse[dir] || !isSpoolID(e.Name()) {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, "lock")); err != nil {
+				continue // not a spool
+			}
+			sp, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 62}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				continue // in use, or unreadable: leave it
+			}
+			r := RemovedSpool{Dir: dir}
+			r.Records, r.Bytes = sp.Depth()
+			sp.Close()
+			if b, err := os.ReadFile(filepath.Join(dir, "output")); err == nil {
+				r.Output, _, _ = strings.Cut(string(b), "\n")
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				f.log.Error("spool of a former output: remove failed", "dir", dir, "err", err)
+				continue
+			}
+			f.removed = append(f.removed, r)
+			if r.Records > 0 {
+				f.log.Error("spool of a former output deleted with undelivered records", "dir", dir,
+					"output", r.Output, "records", r.Records, "bytes", r.Bytes)
+			} else {
+				f.log.Info("empty spool of a former output deleted", "dir", dir, "output", r.Output)
+			}
+		}
+	}
+}
+
+// isSpoolID reports whether name looks like a spool directory's name (the
+// 16 hex digits of parseOutput's id), so nothing else in the parent is
+// touched.
+func isSpoolID(name string) bool {
+	if len(name) != 16 {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate checks outputs as New would, without opening files, spools or

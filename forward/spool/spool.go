@@ -698,6 +698,9 @@ func (s *Spool) Delivered(n uint64) {
 // looked: the reader sleeps on it when Peek finds nothing.
 func (s *Spool) Notify() <-chan struct{} { return s.notify }
 
+// Dir returns the spool's directory.
+func (s *Spool) Dir() string { return s.dir }
+
 // Closed reports whether Close was called.
 func (s *Spool) Closed() bool {
 	s.mu.Lock()
