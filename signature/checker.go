@@ -557,12 +557,25 @@ func (c *Checker) bySignature(in Input, p string, ds *digestSource, now time.Tim
 	if h == 0 {
 		return decision{t: trust(Unknown, "", "keyid:"+v.keyIDString(), "signature uses "+name+", which cannot be verified here")}, true
 	}
+	if h == crypto.MD5 || h == crypto.SHA1 {
+		// Collisions in these are practical: a signature over one file's
+		// digest would vouch for another's.
+		return decision{t: trust(Unknown, "", "keyid:"+v.keyIDString(), "signature uses "+name+", which is too weak to trust (sha256 or stronger required)")}, true
+	}
+	keys := c.keys.Load()
+	if !keys.knows(&v) {
+		// Decided on the key id alone, before any hashing: anyone can
+		// put a signature with a made-up key id and a slow algorithm on
+		// a large file of their own.
+		r := keys.check(&v, h, nil, now)
+		return decision{t: r.trust, until: r.until}, true
+	}
 	hx, err := ds.hex(h)
 	if err != nil {
 		return decision{t: trust(Unknown, "", "keyid:"+v.keyIDString(), "cannot verify signature: "+err.Error())}, true
 	}
 	digest, _ := hex.DecodeString(hx)
-	r := c.keys.Load().check(&v, h, digest, now)
+	r := keys.check(&v, h, digest, now)
 	return decision{t: r.trust, until: r.until}, true
 }
 

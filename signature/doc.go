@@ -103,6 +103,13 @@
 // byte, and the signature: RSA PKCS#1 v1.5 or ASN.1 ECDSA over the
 // file's digest. The digest-only forms (0x01, 0x04) are no signature.
 // Version 1 and 3 signatures and fs-verity signatures (0x06) are unknown.
+// A signature over an md5 or sha1 digest is unknown too ("too weak to
+// trust"): collisions in those are practical, so it could vouch for a
+// file other than the one signed. sha256 and stronger are accepted.
+//
+// The key id is looked up before any digest is computed: a key id no
+// trusted certificate has makes the verdict signed_untrusted at once, so
+// a made-up signature over sha512 on a large file costs no hashing.
 //
 // Certificates (DER or PEM, any file name) come from TrustedKeyDir.
 // Each is a trust anchor of its own (no chains): leaf certificates, what
