@@ -364,8 +364,10 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 			return nil, badOutput(&p.Output, "path", err)
 		}
 		return s, nil
-	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS:
-		if s.d, err = newSyslogSink(p); err != nil {
+	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS, kindSyslogRELP:
+		if p.kind == kindSyslogRELP {
+			s.d = newRELPSink(p)
+		} else if s.d, err = newSyslogSink(p); err != nil {
 			return nil, badOutput(&p.Output, "", err)
 		}
 		s.envelope = syslogEnvelope(p)

@@ -31,7 +31,7 @@ var rsyslogInstall struct {
 	out  string
 }
 
-// requireRsyslog makes sure Debian's rsyslog and its GnuTLS driver are
+// requireRsyslog makes sure Debian's rsyslog, its GnuTLS driver and RELP are
 // installed, installing them with apt-get if needed. It never touches the
 // system rsyslog service: tests run private instances.
 func requireRsyslog(t *testing.T) string {
@@ -45,7 +45,8 @@ func requireRsyslog(t *testing.T) string {
 			p = "/usr/sbin/rsyslogd"
 		}
 		gtls, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so")
-		return p, len(gtls) > 0
+		relp, _ := filepath.Glob("/usr/lib/*/rsyslog/imrelp.so")
+		return p, len(gtls) > 0 && len(relp) > 0
 	}
 	if p, ok := have(); ok {
 		return p
@@ -65,7 +66,7 @@ func requireRsyslog(t *testing.T) string {
 	rsyslogInstall.once.Do(func() {
 		install := func() error {
 			cmd := exec.Command("apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300",
-				"--no-install-recommends", "rsyslog", "rsyslog-gnutls")
+				"--no-install-recommends", "rsyslog", "rsyslog-gnutls", "rsyslog-relp")
 			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 			out, err := cmd.CombinedOutput()
 			rsyslogInstall.out = string(out)
@@ -118,6 +119,8 @@ func startRsyslog(t *testing.T, proto string, port int, tf *tlsFiles) *rsyslogd 
 		fmt.Fprintf(&c, "module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"%d\" rcvbufSize=\"8m\")\n", port)
 	case "tcp":
 		fmt.Fprintf(&c, "module(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"%d\")\n", port)
+	case "relp":
+		fmt.Fprintf(&c, "module(load=\"imrelp\")\ninput(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\")\n", port)
 	case "tls":
 		fmt.Fprintf(&c, "module(load=\"imtcp\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")\n"+
 			"input(type=\"imtcp\" address=\"127.0.0.1\" port=\"%d\")\n", port)
@@ -397,4 +400,40 @@ func writeTestPKI(t *testing.T) *testPKI {
 	p.cert, p.key = issue("server", x509.ExtKeyUsageServerAuth, 2)
 	p.clientCert, p.clientKey = issue("client", x509.ExtKeyUsageClientAuth, 3)
 	return p
+}
+
+// TestSyslogRELPFlapping: rsyslog's imrelp stopped and started again and
+// again while records flow. RELP acknowledges each message once rsyslog
+// has taken it, so every record arrives; the ones in flight when the
+// receiver went away may arrive twice, identifiable by id.
+func TestSyslogRELPFlapping(t *testing.T) {
+	port := freePort(t)
+	rs := startRsyslog(t, "relp", port, nil)
+	f, err := New(Config{Outputs: []Output{{Spec: fmt.Sprintf("syslog+relp://127.0.0.1:%d", port)}},
+		SpoolDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.sinks {
+		s.backoff = Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
+	}
+	const rounds, per = 8, 250
+	for k := 0; k < rounds; k++ {
+		for i := k * per; i < (k+1)*per; i++ {
+			f.Send(seqRecord(i))
+		}
+		// Stop while that round is in flight, and come back.
+		rs.stop()
+		rs.start()
+	}
+	rs.waitDistinct(t, rounds*per, 60*time.Second)
+	if err := closeForwarder(t, f, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dups := checkComplete(t, rs.seqs(t), rounds*per)
+	st := f.Stats()[0]
+	t.Logf("RELP through %d receiver restarts: %d records, %d duplicates, %d retries", rounds, rounds*per, dups, st.Retries)
+	if st.Dropped() != 0 || st.SpoolRecords != 0 {
+		t.Errorf("stats %+v", st)
+	}
 }
