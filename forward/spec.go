@@ -27,6 +27,7 @@ import (
 type Output struct {
 	// Spec is "stdout", "file:PATH", "syslog+udp://HOST:PORT",
 	// "syslog+tcp://HOST:PORT", "syslog+tls://HOST:PORT",
+	// "syslog+relp://HOST:PORT",
 	// "https://HOST/PATH" or "http://LOOPBACK/PATH", each optionally
 	// followed by ?key=value options.
 	Spec string
