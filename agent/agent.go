@@ -487,9 +487,9 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 
 // reload applies a new configuration on SIGHUP. Everything is checked
 // before anything changes; a configuration that fails is refused whole
-// and the running one kept. Outputs are swapped by closing the old
-// forwarder (it drains what it holds to its destinations and spools) and
-// opening the new one, while kernel events wait in the ring buffer and
+// and the running one kept. Outputs are swapped by handing the old
+// forwarder over (its queues go to its files and spools at once, without
+// waiting for any receiver) and opening the new one on the same spools, while kernel events wait in the ring buffer and
 // the sensor's queue; if the new outputs fail to open, the old ones are
 // reopened.
 func (p *pipeline) reload() {
@@ -549,10 +549,11 @@ func (p *pipeline) apply(nc Config) error {
 }
 
 func (p *pipeline) swapOutputs(nc Config) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.fwd.Close(ctx); err != nil {
-		p.log.Warn("old outputs closed before draining: the rest stays spooled", "err", err)
+	// Handover, not Close: the pipeline goroutine is stopped while this
+	// runs, and a failing receiver used to hold it for up to 10 s. What
+	// is in flight stays spooled for the new forwarder to send.
+	if err := p.fwd.Handover(); err != nil {
+		p.log.Warn("closing the old outputs", "err", err)
 	}
 	fwd, err := forward.New(forward.Config{Outputs: nc.Outputs, SpoolDir: nc.SpoolDir, Logger: p.log})
 	if err == nil {

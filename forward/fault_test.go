@@ -278,3 +278,55 @@ func TestChangedURLOldSpoolReportedAndRemoved(t *testing.T) {
 		t.Fatalf("old spools still on disk: %v", dirs)
 	}
 }
+
+// TestHandoverDoesNotWaitForReceivers: a reload replaces the forwarder
+// while an output's receiver hangs. Handover must not wait for it (the
+// pipeline is stopped meanwhile): it puts what the queues hold into the
+// spools and returns, and the next forwarder on the same spools delivers
+// everything.
+func TestHandoverDoesNotWaitForReceivers(t *testing.T) {
+	block := make(chan struct{})
+	rv := &receiver{t: t, mode: "array", block: block}
+	srv := httptest.NewServer(rv)
+	defer srv.Close()
+	spoolDir := t.TempDir()
+	out := Output{Spec: srv.URL + "/in", HTTP: HTTPOptions{Backoff: fastBackoff(), Timeout: time.Hour}}
+	f, err := New(Config{Outputs: []Output{out}, SpoolDir: spoolDir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for i := 0; i < n; i++ {
+		f.Send(seqRecord(i))
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Handover() }()
+	var herr error
+	waitFor(t, "handover with a hung receiver", 30*time.Second, func() bool {
+		select {
+		case herr = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	if st := f.Stats()[0]; st.SpoolRecords != n || st.Dropped() != 0 {
+		t.Fatalf("after handover: %+v", st)
+	}
+	g, err := New(Config{Outputs: []Output{out}, SpoolDir: spoolDir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := g.Stats()[0]; st.SpoolRecords != n {
+		t.Fatalf("reopened spool holds %d, want %d", st.SpoolRecords, n)
+	}
+	close(block) // the receiver answers again
+	waitFor(t, "every record through the new forwarder", 30*time.Second, func() bool { return rv.distinct(t) >= n })
+	if err := closeForwarder(t, g, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkComplete(t, rv.seqs(t), n)
+}

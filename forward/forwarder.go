@@ -555,6 +555,30 @@ func (f *Forwarder) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Handover closes the forwarder for a successor on the same spools (a
+// reload): queues are written to their files and spools, delivery in
+// flight is abandoned at once (those records stay spooled and are sent
+// again by the successor), and no receiver is waited for. It returns the
+// errors closing the sinks.
+func (f *Forwarder) Handover() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := f.Close(ctx)
+	if errors.Is(err, context.Canceled) {
+		// Abandoning delivery is the point here; only other errors count.
+		var rest []error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				if !errors.Is(e, context.Canceled) {
+					rest = append(rest, e)
+				}
+			}
+		}
+		return errors.Join(rest...)
+	}
+	return err
+}
+
 // runLocal writes queue batches to stdout or a file.
 func (s *sink) runLocal() {
 	var spare []byte
