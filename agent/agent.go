@@ -218,7 +218,12 @@ func (p *pipeline) close() {
 		p.watcher.Close()
 	}
 	if p.hasher != nil {
-		p.hasher.Close()
+		// Bounded: a worker stuck on a hung NFS or FUSE read must not keep
+		// the queued records and the final health record from reaching
+		// the outputs below before systemd kills the process.
+		if err := p.hasher.CloseWithin(2 * time.Second); err != nil {
+			p.log.Warn("shutdown goes on without the hasher", "err", err)
+		}
 	}
 	if p.prev != nil {
 		if err := p.prev.Close(); err != nil {
