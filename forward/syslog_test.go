@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
@@ -436,4 +437,68 @@ func TestSyslogRELPFlapping(t *testing.T) {
 	if st.Dropped() != 0 || st.SpoolRecords != 0 {
 		t.Errorf("stats %+v", st)
 	}
+}
+
+// TestSyslogSmallTmpfsSpoolOutage: the spool lives on a 4 MiB tmpfs and
+// rsyslog is down while 50,000 records are produced. The sensor keeps
+// going, the spool drops its oldest segments and counts them, and when
+// rsyslog returns the rest is delivered: delivered + counted drops =
+// produced, exactly.
+func TestSyslogSmallTmpfsSpoolOutage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mounting a tmpfs needs root under CI")
+		}
+		t.Skip("mounting a tmpfs needs root")
+	}
+	port := freePort(t)
+	rs := startRsyslog(t, "tcp", port, nil)
+	rs.stop()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	f, err := New(Config{Outputs: []Output{{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d?spool_max_size=3M", port),
+		Spool: spool.Options{SegmentBytes: 256 << 10}}}, SpoolDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.sinks {
+		s.backoff = Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
+	}
+	const n = 50000
+	for i := 0; i < n; i++ {
+		f.Send(seqRecord(i))
+		if i%2000 == 1999 {
+			// Let the spooler keep up: this test is about the spool's
+			// bound, not the memory queue's.
+			waitFor(t, "queue drained", 20*time.Second, func() bool { return f.Stats()[0].QueueRecords == 0 })
+		}
+	}
+	waitFor(t, "queue drained", 20*time.Second, func() bool { return f.Stats()[0].QueueRecords == 0 })
+	st := f.Stats()[0]
+	if st.SpoolDropped == 0 || st.SpoolBytes > 3<<20 {
+		t.Fatalf("spool during the outage: %+v", st)
+	}
+	rs.start()
+	waitFor(t, "spool drained", 60*time.Second, func() bool { return f.Stats()[0].SpoolRecords == 0 })
+	if err := closeForwarder(t, f, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rs.waitDistinct(t, int(f.Stats()[0].Sent), 30*time.Second)
+	st = f.Stats()[0]
+	seqs := rs.seqs(t)
+	seen := map[int]bool{}
+	for _, s := range seqs {
+		seen[s] = true
+	}
+	if uint64(len(seen))+st.Dropped() != n {
+		t.Fatalf("delivered %d + dropped %d != produced %d; stats %+v", len(seen), st.Dropped(), n, st)
+	}
+	if !seen[n-1] {
+		t.Fatal("the newest record was not delivered")
+	}
+	t.Logf("4 MiB tmpfs, 3 MiB spool, rsyslog down for %d records: %d delivered, %d dropped and counted (%d by the spool, %d by the queue)",
+		n, len(seen), st.Dropped(), st.SpoolDropped, st.QueueDropped)
 }
