@@ -1,17 +1,21 @@
 package forward
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,4 +333,109 @@ func TestHandoverDoesNotWaitForReceivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkComplete(t, rv.seqs(t), n)
+}
+
+// killChildEnv makes the test binary a forwarder child for
+// TestKill9DuringOutage: it spools records for a receiver that is down
+// and reports each thousand that reached the spool, until it is killed.
+const killChildEnv = "ARGUS_FORWARD_KILL_CHILD"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(killChildEnv); spec != "" {
+		var from int
+		fmt.Sscan(os.Getenv(killChildEnv+"_FROM"), &from)
+		killChild(spec, os.Getenv(killChildEnv+"_DIR"), from)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func killChild(spec, dir string, from int) {
+	f, err := New(Config{Outputs: []Output{{Spec: spec, HTTP: HTTPOptions{Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}}}},
+		SpoolDir: dir, Logger: quietLogger()})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	for i := 0; ; i++ {
+		f.Send(seqRecord(from + i))
+		if i%1000 == 999 {
+			for f.Stats()[0].QueueRecords != 0 {
+				time.Sleep(time.Millisecond)
+			}
+			fmt.Println("spooled", i+1)
+		}
+	}
+}
+
+// TestKill9DuringOutage: the sensor is killed with SIGKILL at a random
+// point while its receiver is down, and a new forwarder is started on the
+// same spool: every record that had reached the spool is delivered.
+func TestKill9DuringOutage(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	spec := "http://" + addr + "/in"
+	spoolDir := t.TempDir()
+	const rounds, stride = 3, 100000
+	var spooled [rounds]int
+	for round := 0; round < rounds; round++ {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), killChildEnv+"="+spec, killChildEnv+"_DIR="+spoolDir,
+			fmt.Sprintf("%s_FROM=%d", killChildEnv, round*stride))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill after a random number of reported thousands, mid-way
+		// through the next.
+		want := 1 + rand.IntN(5)
+		sc := bufio.NewScanner(out)
+		got := 0
+		for got < want && sc.Scan() {
+			if _, err := fmt.Sscanf(sc.Text(), "spooled %d", &got); err != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("child said %q", sc.Text())
+			}
+			got /= 1000
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if got < want {
+			t.Fatalf("child stopped after %d thousand records", got)
+		}
+		spooled[round] = got * 1000
+	}
+	rv := &receiver{t: t, mode: "array"}
+	srv := serveAt(t, addr, rv)
+	defer srv.Close()
+	f, err := New(Config{Outputs: []Output{{Spec: spec, HTTP: HTTPOptions{Backoff: fastBackoff()}}}, SpoolDir: spoolDir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the spool delivered", 60*time.Second, func() bool { return f.Stats()[0].SpoolRecords == 0 })
+	if err := closeForwarder(t, f, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]int{}
+	for _, s := range rv.seqs(t) {
+		seen[s]++
+	}
+	total := 0
+	for round, n := range spooled {
+		for i := round * stride; i < round*stride+n; i++ {
+			if seen[i] == 0 {
+				t.Fatalf("record %d reached the spool before a SIGKILL and was never delivered", i)
+			}
+		}
+		total += n
+	}
+	t.Logf("%d children killed with SIGKILL; %d deliveries afterwards, including all %d records they reported spooled",
+		rounds, len(rv.seqs(t)), total)
 }
