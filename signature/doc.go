@@ -145,8 +145,10 @@
 // atomic pointer. At most every RefreshInterval a lookup stats the
 // database files (dpkg status, updates/, info/, diversions, each rpmdb
 // file and its WAL, the merged-/usr symlinks) and the key directory;
-// when any changed, that lookup rebuilds while the others carry on with
-// the old index, and the cache is invalidated (a generation counter makes
+// when any changed, a goroutine of its own rebuilds while every lookup,
+// the one that noticed included, carries on with the old index (the
+// lookups run on the record path, and a rebuild during an apt or dnf run
+// reads the whole database), and the cache is invalidated (a generation counter makes
 // sure a verdict computed across the swap is not kept). A digest mismatch
 // also forces that check first, without waiting for the interval: an
 // upgrade replaces files before the periodic check sees the new database,

@@ -158,10 +158,12 @@ func TestIMAUntrustedThenTrusted(t *testing.T) {
 	}
 	expectReason(t, got, "matches no trusted certificate")
 
-	// Enrol the certificate (PEM); the next periodic check picks it up
-	// and drops the cached untrusted verdict.
+	// Enrol the certificate (PEM); the next periodic check picks it up,
+	// in the background, and drops the cached untrusted verdict.
 	writeFile(t, filepath.Join(keyDir, "argus.pem"), mustRead(t, k.certPEM), 0o644)
 	c.nextCheck.Store(0)
+	sigVerdict(t, c, p)
+	c.background.Wait()
 	got = sigVerdict(t, c, p)
 	expect(t, got, SignedTrusted, Informational, "")
 	if got.Signer != "CN=argus-test-rsa" {
