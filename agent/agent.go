@@ -40,6 +40,9 @@ type Config struct {
 	// own queue counts what it then cannot hold). Default
 	// enrich.DefaultQueueLimit.
 	QueueLimit int
+	// QueueBytes bounds the same records by approximate size; 0 means
+	// enrich.DefaultQueueBytes.
+	QueueBytes int64
 
 	Sensor       sensor.Options
 	Hasher       hasher.Options
@@ -197,7 +200,7 @@ func (p *pipeline) build(ctx context.Context) error {
 	if p.enrich, err = enrich.New(enrich.Options{
 		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
 		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
-		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit,
+		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit, QueueBytes: cfg.QueueBytes,
 	}); err != nil {
 		return err
 	}

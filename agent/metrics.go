@@ -126,6 +126,7 @@ var (
 	dRingPending = desc("ring_buffer_pending_bytes", "Bytes waiting in the ring buffer.")
 	dHook        = desc("hook_attached", "1 when the hook is attached.", "hook", "attach")
 	dQueued      = desc("pipeline_queued_records", "Records waiting in order, e.g. behind a pending hash.")
+	dQueuedBytes = desc("pipeline_queued_bytes", "Approximate size of the records waiting in order (bounded by hashing.queue_bytes).")
 	dHashHits    = desc("hash_cache_hits_total", "Hash requests answered from the cache.")
 	dHashMisses  = desc("hash_cache_misses_total", "Hash requests the cache could not answer.")
 	dHashFiles   = desc("hash_files_total", "Files read and hashed.")
@@ -158,7 +159,7 @@ type collector struct{ m *metricsServer }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
-		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
+		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
 		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
@@ -194,6 +195,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dHook, v, h.Name, h.Attach)
 	}
 	gauge(dQueued, float64(s.enrich.Queued))
+	gauge(dQueuedBytes, float64(s.enrich.QueuedBytes))
 	counter(dHashHits, float64(s.hasher.Hits))
 	counter(dHashMisses, float64(s.hasher.Misses))
 	counter(dHashFiles, float64(s.hasher.FilesHashed))
