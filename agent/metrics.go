@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/argus-sensor/argus-sensor/detect"
@@ -77,7 +78,9 @@ func listenMetrics(addr string) (*metricsServer, error) {
 	}
 	m := &metricsServer{ln: ln}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{m: m})
+	// The Go runtime's own gauges (go_goroutines, go_memstats_*): a
+	// goroutine count that grows with reloads or outages is a leak.
+	reg.MustRegister(collector{m: m}, collectors.NewGoCollector())
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", m.healthz)
