@@ -188,9 +188,12 @@ func (h *httpSink) readToken() error {
 // deliver posts recs. A 400, 413 or 422 means the receiver will not take
 // this body as it is: one bad record makes Chronicle and HEC refuse the
 // whole request, so the batch is split in halves until the record at
-// fault is alone, and only that record is dropped (counted as rejected).
-// Other failures are returned for retry; 401/403/404 too, because they
-// are configuration faults that dropping records would not fix.
+// fault is alone, and only that record is dropped (counted as rejected),
+// unless the answer says the receiver itself is misconfigured (a Splunk
+// HEC code about the token, index or channel): then it is a
+// receiverRefusal, retried with nothing dropped. Other failures are
+// returned for retry; 401/403/404 too, because they are configuration
+// faults that dropping records would not fix.
 func (h *httpSink) deliver(ctx context.Context, recs [][]byte) (int, error) {
 	status, wait, msg, err := h.post(ctx, recs)
 	if err != nil {
