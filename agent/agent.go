@@ -40,6 +40,9 @@ type Config struct {
 	// own queue counts what it then cannot hold). Default
 	// enrich.DefaultQueueLimit.
 	QueueLimit int
+	// QueueBytes bounds the same records by approximate size; 0 means
+	// enrich.DefaultQueueBytes.
+	QueueBytes int64
 
 	Sensor       sensor.Options
 	Hasher       hasher.Options
@@ -197,7 +200,7 @@ func (p *pipeline) build(ctx context.Context) error {
 	if p.enrich, err = enrich.New(enrich.Options{
 		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
 		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
-		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit,
+		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit, QueueBytes: cfg.QueueBytes,
 	}); err != nil {
 		return err
 	}
@@ -218,7 +221,12 @@ func (p *pipeline) close() {
 		p.watcher.Close()
 	}
 	if p.hasher != nil {
-		p.hasher.Close()
+		// Bounded: a worker stuck on a hung NFS or FUSE read must not keep
+		// the queued records and the final health record from reaching
+		// the outputs below before systemd kills the process.
+		if err := p.hasher.CloseWithin(2 * time.Second); err != nil {
+			p.log.Warn("shutdown goes on without the hasher", "err", err)
+		}
 	}
 	if p.prev != nil {
 		if err := p.prev.Close(); err != nil {
@@ -473,7 +481,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 		h.Outputs = append(h.Outputs, event.OutputHealth{
 			Name: s.Name, Format: string(s.Format), Sent: s.Sent, Errors: s.Errors, Retries: s.Retries,
 			SpoolRecords: s.SpoolRecords, SpoolBytes: s.SpoolBytes, Dropped: s.Dropped(), LastError: s.LastError,
-			Filtered: s.Filtered, FilterErrors: s.FilterErrors,
+			ReceiverRefusing: s.ReceiverRefusing, Filtered: s.Filtered, FilterErrors: s.FilterErrors,
 		})
 	}
 	return &event.Record{
@@ -488,9 +496,9 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 
 // reload applies a new configuration on SIGHUP. Everything is checked
 // before anything changes; a configuration that fails is refused whole
-// and the running one kept. Outputs are swapped by closing the old
-// forwarder (it drains what it holds to its destinations and spools) and
-// opening the new one, while kernel events wait in the ring buffer and
+// and the running one kept. Outputs are swapped by handing the old
+// forwarder over (its queues go to its files and spools at once, without
+// waiting for any receiver) and opening the new one on the same spools, while kernel events wait in the ring buffer and
 // the sensor's queue; if the new outputs fail to open, the old ones are
 // reopened.
 func (p *pipeline) reload() {
@@ -550,10 +558,11 @@ func (p *pipeline) apply(nc Config) error {
 }
 
 func (p *pipeline) swapOutputs(nc Config) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.fwd.Close(ctx); err != nil {
-		p.log.Warn("old outputs closed before draining: the rest stays spooled", "err", err)
+	// Handover, not Close: the pipeline goroutine is stopped while this
+	// runs, and a failing receiver used to hold it for up to 10 s. What
+	// is in flight stays spooled for the new forwarder to send.
+	if err := p.fwd.Handover(); err != nil {
+		p.log.Warn("closing the old outputs", "err", err)
 	}
 	fwd, err := forward.New(forward.Config{Outputs: nc.Outputs, SpoolDir: nc.SpoolDir, Logger: p.log})
 	if err == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/argus-sensor/argus-sensor/detect"
@@ -77,7 +78,9 @@ func listenMetrics(addr string) (*metricsServer, error) {
 	}
 	m := &metricsServer{ln: ln}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{m: m})
+	// The Go runtime's own gauges (go_goroutines, go_memstats_*): a
+	// goroutine count that grows with reloads or outages is a leak.
+	reg.MustRegister(collector{m: m}, collectors.NewGoCollector())
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", m.healthz)
@@ -126,6 +129,7 @@ var (
 	dRingPending = desc("ring_buffer_pending_bytes", "Bytes waiting in the ring buffer.")
 	dHook        = desc("hook_attached", "1 when the hook is attached.", "hook", "attach")
 	dQueued      = desc("pipeline_queued_records", "Records waiting in order, e.g. behind a pending hash.")
+	dQueuedBytes = desc("pipeline_queued_bytes", "Approximate size of the records waiting in order (bounded by hashing.queue_bytes).")
 	dHashHits    = desc("hash_cache_hits_total", "Hash requests answered from the cache.")
 	dHashMisses  = desc("hash_cache_misses_total", "Hash requests the cache could not answer.")
 	dHashFiles   = desc("hash_files_total", "Files read and hashed.")
@@ -148,6 +152,8 @@ var (
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
 	dOutFiltered = desc("output_filtered_total", "Records an output's kinds: or drop: filter kept from it on purpose (not a loss), by output.", "output")
 	dOutFiltErr  = desc("output_filter_errors_total", "Drop conditions that failed on a record, which the output then kept, by output.", "output")
+	dOutRefusing = desc("output_receiver_refusing", "1 while the receiver refuses every request for a configuration fault of its own (records kept and retried), by output.", "output")
+	dOutRefusals = desc("output_receiver_refusals_total", "Requests the receiver refused for a configuration fault of its own, by output.", "output")
 	dSpoolRecs   = desc("spool_records", "Records spooled and not yet acknowledged, by output.", "output")
 	dSpoolBytes  = desc("spool_bytes", "Spool backlog in bytes, by output.", "output")
 )
@@ -156,8 +162,8 @@ type collector struct{ m *metricsServer }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
-		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dSpoolRecs, dSpoolBytes} {
+		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
+		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -192,6 +198,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dHook, v, h.Name, h.Attach)
 	}
 	gauge(dQueued, float64(s.enrich.Queued))
+	gauge(dQueuedBytes, float64(s.enrich.QueuedBytes))
 	counter(dHashHits, float64(s.hasher.Hits))
 	counter(dHashMisses, float64(s.hasher.Misses))
 	counter(dHashFiles, float64(s.hasher.FilesHashed))
@@ -230,6 +237,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dOutDrop, float64(o.Dropped()), o.Name)
 		counter(dOutFiltered, float64(o.Filtered), o.Name)
 		counter(dOutFiltErr, float64(o.FilterErrors), o.Name)
+		refusing := 0.0
+		if o.ReceiverRefusing {
+			refusing = 1
+		}
+		gauge(dOutRefusing, refusing, o.Name)
+		counter(dOutRefusals, float64(o.ConfigRefusals), o.Name)
 		gauge(dSpoolRecs, float64(o.SpoolRecords), o.Name)
 		gauge(dSpoolBytes, float64(o.SpoolBytes), o.Name)
 	}

@@ -57,6 +57,8 @@ type config struct {
 	sha256MBps float64
 	// sensorConfig, when set, is passed to the sensor with --config.
 	sensorConfig string
+	// soak, when set, replaces the measurements with one long run.
+	soak time.Duration
 }
 
 func (c config) sensorArgs() []string {
@@ -81,6 +83,7 @@ func run() error {
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
 	flag.BoolVar(&cfg.profile, "profile", true, "profile the sensor under the mixed workload (go tool pprof -top)")
+	flag.DurationVar(&cfg.soak, "soak", 0, "soak instead of measuring: the mixed workload at a moderate rate (2s in every 10s, one loop) for DURATION, the sensor's RSS and goroutines sampled every 30s, with their slopes")
 	noAuditd := flag.Bool("no-auditd", false, "leave the auditd condition out instead of installing auditd when it is missing")
 	flag.Parse()
 	if cfg.quick {
@@ -123,6 +126,9 @@ func run() error {
 		return err
 	}
 
+	if cfg.soak > 0 {
+		return soak(cfg, tmp, k, log)
+	}
 	cfg.sha256MBps = sha256Speed()
 	res := results{
 		Machine: machineInfo(), Quick: cfg.quick, Rounds: cfg.rounds, DurationSeconds: cfg.duration.Seconds(),

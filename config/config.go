@@ -34,6 +34,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/detect"
+	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/filter"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/forward/format"
@@ -118,6 +119,9 @@ type Hashing struct {
 	MaxFileSize ByteSize `yaml:"max_file_size"`
 	Workers     int      `yaml:"workers"`
 	Wait        Duration `yaml:"wait"`
+	// QueueBytes bounds, by approximate size, the records waiting in
+	// order for their hashes; the sensor stops taking events meanwhile.
+	QueueBytes ByteSize `yaml:"queue_bytes"`
 }
 
 // Trust is where provenance comes from.
@@ -161,6 +165,7 @@ func Default() *Config {
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{
 			CacheSize: hasher.DefaultCacheSize, MaxFileSize: hasher.DefaultMaxFileSize, Wait: Duration(hasher.DefaultWait),
+			QueueBytes: ByteSize(enrich.DefaultQueueBytes),
 		},
 		Trust:            Trust{Root: "/", TrustedKeys: "/etc/keys/ima"},
 		PathClasses:      classify.DefaultPathRules(),
@@ -321,6 +326,9 @@ func (c *Config) validate() error {
 	}
 	if c.Hashing.Wait <= 0 {
 		return bad("hashing.wait", "want a positive duration")
+	}
+	if c.Hashing.QueueBytes < 1<<20 {
+		return bad("hashing.queue_bytes", "want at least 1MiB")
 	}
 	if c.Trust.Root == "" || !strings.HasPrefix(c.Trust.Root, "/") {
 		return bad("trust.root", "%q: want an absolute path", c.Trust.Root)

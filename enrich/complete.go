@@ -33,6 +33,28 @@ type Out struct {
 type queued struct {
 	it       Item
 	deadline time.Time // when it goes out, hashes known or not
+	size     int       // approxSize of the record, for the byte bound
+}
+
+// approxSize estimates the memory a queued record holds: its variable
+// parts (argv, paths, ancestry) and a fixed allowance for the rest. With
+// long argv and paths a count alone bounds nothing useful.
+func approxSize(r *event.Record) int {
+	n := 512
+	if p := r.Process; p != nil {
+		for _, a := range p.Args {
+			n += len(a) + 16
+		}
+		n += len(p.Cwd) + len(p.Exe.Path) + len(p.Comm)
+		if p.Script != nil {
+			n += len(p.Script.Path) + 128
+		}
+		if p.Parent != nil {
+			n += 256
+		}
+		n += len(p.Ancestors) * 256
+	}
+	return n
 }
 
 // Handle takes an event from the sensor: the process table learns from
@@ -44,14 +66,18 @@ func (e *Enricher) Handle(ev sensor.Event) {
 func (e *Enricher) enqueue(items []Item) {
 	deadline := time.Now().Add(e.opts.HashWait)
 	for _, it := range items {
-		e.queue = append(e.queue, queued{it: it, deadline: deadline})
+		sz := approxSize(it.Rec)
+		e.queueBytes += int64(sz)
+		e.queue = append(e.queue, queued{it: it, deadline: deadline, size: sz})
 	}
 	e.items = items[:0]
 }
 
-// Full reports whether QueueLimit records wait in order: the caller stops
-// taking events until Ready lets some go.
-func (e *Enricher) Full() bool { return len(e.queue) >= e.opts.QueueLimit }
+// Full reports whether QueueLimit records, or QueueBytes of them, wait in
+// order: the caller stops taking events until Ready lets some go.
+func (e *Enricher) Full() bool {
+	return len(e.queue) >= e.opts.QueueLimit || e.queueBytes >= e.opts.QueueBytes
+}
 
 // Ready returns, in order, the records at the head of the order that are
 // done by now: their hashes are known, or they have waited HashWait and go
@@ -71,6 +97,9 @@ func (e *Enricher) Ready(now time.Time) (out []Out, wait <-chan struct{}, until 
 			e.addLate(q.it)
 		}
 		out = appendDone(out, q.it.Rec)
+	}
+	for _, q := range e.queue[:i] {
+		e.queueBytes -= int64(q.size)
 	}
 	e.queue = e.queue[:copy(e.queue, e.queue[i:])]
 	e.out = out
@@ -101,6 +130,7 @@ func (e *Enricher) Drain() []Out {
 		out = appendDone(out, q.it.Rec)
 	}
 	e.queue = e.queue[:0]
+	e.queueBytes = 0
 	e.out = e.followUps(out)
 	return e.out
 }

@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,29 @@ func TestOrderAndBackPressure(t *testing.T) {
 	}
 	if wait != nil || e.Full() || e.Stats().Queued != 0 {
 		t.Errorf("after ready: wait %v, full %v, stats %+v", wait, e.Full(), e.Stats())
+	}
+}
+
+// TestBackPressureByBytes: a few records with long argv fill the queue by
+// size long before its count bound: memory is bounded by bytes.
+func TestBackPressureByBytes(t *testing.T) {
+	e, err := New(Options{Hostname: "lab1", BootID: "0123456789abcdef", ProcRoot: t.TempDir(), QueueBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := []string{"/usr/bin/x", strings.Repeat("A", 128<<10)}
+	n := 0
+	for ; !e.Full() && n < 100; n++ {
+		e.Handle(&sensor.Exec{Header: sensor.Header{TGID: uint32(10 + n), TID: uint32(10 + n), BootNs: uint64(n + 1)},
+			Task: sensor.Task{StartNs: uint64(n + 1)}, Path: "/tmp/a", Args: long})
+	}
+	st := e.Stats()
+	if n >= 100 || st.QueuedBytes < 1<<20 || st.Queued != n {
+		t.Fatalf("after %d records of 128 KiB: full %v, stats %+v", n, e.Full(), st)
+	}
+	out, _, _ := e.Ready(time.Now())
+	if len(out) != n || e.Full() || e.Stats().QueuedBytes != 0 {
+		t.Fatalf("after ready: %d out, full %v, stats %+v", len(out), e.Full(), e.Stats())
 	}
 }
 

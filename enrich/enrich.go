@@ -22,6 +22,9 @@ const (
 	DefaultMaxProcesses  = 1 << 16
 	DefaultAncestorDepth = 8
 	DefaultQueueLimit    = 1 << 16
+	// DefaultQueueBytes bounds the records waiting in order by their
+	// approximate size, whatever their count.
+	DefaultQueueBytes = 64 << 20
 	// lateLimit bounds the records kept for a follow-up after going out
 	// with a pending hash.
 	lateLimit = 1 << 14
@@ -56,6 +59,9 @@ type Options struct {
 	// QueueLimit is how many records may wait in order before Full says
 	// to stop taking events. Default DefaultQueueLimit.
 	QueueLimit int
+	// QueueBytes bounds the same records by approximate size: Full says
+	// stop once they hold this much. Default DefaultQueueBytes.
+	QueueBytes int64
 }
 
 // Stats counts the Enricher's work.
@@ -66,6 +72,7 @@ type Stats struct {
 	ProcfsFailures uint64 // processes /proc could not vouch for
 	Scripts        uint64 // interpreter scripts identified
 	Queued         int    // records waiting in order, e.g. behind a pending hash
+	QueuedBytes    int64  // their approximate size
 	LateDropped    uint64 // records sent with a pending hash and given up on before their follow-up
 	// Reresolved counts connects whose executable was not the table
 	// entry's, so the process was read again (see reresolve).
@@ -91,9 +98,11 @@ type Enricher struct {
 
 	// The order records leave in (complete.go).
 	queue []queued // in order; the head may wait for its hashes
-	late  []Item   // sent with a pending hash, to follow up
-	items []Item   // scratch for the records one call makes
-	out   []Out    // what the last Ready, Tick or Drain returned
+	// queueBytes is the sum of the queued records' sizes.
+	queueBytes int64
+	late       []Item // sent with a pending hash, to follow up
+	items      []Item // scratch for the records one call makes
+	out        []Out  // what the last Ready, Tick or Drain returned
 }
 
 // New returns an Enricher.
@@ -115,6 +124,9 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.QueueLimit <= 0 {
 		opts.QueueLimit = DefaultQueueLimit
+	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = DefaultQueueBytes
 	}
 	e := &Enricher{
 		opts: opts,
@@ -140,7 +152,7 @@ func (e *Enricher) SetPaths(p *classify.Paths) {
 // Stats returns the Enricher's counters.
 func (e *Enricher) Stats() Stats {
 	s := e.stats
-	s.Processes, s.Queued = e.procs.Len(), len(e.queue)
+	s.Processes, s.Queued, s.QueuedBytes = e.procs.Len(), len(e.queue), e.queueBytes
 	return s
 }
 

@@ -345,6 +345,11 @@ type OutputHealth struct {
 	SpoolBytes   int64  `json:"spool_bytes"`
 	Dropped      uint64 `json:"dropped"`
 	LastError    string `json:"last_error,omitempty"`
+	// ReceiverRefusing is set while the receiver refuses every request
+	// for a configuration fault of its own (a HEC index the token may not
+	// write): the records stay spooled and are retried, and last_error
+	// says what the receiver answered.
+	ReceiverRefusing bool `json:"receiver_refusing,omitempty"`
 	// Filtered counts records this output's kinds: or drop: kept from it
 	// on purpose; FilterErrors drop conditions that failed (the record
 	// was kept). Absent when the output has no filter.

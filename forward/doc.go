@@ -11,8 +11,11 @@
 //
 // An Output's spec selects a sink: stdout, file:PATH (size rotation,
 // mode 0600), syslog+udp|tcp|tls://HOST:PORT (RFC 5424, octet counting on
-// streams) or https://URL in generic, chronicle (events:import) or
-// splunk_hec mode. Query options in the spec (?format=udm&mode=chronicle)
+// streams), syslog+relp://HOST:PORT (RFC 5424 over RELP, acknowledged
+// per message: relp.go) or https://URL in generic, chronicle
+// (events:import) or splunk_hec mode. HTTP and RELP are at least once;
+// plain TCP and TLS syslog have no acknowledgement, so what the kernel
+// buffered when a receiver stops is lost (docs/forwarding.md). Query options in the spec (?format=udm&mode=chronicle)
 // override the typed option structs.
 //
 // # Hand-off
@@ -41,9 +44,19 @@
 // doubling to 60 s, each wait drawn from the upper half of its interval)
 // and a receiver's Retry-After. An HTTP 400, 413 or 422 is not retried as
 // is: the batch is split in halves until the record the receiver refuses
-// is alone, and only that record is dropped (Stats.Rejected). 401, 403
-// and 404 are retried, since they are configuration faults the records
-// are not to blame for.
+// is alone, and only that record is dropped (Stats.Rejected), unless a
+// Splunk HEC says the fault is its own configuration (incorrect index,
+// missing data channel): then nothing is dropped, the batch is retried
+// and Stats.ReceiverRefusing is set. 401, 403 and 404 are retried, since
+// they are configuration faults the records are not to blame for. A
+// spool read error is retried too; an output never stops for good.
+// Redirects are followed only within the receiver's origin.
+//
+// # Former outputs
+//
+// New deletes, after logging what they held, the spools of outputs no
+// longer configured (a corrected URL gets a new spool directory), unless
+// another process holds them locked.
 //
 // # Shutdown
 //

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,17 @@ type Forwarder struct {
 	wg     sync.WaitGroup
 	ctx    context.Context // cancelled to abandon delivery on Close
 	cancel context.CancelFunc
+
+	removed []RemovedSpool
+}
+
+// RemovedSpool is the spool of an output no longer configured (its URL,
+// format or mode changed, or it was removed), which New deleted.
+type RemovedSpool struct {
+	Dir     string
+	Output  string // as the directory's "output" file named it
+	Records uint64 // undelivered records lost with it
+	Bytes   int64
 }
 
 // SinkStats are one sink's counters since New. Records the sink could not
@@ -85,6 +97,13 @@ type SinkStats struct {
 	// Rejected counts records the receiver refused for good (an HTTP
 	// 400/413/422 for that record alone).
 	Rejected uint64
+	// ReceiverRefusing is true while the receiver refuses every request
+	// for a reason of its own configuration (a Splunk HEC index the token
+	// may not write, a missing data channel): nothing is dropped, the
+	// spool grows and delivery is retried. ConfigRefusals counts those
+	// answers.
+	ReceiverRefusing bool
+	ConfigRefusals   uint64
 	// Oversize counts records too large for a UDP datagram.
 	Oversize uint64
 	// WriteDropped counts records a local sink failed to write.
@@ -147,6 +166,8 @@ type sink struct {
 	spoolerDone chan struct{}
 
 	sent, bytes, batches, errs, retries, rejected, oversize, writeDropped atomic.Uint64
+	configRefusals                                                        atomic.Uint64
+	refusing                                                              atomic.Bool
 
 	errMu     sync.Mutex
 	lastErr   string
@@ -191,11 +212,86 @@ func New(cfg Config) (*Forwarder, error) {
 		}
 		f.sinks = append(f.sinks, s)
 	}
+	f.removeOrphanSpools()
 	for _, s := range f.sinks {
 		f.start(s)
 		log.Info("output started", "output", s.name, "format", s.format)
 	}
 	return f, nil
+}
+
+// RemovedSpools returns the spools of former outputs that New deleted.
+func (f *Forwarder) RemovedSpools() []RemovedSpool { return f.removed }
+
+// removeOrphanSpools deletes, in each directory holding a current
+// output's spool, the spools no current output uses: the directory name
+// is a hash of the destination, so a corrected URL would otherwise leave
+// the old backlog on disk for ever, never delivered. It is not delivered
+// to the new destination either: its records were encoded for the old
+// one's format and mode, and which new output succeeds which old one is
+// a guess. What it held is logged as an error and returned by
+// RemovedSpools. A spool that another process (or a forwarder not yet
+// closed) holds locked is left alone.
+func (f *Forwarder) removeOrphanSpools() {
+	inUse := map[string]bool{}
+	parents := map[string]bool{}
+	for _, s := range f.sinks {
+		if s.spool != nil {
+			inUse[s.spool.Dir()] = true
+			parents[filepath.Dir(s.spool.Dir())] = true
+		}
+	}
+	for parent := range parents {
+		ents, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			dir := filepath.Join(parent, e.Name())
+			if !e.IsDir() || inUse[dir] || !isSpoolID(e.Name()) {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, "lock")); err != nil {
+				continue // not a spool
+			}
+			sp, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 62}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				continue // in use, or unreadable: leave it
+			}
+			r := RemovedSpool{Dir: dir}
+			r.Records, r.Bytes = sp.Depth()
+			sp.Close()
+			if b, err := os.ReadFile(filepath.Join(dir, "output")); err == nil {
+				r.Output, _, _ = strings.Cut(string(b), "\n")
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				f.log.Error("spool of a former output: remove failed", "dir", dir, "err", err)
+				continue
+			}
+			f.removed = append(f.removed, r)
+			if r.Records > 0 {
+				f.log.Error("spool of a former output deleted with undelivered records", "dir", dir,
+					"output", r.Output, "records", r.Records, "bytes", r.Bytes)
+			} else {
+				f.log.Info("empty spool of a former output deleted", "dir", dir, "output", r.Output)
+			}
+		}
+	}
+}
+
+// isSpoolID reports whether name looks like a spool directory's name (the
+// 16 hex digits of parseOutput's id), so nothing else in the parent is
+// touched.
+func isSpoolID(name string) bool {
+	if len(name) != 16 {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate checks outputs as New would, without opening files, spools or
@@ -268,8 +364,10 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 			return nil, badOutput(&p.Output, "path", err)
 		}
 		return s, nil
-	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS:
-		if s.d, err = newSyslogSink(p); err != nil {
+	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS, kindSyslogRELP:
+		if p.kind == kindSyslogRELP {
+			s.d = newRELPSink(p)
+		} else if s.d, err = newSyslogSink(p); err != nil {
 			return nil, badOutput(&p.Output, "", err)
 		}
 		s.envelope = syslogEnvelope(p)
@@ -392,7 +490,8 @@ func (f *Forwarder) Stats() []SinkStats {
 			Errors: s.errs.Load(), Retries: s.retries.Load(),
 			QueueDropped: s.q.Dropped(),
 			Rejected:     s.rejected.Load(), Oversize: s.oversize.Load(),
-			WriteDropped: s.writeDropped.Load(),
+			WriteDropped:     s.writeDropped.Load(),
+			ReceiverRefusing: s.refusing.Load(), ConfigRefusals: s.configRefusals.Load(),
 		}
 		st.QueueRecords, st.QueueBytes = s.q.Depth()
 		if s.spool != nil {
@@ -454,6 +553,30 @@ func (f *Forwarder) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Handover closes the forwarder for a successor on the same spools (a
+// reload): queues are written to their files and spools, delivery in
+// flight is abandoned at once (those records stay spooled and are sent
+// again by the successor), and no receiver is waited for. It returns the
+// errors closing the sinks.
+func (f *Forwarder) Handover() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := f.Close(ctx)
+	if errors.Is(err, context.Canceled) {
+		// Abandoning delivery is the point here; only other errors count.
+		var rest []error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				if !errors.Is(e, context.Canceled) {
+					rest = append(rest, e)
+				}
+			}
+		}
+		return errors.Join(rest...)
+	}
+	return err
 }
 
 // runLocal writes queue batches to stdout or a file.
@@ -526,8 +649,19 @@ func (s *sink) runSender(ctx context.Context) {
 	for {
 		recs, end, err := s.spool.Peek(s.maxRecords, s.maxBytes)
 		if err != nil {
+			if s.spool.Closed() || ctx.Err() != nil {
+				return
+			}
+			// A read error (EIO) may pass; stopping here would stop
+			// this output until the sensor restarted. Retry as for a
+			// failed delivery.
 			s.fail(err)
-			return
+			s.retries.Add(1)
+			if !sleepCtx(ctx, s.backoff.Delay(attempt)) {
+				return
+			}
+			attempt++
+			continue
 		}
 		if len(recs) == 0 {
 			select {
@@ -563,11 +697,20 @@ func (s *sink) runSender(ctx context.Context) {
 				if attempt > 0 {
 					s.log.Info("output delivering again", "retries", attempt)
 				}
+				s.refusing.Store(false)
 				s.recovered()
 				break
 			}
 			if ctx.Err() != nil {
 				return // stopping: the batch stays spooled
+			}
+			var refusal *receiverRefusal
+			if errors.As(err, &refusal) {
+				s.configRefusals.Add(1)
+				if !s.refusing.Swap(true) {
+					s.log.Error("receiver refuses every record: fix its configuration; records stay spooled and are retried",
+						"err", err)
+				}
 			}
 			s.fail(err)
 			wait := s.backoff.Delay(attempt)
@@ -577,11 +720,7 @@ func (s *sink) runSender(ctx context.Context) {
 			}
 			attempt++
 			s.retries.Add(1)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if !sleepCtx(ctx, wait) {
 				return
 			}
 		}
@@ -591,6 +730,18 @@ func (s *sink) runSender(ctx context.Context) {
 			// was delivered all the same.
 			s.spool.Delivered(uint64(len(recs)))
 		}
+	}
+}
+
+// sleepCtx waits d, reporting false if ctx was cancelled first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

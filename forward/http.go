@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -96,9 +98,27 @@ func newHTTPSink(p *parsedOutput, log *slog.Logger) (*httpSink, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	h.client = &http.Client{Transport: tr, Timeout: timeout}
+	h.client = &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: sameOriginRedirect}
 	h.zw, _ = gzip.NewWriterLevel(&h.zbuf, gzip.BestSpeed)
 	return h, nil
+}
+
+// sameOriginRedirect follows a redirect only within the scheme, host and
+// port of the first request. net/http's default follows any redirect and
+// drops Authorization only when the host name changes: custom headers
+// (API keys) went to any target, and the token to another port or from
+// https to plain http. A refused redirect fails the attempt, which is
+// retried with the records kept, and last_error names the target.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("redirect to %s://%s%s refused: only redirects within %s://%s are followed, so the token and headers go nowhere else",
+			req.URL.Scheme, req.URL.Host, req.URL.Path, first.Scheme, first.Host)
+	}
+	return nil
 }
 
 // payloadLimits returns the records and payload bytes per batch that keep
@@ -168,9 +188,12 @@ func (h *httpSink) readToken() error {
 // deliver posts recs. A 400, 413 or 422 means the receiver will not take
 // this body as it is: one bad record makes Chronicle and HEC refuse the
 // whole request, so the batch is split in halves until the record at
-// fault is alone, and only that record is dropped (counted as rejected).
-// Other failures are returned for retry; 401/403/404 too, because they
-// are configuration faults that dropping records would not fix.
+// fault is alone, and only that record is dropped (counted as rejected),
+// unless the answer says the receiver itself is misconfigured (a Splunk
+// HEC code about the token, index or channel): then it is a
+// receiverRefusal, retried with nothing dropped. Other failures are
+// returned for retry; 401/403/404 too, because they are configuration
+// faults that dropping records would not fix.
 func (h *httpSink) deliver(ctx context.Context, recs [][]byte) (int, error) {
 	status, wait, msg, err := h.post(ctx, recs)
 	if err != nil {
@@ -181,6 +204,9 @@ func (h *httpSink) deliver(ctx context.Context, recs [][]byte) (int, error) {
 		return 0, nil
 	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge ||
 		status == http.StatusUnprocessableEntity:
+		if refusal := h.configRefusal(status, msg); refusal != nil {
+			return 0, refusal
+		}
 		if len(recs) == 1 {
 			// A receiver that refuses everything would otherwise log every
 			// record: log one in ten seconds, count them all.
@@ -204,6 +230,41 @@ func (h *httpSink) deliver(ctx context.Context, recs [][]byte) (int, error) {
 		err = fmt.Errorf("post %s: HTTP %d (check the token): %s", h.url, status, msg)
 	}
 	return 0, &retryAfter{err: err, after: wait}
+}
+
+// receiverRefusal is a rejection about the receiver's configuration, not
+// the records: no record would ever be accepted as it is, so dropping
+// them would only destroy data. The batch stays spooled and is retried
+// with backoff; Stats.ReceiverRefusing says so until it is accepted.
+type receiverRefusal struct{ err error }
+
+func (r *receiverRefusal) Error() string { return r.err.Error() }
+func (r *receiverRefusal) Unwrap() error { return r.err }
+
+// hecConfigCodes are the Splunk HEC status codes that describe the token,
+// index or channel rather than an event (Splunk's "Format events for HTTP
+// Event Collector" / "HTTP Event Collector error codes"): token disabled
+// (1), token required (2), invalid authorization (3), invalid token (4),
+// incorrect index (7), data channel missing (10) or invalid (11), ACK
+// disabled (14), query string authorization not enabled (16). Codes 5, 6,
+// 12, 13 and 15 are about the event and keep the per-record bisection.
+var hecConfigCodes = map[int]bool{1: true, 2: true, 3: true, 4: true, 7: true, 10: true, 11: true, 14: true, 16: true}
+
+// configRefusal classifies a 400/413/422 answer: a receiverRefusal if its
+// body says the receiver is misconfigured, nil if a record may be at fault.
+func (h *httpSink) configRefusal(status int, msg string) error {
+	if h.mode != "splunk_hec" {
+		return nil
+	}
+	var r struct {
+		Text string `json:"text"`
+		Code *int   `json:"code"`
+	}
+	if json.Unmarshal([]byte(msg), &r) != nil || r.Code == nil || !hecConfigCodes[*r.Code] {
+		return nil
+	}
+	return &receiverRefusal{err: fmt.Errorf("post %s: HTTP %d: receiver configuration error, records kept: %s (HEC code %d)",
+		h.url, status, r.Text, *r.Code)}
 }
 
 func truncateForLog(b []byte) string {

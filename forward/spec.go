@@ -27,6 +27,7 @@ import (
 type Output struct {
 	// Spec is "stdout", "file:PATH", "syslog+udp://HOST:PORT",
 	// "syslog+tcp://HOST:PORT", "syslog+tls://HOST:PORT",
+	// "syslog+relp://HOST:PORT",
 	// "https://HOST/PATH" or "http://LOOPBACK/PATH", each optionally
 	// followed by ?key=value options.
 	Spec string
@@ -121,6 +122,7 @@ const (
 	kindSyslogUDP
 	kindSyslogTCP
 	kindSyslogTLS
+	kindSyslogRELP
 	kindHTTP
 )
 
@@ -208,10 +210,12 @@ func parseOutput(o Output) (*parsedOutput, error) {
 			p.kind = kindSyslogTCP
 		case "syslog+tls":
 			p.kind = kindSyslogTLS
+		case "syslog+relp":
+			p.kind = kindSyslogRELP
 		case "https", "http":
 			p.kind = kindHTTP
 		default:
-			return nil, badOutput(&o, "scheme", fmt.Errorf("%w: %q: want syslog+udp, syslog+tcp, syslog+tls, https or http", ErrBadSpec, u.Scheme))
+			return nil, badOutput(&o, "scheme", fmt.Errorf("%w: %q: want syslog+udp, syslog+tcp, syslog+tls, syslog+relp, https or http", ErrBadSpec, u.Scheme))
 		}
 		if u.Hostname() == "" {
 			return nil, badOutput(&o, "host", fmt.Errorf("%w: missing", ErrBadSpec))
@@ -243,12 +247,16 @@ func parseOutput(o Output) (*parsedOutput, error) {
 	}
 
 	switch p.kind {
-	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS:
+	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS, kindSyslogRELP:
 		port := p.url.Port()
 		if port == "" {
-			port = "514"
-			if p.kind == kindSyslogTLS {
+			switch p.kind {
+			case kindSyslogTLS:
 				port = "6514"
+			case kindSyslogRELP:
+				port = "2514"
+			default:
+				port = "514"
 			}
 		}
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
@@ -31,7 +32,7 @@ var rsyslogInstall struct {
 	out  string
 }
 
-// requireRsyslog makes sure Debian's rsyslog and its GnuTLS driver are
+// requireRsyslog makes sure Debian's rsyslog, its GnuTLS driver and RELP are
 // installed, installing them with apt-get if needed. It never touches the
 // system rsyslog service: tests run private instances.
 func requireRsyslog(t *testing.T) string {
@@ -45,7 +46,8 @@ func requireRsyslog(t *testing.T) string {
 			p = "/usr/sbin/rsyslogd"
 		}
 		gtls, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so")
-		return p, len(gtls) > 0
+		relp, _ := filepath.Glob("/usr/lib/*/rsyslog/imrelp.so")
+		return p, len(gtls) > 0 && len(relp) > 0
 	}
 	if p, ok := have(); ok {
 		return p
@@ -65,7 +67,7 @@ func requireRsyslog(t *testing.T) string {
 	rsyslogInstall.once.Do(func() {
 		install := func() error {
 			cmd := exec.Command("apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300",
-				"--no-install-recommends", "rsyslog", "rsyslog-gnutls")
+				"--no-install-recommends", "rsyslog", "rsyslog-gnutls", "rsyslog-relp")
 			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 			out, err := cmd.CombinedOutput()
 			rsyslogInstall.out = string(out)
@@ -118,6 +120,8 @@ func startRsyslog(t *testing.T, proto string, port int, tf *tlsFiles) *rsyslogd 
 		fmt.Fprintf(&c, "module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"%d\" rcvbufSize=\"8m\")\n", port)
 	case "tcp":
 		fmt.Fprintf(&c, "module(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"%d\")\n", port)
+	case "relp":
+		fmt.Fprintf(&c, "module(load=\"imrelp\")\ninput(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\")\n", port)
 	case "tls":
 		fmt.Fprintf(&c, "module(load=\"imtcp\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")\n"+
 			"input(type=\"imtcp\" address=\"127.0.0.1\" port=\"%d\")\n", port)
@@ -399,4 +403,104 @@ func writeTestPKI(t *testing.T) *testPKI {
 	p.cert, p.key = issue("server", x509.ExtKeyUsageServerAuth, 2)
 	p.clientCert, p.clientKey = issue("client", x509.ExtKeyUsageClientAuth, 3)
 	return p
+}
+
+// TestSyslogRELPFlapping: rsyslog's imrelp stopped and started again and
+// again while records flow. RELP acknowledges each message once rsyslog
+// has taken it, so every record arrives; the ones in flight when the
+// receiver went away may arrive twice, identifiable by id.
+func TestSyslogRELPFlapping(t *testing.T) {
+	port := freePort(t)
+	rs := startRsyslog(t, "relp", port, nil)
+	f, err := New(Config{Outputs: []Output{{Spec: fmt.Sprintf("syslog+relp://127.0.0.1:%d", port)}},
+		SpoolDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.sinks {
+		s.backoff = Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
+	}
+	const rounds, per = 8, 250
+	for k := 0; k < rounds; k++ {
+		for i := k * per; i < (k+1)*per; i++ {
+			f.Send(seqRecord(i))
+		}
+		// Stop while that round is in flight, and come back.
+		rs.stop()
+		rs.start()
+	}
+	rs.waitDistinct(t, rounds*per, 60*time.Second)
+	if err := closeForwarder(t, f, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dups := checkComplete(t, rs.seqs(t), rounds*per)
+	st := f.Stats()[0]
+	t.Logf("RELP through %d receiver restarts: %d records, %d duplicates, %d retries", rounds, rounds*per, dups, st.Retries)
+	if st.Dropped() != 0 || st.SpoolRecords != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestSyslogSmallTmpfsSpoolOutage: the spool lives on a 4 MiB tmpfs and
+// rsyslog is down while 50,000 records are produced. The sensor keeps
+// going, the spool drops its oldest segments and counts them, and when
+// rsyslog returns the rest is delivered: delivered + counted drops =
+// produced, exactly.
+func TestSyslogSmallTmpfsSpoolOutage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mounting a tmpfs needs root under CI")
+		}
+		t.Skip("mounting a tmpfs needs root")
+	}
+	port := freePort(t)
+	rs := startRsyslog(t, "tcp", port, nil)
+	rs.stop()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	f, err := New(Config{Outputs: []Output{{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d?spool_max_size=3M", port),
+		Spool: spool.Options{SegmentBytes: 256 << 10}}}, SpoolDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.sinks {
+		s.backoff = Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
+	}
+	const n = 50000
+	for i := 0; i < n; i++ {
+		f.Send(seqRecord(i))
+		if i%2000 == 1999 {
+			// Let the spooler keep up: this test is about the spool's
+			// bound, not the memory queue's.
+			waitFor(t, "queue drained", 20*time.Second, func() bool { return f.Stats()[0].QueueRecords == 0 })
+		}
+	}
+	waitFor(t, "queue drained", 20*time.Second, func() bool { return f.Stats()[0].QueueRecords == 0 })
+	st := f.Stats()[0]
+	if st.SpoolDropped == 0 || st.SpoolBytes > 3<<20 {
+		t.Fatalf("spool during the outage: %+v", st)
+	}
+	rs.start()
+	waitFor(t, "spool drained", 60*time.Second, func() bool { return f.Stats()[0].SpoolRecords == 0 })
+	if err := closeForwarder(t, f, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rs.waitDistinct(t, int(f.Stats()[0].Sent), 30*time.Second)
+	st = f.Stats()[0]
+	seqs := rs.seqs(t)
+	seen := map[int]bool{}
+	for _, s := range seqs {
+		seen[s] = true
+	}
+	if uint64(len(seen))+st.Dropped() != n {
+		t.Fatalf("delivered %d + dropped %d != produced %d; stats %+v", len(seen), st.Dropped(), n, st)
+	}
+	if !seen[n-1] {
+		t.Fatal("the newest record was not delivered")
+	}
+	t.Logf("4 MiB tmpfs, 3 MiB spool, rsyslog down for %d records: %d delivered, %d dropped and counted (%d by the spool, %d by the queue)",
+		n, len(seen), st.Dropped(), st.SpoolDropped, st.QueueDropped)
 }

@@ -177,6 +177,7 @@ type Hasher struct {
 	urgent  chan *Future // suspect executables, taken first
 	quit    chan struct{}
 	wg      sync.WaitGroup
+	running atomic.Int32 // workers not yet returned
 
 	stats     counters
 	afterRead func(read int64)
@@ -317,6 +318,34 @@ func (h *Hasher) joinLocked(req *Request) *Future {
 // Close stops the workers. A hash being read is abandoned; it and the
 // queued ones complete with ErrClosed. Cache hits are still served.
 func (h *Hasher) Close() error {
+	h.stop()
+	h.wg.Wait()
+	return nil
+}
+
+// CloseWithin is Close waiting at most d for the workers. A worker stuck
+// in a read that never returns (a hung NFS server, a FUSE daemon that
+// stopped answering) is left behind, and the error says how many were:
+// shutdown must go on to write out the records and the final health
+// record rather than wait to be killed.
+func (h *Hasher) CloseWithin(d time.Duration) error {
+	h.stop()
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("close hasher: %d hash worker(s) still reading after %v, abandoned", h.running.Load(), d)
+	}
+}
+
+func (h *Hasher) stop() {
 	h.mu.Lock()
 	if !h.closed {
 		h.closed = true
@@ -325,8 +354,6 @@ func (h *Hasher) Close() error {
 		close(h.urgent)
 	}
 	h.mu.Unlock()
-	h.wg.Wait()
-	return nil
 }
 
 // Stats returns the Hasher's counters.
@@ -354,7 +381,9 @@ func (h *Hasher) Stats() Stats {
 }
 
 func (h *Hasher) work() {
+	h.running.Add(1)
 	defer h.wg.Done()
+	defer h.running.Add(-1)
 	// The worker keeps one buffer for its life, so steady-state hashing
 	// neither allocates nor faults in fresh pages.
 	bp := bufPool.Get().(*[]byte)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -768,4 +769,26 @@ func TestMemfdWrittenAfterExec(t *testing.T) {
 	h := newTestHasher(t, Options{})
 	req := execRequest(t, cmd, "/memfd:argus-hasher-test (deleted)", id)
 	wantStatus(t, hashReq(t, h, req), StatusChanged)
+}
+
+// TestCloseWithinAbandonsAHungRead: a worker stuck in a read (a hung NFS
+// or FUSE file) must not hold shutdown: CloseWithin returns after its
+// bound, says how many workers it left behind, and requests still queued
+// are answered ErrClosed.
+func TestCloseWithinAbandonsAHungRead(t *testing.T) {
+	g := newGate(t)
+	h := newTestHasher(t, Options{Workers: 1, afterRead: g.hook})
+	stuck, _ := tempExe(t, "/bin/true")
+	queued, _ := tempExe(t, "/bin/sh")
+	h.Submit(Request{Path: stuck, ID: statID(t, stuck)})
+	<-g.entered
+	f := h.Submit(Request{Path: queued, ID: statID(t, queued)})
+	err := h.CloseWithin(50 * time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "1 hash worker") {
+		t.Fatalf("close with a hung worker: %v", err)
+	}
+	g.release()
+	if res := mustWait(t, f); !errors.Is(res.Err, ErrClosed) {
+		t.Fatalf("queued request after close: %+v", res)
+	}
 }

@@ -204,6 +204,11 @@ func checkDeb(t *testing.T, goarch, root string) {
 	if m := modes["/usr/bin/argus-sensor"]; m != "-rwxr-xr-x root/root" {
 		t.Errorf("/usr/bin/argus-sensor is %q, want -rwxr-xr-x root/root", m)
 	}
+	// The configuration may hold tokens: never world-readable, whether
+	// installed fresh or replaced on upgrade.
+	if m := modes["/etc/argus-sensor/config.yaml"]; m != "-rw-r----- root/argus-sensor" {
+		t.Errorf("/etc/argus-sensor/config.yaml is %q, want -rw-r----- root/argus-sensor", m)
+	}
 
 	control := t.TempDir()
 	run(t, "dpkg-deb", "--control", deb, control)

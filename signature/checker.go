@@ -108,10 +108,12 @@ type Checker struct {
 	keys atomic.Pointer[keyring]
 	// gen counts refreshes; a cached verdict from an older generation is
 	// ignored, so a verdict computed across a refresh cannot outlive it.
-	gen       atomic.Uint64
-	cache     *lru.Cache[cacheKey, cached]
-	rebuild   sync.Mutex
-	nextCheck atomic.Int64
+	gen     atomic.Uint64
+	cache   *lru.Cache[cacheKey, cached]
+	rebuild sync.Mutex
+	// background counts rebuilds running on their own goroutine.
+	background sync.WaitGroup
+	nextCheck  atomic.Int64
 
 	counts    [len(verdicts)]atomic.Uint64
 	hits      atomic.Uint64
@@ -210,6 +212,9 @@ func (c *Checker) buildIndex() *index {
 	return ix
 }
 
+// testHookRebuild runs at the start of every rebuild check.
+var testHookRebuild func()
+
 func (c *Checker) loadKeys() *keyring {
 	k := loadKeyring(c.keyDir)
 	c.log.Info("trusted keys loaded", "dir", c.keyDir, "certificates", len(k.certs), "problems", len(k.problems))
@@ -220,20 +225,38 @@ func (c *Checker) loadKeys() *keyring {
 }
 
 // refresh rebuilds the index and reloads the keys when their files
-// changed. Unless forced it looks at most once per interval and never
-// waits for a rebuild another goroutine is doing: lookups meanwhile use
-// the previous index. It reports whether anything was rebuilt.
+// changed, and reports whether anything was rebuilt. Forced, it does so
+// now, in the caller. Otherwise it looks at most once per interval, and
+// in the background: the caller is the record path, and a rebuild while
+// apt or dnf runs takes as long as reading the whole database (sqlite
+// waits up to 5 s for rpm's lock). Lookups meanwhile use the previous
+// index; the unforced call always reports false.
 func (c *Checker) refresh(force bool) bool {
 	now := time.Now()
 	if !force {
 		if now.UnixNano() < c.nextCheck.Load() || !c.rebuild.TryLock() {
 			return false
 		}
-	} else {
-		c.rebuild.Lock()
+		c.nextCheck.Store(now.Add(c.interval).UnixNano())
+		c.background.Add(1)
+		go func() {
+			defer c.background.Done()
+			defer c.rebuild.Unlock()
+			c.refreshLocked()
+		}()
+		return false
 	}
+	c.rebuild.Lock()
 	defer c.rebuild.Unlock()
 	c.nextCheck.Store(now.Add(c.interval).UnixNano())
+	return c.refreshLocked()
+}
+
+// refreshLocked is refresh's work, with c.rebuild held.
+func (c *Checker) refreshLocked() bool {
+	if testHookRebuild != nil {
+		testHookRebuild()
+	}
 	changed := false
 	if !dbFingerprint(c.root).equal(c.ix.Load().fp) {
 		c.ix.Store(c.buildIndex())
@@ -556,12 +579,25 @@ func (c *Checker) bySignature(in Input, p string, ds *digestSource, now time.Tim
 	if h == 0 {
 		return decision{t: trust(Unknown, "", "keyid:"+v.keyIDString(), "signature uses "+name+", which cannot be verified here")}, true
 	}
+	if h == crypto.MD5 || h == crypto.SHA1 {
+		// Collisions in these are practical: a signature over one file's
+		// digest would vouch for another's.
+		return decision{t: trust(Unknown, "", "keyid:"+v.keyIDString(), "signature uses "+name+", which is too weak to trust (sha256 or stronger required)")}, true
+	}
+	keys := c.keys.Load()
+	if !keys.knows(&v) {
+		// Decided on the key id alone, before any hashing: anyone can
+		// put a signature with a made-up key id and a slow algorithm on
+		// a large file of their own.
+		r := keys.check(&v, h, nil, now)
+		return decision{t: r.trust, until: r.until}, true
+	}
 	hx, err := ds.hex(h)
 	if err != nil {
 		return decision{t: trust(Unknown, "", "keyid:"+v.keyIDString(), "cannot verify signature: "+err.Error())}, true
 	}
 	digest, _ := hex.DecodeString(hx)
-	r := c.keys.Load().check(&v, h, digest, now)
+	r := keys.check(&v, h, digest, now)
 	return decision{t: r.trust, until: r.until}, true
 }
 

@@ -103,6 +103,13 @@
 // byte, and the signature: RSA PKCS#1 v1.5 or ASN.1 ECDSA over the
 // file's digest. The digest-only forms (0x01, 0x04) are no signature.
 // Version 1 and 3 signatures and fs-verity signatures (0x06) are unknown.
+// A signature over an md5 or sha1 digest is unknown too ("too weak to
+// trust"): collisions in those are practical, so it could vouch for a
+// file other than the one signed. sha256 and stronger are accepted.
+//
+// The key id is looked up before any digest is computed: a key id no
+// trusted certificate has makes the verdict signed_untrusted at once, so
+// a made-up signature over sha512 on a large file costs no hashing.
 //
 // Certificates (DER or PEM, any file name) come from TrustedKeyDir.
 // Each is a trust anchor of its own (no chains): leaf certificates, what
@@ -138,8 +145,10 @@
 // atomic pointer. At most every RefreshInterval a lookup stats the
 // database files (dpkg status, updates/, info/, diversions, each rpmdb
 // file and its WAL, the merged-/usr symlinks) and the key directory;
-// when any changed, that lookup rebuilds while the others carry on with
-// the old index, and the cache is invalidated (a generation counter makes
+// when any changed, a goroutine of its own rebuilds while every lookup,
+// the one that noticed included, carries on with the old index (the
+// lookups run on the record path, and a rebuild during an apt or dnf run
+// reads the whole database), and the cache is invalidated (a generation counter makes
 // sure a verdict computed across the swap is not kept). A digest mismatch
 // also forces that check first, without waiting for the interval: an
 // upgrade replaces files before the periodic check sees the new database,

@@ -376,11 +376,29 @@ func TestRefreshAfterUpgrade(t *testing.T) {
 	// so the very version cached as unowned, is now owned.
 	expect(t, r.verdict(c, "/usr/bin/new"), PackageVerified, Informational, "foo")
 
-	// The periodic check: a new package appears.
-	c.interval = time.Millisecond
+	// The periodic check: a new package appears. The lookup that notices
+	// starts the rebuild in the background and answers from the old index;
+	// once the rebuild is done the package is seen.
+	c.interval = time.Hour
 	c.nextCheck.Store(0)
 	r.install(v2, fakePkg{name: "bar", files: map[string]string{"/usr/bin/bar": "bar\n"}})
 	bumpMtime(t, r.path("var/lib/dpkg/status"))
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	testHookRebuild = func() {
+		close(entered)
+		<-release
+	}
+	defer func() { testHookRebuild = nil }()
+	if _, ok := c.Owner("/usr/bin/bar"); ok {
+		t.Fatal("the lookup waited for the rebuild")
+	}
+	<-entered // the rebuild is running, and stuck: lookups carry on
+	if _, ok := c.Owner("/usr/bin/foo"); !ok {
+		t.Fatal("lookup during the rebuild lost the old index")
+	}
+	close(release)
+	c.background.Wait()
 	if _, ok := c.Owner("/usr/bin/bar"); !ok {
 		t.Fatal("new package not seen after refresh")
 	}

@@ -158,10 +158,12 @@ func TestIMAUntrustedThenTrusted(t *testing.T) {
 	}
 	expectReason(t, got, "matches no trusted certificate")
 
-	// Enrol the certificate (PEM); the next periodic check picks it up
-	// and drops the cached untrusted verdict.
+	// Enrol the certificate (PEM); the next periodic check picks it up,
+	// in the background, and drops the cached untrusted verdict.
 	writeFile(t, filepath.Join(keyDir, "argus.pem"), mustRead(t, k.certPEM), 0o644)
 	c.nextCheck.Store(0)
+	sigVerdict(t, c, p)
+	c.background.Wait()
 	got = sigVerdict(t, c, p)
 	expect(t, got, SignedTrusted, Informational, "")
 	if got.Signer != "CN=argus-test-rsa" {
@@ -288,6 +290,10 @@ func TestIMABadValues(t *testing.T) {
 		{"sm3", append([]byte{3, 2, 17, 1, 2, 3, 4, 0, 4}, 1, 2, 3, 4), Unknown, "sm3-256"},
 		{"digest only", append([]byte{imaXattrDigestNG, 4}, dg...), Unowned, "holds a digest, not a signature"},
 		{"random signature", append([]byte{3, 2, 4, 0xde, 0xad, 0xbe, 0xef, 0, 4}, 9, 9, 9, 9), SignedUntrusted, "key id deadbeef matches no trusted certificate"},
+		// A signature over md5 or sha1 proves nothing: collisions are
+		// practical, so one signed file lends its signature to another.
+		{"md5 signature", append([]byte{3, 2, 1, 0xde, 0xad, 0xbe, 0xef, 0, 4}, 9, 9, 9, 9), Unknown, "md5, which is too weak to trust"},
+		{"sha1 signature", append([]byte{3, 2, 2, 0xde, 0xad, 0xbe, 0xef, 0, 4}, 9, 9, 9, 9), Unknown, "sha1, which is too weak to trust"},
 	}
 	c := imaChecker(t, t.TempDir())
 	for _, tc := range cases {
@@ -302,6 +308,32 @@ func TestIMABadValues(t *testing.T) {
 				t.Fatalf("got %+v, want %s with %q", got, tc.want, tc.reason)
 			}
 		})
+	}
+}
+
+// TestIMAUnknownKeyNotHashed: a signature whose key id no trusted
+// certificate has is untrusted whatever the digest; anyone can set one
+// on their own files, so it must not make the checker hash the file (a
+// sha512 of up to 512 MiB, synchronously). The file is changed after its
+// digests were taken: hashing it would say so in the reason.
+func TestIMAUnknownKeyNotHashed(t *testing.T) {
+	dir := xattrDir(t)
+	p := filepath.Join(dir, "random-key")
+	writeFile(t, p, "#!/bin/sh\n", 0o755)
+	if err := unix.Setxattr(p, imaXattr, append([]byte{3, 2, 6, 0xde, 0xad, 0xbe, 0xef, 0, 4}, 9, 9, 9, 9), 0); err != nil {
+		t.Fatal(err)
+	}
+	in := inputFor(t, p, p)
+	in.Path = "/opt/random-key"
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("exit 0\n")
+	f.Close()
+	got := imaChecker(t, t.TempDir()).Verdict(in)
+	if got.Verdict != SignedUntrusted || !strings.Contains(got.Reason, "matches no trusted certificate") {
+		t.Fatalf("got %+v: want signed_untrusted on the key id alone", got)
 	}
 }
 

@@ -30,6 +30,7 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 		SpoolDir:       c.Spool.Dir,
 		HealthInterval: health,
 		HashWait:       time.Duration(c.Hashing.Wait),
+		QueueBytes:     int64(c.Hashing.QueueBytes),
 		Sensor: sensor.Options{
 			RingBytes:    int(c.Sensor.RingBytes),
 			PollInterval: time.Duration(c.Sensor.PollInterval),

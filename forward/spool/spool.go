@@ -268,7 +268,11 @@ func scanSegment(path string, limit int64) (end int64, count uint64, err error) 
 			return end, count, nil
 		}
 		n := binary.LittleEndian.Uint32(hdr[0:4])
-		if n > maxFrame {
+		// A zero length is refused like a bad checksum: the CRC-32C of
+		// nothing is 0, so a zero-filled tail (power loss on a file
+		// system that extended the file before writing it) would
+		// otherwise replay as empty records.
+		if n == 0 || n > maxFrame {
 			return end, count, nil
 		}
 		if cap(payload) < int(n) {
@@ -330,6 +334,12 @@ func (s *Spool) Append(batch []byte, n int) error {
 	}
 	err := EachFrame(batch, func(rec []byte) error {
 		size := int64(frameHeader + len(rec))
+		if len(rec) == 0 {
+			// Never written: a zero-length frame reads as damage.
+			s.dropped++
+			s.log.Warn("spool: empty record dropped", "dir", s.dir)
+			return nil
+		}
 		if size > s.opts.MaxBytes || len(rec) > maxFrame {
 			s.dropped++
 			s.log.Warn("spool: record larger than the spool dropped", "dir", s.dir, "bytes", len(rec))
@@ -515,17 +525,39 @@ func (s *Spool) Peek(maxRecords, maxBytes int) ([][]byte, Pos, error) {
 			s.skipCorrupt(c, last, nextSeg)
 			continue
 		}
+		if errors.Is(err, os.ErrNotExist) {
+			s.mu.Lock()
+			moved := s.cursor != c
+			s.mu.Unlock()
+			if moved {
+				// dropOldest deleted the segment between the lookup
+				// above and the open, and counted its records: go on
+				// from the new cursor.
+				continue
+			}
+			// Deleted behind the spool's back: its records are lost,
+			// and counted like a damaged segment's.
+			s.skipCorrupt(c, last, nextSeg)
+			continue
+		}
 		return recs, end, err
 	}
 }
 
 var errCorrupt = errors.New("corrupt frame")
 
+// testHookBeforeOpen runs between Peek's lookup of the cursor's segment
+// and the open of its file, where dropOldest can delete it.
+var testHookBeforeOpen func()
+
 func (s *Spool) read(c Pos, size int64, maxRecords, maxBytes int) ([][]byte, Pos, error) {
 	if s.rf == nil || s.rseg != c.seg {
 		if s.rf != nil {
 			s.rf.Close()
 			s.rf = nil
+		}
+		if testHookBeforeOpen != nil {
+			testHookBeforeOpen()
 		}
 		f, err := os.Open(filepath.Join(s.dir, segName(c.seg)))
 		if err != nil {
@@ -552,7 +584,7 @@ func (s *Spool) read(c Pos, size int64, maxRecords, maxBytes int) ([][]byte, Pos
 			break
 		}
 		n := int(binary.LittleEndian.Uint32(buf[pos:]))
-		if n > maxFrame || c.off+int64(pos+frameHeader+n) > size {
+		if n == 0 || n > maxFrame || c.off+int64(pos+frameHeader+n) > size {
 			return nil, c, errCorrupt
 		}
 		if len(recs) > 0 && total+n > maxBytes {
@@ -594,6 +626,10 @@ func (s *Spool) readAt(keep int, off int64, n int) ([]byte, error) {
 	}
 	s.rbuf = s.rbuf[:keep+n]
 	if _, err := s.rf.ReadAt(s.rbuf[keep:], off); err != nil {
+		// Open the file afresh next time: the error may belong to this
+		// descriptor (a replaced file, a remounted file system).
+		s.rf.Close()
+		s.rf = nil
 		return nil, fmt.Errorf("read spool %s: %w", s.dir, err)
 	}
 	return s.rbuf, nil
@@ -661,6 +697,16 @@ func (s *Spool) Delivered(n uint64) {
 // Notify has a token when records were appended since the reader last
 // looked: the reader sleeps on it when Peek finds nothing.
 func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// Dir returns the spool's directory.
+func (s *Spool) Dir() string { return s.dir }
+
+// Closed reports whether Close was called.
+func (s *Spool) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
 
 // SyncInterval is how often the writer should call Sync; negative means
 // Append syncs every write itself.

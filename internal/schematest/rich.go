@@ -86,7 +86,7 @@ func Rich() []*event.Record {
 				Allowlisted: map[string]uint64{"npm_lifecycle_script_exec": 3}, Keys: 12, Evicted: 1},
 			Outputs: []event.OutputHealth{{Name: "syslog+tcp://siem.example.net:514", Format: "udm", Sent: 100,
 				Errors: 2, Retries: 2, SpoolRecords: 5, SpoolBytes: 5000, Dropped: 1, LastError: "dial tcp: connection refused",
-				Filtered: 40, FilterErrors: 1}},
+				Filtered: 40, FilterErrors: 1, ReceiverRefusing: true}},
 			Prevalence: &event.PrevalenceHealth{Entries: 1200, Bytes: 393216, Evicted: 3, WriteErrors: 1,
 				Rebuilt: "quick_check: database disk image is malformed", TrackedSince: richTime.Add(-72 * time.Hour)},
 			Version: "v0.1.0",
