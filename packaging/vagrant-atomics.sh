@@ -87,10 +87,9 @@ export ARGUS_VAGRANT_CONSOLE=$state/console.log
 
 virsh=(virsh --connect qemu:///system)
 started=()
-destroyed=no
 cleanup() {
 	local rc=$?
-	if [ "$destroyed" = no ] && [ "${ARGUS_VAGRANT_KEEP:-0}" != 1 ] && [ -d "$VAGRANT_DOTFILE_PATH" ]; then
+	if [ "${ARGUS_VAGRANT_KEEP:-0}" != 1 ] && [ -d "$VAGRANT_DOTFILE_PATH" ]; then
 		stage "vagrant destroy"
 		vagrant destroy -f || true
 		# The isolated network, when vagrant-libvirt left it.
@@ -99,7 +98,7 @@ cleanup() {
 	fi
 	# Only the daemons this script started.
 	for pidfile in "${started[@]}"; do
-		[ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+		if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
 	done
 	stage ""
 	echo "=== vagrant-atomics: stage times"
