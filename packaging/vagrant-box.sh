@@ -111,6 +111,7 @@ cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 # apt in the chroot, with /proc, /sys and /dev in a private mount
 # namespace that ends with the command.
 in_root() {
+	# shellcheck disable=SC2016 # the inner shell expands them
 	unshare --mount --fork -- sh -ec '
 		root=$1; shift
 		mount -t proc proc "$root/proc"
@@ -123,7 +124,7 @@ in_root apt-get -q update >>"$log" 2>&1 || fail "apt-get update"
 in_root apt-get -q -y dist-upgrade >>"$log" 2>&1 || fail "apt-get dist-upgrade"
 in_root apt-get -q -y --no-install-recommends install "${packages[@]}" >>"$log" 2>&1 || fail "apt-get install"
 in_root apt-get clean >>"$log" 2>&1
-kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -1)
+kernel=$(find "$root/boot" -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | sort -V | tail -1)
 kver=${kernel#vmlinuz-}
 [ -s "$root/boot/initrd.img-$kver" ] || fail "the initramfs for $kver"
 [ -n "$(find "$root/lib/modules/$kver" -name 'virtio_blk.ko*' -print -quit)" ] ||
