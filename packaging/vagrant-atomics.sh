@@ -131,7 +131,7 @@ if ! "${virsh[@]}" pool-info default >/dev/null 2>&1; then
 	"${virsh[@]}" pool-define-as default dir --target /var/lib/libvirt/images >/dev/null
 	"${virsh[@]}" pool-build default >/dev/null
 fi
-"${virsh[@]}" pool-info default | grep -q '^State: *running' || "${virsh[@]}" pool-start default >/dev/null
+"${virsh[@]}" pool-info default | grep -Eq '^State:[[:space:]]+running' || "${virsh[@]}" pool-start default >/dev/null
 
 
 # A VM left by a run that was killed.
@@ -150,7 +150,7 @@ if ! vagrant box list 2>/dev/null | grep -q "^$box "; then
 	"${virsh[@]}" vol-list default 2>/dev/null | awk '/argus-sensor-bookworm-/ {print $1}' | while read -r vol; do
 		"${virsh[@]}" vol-delete --pool default "$vol" >/dev/null 2>&1 || true
 	done
-	vagrant box add --name "$box" "$box_file"
+	without_progress vagrant box add --name "$box" "$box_file"
 fi
 
 stage "build .deb and runner (make vagrant-dist)"
@@ -164,6 +164,12 @@ journal() {
 		tail -n 200 "$ARGUS_VAGRANT_CONSOLE" 2>/dev/null || echo "(no console log)"
 	fi
 }
+# without_progress runs a command without the progress bars vagrant
+# redraws with carriage returns (kilobytes of them in a log).
+without_progress() {
+	"$@" 2>&1 | tr '\r' '\n' | grep --line-buffered -v 'Progress: '
+	return "${PIPESTATUS[0]}"
+}
 step() {
 	if ! "$@"; then
 		echo "=== vagrant-atomics: FAILED: $*" >&2
@@ -173,7 +179,7 @@ step() {
 }
 
 stage "vagrant up ($ARGUS_VAGRANT_DRIVER)"
-step vagrant up --provider libvirt --no-provision
+step without_progress vagrant up --provider libvirt --no-provision
 stage "provision: tools"
 step vagrant provision --provision-with tools
 stage "provision: package (apt install ./argus-sensor_*.deb)"
