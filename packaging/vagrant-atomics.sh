@@ -131,7 +131,10 @@ if ! "${virsh[@]}" pool-info default >/dev/null 2>&1; then
 	"${virsh[@]}" pool-define-as default dir --target /var/lib/libvirt/images >/dev/null
 	"${virsh[@]}" pool-build default >/dev/null
 fi
-"${virsh[@]}" pool-info default | grep -Eq '^State:[[:space:]]+running' || "${virsh[@]}" pool-start default >/dev/null
+# (Output in a variable first: grep -q stops reading early, and pipefail
+# would count the writer's SIGPIPE as a failure.)
+pool=$("${virsh[@]}" pool-info default)
+grep -Eq '^State:[[:space:]]+running' <<<"$pool" || "${virsh[@]}" pool-start default >/dev/null
 
 
 # A VM left by a run that was killed.
@@ -142,9 +145,10 @@ rm -rf "$VAGRANT_DOTFILE_PATH"
 # libvirt hands the file to QEMU's user.
 : >"$ARGUS_VAGRANT_CONSOLE"
 
-if ! vagrant box list 2>/dev/null | grep -q "^$box "; then
+boxes=$(vagrant box list 2>/dev/null || true)
+if ! grep -q "^$box " <<<"$boxes"; then
 	# Boxes and pool volumes of older box builds.
-	vagrant box list 2>/dev/null | awk '/^argus-sensor-bookworm-/ {print $1}' | while read -r old; do
+	awk '/^argus-sensor-bookworm-/ {print $1}' <<<"$boxes" | while read -r old; do
 		vagrant box remove --force --all "$old" >/dev/null 2>&1 || true
 	done
 	"${virsh[@]}" vol-list default 2>/dev/null | awk '/argus-sensor-bookworm-/ {print $1}' | while read -r vol; do
