@@ -53,6 +53,13 @@ stage() {
 	[ -z "$1" ] || echo "=== vagrant-atomics: $1"
 }
 
+# without_progress runs a command without the progress bars vagrant
+# redraws with carriage returns (kilobytes of them in a log).
+without_progress() {
+	"$@" 2>&1 | tr '\r' '\n' | grep --line-buffered -v 'Progress: '
+	return "${PIPESTATUS[0]}"
+}
+
 stage "host tools"
 need=()
 command -v vagrant >/dev/null || need+=(vagrant)
@@ -167,12 +174,6 @@ journal() {
 		echo "=== vagrant-atomics: no ssh; the VM's serial console:"
 		tail -n 200 "$ARGUS_VAGRANT_CONSOLE" 2>/dev/null || echo "(no console log)"
 	fi
-}
-# without_progress runs a command without the progress bars vagrant
-# redraws with carriage returns (kilobytes of them in a log).
-without_progress() {
-	"$@" 2>&1 | tr '\r' '\n' | grep --line-buffered -v 'Progress: '
-	return "${PIPESTATUS[0]}"
 }
 step() {
 	if ! "$@"; then
