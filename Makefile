@@ -9,7 +9,7 @@ TESTEXEC := $(if $(SUDO),-exec sudo,)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test generate check-generated lint bench package kernel-matrix vagrant-box vagrant-dist vagrant-atomics
+.PHONY: build run test fuzz mutate generate check-generated lint bench package kernel-matrix vagrant-box vagrant-dist vagrant-atomics
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/argus-sensor ./cmd/argus-sensor
@@ -19,16 +19,36 @@ run: build
 
 # -p 1: privileged packages each load their own sensor, and one package's
 # exec or connect storm would otherwise land in another's ring buffer.
+# RACE=1 runs them under the race detector; under CI=true it is the
+# default (it costs CI about 1.2x the test time).
+RACE ?= $(if $(filter true,$(CI)),1,)
+RACEFLAG := $(if $(filter 1,$(RACE)),-race,)
 test:
-	$(GO) test -p 1 -count=1 $(TESTEXEC) ./...
+	$(GO) test -p 1 -count=1 $(RACEFLAG) $(TESTEXEC) ./...
 
-# Rebuild the BPF objects (needs clang-19 and libbpf-dev).
+# Every fuzz target for FUZZTIME each, from its committed corpus on
+# (go test -fuzz takes one package and one target at a time).
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for f in $$(git ls-files '*_test.go'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "--- $$t ./$$(dirname $$f)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+		done; \
+	done
+
+# Every one-line mutation in detect/mutations.txt must fail a detect test.
+mutate:
+	$(GO) run ./internal/mutate
+
+# Rebuild the BPF objects (needs clang-19 and libbpf-dev) and docs/schema.md.
 generate:
 	$(GO) generate ./...
 
-# Fail if the committed BPF objects differ from what the sources build.
+# Fail if the committed BPF objects, or docs/schema.md (rendered from
+# event/schema/argus.v1.schema.json), differ from what the sources make.
 check-generated: generate
-	git diff --exit-code -- sensor/ || (echo "generated BPF objects are stale: run make generate and commit" >&2; exit 1)
+	git diff --exit-code -- sensor/ docs/schema.md || (echo "generated files are stale: run make generate and commit" >&2; exit 1)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -37,11 +57,14 @@ lint:
 bench:
 	$(GO) run ./bench $(ARGS)
 
-# dist/argus-sensor_<version>_<arch>.deb and dist/argus-sensor-<version>-1.<rpmarch>.rpm
+# dist/argus-sensor_<version>_<arch>.deb and dist/argus-sensor-<version>-1.<rpmarch>.rpm,
+# for amd64 (x86_64) and arm64 (aarch64).
+PACKAGE_ARCHES ?= amd64 arm64
 package:
-	VERSION=$(VERSION) packaging/package.sh dist
+	for arch in $(PACKAGE_ARCHES); do VERSION=$(VERSION) GOARCH=$$arch packaging/package.sh dist || exit 1; done
 
-# The privileged tests on Debian's 5.10, 6.1 and 6.12 kernels under QEMU, and on this host (docs/kernels.md).
+# The privileged tests on Debian's 5.10, 6.1 and 6.12 x86-64 kernels and 6.1 and 6.12 arm64
+# kernels under QEMU, and on this host (docs/kernels.md).
 kernel-matrix:
 	$(SUDO) kernelmatrix/run.sh $(ARGS)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"reflect"
 	"runtime/debug"
@@ -15,6 +16,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 	"github.com/argus-sensor/argus-sensor/snapshot"
@@ -35,7 +37,8 @@ type Config struct {
 	HashWait time.Duration
 	// QueueLimit bounds the records waiting in order behind a pending
 	// hash; past it, reading from the sensor pauses (and the sensor's
-	// own queue counts what it then cannot hold). Default 65536.
+	// own queue counts what it then cannot hold). Default
+	// enrich.DefaultQueueLimit.
 	QueueLimit int
 
 	Sensor       sensor.Options
@@ -50,6 +53,10 @@ type Config struct {
 	NoSnapshot bool
 	// MetricsAddr serves Prometheus /metrics and /healthz; "" disables.
 	MetricsAddr string
+	// StateDir holds what the sensor keeps across restarts: the
+	// prevalence store. "" keeps no prevalence.
+	StateDir   string
+	Prevalence prevalence.Options
 	// Reload, if set, is called for a new configuration on each value
 	// from Hangups (the caller's SIGHUP). The outputs, path classes,
 	// internal networks and allowlist are applied without losing events;
@@ -65,14 +72,9 @@ type Config struct {
 	Started func()
 }
 
-// Defaults.
-const (
-	DefaultHealthInterval = time.Minute
-	DefaultQueueLimit     = 1 << 16
-	// lateLimit bounds the records waiting for a hash that was not ready
-	// when they went out.
-	lateLimit = 1 << 14
-)
+// DefaultHealthInterval is how often a sensor_health record is written
+// when Config leaves it zero.
+const DefaultHealthInterval = time.Minute
 
 // Run runs the daemon until ctx is done.
 func Run(ctx context.Context, cfg Config) error {
@@ -83,15 +85,6 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.Sensor.Logger, cfg.Hasher.Logger, cfg.Signature.Logger = log, log, log
 	if cfg.HealthInterval == 0 {
 		cfg.HealthInterval = DefaultHealthInterval
-	}
-	if cfg.HashWait <= 0 {
-		cfg.HashWait = hasher.DefaultWait
-	}
-	if cfg.QueueLimit <= 0 {
-		cfg.QueueLimit = DefaultQueueLimit
-	}
-	if cfg.PathRules.Prefixes == nil && cfg.PathRules.Components == nil && cfg.PathRules.Homes == nil {
-		cfg.PathRules = classify.DefaultPathRules()
 	}
 
 	p := &pipeline{cfg: cfg, log: log, start: time.Now()}
@@ -149,18 +142,10 @@ type pipeline struct {
 	engine  *detect.Engine
 	fwd     *forward.Forwarder
 	metrics *metricsServer
+	prev    *prevalence.Store
 
-	queue       []queued // in order; the head may wait for its hash
-	late        []enrich.Item
-	lateDropped uint64
-	items       []enrich.Item
-	dets        []*event.Record
-	lastLoss    [2]uint64 // kernel lost, userspace dropped, at the last look
-}
-
-type queued struct {
-	it       enrich.Item
-	deadline time.Time
+	dets     []*event.Record
+	lastLoss [2]uint64 // kernel lost, userspace dropped, at the last look
 }
 
 // build creates every component. The sensor comes last: once attached it
@@ -176,11 +161,7 @@ func (p *pipeline) build(ctx context.Context) error {
 	if p.fwd, err = forward.New(forward.Config{Outputs: cfg.Outputs, SpoolDir: cfg.SpoolDir, Logger: p.log}); err != nil {
 		return err
 	}
-	paths, err := classify.NewPaths(cfg.PathRules)
-	if err != nil {
-		return fmt.Errorf("path classes: %w", err)
-	}
-	extra, err := classify.ParsePrefixes(cfg.Internal)
+	paths, extra, err := classifiers(cfg)
 	if err != nil {
 		return err
 	}
@@ -206,9 +187,17 @@ func (p *pipeline) build(ctx context.Context) error {
 	if bootID == "" {
 		p.log.Warn("cannot read /proc/sys/kernel/random/boot_id: records carry no host.boot_id, and their ids are unique only with the hostname")
 	}
+	if cfg.StateDir != "" {
+		po := cfg.Prevalence
+		po.Logger = p.log
+		if p.prev, err = prevalence.Open(cfg.StateDir, po); err != nil {
+			return fmt.Errorf("open prevalence store: %w", err)
+		}
+	}
 	if p.enrich, err = enrich.New(enrich.Options{
 		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
-		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets,
+		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
+		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit,
 	}); err != nil {
 		return err
 	}
@@ -231,6 +220,11 @@ func (p *pipeline) close() {
 	if p.hasher != nil {
 		p.hasher.Close()
 	}
+	if p.prev != nil {
+		if err := p.prev.Close(); err != nil {
+			p.log.Error("close prevalence store", "err", err)
+		}
+	}
 	if p.fwd != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -238,6 +232,25 @@ func (p *pipeline) close() {
 			p.log.Error("close outputs", "err", err)
 		}
 	}
+}
+
+// classifiers builds the path classifier and the extra internal networks
+// from cfg, at start and on each reload. Path rules left empty mean the
+// defaults.
+func classifiers(cfg Config) (*classify.Paths, []netip.Prefix, error) {
+	rules := cfg.PathRules
+	if rules.Prefixes == nil && rules.Components == nil && rules.Homes == nil {
+		rules = classify.DefaultPathRules()
+	}
+	paths, err := classify.NewPaths(rules)
+	if err != nil {
+		return nil, nil, fmt.Errorf("path classes: %w", err)
+	}
+	internal, err := classify.ParsePrefixes(cfg.Internal)
+	if err != nil {
+		return nil, nil, err
+	}
+	return paths, internal, nil
 }
 
 // snapshot reads what was running before the sensor attached: processes,
@@ -249,7 +262,7 @@ func (p *pipeline) snapshot() {
 		p.log.Warn("snapshot processes", "err", err)
 		return
 	}
-	p.enqueue(p.enrich.Seed(procs, now, p.items[:0]))
+	p.enrich.Seed(procs, now)
 	byNS := map[uint64][]uint32{}
 	for _, pr := range procs {
 		if pr.NetNS != 0 {
@@ -267,7 +280,7 @@ func (p *pipeline) snapshot() {
 			viaProc++
 		}
 		conns += len(cs)
-		p.enqueue(p.enrich.SeedConnections(cs, snapshot.SocketOwners("/proc", pids), uint32(ns), now, p.items[:0]))
+		p.enrich.SeedConnections(cs, snapshot.SocketOwners("/proc", pids), uint32(ns), now)
 	}
 	if viaProc > 0 {
 		p.log.Info("connections of other network namespaces read from /proc/<pid>/net: sock_diag there needs CAP_SYS_ADMIN",
@@ -280,7 +293,9 @@ func (p *pipeline) snapshot() {
 	p.log.Info("snapshot", "processes", len(procs), "connections", conns, "network_namespaces", len(byNS))
 }
 
-// loop runs until the sensor closes its channel (after draining).
+// loop runs until the sensor closes its channel (after draining). Events
+// go into enrich; what enrich hands back finished goes to the outputs and
+// the rules.
 func (p *pipeline) loop() {
 	events := p.sensor.Events()
 	var health <-chan time.Time
@@ -296,31 +311,28 @@ func (p *pipeline) loop() {
 	ticks := 0
 
 	for {
-		wait := p.drain(time.Now())
+		ready, wait, until := p.enrich.Ready(time.Now())
+		p.deliver(ready)
 		in := events
-		if len(p.queue) >= p.cfg.QueueLimit {
+		if p.enrich.Full() {
 			in = nil // back-pressure: the sensor's queue takes it from here
 		}
-		var headDone <-chan struct{}
 		var headDeadline <-chan time.Time
 		if wait != nil {
-			headDone = wait
-			headTimer.Reset(time.Until(p.queue[0].deadline))
+			headTimer.Reset(time.Until(until))
 			headDeadline = headTimer.C
 		}
 		select {
 		case ev, ok := <-in:
 			if !ok {
-				p.enqueue(p.enrich.Flush(time.Time{}, p.items[:0]))
-				p.drainAll()
+				p.deliver(p.enrich.Drain())
 				return
 			}
-			p.enqueue(p.enrich.Handle(ev, p.items[:0]))
-		case <-headDone:
+			p.enrich.Handle(ev)
+		case <-wait:
 		case <-headDeadline:
 		case now := <-tick.C:
-			p.enqueue(p.enrich.Flush(now, p.items[:0]))
-			p.followUps()
+			p.deliver(p.enrich.Tick(now))
 			p.noticeLoss(now)
 			if ticks++; ticks%10 == 0 {
 				p.publish()
@@ -339,71 +351,17 @@ func (p *pipeline) loop() {
 	}
 }
 
-func (p *pipeline) enqueue(items []enrich.Item) {
-	deadline := time.Now().Add(p.cfg.HashWait)
-	for _, it := range items {
-		p.queue = append(p.queue, queued{it: it, deadline: deadline})
-	}
-	p.items = items[:0]
-}
-
-// drain sends every record at the head of the queue that is ready: its
-// hashes are known, or it has waited HashWait. It returns the channel the
-// head is waiting on, or nil when the queue is empty.
-func (p *pipeline) drain(now time.Time) <-chan struct{} {
-	i := 0
-	for ; i < len(p.queue); i++ {
-		q := p.queue[i]
-		if p.enrich.Finalize(q.it) {
-			if now.Before(q.deadline) {
-				break
-			}
-			p.addLate(q.it)
+// deliver hands what enrich finished to the outputs and the rules, side
+// by side.
+func (p *pipeline) deliver(outs []enrich.Out) {
+	for _, o := range outs {
+		if o.Send {
+			p.fwd.Send(o.Rec)
 		}
-		p.emit(q.it.Rec)
-	}
-	p.queue = p.queue[:copy(p.queue, p.queue[i:])]
-	if len(p.queue) == 0 {
-		return nil
-	}
-	return p.enrich.Wait(p.queue[0].it)
-}
-
-// drainAll sends everything left, waiting for nothing.
-func (p *pipeline) drainAll() {
-	for _, q := range p.queue {
-		if p.enrich.Finalize(q.it) {
-			p.addLate(q.it)
+		if o.Observe {
+			p.detect(o.Rec)
 		}
-		p.emit(q.it.Rec)
 	}
-	p.queue = p.queue[:0]
-	p.followUps()
-}
-
-func (p *pipeline) addLate(it enrich.Item) {
-	if len(p.late) >= lateLimit {
-		p.late = p.late[1:]
-		p.lateDropped++
-	}
-	p.late = append(p.late, it)
-}
-
-// followUps completes records that went out before their hash was ready:
-// the hash_update goes out, and the completed record reaches the rules.
-func (p *pipeline) followUps() {
-	kept := p.late[:0]
-	for _, it := range p.late {
-		if p.enrich.Wait(it) != nil {
-			kept = append(kept, it)
-			continue
-		}
-		if up := p.enrich.FollowUp(it); up != nil {
-			p.fwd.Send(up)
-		}
-		p.detect(it.Rec)
-	}
-	p.late = kept
 }
 
 // emit sends a record and runs the rules on it.
@@ -413,9 +371,6 @@ func (p *pipeline) emit(rec *event.Record) {
 }
 
 func (p *pipeline) detect(rec *event.Record) {
-	if rec.Process != nil && rec.Process.Exe.HashStatus == string(hasher.StatusPending) {
-		return // FollowUp brings it back with its digest
-	}
 	p.dets = p.engine.Observe(rec, p.dets[:0])
 	for _, d := range p.dets {
 		p.fwd.Send(d)
@@ -444,9 +399,12 @@ func (p *pipeline) publish() {
 		return
 	}
 	s := &counters{at: time.Now(), hooks: p.sensor.Hooks(), hasher: p.hasher.Stats(), trust: p.trust.Stats(),
-		engine: p.engine.Stats(), enrich: p.enrich.Stats(), outputs: p.fwd.Stats(), lateDropped: p.lateDropped,
-		queued: len(p.queue)}
+		engine: p.engine.Stats(), enrich: p.enrich.Stats(), outputs: p.fwd.Stats()}
 	s.sensor, _ = p.sensor.Stats()
+	if p.prev != nil {
+		ps := p.prev.Stats()
+		s.prev = &ps
+	}
 	p.metrics.last.Store(s)
 }
 
@@ -464,6 +422,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 		h.LastError = err.Error()
 	}
 	h.EventsLost = st.KernelLost()
+	h.DatagramsFolded = st.DatagramsFolded
 	h.EventsDropped = st.Dropped
 	h.DecodeErrors = st.DecodeErrors
 	if st.LastDecodeError != "" {
@@ -480,7 +439,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	h.RingBytes, h.RingPending = st.RingBytes, st.RingPending
 	for _, hk := range p.sensor.Hooks() {
-		hs := event.HookState{Name: hk.Name, Attach: hk.Attach, Attached: hk.Attached}
+		hs := event.HookState{Name: hk.Name, Attach: hk.Attach, Attached: hk.Attached, Optional: hk.Optional}
 		if hk.Err != nil {
 			hs.Error = hk.Err.Error()
 		}
@@ -491,7 +450,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	hs := p.hasher.Stats()
 	h.Hashing = &event.HashingHealth{
 		CacheHits: hs.Hits, CacheMisses: hs.Misses, HitRatio: hs.HitRatio(), FilesHashed: hs.FilesHashed,
-		BytesHashed: hs.BytesHashed, InFlight: hs.InFlight, LateDropped: p.lateDropped,
+		BytesHashed: hs.BytesHashed, InFlight: hs.InFlight, LateDropped: es.LateDropped,
 		Failures: map[string]uint64{
 			string(hasher.StatusGone): hs.Gone, string(hasher.StatusChanged): hs.Changed,
 			string(hasher.StatusTooLarge): hs.TooLarge, string(hasher.StatusError): hs.Errors,
@@ -504,11 +463,17 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	ds := p.engine.Stats()
 	h.Detection = &event.DetectionHealth{ByRule: ds.Detections, Allowlisted: ds.Suppressed, Keys: ds.Keys, Evicted: ds.Evicted}
+	if p.prev != nil {
+		ps := p.prev.Stats()
+		h.Prevalence = &event.PrevalenceHealth{Entries: ps.Entries, Bytes: ps.Bytes, Evicted: ps.Evicted,
+			WriteErrors: ps.WriteErrors, Rebuilt: p.prev.Rebuilt, TrackedSince: p.prev.TrackedSince}
+	}
 	for _, s := range p.fwd.Stats() {
 		h.WriteErrors += s.Errors
 		h.Outputs = append(h.Outputs, event.OutputHealth{
 			Name: s.Name, Format: string(s.Format), Sent: s.Sent, Errors: s.Errors, Retries: s.Retries,
 			SpoolRecords: s.SpoolRecords, SpoolBytes: s.SpoolBytes, Dropped: s.Dropped(), LastError: s.LastError,
+			Filtered: s.Filtered, FilterErrors: s.FilterErrors,
 		})
 	}
 	return &event.Record{
@@ -545,14 +510,7 @@ func (p *pipeline) reload() {
 }
 
 func (p *pipeline) apply(nc Config) error {
-	if nc.PathRules.Prefixes == nil && nc.PathRules.Components == nil && nc.PathRules.Homes == nil {
-		nc.PathRules = classify.DefaultPathRules()
-	}
-	paths, err := classify.NewPaths(nc.PathRules)
-	if err != nil {
-		return fmt.Errorf("path classes: %w", err)
-	}
-	internal, err := classify.ParsePrefixes(nc.Internal)
+	paths, internal, err := classifiers(nc)
 	if err != nil {
 		return err
 	}

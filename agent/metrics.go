@@ -17,6 +17,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
@@ -26,16 +27,15 @@ import (
 // its own), and the scrape handler reads the latest: no counter is kept
 // twice, and a scrape never touches the pipeline.
 type counters struct {
-	at          time.Time
-	sensor      sensor.Stats
-	hooks       []sensor.Hook
-	hasher      hasher.Stats
-	trust       signature.Stats
-	engine      detect.Stats
-	enrich      enrich.Stats
-	outputs     []forward.SinkStats
-	lateDropped uint64
-	queued      int
+	at      time.Time
+	sensor  sensor.Stats
+	hooks   []sensor.Hook
+	hasher  hasher.Stats
+	trust   signature.Stats
+	engine  detect.Stats
+	enrich  enrich.Stats
+	outputs []forward.SinkStats
+	prev    *prevalence.Stats
 }
 
 // drainStale is how long the reader may go without emptying the ring or
@@ -138,10 +138,16 @@ var (
 	dAllowed     = desc("allowlisted_total", "Activity suppressed by an allowlist entry.", "entry")
 	dCorrKeys    = desc("correlation_keys", "Correlation entries held.")
 	dCorrEvicted = desc("correlation_evicted_total", "Live correlation entries evicted for lack of room.")
+	dPrevEntries = desc("prevalence_entries", "Binaries in the prevalence store.")
+	dPrevBytes   = desc("prevalence_bytes", "Size of the prevalence store on disk (database and write-ahead log).")
+	dPrevEvicted = desc("prevalence_evicted_total", "Prevalence entries deleted by the store's bound, least recently seen first.")
+	dPrevErrors  = desc("prevalence_write_errors_total", "Failed writes to the prevalence store (the counts carry on in memory).")
 	dProcs       = desc("process_table_entries", "Process table entries.")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
+	dOutFiltered = desc("output_filtered_total", "Records an output's kinds: or drop: filter kept from it on purpose (not a loss), by output.", "output")
+	dOutFiltErr  = desc("output_filter_errors_total", "Drop conditions that failed on a record, which the output then kept, by output.", "output")
 	dSpoolRecs   = desc("spool_records", "Records spooled and not yet acknowledged, by output.", "output")
 	dSpoolBytes  = desc("spool_bytes", "Spool backlog in bytes, by output.", "output")
 )
@@ -151,7 +157,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dOutSent, dOutErr, dOutDrop, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -185,7 +191,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(dHook, v, h.Name, h.Attach)
 	}
-	gauge(dQueued, float64(s.queued))
+	gauge(dQueued, float64(s.enrich.Queued))
 	counter(dHashHits, float64(s.hasher.Hits))
 	counter(dHashMisses, float64(s.hasher.Misses))
 	counter(dHashFiles, float64(s.hasher.FilesHashed))
@@ -197,7 +203,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		counter(dHashFail, float64(v), string(status))
 	}
-	counter(dHashLate, float64(s.lateDropped))
+	counter(dHashLate, float64(s.enrich.LateDropped))
 	for v, n := range s.trust.Verdicts {
 		counter(dVerdicts, float64(n), string(v))
 	}
@@ -210,10 +216,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dCorrKeys, float64(s.engine.Keys))
 	counter(dCorrEvicted, float64(s.engine.Evicted))
 	gauge(dProcs, float64(s.enrich.Processes))
+	if s.prev != nil {
+		gauge(dPrevEntries, float64(s.prev.Entries))
+		gauge(dPrevBytes, float64(s.prev.Bytes))
+		counter(dPrevEvicted, float64(s.prev.Evicted))
+		counter(dPrevErrors, float64(s.prev.WriteErrors))
+	}
 	for _, o := range s.outputs {
 		counter(dOutSent, float64(o.Sent), o.Name)
 		counter(dOutErr, float64(o.Errors), o.Name)
 		counter(dOutDrop, float64(o.Dropped()), o.Name)
+		counter(dOutFiltered, float64(o.Filtered), o.Name)
+		counter(dOutFiltErr, float64(o.FilterErrors), o.Name)
 		gauge(dSpoolRecs, float64(o.SpoolRecords), o.Name)
 		gauge(dSpoolBytes, float64(o.SpoolBytes), o.Name)
 	}

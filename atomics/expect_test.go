@@ -130,6 +130,9 @@ func (x *expect) detection(rule string, conds ...cond) *event.Record {
 		}
 		return ""
 	}}}, conds...)
+	if x.run == nil || !x.run.spec.degraded {
+		conds = append(conds, notDegraded())
+	}
 	r, why := find(x.w.dets, conds, "no detection names its records")
 	want := "detection " + rule
 	if len(conds) > 1 {
@@ -174,6 +177,32 @@ func (x *expect) noDetection() {
 	} else {
 		c.got = strings.Join(hits, "; ")
 	}
+	x.add(c)
+}
+
+// connectionCount expects exactly n network_connection records from the
+// atomic's processes: each destination once, not once per datagram.
+func (x *expect) connectionCount(n int) {
+	var got []string
+	for _, r := range x.w.conns {
+		got = append(got, describe(r))
+	}
+	c := check{want: fmt.Sprintf("exactly %d network_connection record(s)", n), ok: len(got) == n, final: true}
+	c.got = fmt.Sprintf("%d: %s", len(got), strings.Join(got, "; "))
+	x.add(c)
+}
+
+// detectionCount expects exactly n detections by rule of the atomic's
+// processes.
+func (x *expect) detectionCount(rule string, n int) {
+	var got []string
+	for _, d := range x.w.dets {
+		if d.Detection.Rule == rule {
+			got = append(got, describe(d))
+		}
+	}
+	c := check{want: fmt.Sprintf("exactly %d detection(s) %s", n, rule), ok: len(got) == n, final: true}
+	c.got = fmt.Sprintf("%d: %s", len(got), strings.Join(got, "; "))
 	x.add(c)
 }
 
@@ -474,6 +503,13 @@ func external(want bool) cond {
 			return "unclassified"
 		}
 		return unless(*n.External == want, map[bool]string{true: "external", false: "internal"}[*n.External])
+	}}
+}
+
+// madeVia: the connection was made the way network.via names.
+func madeVia(via string) cond {
+	return cond{"via " + via, func(r *event.Record) string {
+		return unless(r.Network.Via == via, "via "+r.Network.Via)
 	}}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/internal/schematest"
 )
 
 // output follows the sensor's file output and keeps what the atomics need:
@@ -21,7 +22,9 @@ import (
 // detection and health record. The sensor sees the whole host, and
 // anything else running on it (another engineer's benchmark, say) can
 // write gigabytes; those lines are skipped after a glance at their pids,
-// never decoded.
+// never decoded. Every line it decodes is first validated against the
+// argus.v1 JSON Schema (internal/schematest); stopSensor fails the run on
+// any that does not match.
 //
 // The file sink rotates by size (PATH becomes PATH.1, PATH.1 becomes
 // PATH.2, ...). output reads like tail -F: it keeps the file it has open
@@ -44,6 +47,11 @@ type output struct {
 
 	lines, bad int
 	firstBad   string
+
+	// Lines validated against the argus.v1 schema, and those that did
+	// not match it.
+	validated, invalid int
+	firstInvalid       string
 }
 
 func newOutput(path string) *output {
@@ -205,6 +213,13 @@ func (o *output) line(b []byte) {
 	case len(kind) == 0:
 		o.badLine(b, errors.New("no kind"))
 		return
+	}
+	o.validated++
+	if err := schematest.Validate(b); err != nil {
+		o.invalid++
+		if o.firstInvalid == "" {
+			o.firstInvalid = fmt.Sprintf("line %d: %v: %.2000s", o.lines, err, b)
+		}
 	}
 	var r event.Record
 	if err := json.Unmarshal(b, &r); err != nil {

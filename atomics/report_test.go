@@ -92,7 +92,7 @@ func (rep *report) write(t *testing.T, path string) {
 		w("The sensor was the installed `%s` systemd service, with the package's configuration and its file output `%s`; ", rep.unit, rep.output)
 		w("everything observed comes from that file, and the ids are the sensor's record and detection ids.\n\n")
 	} else {
-		w("The sensor ran as `argus-sensor run --output file:… --spool-dir … --health-interval 0`; everything observed comes ")
+		w("The sensor ran as `argus-sensor run --output file:… --spool-dir … --state-dir … --health-interval 0`; everything observed comes ")
 		w("from that output file, and the ids are the sensor's record and detection ids.\n\n")
 	}
 

@@ -440,7 +440,10 @@ func (e *env) startSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"), "--health-interval", "0")
+	// No metrics listener: the atomics do not read it, and a fixed port
+	// would tie the run to nothing else on the host holding 9462.
+	e.sensor = exec.Command(e.bin, "run", "--output", "file:"+events, "--spool-dir", filepath.Join(e.dir, "spool"),
+		"--state-dir", filepath.Join(e.dir, "state"), "--health-interval", "0", "--metrics-address", "")
 	e.sensor.Stdout, e.sensor.Stderr = logf, logf
 	if err := e.sensor.Start(); err != nil {
 		t.Fatalf("start argus-sensor: %v", err)
@@ -497,6 +500,11 @@ func (e *env) stopSensor(t *testing.T) {
 	e.out.flushPart()
 	if e.out.bad > 0 {
 		t.Errorf("%d output lines did not decode; first: %s", e.out.bad, e.out.firstBad)
+	}
+	if e.out.invalid > 0 {
+		t.Errorf("%d of %d output lines do not match the argus.v1 schema; first: %s", e.out.invalid, e.out.validated, e.out.firstInvalid)
+	} else {
+		t.Logf("%d output lines match the argus.v1 schema", e.out.validated)
 	}
 	if e.out.stopped() == nil {
 		t.Errorf("no sensor_health stopped record in the output")

@@ -24,6 +24,10 @@ type caseSpec struct {
 	// cleanup must leave none of them.
 	created []string
 	expect  func(x *expect)
+	// degraded: the atomic makes the sensor lose events on purpose, so
+	// its detections may be marked degraded. Every other atomic fails on
+	// a degraded detection: the run was not the clean one it claims.
+	degraded bool
 }
 
 // suite is every atomic the runner drives, in order: the seed's three
@@ -110,6 +114,16 @@ var suite = []caseSpec{
 			x.detection(detect.RuleT1587, keyedOn(x.digest(pay), "the payload"), names(l, c))
 		},
 	},
+	escapeCase("V5", "32-bit static implant connects from /tmp", "connect32", 1),
+	escapeCase("V6", "32-bit implant connects through i386 socketcall", "socketcall32", 1),
+	escapeCase("V7", "io_uring connect, submitted inline", "io_uring_connect", 1),
+	escapeCase("V8", "io_uring connect forced to an io-wq worker (IOSQE_ASYNC)", "io_uring_connect", 1),
+	escapeCase("V9", "io_uring connect from an SQPOLL ring", "io_uring_connect", 1),
+	escapeCase("V10", "UDP beacon with sendto on an unconnected socket", "sendmsg", 2),
+	escapeCase("V11", "UDP beacon with sendmsg on an unconnected socket", "sendmsg", 2),
+	escapeCase("V12", "UDP beacon with sendmmsg on an unconnected socket", "sendmsg", 2),
+	escapeCase("V13", "TCP Fast Open connect through sendto(MSG_FASTOPEN)", "fastopen", 1),
+	escapeCase("V14", "TCP Fast Open connect with TCP_FASTOPEN_CONNECT", "connect", 1),
 	{
 		id: "C1", file: "argus/T1587-controls.yaml", name: "Build artifact in /tmp calls an internal registry",
 		collect: func(r *caseRun) { r.hash("#{build_dir}/out/fetch-deps") },
@@ -195,4 +209,27 @@ func firstEventCwd(dir string) cond {
 		}
 		return unless(ev[0].Process.Cwd == dir, ev[0].Process.Cwd)
 	}}
+}
+
+// escapeCase is an argus_escape.c variant: a tool in /tmp that reaches the
+// test host a way the connect syscall hook does not see. It must give
+// conns network_connection records (one per destination) made the way
+// via names, and exactly one T1587 detection.
+func escapeCase(id, name, via string, conns int) caseSpec {
+	return caseSpec{
+		id: id, file: "argus/T1587-variants.yaml", name: name,
+		collect: func(r *caseRun) { r.hash("#{tool_path}") },
+		created: []string{"#{tool_path}"},
+		expect: func(x *expect) {
+			tool := x.arg("tool_path")
+			l := x.launch(exePath(tool), classes("tmp"), trust("unowned"), sha(x.digest(tool), tool))
+			c := x.connect(by(l), dst(x.arg("c2_host"), x.port("c2_port")), external(true), madeVia(via))
+			if conns > 1 {
+				x.connect(by(l), dst(x.arg("c2_host"), x.port("c2_port2")), external(true), madeVia(via))
+			}
+			x.connectionCount(conns)
+			x.detection(detect.RuleT1587, keyedOn(x.digest(tool), tool), names(l, c))
+			x.detectionCount(detect.RuleT1587, 1)
+		},
+	}
 }

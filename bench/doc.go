@@ -25,5 +25,12 @@
 // BPF_ENABLE_STATS on, because the accounting itself costs time: the
 // harness reads each argus program's run count and run time.
 //
+// The UDP storms (udp-many, udp-one) send datagrams with sendto from one
+// unconnected socket per loop: udp-many to a new destination every time
+// (one record per datagram, the socket address hooks' worst case), udp-one
+// always to the same one (one record per socket; the rest are counted in
+// sensor_health.datagrams_folded, not reported). Records expected is what
+// the workload says it should give.
+//
 // Output: a markdown table on stdout and the same figures as JSON.
 package main

@@ -76,7 +76,7 @@ func run() error {
 	flag.StringVar(&cfg.sensorBin, "sensor", "", "argus-sensor binary (default: build ./cmd/argus-sensor)")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the JSON results")
 	flag.StringVar(&cfg.sensorConfig, "sensor-config", "", "configuration file for the sensor (default: its defaults)")
-	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, connect, mixed, hash")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, connect, mixed, hash, udp-many, udp-one")
 	flag.StringVar(&conditions, "conditions", "none,argus,auditd", "comma-separated conditions: none, argus, auditd")
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
@@ -253,12 +253,15 @@ func runOnce(name string, cfg config, k *kit) (workloadResult, error) {
 	return r, json.Unmarshal(out, &r)
 }
 
-// expected is how many records one workload op makes.
-func expected(name string, ops uint64) uint64 {
-	if name == "mixed" {
-		return 2 * ops // a launch and a connection
+// expected is how many records a workload run should give.
+func expected(name string, r workloadResult) uint64 {
+	switch {
+	case name == "mixed":
+		return 2 * r.Ops // a launch and a connection
+	case r.Records > 0:
+		return r.Records
 	}
-	return ops
+	return r.Ops
 }
 
 func measure(cfg config, tmp string, k *kit, name string, log *slog.Logger) (workloadReport, error) {
@@ -352,7 +355,7 @@ func argusRound(cfg config, tmp string, k *kit, name string, cr *conditionReport
 	if err != nil {
 		return r, err
 	}
-	cr.EventsExpected += expected(name, r.Ops)
+	cr.EventsExpected += expected(name, r)
 	cr.EventsReported += n
 	cr.Lost += health.EventsLost + health.EventsDropped
 	cr.PeakRSSBytes = max(cr.PeakRSSBytes, rss)
@@ -474,6 +477,12 @@ func argusMatcher(name string, k *kit, r workloadResult) func(*outRecord) bool {
 		return func(rec *outRecord) bool {
 			return launchOf(rec, func(p string) bool { return strings.HasPrefix(p, pool) })
 		}
+	case "udp-many", "udp-one":
+		return func(rec *outRecord) bool {
+			n := rec.Network
+			return rec.Kind == "network_connection" && n != nil && n.Via == "sendmsg" && n.DstPort == udpPort &&
+				strings.HasPrefix(n.DstIP, "127.")
+		}
 	}
 	return func(*outRecord) bool { return false }
 }
@@ -500,7 +509,7 @@ func auditdRound(cfg config, tmp string, k *kit, name string, cr *conditionRepor
 		return r, err
 	}
 	n := execs + conns
-	cr.EventsExpected += expected(name, r.Ops)
+	cr.EventsExpected += expected(name, r)
 	cr.EventsReported += n
 	cr.Lost += lost
 	cpu["auditd"] = append(cpu["auditd"], float64(after-before)/1e3/float64(max(n, 1)))
@@ -577,7 +586,8 @@ func progStats() map[string]progCounter {
 			continue
 		}
 		info, err := p.Info()
-		if err != nil || !strings.HasPrefix(info.Name, "handle_") {
+		// Names are cut to 15 bytes: sockaddr_connect4 is sockaddr_connec.
+		if err != nil || !(strings.HasPrefix(info.Name, "handle_") || strings.HasPrefix(info.Name, "sockaddr_")) {
 			p.Close()
 			continue
 		}

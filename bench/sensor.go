@@ -41,6 +41,7 @@ func startSensor(bin, dir string, extra ...string) (*sensorProc, error) {
 	p := &sensorProc{out: out, metrics: freePort()}
 	// No rotation: every record stays in one file for counting.
 	args := append([]string{"run", "--output", "file:" + out + "?max_size=1T", "--spool-dir", filepath.Join(dir, "spool"),
+		"--state-dir", filepath.Join(dir, "state"),
 		"--health-interval", "0", "--metrics-address", p.metrics}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = &p.stderr
@@ -204,7 +205,9 @@ type outRecord struct {
 		} `json:"exe"`
 	} `json:"process"`
 	Network *struct {
+		DstIP   string `json:"dst_ip"`
 		DstPort uint16 `json:"dst_port"`
+		Via     string `json:"via"`
 	} `json:"network"`
 	Health *finalHealth `json:"health"`
 }

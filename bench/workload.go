@@ -28,10 +28,13 @@ type workloadResult struct {
 	// Ports are the TCP ports the connect and mixed workloads used, so
 	// their records can be told from others.
 	Ports []uint16 `json:"ports,omitempty"`
+	// Records is how many connection records the workload should give,
+	// when that is not one per op (the UDP storms).
+	Records uint64 `json:"records,omitempty"`
 }
 
 // workload names, in report order.
-var allWorkloads = []string{"exec", "connect", "mixed", "hash"}
+var allWorkloads = []string{"exec", "connect", "mixed", "hash", "udp-many", "udp-one"}
 
 // kit is what the workloads run: prepared once by the harness.
 type kit struct {
@@ -98,6 +101,10 @@ func runWorkload(name string, d time.Duration, loops int, args []string) error {
 			}
 			return pool[i], []string{"pool"}
 		})
+	case "udp-many":
+		res, err = udpStorm(d, loops, true)
+	case "udp-one":
+		res, err = udpStorm(d, loops, false)
 	case "connect-once":
 		return connectOnce(args[0])
 	default:
@@ -303,4 +310,57 @@ func connectOnce(addr string) error {
 		return err
 	}
 	return connectRST(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}, -1)
+}
+
+// udpPort is where the UDP storms send: nobody listens there.
+const udpPort = 9
+
+// udpStorm sends datagrams with sendto from one unconnected UDP socket per
+// loop, for d. With many, every datagram goes to a destination of its own
+// (127.64.0.0/10, port udpPort), the worst case for the socket address
+// hooks: one record each. Otherwise every datagram of a socket goes to one
+// destination, 127.64.0.1: one record per socket, the rest counted in
+// datagrams_folded.
+func udpStorm(d time.Duration, loops int, many bool) (workloadResult, error) {
+	var ops atomic.Uint64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	stop := time.Now().Add(d)
+	start := time.Now()
+	payload := []byte("argus-bench")
+	for loop := range loops {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return workloadResult{}, fmt.Errorf("udp storm: socket: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer unix.Close(fd)
+			runtime.LockOSThread()
+			sa := &unix.SockaddrInet4{Port: udpPort, Addr: [4]byte{127, 64, 0, 1}}
+			// Each loop its own slice of the /10: destinations never repeat.
+			next := uint32(loop) << 18
+			for time.Now().Before(stop) {
+				if many {
+					next++
+					sa.Addr = [4]byte{127, 64 | byte(next>>16&0x3f), byte(next >> 8), byte(next)}
+				}
+				if err := unix.Sendto(fd, payload, 0, sa); err != nil && err != unix.ECONNREFUSED {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return workloadResult{}, fmt.Errorf("udp storm: %w", err)
+	}
+	res := workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds(), Ports: []uint16{udpPort}, Records: ops.Load()}
+	if !many {
+		res.Records = uint64(loops)
+	}
+	return res, nil
 }

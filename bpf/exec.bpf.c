@@ -27,6 +27,7 @@ const enum stat_index *unused_stat_index __attribute__((unused));
 const enum exec_flag *unused_exec_flag __attribute__((unused));
 const enum file_flag *unused_file_flag __attribute__((unused));
 const enum connect_flag *unused_connect_flag __attribute__((unused));
+const enum connect_via *unused_connect_via __attribute__((unused));
 
 #define DATA_MASK (4 * 4096 - 1)
 

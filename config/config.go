@@ -13,6 +13,9 @@
 // an output spec, an allowlist glob). For the last kind the file is also
 // decoded as a yaml.Node tree, and the key path of the failing value is
 // looked up there for its line.
+//
+// The package only parses and validates: it sits below the daemon it
+// configures, and cmd/argus-sensor composes agent.Config from a Config.
 package config
 
 import (
@@ -31,8 +34,12 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/detect"
+	"github.com/argus-sensor/argus-sensor/filter"
 	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
 
@@ -62,7 +69,14 @@ type Config struct {
 	} `yaml:"process_table"`
 	// Snapshot reads running processes and open connections at start.
 	Snapshot bool `yaml:"snapshot"`
+	// StateDir holds what the sensor keeps across restarts (the
+	// prevalence store).
+	StateDir   string     `yaml:"state_dir"`
+	Prevalence Prevalence `yaml:"prevalence"`
 }
+
+// DefaultStateDir is the packaged sensor's state directory.
+const DefaultStateDir = "/var/lib/argus-sensor"
 
 // Output is one destination.
 type Output struct {
@@ -76,6 +90,13 @@ type Output struct {
 	Headers   map[string]string `yaml:"headers"`
 	Token     string            `yaml:"token"`
 	TokenFile string            `yaml:"token_file"`
+	// Kinds are the record kinds this output takes (all when empty):
+	// process_launch, network_connection, detection, sensor_health,
+	// hash_update.
+	Kinds []string `yaml:"kinds"`
+	// Drop are conditions (package filter) on records this output does
+	// not take. Neither changes what the rules see.
+	Drop []string `yaml:"drop"`
 }
 
 // Spool is where network outputs keep what the receiver has not taken.
@@ -112,6 +133,16 @@ type Detect struct {
 	Window  Duration            `yaml:"window"`
 	MaxKeys int                 `yaml:"max_keys"`
 	Allow   []detect.AllowEntry `yaml:"allow"`
+	// Novelty grades T1587 detections by the binary's age and
+	// prevalence (docs/detection.md#novelty).
+	Novelty detect.Novelty `yaml:"novelty"`
+}
+
+// Prevalence bounds the prevalence store.
+type Prevalence struct {
+	// Enabled keeps the store; false leaves prevalence off the records.
+	Enabled    bool `yaml:"enabled"`
+	MaxEntries int  `yaml:"max_entries"`
 }
 
 // Metrics is the Prometheus endpoint.
@@ -125,7 +156,7 @@ func Default() *Config {
 	return &Config{
 		LogLevel:       "info",
 		Outputs:        []Output{{Spec: "stdout"}},
-		Spool:          Spool{Dir: forward.DefaultSpoolDir, MaxBytes: 1 << 30},
+		Spool:          Spool{Dir: spool.DefaultDir, MaxBytes: 1 << 30},
 		Sensor:         Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{
@@ -134,9 +165,13 @@ func Default() *Config {
 		Trust:            Trust{Root: "/", TrustedKeys: "/etc/keys/ima"},
 		PathClasses:      classify.DefaultPathRules(),
 		InternalNetworks: []string{},
-		Detect:           Detect{Window: Duration(detect.DefaultWindow), MaxKeys: detect.DefaultMaxKeys, Allow: []detect.AllowEntry{}},
-		Metrics:          Metrics{Address: DefaultMetricsAddress},
-		Snapshot:         true,
+		Detect: Detect{Window: Duration(detect.DefaultWindow), MaxKeys: detect.DefaultMaxKeys, Allow: []detect.AllowEntry{},
+			Novelty: detect.Novelty{MaxAge: detect.DefaultNoveltyMaxAge, MaxExecutions: detect.DefaultNoveltyMaxExecutions,
+				NewSeverity: "CRITICAL", EstablishedSeverity: "HIGH"}},
+		Metrics:    Metrics{Address: DefaultMetricsAddress},
+		Snapshot:   true,
+		StateDir:   DefaultStateDir,
+		Prevalence: Prevalence{Enabled: true, MaxEntries: prevalence.DefaultMaxEntries},
 		ProcessTable: struct {
 			MaxProcesses int `yaml:"max_processes"`
 		}{MaxProcesses: 1 << 16},
@@ -314,6 +349,15 @@ func (c *Config) validate() error {
 			return bad("metrics.address", "%q: want host:port, e.g. 127.0.0.1:9462", a)
 		}
 	}
+	if c.StateDir == "" || !strings.HasPrefix(c.StateDir, "/") {
+		return bad("state_dir", "%q: want an absolute path", c.StateDir)
+	}
+	if c.Prevalence.MaxEntries <= 0 {
+		return bad("prevalence.max_entries", "%d: want a positive number", c.Prevalence.MaxEntries)
+	}
+	if _, err := detect.New(detect.Config{Novelty: c.Detect.Novelty}); err != nil {
+		return bad("detect.novelty", "%v", err)
+	}
 	if c.ProcessTable.MaxProcesses <= 0 {
 		return bad("process_table.max_processes", "%d: want a positive number", c.ProcessTable.MaxProcesses)
 	}
@@ -330,7 +374,7 @@ func (c *Config) ForwardOutputs() ([]forward.Output, error) {
 		}
 		fo := forward.Output{Spec: o.Spec}
 		if o.Format != "" {
-			f, err := forward.ParseFormat(o.Format)
+			f, err := format.ParseFormat(o.Format)
 			if err != nil {
 				return nil, bad(key+".format", "%v", err)
 			}
@@ -352,6 +396,14 @@ func (c *Config) ForwardOutputs() ([]forward.Output, error) {
 			}
 		}
 		fo.HTTP.Headers, fo.HTTP.Token, fo.HTTP.TokenFile = o.Headers, o.Token, o.TokenFile
+		fo.Kinds, fo.Drop = o.Kinds, o.Drop
+		if _, err := filter.Compile(o.Kinds, o.Drop); err != nil {
+			var fe *filter.Error
+			if errors.As(err, &fe) {
+				return nil, bad(key+"."+fe.Field, "%v", fe.Err)
+			}
+			return nil, bad(key, "%v", err)
+		}
 		fo.Spool.MaxBytes = int64(c.Spool.MaxBytes)
 		outs = append(outs, fo)
 	}

@@ -99,6 +99,9 @@ func TestRefusesBadInput(t *testing.T) {
 		{"path_classes:\n  prefixes:\n    tmp: [relative]\n", "line 2: path_classes"},
 		{"metrics:\n  address: nowhere\n", "line 2: metrics.address"},
 		{"sensor: [1, 2]\n", "line 1"},
+		{"outputs:\n  - spec: stdout\n    kinds: [detection, launches]\n", "line 3: outputs[0].kinds[1]: unknown record kind \"launches\""},
+		{"outputs:\n  - spec: stdout\n  - spec: file:/tmp/x\n    drop:\n      - kind == \"detection\"\n      - 'process.exe.path ==='\n", "line 6: outputs[1].drop[1]"},
+		{"outputs:\n  - spec: stdout\n    drop: ['proces.exe.path == \"/x\"']\n", "line 3: outputs[0].drop[0]"},
 		{"{{{", "config bad.yaml"},
 	} {
 		_, err := Parse("bad.yaml", []byte(tc.src))
@@ -139,4 +142,32 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+// Per-output filters from the file reach the forwarder's outputs as
+// written, and the common split (everything to a file, detections and
+// health to the SIEM) validates.
+func TestOutputFilters(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(`
+outputs:
+  - spec: file:/var/log/argus/events.jsonl
+    drop:
+      - kind == "process_launch" && process.exe.trust.verdict == "package_verified" && glob("/usr/**", process.exe.path)
+  - spec: https://siem.example.com/ingest
+    kinds: [detection, sensor_health]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := cfg.ForwardOutputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 2 || len(outs[0].Drop) != 1 || outs[0].Kinds != nil ||
+		!reflect.DeepEqual(outs[1].Kinds, []string{"detection", "sensor_health"}) || outs[1].Drop != nil {
+		t.Fatalf("outputs: %+v", outs)
+	}
+	if !strings.HasPrefix(outs[0].Drop[0], `kind == "process_launch" &&`) {
+		t.Errorf("drop condition: %q", outs[0].Drop[0])
+	}
 }

@@ -57,11 +57,7 @@ func connect(host string, at time.Duration, pid uint32, path, sha, dst string, o
 	return string(r.AppendJSON(nil))
 }
 
-func health(host string, at time.Duration, lost uint64) string {
-	r := &event.Record{Schema: event.Schema, ID: fmt.Sprintf("h-%d", at), Kind: event.KindSensorHealth, Time: t0.Add(at),
-		Host: event.Host{Hostname: host}, Health: &event.Health{State: "running", EventsLost: lost}}
-	return string(r.AppendJSON(nil))
-}
+func health(host string, at time.Duration, lost uint64) string { return healthDrop(host, at, lost, 0) }
 
 func withScript(path, sha string, trust *event.Trust) recOpt {
 	return func(r *event.Record) { r.Process.Script = &event.Script{Path: path, SHA256: sha, Trust: trust} }
@@ -460,18 +456,6 @@ func TestGlob(t *testing.T) {
 			t.Errorf("globMatch(%q, %q) = %v", tc.pat, tc.p, got)
 		}
 	}
-}
-
-func FuzzReplay(f *testing.F) {
-	f.Add([]byte(launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned) + "\n" + connect("h1", 1, 10, "/tmp/implant", shaImplant, "192.0.2.1")))
-	f.Add([]byte("{}\n\x00\n{\"schema\":\"argus.v1\",\"kind\":\"network_connection\",\"network\":{}}"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e, _ := New(Config{})
-		var out bytes.Buffer
-		if _, err := Replay(bytes.NewReader(b), e, nil, &out); err != nil {
-			t.Fatal(err)
-		}
-	})
 }
 
 func TestDeletedPackageFileAtLaunchIsNotACandidate(t *testing.T) {

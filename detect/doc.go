@@ -17,14 +17,29 @@
 // at a path no package owns, with a trust other than INFORMATIONAL, stands
 // for both halves: the detection then holds that one record.
 //
-// State is one entry per (hostname, sha256): the first qualifying launch
-// and the first external connection seen in the window, each kept as its
-// encoded record, plus counts. The detection fires as soon as both halves
-// are present and no more than Window apart, and then the key is quiet for
-// a Window: at most one detection per (hostname, sha256) per window. The
-// entries live in an LRU bounded by MaxKeys; entries older than Window are
-// swept in LRU order. Time is the records' own time, so replayed telemetry
-// correlates exactly as it did live.
+// State is one entry per (hostname, sha256): the newest qualifying launch
+// and the newest external connection since the key last fired, each kept
+// as its encoded record, plus counts. A record fires against the kept
+// record of the other half when the two are no more than Window apart (to
+// the nanosecond), and then the key is quiet for a Window: at most one
+// detection per (hostname, sha256) per window. Keeping the newest, not the
+// first, is what makes the rule exact for records in time order: the
+// newest record of a half pairs with every later record of the other half
+// that an older one would, so a detection appears exactly when some launch
+// and some connection of the key fall within the window (launches at 0
+// and 50 minutes join a connection at 105 through the second). A late
+// record, older than the one kept, is still judged against the other
+// half, but does not displace it. The entries live in an LRU bounded by
+// MaxKeys; entries older than Window are swept in LRU order. Time is the
+// records' own time, so replayed telemetry correlates exactly as it did
+// live.
+//
+// # Tests
+//
+// Every bound and allowlist condition has a test that it alone decides;
+// go run ./internal/mutate applies the one-line mutations in
+// mutations.txt and fails if any leaves the tests passing. FuzzReplay
+// checks the rule against a brute-force oracle over generated telemetry.
 //
 // # npm_lifecycle_script_exec
 //

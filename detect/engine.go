@@ -48,6 +48,8 @@ type Config struct {
 	IsSystem func(string) bool
 	// Allow are allowlist entries.
 	Allow []AllowEntry
+	// Novelty grades T1587 detections by the binary's age and prevalence.
+	Novelty Novelty
 }
 
 // Stats counts the engine's work.
@@ -81,11 +83,42 @@ type key struct{ host, id string }
 
 // window is the correlation state of one (hostname, sha256).
 type window struct {
-	launch, conn     []byte // encoded records
-	launchAt, connAt time.Time
-	launches, conns  int
-	lastSeen         time.Time
-	firedAt          time.Time
+	launch, conn    half
+	launches, conns int
+	lastSeen        time.Time
+	firedAt         time.Time
+}
+
+// half is the kept record of one half of the join: the newest qualifying
+// launch, or the newest external connection, since the key last fired.
+// The newest, because it pairs with every record of the other half that
+// any older one would, and with more: launches at 0 and 50 minutes pair
+// with a connection at 105 through the second alone.
+type half struct {
+	rec []byte // deflated, or plain JSON when raw
+	at  time.Time
+	raw bool
+}
+
+// keep makes rec the kept record of h when h is empty or rec is newer.
+// The first record is deflated (encoded, shared by the identities of one
+// record, is made on demand); a newer one replaces it as plain JSON in a
+// buffer h then owns and reuses. Most keys keep one record, compactly; a
+// busy key (a program that connects out all day) costs one JSON encoding
+// per record and no deflate.
+func (e *Engine) keep(h *half, rec *event.Record, encoded *[]byte) {
+	switch {
+	case h.rec == nil:
+		if *encoded == nil {
+			*encoded = e.pack.pack(rec)
+		}
+		h.rec, h.at, h.raw = *encoded, rec.Time, false
+	case rec.Time.After(h.at):
+		if !h.raw {
+			h.rec = nil // the deflated bytes may be shared: never write into them
+		}
+		h.rec, h.at, h.raw = rec.AppendJSON(h.rec[:0]), rec.Time, true
+	}
 }
 
 // New returns an Engine.
@@ -107,6 +140,11 @@ func New(cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	nov, nerr := cfg.Novelty.withDefaults()
+	if nerr != nil {
+		return nil, nerr
+	}
+	cfg.Novelty = nov
 	e := &Engine{
 		cfg:        cfg,
 		suspicious: map[string]bool{},
@@ -283,6 +321,7 @@ func (e *Engine) launch(rec *event.Record, out []*event.Record) []*event.Record 
 	if p == nil {
 		return out
 	}
+	var encoded []byte
 	for _, c := range identities(p) {
 		if !e.qualifies(c) {
 			continue
@@ -297,10 +336,11 @@ func (e *Engine) launch(rec *event.Record, out []*event.Record) []*event.Record 
 		if e.quiet(w, rec.Time) {
 			continue
 		}
-		if w.launch == nil || rec.Time.Sub(w.launchAt) > e.cfg.Window {
-			w.launch, w.launchAt = e.pack.pack(rec), rec.Time
+		if w.conn.rec != nil && e.within(w.conn.at, rec.Time) {
+			out = e.fire(k, w, rec, &w.conn, false, out)
+			continue
 		}
-		out = e.maybeFire(k, w, rec.Time, out)
+		e.keep(&w.launch, rec, &encoded)
 	}
 	return out
 }
@@ -325,24 +365,18 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 		if e.quiet(w, rec.Time) {
 			continue
 		}
-		if w.conn == nil || rec.Time.Sub(w.connAt) > e.cfg.Window {
-			if encoded == nil {
-				encoded = e.pack.pack(rec)
-			}
-			w.conn, w.connAt = encoded, rec.Time
-		}
-		if w.launch == nil && e.deletedCandidate(c) {
+		switch {
+		case w.launch.rec != nil && e.within(w.launch.at, rec.Time):
+			out = e.fire(k, w, rec, &w.launch, true, out)
+		case e.deletedCandidate(c):
 			// The launch was recorded while the file still existed;
 			// only this record shows it running from a deleted file,
 			// so it stands for both halves.
 			e.stats.Candidates++
-			if encoded == nil {
-				encoded = e.pack.pack(rec)
-			}
-			w.launch, w.launchAt = encoded, rec.Time
-			w.conn, w.connAt = encoded, rec.Time
+			out = e.fire(k, w, rec, nil, true, out)
+		default:
+			e.keep(&w.conn, rec, &encoded)
 		}
-		out = e.maybeFire(k, w, rec.Time, out)
 	}
 	return out
 }
@@ -371,28 +405,38 @@ func (e *Engine) get(k key) *window {
 	return w
 }
 
-// maybeFire emits the t1587 detection of k when both halves are present
-// within the window and the key has not fired within the last window.
-func (e *Engine) maybeFire(k key, w *window, at time.Time, out []*event.Record) []*event.Record {
-	if w.launch == nil || w.conn == nil || absDur(w.launchAt.Sub(w.connAt)) > e.cfg.Window {
-		return out
+// within reports whether two records' times are no more than a window apart.
+func (e *Engine) within(a, b time.Time) bool {
+	return absDur(a.Sub(b)) <= e.cfg.Window
+}
+
+// fire emits the t1587 detection of k for the record cur and other, the
+// kept record of the other half (nil when cur, a deleted binary's
+// connection, stands for both halves). The key is then quiet for a window:
+// its records have served.
+func (e *Engine) fire(k key, w *window, cur *event.Record, other *half, curIsConn bool, out []*event.Record) []*event.Record {
+	launch, conn := *cur, *cur
+	events := []event.Record{*cur}
+	first, last := cur.Time, cur.Time
+	if other != nil {
+		var o event.Record
+		if e.pack.unpack(other.rec, other.raw, &o) != nil {
+			e.stats.UndecodableRecords++
+			return out
+		}
+		if curIsConn {
+			launch, events = o, []event.Record{o, *cur}
+		} else {
+			conn, events = o, []event.Record{*cur, o}
+		}
+		if other.at.Before(first) {
+			first = other.at
+		} else {
+			last = other.at
+		}
 	}
-	var launch, conn event.Record
-	if e.pack.unpack(w.launch, &launch) != nil || e.pack.unpack(w.conn, &conn) != nil {
-		e.stats.UndecodableRecords++
-		return out
-	}
-	w.firedAt = at
-	// The key is quiet for a window now: its records have served.
-	w.launch, w.conn = nil, nil
-	first, last := w.launchAt, w.connAt
-	if last.Before(first) {
-		first, last = last, first
-	}
-	events := []event.Record{launch, conn}
-	if launch.ID == conn.ID {
-		events = events[1:] // the connection stood for the launch (deletedCandidate)
-	}
+	w.firedAt = cur.Time
+	w.launch, w.conn = half{}, half{}
 	exe := launchIdentity(&launch, k.id)
 	summary := fmt.Sprintf("%s (sha256 %s, trust %s, classes %s) launched on %s and connected to %s:%d",
 		exe.path, k.id, verdict(exe.trust), strings.Join(exe.classes, ","), k.host, conn.Network.DstIP, conn.Network.DstPort)
@@ -405,15 +449,16 @@ func (e *Engine) maybeFire(k key, w *window, at time.Time, out []*event.Record) 
 		Hostname:      k.host,
 		SHA256:        k.id,
 		WindowSeconds: int64(e.cfg.Window / time.Second),
-		Degraded:      e.degraded(at),
+		Degraded:      e.degraded(cur.Time),
 		Events:        events,
 		FirstSeen:     first,
 		LastSeen:      last,
 		Connections:   w.conns,
 		ProcessTree:   launch.Process.Ancestors,
 	}
+	e.cfg.Novelty.grade(d, &launch, k.id)
 	e.stats.Detections[RuleT1587]++
-	return append(out, e.detection(d, at, launch.ID, conn.ID))
+	return append(out, e.detection(d, cur.Time, launch.ID, conn.ID))
 }
 
 // quiet reports whether k fired within the last window, counting the

@@ -12,8 +12,9 @@ import (
 // packer stores triggering records compactly. A window holds its records
 // for up to an hour and most never fire, so they are kept as deflated
 // JSON: about a third of the bytes of the JSON and a tenth of the Go
-// structures. Packing happens once per key per window, unpacking only when
-// a detection fires.
+// structures. Packing happens once per key per window (a newer record of a
+// busy key is kept as plain JSON instead: see Engine.keep), unpacking only
+// when a detection fires.
 type packer struct {
 	buf bytes.Buffer
 	w   *flate.Writer
@@ -33,10 +34,14 @@ func (p *packer) pack(rec *event.Record) []byte {
 	return bytes.Clone(p.buf.Bytes())
 }
 
-func (p *packer) unpack(b []byte, rec *event.Record) error {
-	raw, err := io.ReadAll(flate.NewReader(bytes.NewReader(b)))
+// unpack decodes b, deflated by pack or, when raw, plain JSON.
+func (p *packer) unpack(b []byte, raw bool, rec *event.Record) error {
+	if raw {
+		return json.Unmarshal(b, rec)
+	}
+	js, err := io.ReadAll(flate.NewReader(bytes.NewReader(b)))
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(raw, rec)
+	return json.Unmarshal(js, rec)
 }

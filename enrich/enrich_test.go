@@ -72,7 +72,7 @@ func TestConnectUsesExecCapture(t *testing.T) {
 		Path:   "/tmp/implant", Cwd: "/tmp", Args: []string{"./implant", "-c"}, Filename: "./implant",
 		ParentComm: "bash",
 	}
-	launch := one(t, e.Handle(ex, nil))
+	launch := one(t, e.handle(ex, nil))
 	if launch == nil || launch.Kind != event.KindProcessLaunch {
 		t.Fatalf("exec gave %+v", launch)
 	}
@@ -81,7 +81,7 @@ func TestConnectUsesExecCapture(t *testing.T) {
 		p.AUID == nil || *p.AUID != 1000 || p.Parent.Comm != "bash" {
 		t.Errorf("launch process %+v", p)
 	}
-	conn := one(t, e.Handle(connectEv(100, 6e9, "192.0.2.1:4444"), nil))
+	conn := one(t, e.handle(connectEv(100, 6e9, "192.0.2.1:4444"), nil))
 	if conn.Kind != event.KindNetworkConnection || conn.Process.Exe.Path != "/tmp/implant" ||
 		!slices.Equal(conn.Process.Args, ex.Args) || !conn.Process.Exe.Deleted || conn.Process.AUID != nil {
 		t.Errorf("connect process %+v", conn.Process)
@@ -98,19 +98,19 @@ func TestConnectUsesExecCapture(t *testing.T) {
 
 func TestForkInheritsAndExitForgets(t *testing.T) {
 	e := newEnricher(t, t.TempDir())
-	e.Handle(&sensor.Exec{Header: sensor.Header{TGID: 10}, Task: sensor.Task{StartNs: 1e9}, Path: "/tmp/p", Args: []string{"p"}}, nil)
-	e.Handle(&sensor.Fork{Header: sensor.Header{TGID: 11}, StartNs: 2e9, ParentStartNs: 1e9, PPID: 10}, nil)
-	c := one(t, e.Handle(connectEv(11, 2e9, "127.0.0.1:1"), nil))
+	e.handle(&sensor.Exec{Header: sensor.Header{TGID: 10}, Task: sensor.Task{StartNs: 1e9}, Path: "/tmp/p", Args: []string{"p"}}, nil)
+	e.handle(&sensor.Fork{Header: sensor.Header{TGID: 11}, StartNs: 2e9, ParentStartNs: 1e9, PPID: 10}, nil)
+	c := one(t, e.handle(connectEv(11, 2e9, "127.0.0.1:1"), nil))
 	if c.Process.Exe.Path != "/tmp/p" || c.Process.Source != SourceFork || c.Process.Parent.Exe.Path != "" {
 		// connectEv's task says ppid 1; the table entry says 10.
 		t.Errorf("forked child: %+v", c.Process)
 	}
-	e.Handle(&sensor.Exit{Header: sensor.Header{TGID: 11}, StartNs: 2e9}, nil)
+	e.handle(&sensor.Exit{Header: sensor.Header{TGID: 11}, StartNs: 2e9}, nil)
 	if _, ok := e.procs.Peek(11); ok {
 		t.Error("exit did not remove the process")
 	}
 	// An exit for an older process with the same pid removes nothing.
-	e.Handle(&sensor.Exit{Header: sensor.Header{TGID: 10}, StartNs: 999}, nil)
+	e.handle(&sensor.Exit{Header: sensor.Header{TGID: 10}, StartNs: 999}, nil)
 	if _, ok := e.procs.Peek(10); !ok {
 		t.Error("exit of a different start time removed the entry")
 	}
@@ -120,7 +120,7 @@ func TestUnknownProcessFromProcfs(t *testing.T) {
 	root := t.TempDir()
 	fakeProc(t, root, 200, 1, "pre (existing) proc", 3e9+12345, "/opt/agent (deleted)", "/var/lib/agent", "/opt/agent", "--serve")
 	e := newEnricher(t, root)
-	c := one(t, e.Handle(connectEv(200, 3e9+12345, "[2001:db8::1]:443"), nil))
+	c := one(t, e.handle(connectEv(200, 3e9+12345, "[2001:db8::1]:443"), nil))
 	p := c.Process
 	if p.Source != SourceProcfs || p.Exe.Path != "/opt/agent" || p.Cwd != "/var/lib/agent" ||
 		!slices.Equal(p.Args, []string{"/opt/agent", "--serve"}) {
@@ -136,11 +136,11 @@ func TestReusedPidNotTrusted(t *testing.T) {
 	// /proc/300 belongs to a process that started 5 s after the one that connected.
 	fakeProc(t, root, 300, 1, "newcomer", 9e9, "/usr/bin/newcomer", "/", "newcomer")
 	e := newEnricher(t, root)
-	c := one(t, e.Handle(connectEv(300, 4e9, "192.0.2.1:80"), nil))
+	c := one(t, e.handle(connectEv(300, 4e9, "192.0.2.1:80"), nil))
 	if c.Process.Source != SourceKernel || c.Process.Exe.Path != "" || c.Process.Args != nil {
 		t.Errorf("reused pid lent its details: %+v", c.Process)
 	}
-	e.Handle(connectEv(300, 4e9, "192.0.2.1:81"), nil)
+	e.handle(connectEv(300, 4e9, "192.0.2.1:81"), nil)
 	if s := e.Stats(); s.ProcfsLookups != 1 || s.ProcfsFailures != 1 {
 		t.Errorf("second connect retried /proc: %+v", s)
 	}
@@ -149,7 +149,7 @@ func TestReusedPidNotTrusted(t *testing.T) {
 func TestTableIsBounded(t *testing.T) {
 	e := newEnricher(t, t.TempDir())
 	for pid := uint32(1); pid <= 20; pid++ {
-		e.Handle(&sensor.Exec{Header: sensor.Header{TGID: pid}, Task: sensor.Task{StartNs: 1}}, nil)
+		e.handle(&sensor.Exec{Header: sensor.Header{TGID: pid}, Task: sensor.Task{StartNs: 1}}, nil)
 	}
 	if s := e.Stats(); s.Processes != 8 || s.Evicted != 12 {
 		t.Errorf("stats %+v, want 8 entries and 12 evictions", s)
@@ -169,16 +169,16 @@ func TestInterruptedConnectFoldsIntoRestart(t *testing.T) {
 	e := newEnricher(t, t.TempDir())
 	intr := connectEv(400, 1e9, "192.0.2.1:4444")
 	intr.Result, intr.FD = -512, 5
-	if out := e.Handle(intr, nil); len(out) != 0 {
+	if out := e.handle(intr, nil); len(out) != 0 {
 		t.Fatalf("interrupted connect emitted at once: %+v", out[0].Rec.Network)
 	}
 	final := connectEv(400, 1e9, "192.0.2.1:4444")
 	final.Result, final.FD = 0, 5
-	out := e.Handle(final, nil)
+	out := e.handle(final, nil)
 	if len(out) != 1 || out[0].Rec.Network.Result != "success" {
 		t.Fatalf("restart: %d records", len(out))
 	}
-	if out := e.Flush(time.Time{}, nil); len(out) != 0 {
+	if out := e.flush(time.Time{}, nil); len(out) != 0 {
 		t.Fatalf("folded record still held: %d", len(out))
 	}
 }
@@ -187,11 +187,11 @@ func TestInterruptedConnectThatReturnedEINTR(t *testing.T) {
 	e := newEnricher(t, t.TempDir())
 	intr := connectEv(401, 1e9, "192.0.2.1:4444")
 	intr.Result, intr.FD = -512, 5
-	e.Handle(intr, nil)
+	e.handle(intr, nil)
 	// The thread's next connect is another socket: the first came back EINTR.
 	next := connectEv(401, 1e9, "198.51.100.7:443")
 	next.Result, next.FD = 0, 6
-	out := e.Handle(next, nil)
+	out := e.handle(next, nil)
 	if len(out) != 2 || out[0].Rec.Network.Result != "interrupted" || out[0].Rec.Network.DstPort != 4444 || out[1].Rec.Network.DstPort != 443 {
 		t.Fatalf("got %d records: %+v", len(out), out)
 	}
@@ -199,11 +199,11 @@ func TestInterruptedConnectThatReturnedEINTR(t *testing.T) {
 	// Nothing follows: it goes out after the hold, not before.
 	lone := connectEv(402, 1e9, "192.0.2.1:4444")
 	lone.Result = -512
-	e.Handle(lone, nil)
-	if out := e.Flush(time.Now(), nil); len(out) != 0 {
+	e.handle(lone, nil)
+	if out := e.flush(time.Now(), nil); len(out) != 0 {
 		t.Fatal("flushed before the hold elapsed")
 	}
-	if out := e.Flush(time.Now().Add(InterruptedHold), nil); len(out) != 1 || out[0].Rec.Network.Result != "interrupted" {
+	if out := e.flush(time.Now().Add(InterruptedHold), nil); len(out) != 1 || out[0].Rec.Network.Result != "interrupted" {
 		t.Fatalf("after the hold: %d records", len(out))
 	}
 }
@@ -212,6 +212,30 @@ func TestResultName(t *testing.T) {
 	for ret, want := range map[int32]string{0: "success", -115: "EINPROGRESS", -111: "ECONNREFUSED", -101: "ENETUNREACH", -512: "interrupted", -516: "interrupted", -9999: "errno_9999"} {
 		if got := ResultName(ret); got != want {
 			t.Errorf("ResultName(%d) = %q, want %q", ret, got, want)
+		}
+	}
+}
+
+func TestSubmittedConnectIsNotSuccess(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	for _, tc := range []struct {
+		mod         func(c *sensor.Connect)
+		result, via string
+		code        int32
+	}{
+		{func(c *sensor.Connect) { c.Result = 0 }, "success", "connect", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.IOUring = 0, true, true }, "submitted", "io_uring_connect", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.Compat, c.Via = 0, true, true, sensor.ViaSocketcall }, "submitted", "socketcall32", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.Compat, c.Via = 0, true, true, sensor.ViaSendmsg }, "submitted", "sendmsg32", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.Via = 0, true, sensor.ViaFastOpen }, "submitted", "fastopen", 0},
+		{func(c *sensor.Connect) { c.Result, c.Submitted, c.KernelThread = 0, true, true }, "submitted", "kernel_connect", 0},
+	} {
+		c := connectEv(100, 6e9, "192.0.2.1:4444")
+		c.FD = sensor.NoFD
+		tc.mod(c)
+		n := one(t, e.handle(c, nil)).Network
+		if n.Result != tc.result || n.Via != tc.via || n.ResultCode != tc.code {
+			t.Errorf("result %q via %q code %d; want %q %q %d", n.Result, n.Via, n.ResultCode, tc.result, tc.via, tc.code)
 		}
 	}
 }

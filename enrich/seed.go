@@ -12,12 +12,26 @@ import (
 )
 
 // Seed puts the processes running when the sensor started into the
-// table, starts their hashes, and appends a process_launch record for each,
+// table, starts their hashes, and queues a process_launch record for each,
 // with process.source "procfs" and the time of the snapshot: the rules
 // then treat a process older than the sensor as launched when the sensor
 // first saw it, so an implant that predates the sensor is still caught
 // when it connects.
-func (e *Enricher) Seed(procs []snapshot.Process, now time.Time, out []Item) []Item {
+func (e *Enricher) Seed(procs []snapshot.Process, now time.Time) {
+	e.enqueue(e.seed(procs, now, e.items[:0]))
+}
+
+// SeedConnections queues a network_connection record, with
+// network.source "sock_diag", for each connection that was already open
+// when the sensor started. owners maps socket inodes to pids; a socket
+// held by no process the table knows is reported with what the socket
+// itself says.
+func (e *Enricher) SeedConnections(conns []snapshot.Conn, owners map[uint64]uint32, netns uint32, now time.Time) {
+	e.enqueue(e.seedConnections(conns, owners, netns, now, e.items[:0]))
+}
+
+// seed is Seed, appending the records to out.
+func (e *Enricher) seed(procs []snapshot.Process, now time.Time, out []Item) []Item {
 	seeded := make([]*Proc, 0, len(procs))
 	for _, sp := range procs {
 		p := &Proc{
@@ -49,12 +63,8 @@ func (e *Enricher) Seed(procs []snapshot.Process, now time.Time, out []Item) []I
 	return out
 }
 
-// SeedConnections appends a network_connection record, with
-// network.source "sock_diag", for each connection that was already open
-// when the sensor started. owners maps socket inodes to pids; a socket
-// held by no process the table knows is reported with what the socket
-// itself says.
-func (e *Enricher) SeedConnections(conns []snapshot.Conn, owners map[uint64]uint32, netns uint32, now time.Time, out []Item) []Item {
+// seedConnections is SeedConnections, appending the records to out.
+func (e *Enricher) seedConnections(conns []snapshot.Conn, owners map[uint64]uint32, netns uint32, now time.Time, out []Item) []Item {
 	for i, c := range conns {
 		r := &event.Record{
 			Schema: event.Schema,

@@ -3,10 +3,13 @@
 //
 // Every record is one JSON object on one line with "schema":"argus.v1", a
 // stable "id", a "kind", a "time" (RFC 3339, UTC, always nine fractional
-// digits) and "host". The kind decides which of "process", "network" and
-// "health" are present. docs/schema.md is the field-by-field reference;
-// names there are a contract other tools parse, so fields are added, never
-// renamed.
+// digits) and "host". The kind decides which of "process", "network",
+// "health" and "detection" are present. The JSON Schema in event/schema is
+// the contract, field by field, and docs/schema.md is rendered from it;
+// other tools parse these names, so fields are added, never renamed. A
+// field added to Record must be added to the schema too: the tests
+// validate the encoder's output, replay's and the running sensor's
+// against it.
 //
 // # Encoding
 //

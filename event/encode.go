@@ -15,22 +15,22 @@ const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // decodes with encoding/json into an equal Record.
 func (r *Record) AppendJSON(b []byte) []byte {
 	b = append(b, `{"schema":`...)
-	b = appendString(b, r.Schema)
+	b = AppendString(b, r.Schema)
 	b = append(b, `,"id":`...)
-	b = appendString(b, r.ID)
+	b = AppendString(b, r.ID)
 	b = append(b, `,"kind":`...)
-	b = appendString(b, string(r.Kind))
+	b = AppendString(b, string(r.Kind))
 	b = append(b, `,"time":"`...)
 	b = AppendTime(b, r.Time)
 	b = append(b, `","host":{"hostname":`...)
-	b = appendString(b, r.Host.Hostname)
+	b = AppendString(b, r.Host.Hostname)
 	if r.Host.BootID != "" {
 		b = append(b, `,"boot_id":`...)
-		b = appendString(b, r.Host.BootID)
+		b = AppendString(b, r.Host.BootID)
 	}
 	b = append(b, '}')
 	if r.RefID != "" {
-		b = appendString(append(b, `,"ref_id":`...), r.RefID)
+		b = AppendString(append(b, `,"ref_id":`...), r.RefID)
 	}
 	if r.Process != nil {
 		b = append(b, `,"process":`...)
@@ -76,13 +76,13 @@ func (p *Process) appendJSON(b []byte) []byte {
 	}
 	b = appendUint(append(b, `,"start_time_ns":`...), p.StartTimeNs)
 	if p.Comm != "" {
-		b = appendString(append(b, `,"comm":`...), p.Comm)
+		b = AppendString(append(b, `,"comm":`...), p.Comm)
 	}
 	b = appendStrings(append(b, `,"args":`...), p.Args)
 	if p.ArgsTruncated {
 		b = append(b, `,"args_truncated":true`...)
 	}
-	b = appendString(append(b, `,"cwd":`...), p.Cwd)
+	b = AppendString(append(b, `,"cwd":`...), p.Cwd)
 	if p.CwdTruncated {
 		b = append(b, `,"cwd_truncated":true`...)
 	}
@@ -91,12 +91,12 @@ func (p *Process) appendJSON(b []byte) []byte {
 	}
 	b = p.Exe.appendJSON(append(b, `,"exe":`...))
 	if sc := p.Script; sc != nil {
-		b = appendString(append(b, `,"script":{"path":`...), sc.Path)
+		b = AppendString(append(b, `,"script":{"path":`...), sc.Path)
 		if sc.SHA256 != "" {
-			b = appendString(append(b, `,"sha256":`...), sc.SHA256)
+			b = AppendString(append(b, `,"sha256":`...), sc.SHA256)
 		}
 		if sc.HashStatus != "" {
-			b = appendString(append(b, `,"hash_status":`...), sc.HashStatus)
+			b = AppendString(append(b, `,"hash_status":`...), sc.HashStatus)
 		}
 		if len(sc.PathClasses) > 0 {
 			b = appendStrings(append(b, `,"path_classes":`...), sc.PathClasses)
@@ -104,16 +104,17 @@ func (p *Process) appendJSON(b []byte) []byte {
 		if sc.Trust != nil {
 			b = sc.Trust.appendJSON(append(b, `,"trust":`...))
 		}
+		b = appendAge(b, sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 		b = append(b, '}')
 	}
 	if p.Parent != nil {
 		b = appendUint(append(b, `,"parent":{"pid":`...), uint64(p.Parent.PID))
 		if p.Parent.Comm != "" {
-			b = appendString(append(b, `,"comm":`...), p.Parent.Comm)
+			b = AppendString(append(b, `,"comm":`...), p.Parent.Comm)
 		}
 		b = append(b, `,"exe":{`...)
 		if p.Parent.Exe.Path != "" {
-			b = appendString(append(b, `"path":`...), p.Parent.Exe.Path)
+			b = AppendString(append(b, `"path":`...), p.Parent.Exe.Path)
 		}
 		b = append(b, "}}"...)
 	}
@@ -125,7 +126,7 @@ func (p *Process) appendJSON(b []byte) []byte {
 			}
 			b = appendUint(append(b, `{"pid":`...), uint64(a.PID))
 			if a.ExePath != "" {
-				b = appendString(append(b, `,"exe_path":`...), a.ExePath)
+				b = AppendString(append(b, `,"exe_path":`...), a.ExePath)
 			}
 			if len(a.Args) > 0 {
 				b = appendStrings(append(b, `,"args":`...), a.Args)
@@ -135,18 +136,18 @@ func (p *Process) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	if p.Source != "" {
-		b = appendString(append(b, `,"source":`...), p.Source)
+		b = AppendString(append(b, `,"source":`...), p.Source)
 	}
 	return append(b, '}')
 }
 
 func (e *Exe) appendJSON(b []byte) []byte {
-	b = appendString(append(b, `{"path":`...), e.Path)
+	b = AppendString(append(b, `{"path":`...), e.Path)
 	if e.PathTruncated {
 		b = append(b, `,"path_truncated":true`...)
 	}
 	if e.InvokedAs != "" {
-		b = appendString(append(b, `,"invoked_as":`...), e.InvokedAs)
+		b = AppendString(append(b, `,"invoked_as":`...), e.InvokedAs)
 	}
 	b = appendUint(append(b, `,"device":`...), e.Device)
 	b = appendUint(append(b, `,"inode":`...), e.Inode)
@@ -159,10 +160,10 @@ func (e *Exe) appendJSON(b []byte) []byte {
 	b = strconv.AppendBool(append(b, `,"memfd":`...), e.Memfd)
 	b = strconv.AppendBool(append(b, `,"deleted":`...), e.Deleted)
 	if e.SHA256 != "" {
-		b = appendString(append(b, `,"sha256":`...), e.SHA256)
+		b = AppendString(append(b, `,"sha256":`...), e.SHA256)
 	}
 	if e.HashStatus != "" {
-		b = appendString(append(b, `,"hash_status":`...), e.HashStatus)
+		b = AppendString(append(b, `,"hash_status":`...), e.HashStatus)
 	}
 	if e.Trust != nil {
 		b = e.Trust.appendJSON(append(b, `,"trust":`...))
@@ -170,20 +171,43 @@ func (e *Exe) appendJSON(b []byte) []byte {
 	if len(e.PathClasses) > 0 {
 		b = appendStrings(append(b, `,"path_classes":`...), e.PathClasses)
 	}
+	b = appendAge(b, e.AgeSeconds, e.AgeSource, e.Prevalence)
 	return append(b, '}')
 }
 
+// appendAge writes an executable's or script's age and prevalence.
+func appendAge(b []byte, age *int64, source string, p *Prevalence) []byte {
+	if age != nil {
+		b = strconv.AppendInt(append(b, `,"age_seconds":`...), *age, 10)
+	}
+	if source != "" {
+		b = AppendString(append(b, `,"age_source":`...), source)
+	}
+	if p != nil {
+		b = append(AppendTime(append(b, `,"prevalence":{"first_seen":"`...), p.FirstSeen), '"')
+		b = appendUint(append(b, `,"executions":`...), p.Executions)
+		b = strconv.AppendBool(append(b, `,"first_execution":`...), p.FirstExecution)
+		b = strconv.AppendBool(append(b, `,"connected_outside":`...), p.ConnectedOutside)
+		b = append(AppendTime(append(b, `,"tracked_since":"`...), p.TrackedSince), '"')
+		if p.Key != "" {
+			b = AppendString(append(b, `,"key":`...), p.Key)
+		}
+		b = append(b, '}')
+	}
+	return b
+}
+
 func (t *Trust) appendJSON(b []byte) []byte {
-	b = appendString(append(b, `{"verdict":`...), t.Verdict)
-	b = appendString(append(b, `,"severity":`...), t.Severity)
+	b = AppendString(append(b, `{"verdict":`...), t.Verdict)
+	b = AppendString(append(b, `,"severity":`...), t.Severity)
 	if t.Package != "" {
-		b = appendString(append(b, `,"package":`...), t.Package)
+		b = AppendString(append(b, `,"package":`...), t.Package)
 	}
 	if t.Signer != "" {
-		b = appendString(append(b, `,"signer":`...), t.Signer)
+		b = AppendString(append(b, `,"signer":`...), t.Signer)
 	}
 	if t.Reason != "" {
-		b = appendString(append(b, `,"reason":`...), t.Reason)
+		b = AppendString(append(b, `,"reason":`...), t.Reason)
 	}
 	return append(b, '}')
 }
@@ -199,29 +223,32 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = AppendString(b, s)
 	}
 	return append(b, ']')
 }
 
 func (n *Network) appendJSON(b []byte) []byte {
-	b = appendString(append(b, `{"protocol":`...), n.Protocol)
-	b = appendString(append(b, `,"family":`...), n.Family)
-	b = appendString(append(b, `,"dst_ip":`...), n.DstIP)
+	b = AppendString(append(b, `{"protocol":`...), n.Protocol)
+	b = AppendString(append(b, `,"family":`...), n.Family)
+	b = AppendString(append(b, `,"dst_ip":`...), n.DstIP)
 	b = appendUint(append(b, `,"dst_port":`...), uint64(n.DstPort))
 	if n.SrcIP != "" {
-		b = appendString(append(b, `,"src_ip":`...), n.SrcIP)
+		b = AppendString(append(b, `,"src_ip":`...), n.SrcIP)
 	}
 	if n.SrcPort != 0 {
 		b = appendUint(append(b, `,"src_port":`...), uint64(n.SrcPort))
 	}
-	b = appendString(append(b, `,"result":`...), n.Result)
+	b = AppendString(append(b, `,"result":`...), n.Result)
 	b = strconv.AppendInt(append(b, `,"result_code":`...), int64(n.ResultCode), 10)
 	if n.NetNS != 0 {
 		b = appendUint(append(b, `,"netns":`...), uint64(n.NetNS))
 	}
+	if n.Via != "" {
+		b = AppendString(append(b, `,"via":`...), n.Via)
+	}
 	if n.Source != "" {
-		b = appendString(append(b, `,"source":`...), n.Source)
+		b = AppendString(append(b, `,"source":`...), n.Source)
 	}
 	if n.External != nil {
 		b = strconv.AppendBool(append(b, `,"external":`...), *n.External)
@@ -233,8 +260,8 @@ func appendUint(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 10)
 
 const hex = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaped as AppendEscaped does.
-func appendString(b []byte, s string) []byte {
+// AppendString appends s as a JSON string, escaped as AppendEscaped does.
+func AppendString(b []byte, s string) []byte {
 	return append(AppendEscaped(append(b, '"'), s), '"')
 }
 

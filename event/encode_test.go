@@ -23,8 +23,8 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("appendString(%q) = %s, encoding/json gives %s", s, got, want)
+		if got := AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("AppendString(%q) = %s, encoding/json gives %s", s, got, want)
 		}
 	}
 }
@@ -126,9 +126,11 @@ func randRecord(r *rand.Rand) *Record {
 				SHA256: randString(r), HashStatus: randString(r), Trust: randTrust(r), PathClasses: randStrings(r),
 			},
 		}
+		p.Exe.AgeSeconds, p.Exe.AgeSource, p.Exe.Prevalence = randAge(r)
 		if r.IntN(2) == 0 {
 			p.Script = &Script{Path: randString(r), SHA256: randString(r), HashStatus: randString(r),
 				PathClasses: randStrings(r), Trust: randTrust(r)}
+			p.Script.AgeSeconds, p.Script.AgeSource, p.Script.Prevalence = randAge(r)
 		}
 		if r.IntN(2) == 0 {
 			a := r.Uint32()
@@ -155,6 +157,7 @@ func randRecord(r *rand.Rand) *Record {
 			Protocol: "tcp", Family: "ipv6", DstIP: randString(r), DstPort: uint16(r.Uint32()),
 			SrcIP: randString(r), SrcPort: uint16(r.Uint32()), Result: randString(r),
 			ResultCode: -r.Int32N(200), NetNS: r.Uint32() % 2, Source: []string{"", "sock_diag"}[r.IntN(2)],
+			Via: []string{"", "connect", "io_uring_sendmsg32"}[r.IntN(3)],
 		}
 		if r.IntN(3) > 0 {
 			ext := r.IntN(2) == 0
@@ -164,8 +167,9 @@ func randRecord(r *rand.Rand) *Record {
 	if rec.Kind == KindSensorHealth {
 		rec.Health = &Health{
 			State: "running", EventsLost: r.Uint64(), EventsDropped: r.Uint64(),
-			EventsByKind: map[string]uint64{"exec": r.Uint64()},
-			Hooks:        []HookState{{Name: "exec", Attach: "tp_btf/x", Attached: true}},
+			EventsByKind:    map[string]uint64{"exec": r.Uint64()},
+			Hooks:           []HookState{{Name: "exec", Attach: "tp_btf/x", Attached: true}, {Name: "sockaddr_connect4", Attach: "cgroup/connect4", Optional: true, Error: "no cgroup v2"}},
+			DatagramsFolded: r.Uint64() % 3,
 		}
 	}
 	if rec.Kind == KindDetection {
@@ -226,4 +230,19 @@ func BenchmarkEncodingJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func randAge(r *rand.Rand) (*int64, string, *Prevalence) {
+	var age *int64
+	if r.IntN(2) == 0 {
+		a := r.Int64N(1 << 40)
+		age = &a
+	}
+	var p *Prevalence
+	if r.IntN(2) == 0 {
+		p = &Prevalence{FirstSeen: time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(), Executions: r.Uint64(),
+			FirstExecution: r.IntN(2) == 0, ConnectedOutside: r.IntN(2) == 0,
+			TrackedSince: time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(), Key: []string{"", "file"}[r.IntN(2)]}
+	}
+	return age, []string{"", "btime", "ctime"}[r.IntN(3)], p
 }

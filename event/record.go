@@ -108,6 +108,35 @@ type Exe struct {
 	// in: tmp, shm, run_user, downloads, node_modules, hidden_dir, memfd,
 	// deleted.
 	PathClasses []string `json:"path_classes,omitempty"`
+	// AgeSeconds is how long before the exec the file came to be
+	// (AgeSource "btime": its birth time; "ctime": its last status change,
+	// where the filesystem keeps no birth time). Absent when unknown.
+	AgeSeconds *int64 `json:"age_seconds,omitempty"`
+	AgeSource  string `json:"age_source,omitempty"`
+	// Prevalence is how new and how common the binary is on this host.
+	Prevalence *Prevalence `json:"prevalence,omitempty"`
+}
+
+// Prevalence is what the host's prevalence store knows of a binary,
+// keyed by its sha256 (or its file identity when it has none).
+type Prevalence struct {
+	// FirstSeen is the first execution the store remembers.
+	FirstSeen time.Time `json:"first_seen"`
+	// Executions counts executions seen on this host, this one included
+	// (on a connection: those so far).
+	Executions uint64 `json:"executions"`
+	// FirstExecution is true on the launch that is its first execution
+	// seen here.
+	FirstExecution bool `json:"first_execution"`
+	// ConnectedOutside is true once the binary has connected to an
+	// external address (before this record).
+	ConnectedOutside bool `json:"connected_outside"`
+	// TrackedSince is when the store began: a FirstSeen close to it means
+	// "already here when tracking began", not "new".
+	TrackedSince time.Time `json:"tracked_since"`
+	// Key is what the store counts by when it is not the sha256:
+	// "file" (device, inode, ctime) for a binary with no hash.
+	Key string `json:"key,omitempty"`
 }
 
 // Trust is the provenance verdict of an executable.
@@ -126,11 +155,14 @@ type Trust struct {
 
 // Script is a file run by an interpreter.
 type Script struct {
-	Path        string   `json:"path"`
-	SHA256      string   `json:"sha256,omitempty"`
-	HashStatus  string   `json:"hash_status,omitempty"`
-	PathClasses []string `json:"path_classes,omitempty"`
-	Trust       *Trust   `json:"trust,omitempty"`
+	Path        string      `json:"path"`
+	SHA256      string      `json:"sha256,omitempty"`
+	HashStatus  string      `json:"hash_status,omitempty"`
+	PathClasses []string    `json:"path_classes,omitempty"`
+	Trust       *Trust      `json:"trust,omitempty"`
+	AgeSeconds  *int64      `json:"age_seconds,omitempty"`
+	AgeSource   string      `json:"age_source,omitempty"`
+	Prevalence  *Prevalence `json:"prevalence,omitempty"`
 }
 
 // Parent is the parent of a process.
@@ -154,10 +186,18 @@ type Network struct {
 	SrcIP    string `json:"src_ip,omitempty"`
 	SrcPort  uint16 `json:"src_port,omitempty"`
 	// Result is "success", "EINPROGRESS" (non-blocking connect under
-	// way) or the errno name, e.g. "ECONNREFUSED".
+	// way), the errno name, e.g. "ECONNREFUSED", or "submitted" when the
+	// connection was seen being made and its outcome cannot be known
+	// (io_uring, 32-bit calls, datagrams, TCP Fast Open; ResultCode 0).
 	Result     string `json:"result"`
 	ResultCode int32  `json:"result_code"`
 	NetNS      uint32 `json:"netns,omitempty"`
+	// Via names how the connection was made: "connect", "socketcall",
+	// "sendmsg" (first datagram from a socket to a destination),
+	// "fastopen" or "unknown", prefixed "io_uring_" when issued through
+	// io_uring and suffixed "32" for a 32-bit program. Absent for
+	// connections found by the startup snapshot.
+	Via string `json:"via,omitempty"`
 	// Source is "sock_diag" for a connection that was already open when
 	// the sensor started (found by the startup snapshot, so Result is
 	// "established" and the time is when it was found); absent for
@@ -196,6 +236,10 @@ type Detection struct {
 	Connections int `json:"connection_count,omitempty"`
 	// ProcessTree is the launched process's ancestry, nearest first.
 	ProcessTree []Ancestor `json:"process_tree,omitempty"`
+	// Novelty says why the binary counts as new on the host, which
+	// raised the severity: "new_file" (written shortly before it ran),
+	// "rare" (run only a few times here). Absent for an established one.
+	Novelty []string `json:"novelty,omitempty"`
 }
 
 // Ancestor is one process in an ancestry chain.
@@ -219,8 +263,12 @@ type Health struct {
 	EventsByKind  map[string]uint64 `json:"events_by_kind,omitempty"`
 	LostByKind    map[string]uint64 `json:"lost_by_kind,omitempty"`
 	Hooks         []HookState       `json:"hooks,omitempty"`
-	RingBytes     int               `json:"ring_bytes,omitempty"`
-	RingPending   int               `json:"ring_pending,omitempty"`
+	// DatagramsFolded counts datagrams to a (socket, destination) that
+	// already had its network_connection record: counted, not reported
+	// one by one.
+	DatagramsFolded uint64 `json:"datagrams_folded,omitempty"`
+	RingBytes       int    `json:"ring_bytes,omitempty"`
+	RingPending     int    `json:"ring_pending,omitempty"`
 	// Processes is the size of the process table; ProcessesEvicted counts
 	// entries its bound pushed out.
 	Processes        int    `json:"processes"`
@@ -234,6 +282,7 @@ type Health struct {
 	TrustVerdicts map[string]uint64 `json:"trust_verdicts,omitempty"`
 	Detection     *DetectionHealth  `json:"detection,omitempty"`
 	Outputs       []OutputHealth    `json:"outputs,omitempty"`
+	Prevalence    *PrevalenceHealth `json:"prevalence,omitempty"`
 	Version       string            `json:"version,omitempty"`
 }
 
@@ -260,6 +309,18 @@ type DetectionHealth struct {
 	Evicted     uint64            `json:"evicted"`
 }
 
+// PrevalenceHealth reports the prevalence store.
+type PrevalenceHealth struct {
+	Entries     int64  `json:"entries"`
+	Bytes       int64  `json:"bytes"`
+	Evicted     uint64 `json:"evicted"`
+	WriteErrors uint64 `json:"write_errors"`
+	// Rebuilt says why the store found at start was damaged and set
+	// aside for a new, empty one; absent when it opened cleanly.
+	Rebuilt      string    `json:"rebuilt,omitempty"`
+	TrackedSince time.Time `json:"tracked_since"`
+}
+
 // OutputHealth reports one output.
 type OutputHealth struct {
 	Name         string `json:"name"`
@@ -271,6 +332,11 @@ type OutputHealth struct {
 	SpoolBytes   int64  `json:"spool_bytes"`
 	Dropped      uint64 `json:"dropped"`
 	LastError    string `json:"last_error,omitempty"`
+	// Filtered counts records this output's kinds: or drop: kept from it
+	// on purpose; FilterErrors drop conditions that failed (the record
+	// was kept). Absent when the output has no filter.
+	Filtered     uint64 `json:"filtered,omitempty"`
+	FilterErrors uint64 `json:"filter_errors,omitempty"`
 }
 
 // HookState is one attach point.
@@ -278,5 +344,7 @@ type HookState struct {
 	Name     string `json:"name"`
 	Attach   string `json:"attach"`
 	Attached bool   `json:"attached"`
+	// Optional hooks widen coverage; the sensor runs without them.
+	Optional bool   `json:"optional,omitempty"`
 	Error    string `json:"error,omitempty"`
 }

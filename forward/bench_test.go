@@ -9,28 +9,10 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
-
-// BenchmarkFormat measures the encoding cost per record, which the
-// pipeline goroutine pays once per format in use.
-func BenchmarkFormat(b *testing.B) {
-	recs := map[string]*event.Record{
-		"launch": testLaunch(0, true), "connect": testConnect(0, true), "detection": testDetection(true),
-	}
-	for _, f := range []Format{FormatNative, FormatUDM, FormatECS} {
-		for _, kind := range []string{"launch", "connect", "detection"} {
-			r := recs[kind]
-			b.Run(string(f)+"/"+kind, func(b *testing.B) {
-				buf := f.Append(nil, r)
-				b.SetBytes(int64(len(buf)))
-				b.ReportAllocs()
-				for b.Loop() {
-					buf = f.Append(buf[:0], r)
-				}
-			})
-		}
-	}
-}
 
 // sendPaced sends n records the way the pipeline does: as fast as it
 // can, yielding when a queue is half full (the real pipeline waits on the
@@ -56,7 +38,7 @@ func sendPaced(f *Forwarder, n int, r *event.Record) {
 // including encoding, the queue hand-off and the write. Run with -cpu 1
 // for the one-core figure.
 func BenchmarkFileSink(b *testing.B) {
-	for _, fm := range []Format{FormatNative, FormatUDM} {
+	for _, fm := range []format.Format{format.FormatNative, format.FormatUDM} {
 		b.Run(string(fm), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "events.jsonl")
 			f, err := New(Config{Outputs: []Output{{Spec: "file:" + path, Format: fm, File: FileOptions{MaxBytes: 256 << 20}}},
@@ -64,7 +46,7 @@ func BenchmarkFileSink(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := testLaunch(0, true)
+			r := recordtest.Launch(0, true)
 			b.ReportAllocs()
 			start := time.Now()
 			sendPaced(f, b.N, r)
@@ -84,12 +66,12 @@ func BenchmarkFileSink(b *testing.B) {
 // BenchmarkSpool measures the spool's write, read and acknowledge cycle
 // per record, as a network sink drives it.
 func BenchmarkSpool(b *testing.B) {
-	s, err := openSpool(b.TempDir(), SpoolOptions{MaxBytes: 1 << 30, SyncInterval: time.Second}, quietLogger())
+	s, err := spool.Open(b.TempDir(), spool.Options{MaxBytes: 1 << 30, SyncInterval: time.Second}, quietLogger())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	msg := FormatUDM.Append(nil, testLaunch(0, true))
+	msg := format.FormatUDM.Append(nil, recordtest.Launch(0, true))
 	const per = 256
 	q := newMemQueue(64 << 20)
 	for i := 0; i < per; i++ {

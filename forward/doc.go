@@ -4,14 +4,8 @@
 //
 // # Formats
 //
-// A Format encodes one record as one JSON object with no newline in it:
-// native (argus.v1, event.Record.AppendJSON), udm (Google SecOps Unified
-// Data Model: PROCESS_LAUNCH with the parent as principal and the new
-// program as target.process, NETWORK_CONNECTION, STATUS_UPDATE for
-// sensor_health, PROCESS_UNCATEGORIZED for hash_update, GENERIC_EVENT with
-// security_result for detections) or ecs (Elastic Common Schema, custom
-// fields under "argus"). The encoders append to a byte slice without
-// reflection; docs/udm-mapping.md and docs/forwarding.md list every field.
+// Records are encoded by package forward/format (native argus.v1, udm,
+// ecs): Send encodes each record once per format in use.
 //
 // # Sinks
 //
@@ -33,33 +27,13 @@
 //
 // # Spool
 //
-// A network sink's goroutine moves batches from its queue into a disk
-// spool, a directory per sink (SpoolOptions.Dir/<hash of destination and
-// format>/) holding:
-//
-//	00000000000000000000.seg  segment files, named by the number of their
-//	00000000000000052113.seg  first record; frames of [len u32][crc32c u32][record]
-//	cursor                    32 bytes rewritten in place: segment, offset,
-//	                          record number, CRC: what the receiver has acknowledged
-//	lock                      flock(2): one sensor per spool
-//
-// A second goroutine reads from the cursor, sends a batch, and moves the
-// cursor past it only when the receiver accepted it; segments wholly
-// before the cursor are deleted. Delivery therefore resumes in order after
-// an outage and after a restart, at least once: a batch sent but not yet
-// acknowledged when the sensor stops is sent again, so receivers
-// deduplicate by the record id (metadata.product_log_id in UDM, event.id
-// in ECS, id in native).
-//
-// Appends are written at once and fsynced every SyncInterval (1 s by
-// default), on segment rotation and on Close: a crash of the sensor loses
-// nothing written, a power loss at most the last interval. On open, a
-// torn last frame is cut off and a cursor that fails its CRC restarts at
-// the oldest segment (duplicates, not loss).
-//
-// The spool is bounded (MaxBytes, 1 GiB by default). A record that would
-// exceed the bound deletes the oldest segment first; its records that were
-// not yet acknowledged are counted in Stats.SpoolDropped and logged.
+// A network sink's goroutine moves batches from its queue into its own
+// disk spool (package forward/spool: layout, durability, bound), a
+// directory under spool.Options.Dir named by a hash of destination and
+// format. A second goroutine reads from the spool, sends a batch, and
+// acknowledges it only when the receiver accepted it, so delivery resumes
+// in order after an outage and after a restart, at least once. It fsyncs
+// the spool every spool.Options.SyncInterval.
 //
 // # Retries
 //

@@ -8,6 +8,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 )
 
 // The daemon builds one Output per --output flag, with --format as the
@@ -17,7 +18,7 @@ func ExampleNew() {
 	specs := []string{"stdout"} // e.g. also "syslog+tcp://siem:514", "https://..."
 	var outs []forward.Output
 	for _, s := range specs {
-		outs = append(outs, forward.Output{Spec: s, Format: forward.FormatNative})
+		outs = append(outs, forward.Output{Spec: s, Format: format.FormatNative})
 	}
 	f, err := forward.New(forward.Config{Outputs: outs, SpoolDir: os.TempDir()})
 	if err != nil {

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/filter"
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 )
 
 // DefaultQueueBytes bounds each sink's in-memory queue.
@@ -23,7 +26,7 @@ type Config struct {
 	// Outputs are the destinations; none means stdout in native format.
 	Outputs []Output
 	// SpoolDir is the parent of the network sinks' spool directories
-	// when an Output does not set its own. Default DefaultSpoolDir.
+	// when an Output does not set its own. Default DefaultDir.
 	SpoolDir string
 	Logger   *slog.Logger
 	// Resolver checks at start that host names exist; nil is
@@ -40,8 +43,9 @@ type Forwarder struct {
 	sinks []*sink
 
 	mu      sync.Mutex // serialises Send's encode buffers
-	formats []Format
+	formats []format.Format
 	enc     [][]byte
+	encoded []bool // enc[i] holds this Send's record
 	closed  atomic.Bool
 
 	wg     sync.WaitGroup
@@ -55,7 +59,7 @@ type Forwarder struct {
 type SinkStats struct {
 	// Name is the output spec without credentials or options.
 	Name   string
-	Format Format
+	Format format.Format
 	// Sent counts records the receiver accepted (for local sinks:
 	// written); Bytes their encoded size before compression.
 	Sent, Bytes uint64
@@ -85,8 +89,13 @@ type SinkStats struct {
 	Oversize uint64
 	// WriteDropped counts records a local sink failed to write.
 	WriteDropped uint64
-	LastError    string
-	LastErrorAt  time.Time
+	// Filtered counts records this output's kinds: or drop: kept from it
+	// on purpose (not a loss: every other output and the rules had them);
+	// FilterErrors counts conditions that failed at run time, each of
+	// which kept its record.
+	Filtered, FilterErrors uint64
+	LastError              string
+	LastErrorAt            time.Time
 }
 
 // Dropped is the total of records this sink lost.
@@ -114,7 +123,7 @@ func (e *retryAfter) Unwrap() error { return e.err }
 
 type sink struct {
 	name   string
-	format Format
+	format format.Format
 	fidx   int
 	// envelope wraps a formatted record in the sink's framing (syslog
 	// header, HEC event); false drops it as oversize.
@@ -125,7 +134,12 @@ type sink struct {
 
 	local *localWriter
 
-	spool       *spool
+	// filter picks the records this output takes; nil takes all.
+	filter *filter.Filter
+	// filtered counts records the filter kept from this output.
+	filtered atomic.Uint64
+
+	spool       *spool.Spool
 	d           deliverer
 	maxRecords  int
 	maxBytes    int
@@ -219,7 +233,7 @@ func Validate(outputs []Output) error {
 	return nil
 }
 
-func (f *Forwarder) formatIndex(fm Format) int {
+func (f *Forwarder) formatIndex(fm format.Format) int {
 	for i, x := range f.formats {
 		if x == fm {
 			return i
@@ -227,6 +241,7 @@ func (f *Forwarder) formatIndex(fm Format) int {
 	}
 	f.formats = append(f.formats, fm)
 	f.enc = append(f.enc, make([]byte, 0, 4096))
+	f.encoded = append(f.encoded, false)
 	return len(f.formats) - 1
 }
 
@@ -235,9 +250,13 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 	if qb <= 0 {
 		qb = DefaultQueueBytes
 	}
+	fm := p.Format
+	if p.kind == kindStdout {
+		fm = format.ForTerminal(fm, os.Stdout)
+	}
 	s := &sink{
-		name: p.name, format: p.Format, fidx: f.formatIndex(p.Format),
-		q: newMemQueue(qb), log: f.log.With("output", p.name),
+		name: p.name, format: p.Format, fidx: f.formatIndex(fm),
+		q: newMemQueue(qb), log: f.log.With("output", p.name), filter: p.filter,
 	}
 	var err error
 	switch p.kind {
@@ -276,10 +295,10 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 		p.Spool.Dir = spoolDir
 	}
 	if p.Spool.Dir == "" {
-		p.Spool.Dir = DefaultSpoolDir
+		p.Spool.Dir = spool.DefaultDir
 	}
 	dir := filepath.Join(p.Spool.Dir, p.id)
-	if s.spool, err = openSpool(dir, p.Spool, s.log); err != nil {
+	if s.spool, err = spool.Open(dir, p.Spool, s.log); err != nil {
 		s.d.close()
 		return nil, badOutput(&p.Output, "spool_dir", err)
 	}
@@ -333,10 +352,21 @@ func (f *Forwarder) Send(r *event.Record) {
 		return
 	}
 	f.mu.Lock()
-	for i, fm := range f.formats {
-		f.enc[i] = fm.Append(f.enc[i][:0], r)
+	for i := range f.encoded {
+		f.encoded[i] = false
 	}
+	env := filter.NewEnv(r)
 	for _, s := range f.sinks {
+		if s.filter != nil {
+			if keep, _ := s.filter.Keep(r, env); !keep {
+				s.filtered.Add(1)
+				continue
+			}
+		}
+		if !f.encoded[s.fidx] {
+			f.enc[s.fidx] = f.formats[s.fidx].Append(f.enc[s.fidx][:0], r)
+			f.encoded[s.fidx] = true
+		}
 		p := f.enc[s.fidx]
 		if s.envelope != nil {
 			var ok bool
@@ -358,6 +388,7 @@ func (f *Forwarder) Stats() []SinkStats {
 		st := SinkStats{
 			Name: s.name, Format: s.format,
 			Sent: s.sent.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(),
+			Filtered: s.filtered.Load(), FilterErrors: s.filter.Errors(),
 			Errors: s.errs.Load(), Retries: s.retries.Load(),
 			QueueDropped: s.q.Dropped(),
 			Rejected:     s.rejected.Load(), Oversize: s.oversize.Load(),
@@ -457,7 +488,7 @@ func (s *sink) runLocal() {
 func (s *sink) runSpooler() {
 	defer close(s.spoolerDone)
 	var tick <-chan time.Time
-	if iv := s.spool.opts.SyncInterval; iv > 0 {
+	if iv := s.spool.SyncInterval(); iv > 0 {
 		t := time.NewTicker(iv)
 		defer t.Stop()
 		tick = t.C
@@ -511,7 +542,7 @@ func (s *sink) runSender(ctx context.Context) {
 			default:
 			}
 			select {
-			case <-s.spool.notify:
+			case <-s.spool.Notify():
 			case <-s.spoolerDone:
 			case <-ctx.Done():
 				return
@@ -558,7 +589,7 @@ func (s *sink) runSender(ctx context.Context) {
 		if !s.spool.Ack(end) {
 			// The batch's segment was dropped while it was in flight; it
 			// was delivered all the same.
-			s.spool.delivered(uint64(len(recs)))
+			s.spool.Delivered(uint64(len(recs)))
 		}
 	}
 }

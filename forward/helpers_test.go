@@ -2,7 +2,6 @@ package forward
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,11 +12,8 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
-
-const testBoot = "4b35b4dd-767a-4fb3-9fba-6d53cbdf1826"
-
-var testTime = time.Date(2026, 11, 26, 2, 40, 18, 194504954, time.UTC)
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -28,164 +24,10 @@ func testLogger(t testing.TB) *slog.Logger {
 	return quietLogger()
 }
 
-func ptr[T any](v T) *T { return &v }
-
-// testLaunch is a process_launch with every optional field the schema
-// has, filled or not depending on full.
-func testLaunch(i int, full bool) *event.Record {
-	r := &event.Record{
-		Schema: event.Schema,
-		ID:     fmt.Sprintf("4b35b4dd-%x-1f51-1", 0x76b359cade+i),
-		Kind:   event.KindProcessLaunch,
-		Time:   testTime.Add(time.Duration(i) * time.Millisecond),
-		Host:   event.Host{Hostname: "vm1", BootID: testBoot},
-		Process: &event.Process{
-			PID: 8017, PPID: 8004, UID: 1000, GID: 1000, EUID: 1000, EGID: 1000,
-			StartTimeNs: 509814896624 + uint64(i), Comm: "mytrue",
-			Args: []string{"./mytrue", "a", "b c"}, Cwd: "/tmp", CgroupID: 1,
-			Exe: event.Exe{
-				Path: "/tmp/mytrue", InvokedAs: "./mytrue", Device: 65024, Inode: 9981074,
-				Size: 35664, MtimeNs: 1795660818193980487, CtimeNs: 1795660818193980487,
-				Nlink: 1, Mode: 33261, UID: 1000,
-			},
-			Parent: &event.Parent{PID: 8004, Comm: "bash", Exe: event.ParentExe{Path: "/usr/bin/bash"}},
-			Source: "exec",
-		},
-	}
-	if full {
-		p := r.Process
-		p.TID = 8018
-		p.AUID = ptr(uint32(1000))
-		p.ArgsTruncated = true
-		p.CwdTruncated = true
-		p.Exe.PathTruncated = true
-		p.Exe.Memfd = true
-		p.Exe.Deleted = true
-		p.Exe.SHA256 = strings.Repeat("ab", 32)
-		p.Exe.HashStatus = ""
-		p.Exe.Trust = &event.Trust{Verdict: "unowned", Severity: "HIGH", Package: "", Signer: "", Reason: "no package owns the file"}
-		p.Exe.PathClasses = []string{"tmp", "hidden_dir"}
-		p.Ancestors = []event.Ancestor{{PID: 8004, ExePath: "/usr/bin/bash", Args: []string{"bash", "-i"}},
-			{PID: 1, ExePath: "/sbin/init"}}
-		p.Script = &event.Script{
-			Path: "/home/u/.n2/pay", SHA256: strings.Repeat("cd", 32), HashStatus: "",
-			PathClasses: []string{"hidden_dir"},
-			Trust:       &event.Trust{Verdict: "unknown", Severity: "MEDIUM", Signer: "CN=x"},
-		}
-	} else {
-		r.Process.Exe.HashStatus = "pending"
-	}
-	return r
-}
-
-func testConnect(i int, full bool) *event.Record {
-	r := testLaunch(i, full)
-	r.Kind = event.KindNetworkConnection
-	r.ID = fmt.Sprintf("4b35b4dd-%x-1f51-4", 0x76b359cade+i)
-	r.Network = &event.Network{
-		Protocol: "tcp", Family: "ipv4", DstIP: "192.0.2.1", DstPort: 4444,
-		Result: "EINPROGRESS", ResultCode: -115,
-	}
-	if full {
-		r.Network.Family = "ipv6"
-		r.Network.DstIP = "::ffff:192.0.2.1"
-		r.Network.SrcIP = "10.0.0.5"
-		r.Network.SrcPort = 51512
-		r.Network.NetNS = 4026531840
-		r.Network.External = ptr(true)
-		r.Network.Source = "sock_diag"
-		r.Network.Result = "established"
-		sc := *r.Process.Script
-		sc.SHA256, sc.HashStatus = "", "too_large"
-		r.Process.Script = &sc
-	}
-	return r
-}
-
-func testHealth(full bool) *event.Record {
-	r := &event.Record{
-		Schema: event.Schema, ID: testBoot + "-health-187b0a", Kind: event.KindSensorHealth,
-		Time: testTime, Host: event.Host{Hostname: "vm1", BootID: testBoot},
-		Health: &event.Health{State: "running", Processes: 12, UptimeSeconds: 61.5, Version: "v0.1.0"},
-	}
-	if full {
-		h := r.Health
-		h.EventsLost, h.EventsDropped, h.DecodeErrors, h.WriteErrors = 3, 4, 5, 6
-		h.LastError = "decode: short record"
-		h.EventsByKind = map[string]uint64{"exec": 10, "connect": 20}
-		h.LostByKind = map[string]uint64{"exec": 3}
-		h.Hooks = []event.HookState{{Name: "exec", Attach: "tp_btf/sched_process_exec", Attached: true},
-			{Name: "connect", Attach: "tracepoint/syscalls/sys_exit_connect", Error: "verifier"}}
-		h.RingBytes, h.RingPending = 8<<20, 4096
-		h.ProcessesEvicted = 7
-		h.Hashing = &event.HashingHealth{CacheHits: 90, CacheMisses: 10, HitRatio: 0.9, FilesHashed: 10,
-			BytesHashed: 1 << 20, InFlight: 1, Failures: map[string]uint64{"too_large": 1}, LateDropped: 2}
-		h.TrustVerdicts = map[string]uint64{"package_verified": 50, "unowned": 2}
-		h.Detection = &event.DetectionHealth{ByRule: map[string]uint64{"t1587": 1},
-			Allowlisted: map[string]uint64{"t1587": 3}, Keys: 12, Evicted: 0}
-		h.Outputs = []event.OutputHealth{{Name: "syslog+tcp://siem:514", Format: "udm", Sent: 100, Errors: 2,
-			Retries: 2, SpoolRecords: 5, SpoolBytes: 5000, Dropped: 1, LastError: "connect: refused"}}
-	}
-	return r
-}
-
-func testDetection(full bool) *event.Record {
-	l, c := testLaunch(0, true), testConnect(1, true)
-	d := &event.Detection{
-		Rule: "t1587_develop_capabilities_unsigned_exec", Technique: "T1587", Tactic: "Resource Development",
-		Severity: "HIGH", Summary: "unsigned /tmp/mytrue connected to 192.0.2.1:4444",
-		Hostname: "vm1", SHA256: strings.Repeat("ab", 32), WindowSeconds: 3600,
-		Events:    []event.Record{*l, *c},
-		FirstSeen: testTime, LastSeen: testTime.Add(time.Second),
-	}
-	if full {
-		d.Techniques = []string{"T1587.001", "T1195.002"}
-		d.Degraded = true
-		d.Connections = 2
-		d.ProcessTree = []event.Ancestor{{PID: 8004, ExePath: "/usr/bin/bash", Args: []string{"bash"}}, {PID: 1, ExePath: "/sbin/init"}}
-	}
-	return &event.Record{
-		Schema: event.Schema, ID: "det-" + testBoot + "-1", Kind: event.KindDetection,
-		Time: testTime.Add(time.Second), Host: event.Host{Hostname: "vm1", BootID: testBoot}, Detection: d,
-	}
-}
-
-func testHashUpdate(full bool) *event.Record {
-	r := testLaunch(5, full)
-	r.Kind = event.KindHashUpdate
-	r.RefID = r.ID
-	r.ID += "-h"
-	r.Process.Exe.SHA256 = strings.Repeat("ef", 32)
-	r.Process.Exe.HashStatus = ""
-	if full {
-		r.Process.Exe.Trust = &event.Trust{Verdict: "signed_untrusted", Severity: "LOW", Package: "devtool", Signer: "CN=dev"}
-	}
-	return r
-}
-
-// allRecords covers every kind, with optional fields filled and empty,
-// and records missing the parts their kind usually has.
-func allRecords() []*event.Record {
-	var out []*event.Record
-	for _, full := range []bool{false, true} {
-		out = append(out, testLaunch(1, full), testConnect(2, full), testHealth(full), testDetection(full), testHashUpdate(full))
-	}
-	out = append(out,
-		&event.Record{Schema: event.Schema, ID: "bare-launch", Kind: event.KindProcessLaunch, Time: testTime, Host: event.Host{Hostname: "vm1"}},
-		&event.Record{Schema: event.Schema, ID: "bare-hash", Kind: event.KindHashUpdate, RefID: "x", Time: testTime, Host: event.Host{Hostname: "vm1"}},
-		&event.Record{Schema: event.Schema, ID: "odd \"name\"\n\xff", Kind: "future_kind", Time: testTime, Host: event.Host{Hostname: "host with space\u2028"}},
-		&event.Record{Schema: event.Schema, ID: "no-dst", Kind: event.KindNetworkConnection, Time: testTime,
-			Host: event.Host{Hostname: "vm1"}, Network: &event.Network{Protocol: "udplite", Family: "ipv4"}},
-		&event.Record{Schema: event.Schema, ID: "empty-detection", Kind: event.KindDetection, Time: testTime,
-			Host: event.Host{Hostname: "vm1"}, Detection: &event.Detection{Rule: "r", Severity: "bogus", Tactic: "TA0002"}},
-	)
-	return out
-}
-
 // seqRecord is a small record whose id carries its sequence number, for
 // delivery tests that check order and completeness.
 func seqRecord(i int) *event.Record {
-	r := testLaunch(i, false)
+	r := recordtest.Launch(i, false)
 	r.ID = fmt.Sprintf("seq-%07d", i)
 	return r
 }
@@ -231,36 +73,6 @@ func checkComplete(t testing.TB, seqs []int, n int) (dups int) {
 		t.Fatalf("delivered %d distinct records of %d", next, n)
 	}
 	return dups
-}
-
-func mustJSON(t testing.TB, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("invalid JSON: %v\n%s", err, b)
-	}
-	return m
-}
-
-// get walks a dotted path through decoded JSON objects; a numeric
-// element indexes an array.
-func get(m any, path string) any {
-	cur := m
-	for _, k := range strings.Split(path, ".") {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[k]
-		case []any:
-			var i int
-			if _, err := fmt.Sscanf(k, "%d", &i); err != nil || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
-	}
-	return cur
 }
 
 // freePort returns a loopback TCP port nothing listens on now.

@@ -131,14 +131,14 @@ func (h *httpSink) envelope(b []byte, r *event.Record, msg []byte) ([]byte, bool
 		b = append(b, byte('0'+us/d%10))
 	}
 	b = append(b, `,"host":`...)
-	b = appendJSONString(b, r.Host.Hostname)
+	b = event.AppendString(b, r.Host.Hostname)
 	b = append(b, `,"source":`...)
-	b = appendJSONString(b, h.source)
+	b = event.AppendString(b, h.source)
 	b = append(b, `,"sourcetype":`...)
-	b = appendJSONString(b, h.sourceType)
+	b = event.AppendString(b, h.sourceType)
 	if h.index != "" {
 		b = append(b, `,"index":`...)
-		b = appendJSONString(b, h.index)
+		b = event.AppendString(b, h.index)
 	}
 	b = append(b, `,"event":`...)
 	b = append(b, msg...)

@@ -17,6 +17,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/argus-sensor/argus-sensor/forward/spool"
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
 // receiver is an HTTP endpoint that records what it is sent, in order,
@@ -221,7 +224,7 @@ func TestHTTPModes(t *testing.T) {
 				if r.URL.Query().Get("tenant") != "x" || r.URL.Query().Get("format") != "" {
 					t.Errorf("receiver query %q: own options must be stripped, others kept", r.URL.RawQuery)
 				}
-				if get(m, "event.kind") != "event" {
+				if recordtest.Get(m, "event.kind") != "event" {
 					t.Errorf("not ecs: %v", m)
 				}
 			}},
@@ -231,7 +234,7 @@ func TestHTTPModes(t *testing.T) {
 				if r.Header.Get("Authorization") != "Bearer ya29.x" {
 					t.Errorf("auth %q", r.Header.Get("Authorization"))
 				}
-				if get(m, "metadata.vendor_name") != "Argus" || get(m, "principal.hostname") != "vm1" {
+				if recordtest.Get(m, "metadata.vendor_name") != "Argus" || recordtest.Get(m, "principal.hostname") != "vm1" {
 					t.Errorf("not udm: %v", m)
 				}
 			}},
@@ -247,7 +250,7 @@ func TestHTTPModes(t *testing.T) {
 				if tm := m["time"].(float64); tm < 1795660818 || tm > 1795660819 {
 					t.Errorf("hec time %v is not the record's", tm)
 				}
-				if get(m, "event.schema") != "argus.v1" {
+				if recordtest.Get(m, "event.schema") != "argus.v1" {
 					t.Errorf("hec event %v", m["event"])
 				}
 			}},
@@ -270,7 +273,7 @@ func TestHTTPModes(t *testing.T) {
 			}
 			checkComplete(t, rv.seqs(t), n)
 			for i, m := range rv.msgs {
-				c.check(t, rv.reqs[min(i, len(rv.reqs)-1)], mustJSON(t, m))
+				c.check(t, rv.reqs[min(i, len(rv.reqs)-1)], recordtest.MustJSON(t, m))
 			}
 			st := f.Stats()[0]
 			if st.Sent != n || st.Batches == 0 || st.Bytes == 0 || st.Dropped() != 0 {
@@ -422,7 +425,7 @@ func TestHTTPSpoolFullDropsOldestAndCounts(t *testing.T) {
 	rv := &receiver{t: t, mode: "array"}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	f := newTestForwarder(t, Output{Spec: "http://" + addr + "/in?spool_max_size=1M",
-		Spool: SpoolOptions{SegmentBytes: 64 << 10}, HTTP: HTTPOptions{Backoff: fastBackoff()}})
+		Spool: spool.Options{SegmentBytes: 64 << 10}, HTTP: HTTPOptions{Backoff: fastBackoff()}})
 	const n = 20000 // about 20 MB of records
 	for i := 0; i < n; i++ {
 		f.Send(seqRecord(i))

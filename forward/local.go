@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 )
 
 // Local sink defaults.
@@ -65,7 +67,7 @@ func (w *localWriter) open() error {
 // written. A record that does not fit the current file starts the next
 // one; the file is never cut inside a record.
 func (w *localWriter) write(batch []byte) (records, bytes int, err error) {
-	err = eachFrame(batch, func(rec []byte) error {
+	err = spool.EachFrame(batch, func(rec []byte) error {
 		if w.maxBytes > 0 && w.size+int64(len(w.buf)) > 0 &&
 			w.size+int64(len(w.buf)+len(rec)+1) > w.maxBytes {
 			if err := w.rotate(); err != nil {

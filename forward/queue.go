@@ -1,8 +1,9 @@
 package forward
 
 import (
-	"encoding/binary"
 	"sync"
+
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 )
 
 // memQueue is the hand-off between the pipeline goroutine and one sink's
@@ -37,8 +38,7 @@ func (q *memQueue) Put(p []byte) bool {
 		q.mu.Unlock()
 		return false
 	}
-	q.buf = binary.LittleEndian.AppendUint32(q.buf, uint32(len(p)))
-	q.buf = append(q.buf, p...)
+	q.buf = spool.AppendFrame(q.buf, p)
 	q.records++
 	q.mu.Unlock()
 	select {
@@ -81,16 +81,4 @@ func (q *memQueue) Dropped() uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.dropped
-}
-
-// eachFrame calls fn for every record of a batch Take returned.
-func eachFrame(batch []byte, fn func(rec []byte) error) error {
-	for len(batch) >= 4 {
-		n := int(binary.LittleEndian.Uint32(batch))
-		if err := fn(batch[4 : 4+n]); err != nil {
-			return err
-		}
-		batch = batch[4+n:]
-	}
-	return nil
 }

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/filter"
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/internal/units"
 )
 
@@ -29,14 +32,19 @@ type Output struct {
 	Spec string
 	// Format is how records are encoded; "" means the spec's format=
 	// option, else FormatNative.
-	Format Format
+	Format format.Format
 	File   FileOptions
 	Syslog SyslogOptions
 	HTTP   HTTPOptions
-	Spool  SpoolOptions
+	Spool  spool.Options
 	// QueueBytes bounds the in-memory hand-off from the pipeline to the
 	// sink's goroutine. Default 16 MiB.
 	QueueBytes int
+	// Kinds are the record kinds this output takes (all when empty), and
+	// Drop conditions on records it does not take (package filter). They
+	// never change what the rules see.
+	Kinds []string
+	Drop  []string
 }
 
 // FileOptions configures a file sink.
@@ -129,6 +137,8 @@ type parsedOutput struct {
 	// id names the sink's spool directory: stable for the same
 	// destination and format across restarts.
 	id string
+	// filter is Kinds and Drop compiled; nil takes every record.
+	filter *filter.Filter
 }
 
 // badOutput is the error for an output that cannot be used. It names the
@@ -212,13 +222,25 @@ func parseOutput(o Output) (*parsedOutput, error) {
 		return nil, badOutput(&o, "", err)
 	}
 	if p.Format == "" {
-		p.Format = FormatNative
+		p.Format = format.FormatNative
 	}
-	f, err := ParseFormat(string(p.Format))
+	f, err := format.ParseFormat(string(p.Format))
 	if err != nil {
 		return nil, badOutput(&o, "format", err)
 	}
 	p.Format = f
+	if f == format.FormatCompact && p.kind == kindHTTP {
+		return nil, badOutput(&o, "format", fmt.Errorf("compact is a format for people (stdout, files, syslog), not for an HTTP receiver"))
+	}
+	if p.filter, err = filter.Compile(o.Kinds, o.Drop); err != nil {
+		var fe *filter.Error
+		setting := "filter"
+		if errors.As(err, &fe) {
+			setting = fe.Field
+			err = fe.Err
+		}
+		return nil, badOutput(&o, setting, err)
+	}
 
 	switch p.kind {
 	case kindSyslogUDP, kindSyslogTCP, kindSyslogTLS:
@@ -266,7 +288,7 @@ func (p *parsedOutput) checkHTTP() error {
 			return fmt.Errorf("body: %w: %q: want array or ndjson", ErrBadSpec, p.HTTP.Body)
 		}
 	case "chronicle":
-		if p.Format != FormatUDM {
+		if p.Format != format.FormatUDM {
 			return fmt.Errorf("mode chronicle: format must be udm, not %q", p.Format)
 		}
 	case "splunk_hec", "splunk":
@@ -318,7 +340,7 @@ func (p *parsedOutput) applyQuery(q url.Values) error {
 		return v[len(v)-1], true
 	}
 	if v, ok := get("format"); ok {
-		p.Format = Format(v)
+		p.Format = format.Format(v)
 	}
 	if v, ok := get("max_size"); ok {
 		if p.File.MaxBytes, err = parseSize(v); err != nil {

@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/argus-sensor/argus-sensor/forward/format"
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
 var rsyslogInstall struct {
@@ -187,13 +190,15 @@ func (r *rsyslogd) stop() {
 
 // lines parses what rsyslog wrote.
 func (r *rsyslogd) lines() []syslogLine {
-	f, err := os.Open(r.out)
+	b, err := os.ReadFile(r.out)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	// rsyslog may be writing as this reads: a last line without its
+	// newline is not whole yet.
+	b = b[:bytes.LastIndexByte(b, '\n')+1]
 	var out []syslogLine
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), " ", 5)
@@ -217,7 +222,7 @@ func (r *rsyslogd) seqs(t *testing.T) []int {
 		if l.host != "vm1" || l.app != "argus-sensor" || l.msgid != "process_launch" || l.procid != fmt.Sprint(os.Getpid()) {
 			t.Fatalf("header: host %q app %q procid %q msgid %q", l.host, l.app, l.procid, l.msgid)
 		}
-		mustJSON(t, l.msg)
+		recordtest.MustJSON(t, l.msg)
 		out = append(out, idSeq(t, l.msg))
 	}
 	return out
@@ -262,7 +267,7 @@ func TestSyslogTCPOutage(t *testing.T) {
 	port := freePort(t)
 	rs := startRsyslog(t, "tcp", port, nil)
 	spoolDir := t.TempDir()
-	out := Output{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d", port), Format: FormatUDM}
+	out := Output{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d", port), Format: format.FormatUDM}
 	open := func() *Forwarder {
 		f, err := New(Config{Outputs: []Output{out}, SpoolDir: spoolDir, Logger: testLogger(t)})
 		if err != nil {
@@ -279,8 +284,8 @@ func TestSyslogTCPOutage(t *testing.T) {
 	}
 	rs.waitDistinct(t, 1000, 20*time.Second)
 	for _, l := range rs.lines()[:3] {
-		m := mustJSON(t, l.msg)
-		if get(m, "metadata.event_type") != "PROCESS_LAUNCH" || get(m, "principal.hostname") != "vm1" {
+		m := recordtest.MustJSON(t, l.msg)
+		if recordtest.Get(m, "metadata.event_type") != "PROCESS_LAUNCH" || recordtest.Get(m, "principal.hostname") != "vm1" {
 			t.Fatalf("not UDM: %s", l.msg)
 		}
 	}
@@ -330,8 +335,8 @@ func TestSyslogTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkComplete(t, rs.seqs(t), n)
-	m := mustJSON(t, rs.lines()[0].msg)
-	if get(m, "event.kind") != "event" || get(m, "process.pid") != float64(8017) {
+	m := recordtest.MustJSON(t, rs.lines()[0].msg)
+	if recordtest.Get(m, "event.kind") != "event" || recordtest.Get(m, "process.pid") != float64(8017) {
 		t.Errorf("not ECS: %v", m)
 	}
 

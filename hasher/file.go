@@ -114,6 +114,7 @@ func (r *reader) digest(fd int, id fileid.ID, wantMD5 bool, name string) Result 
 	if mh != nil {
 		res.MD5 = hexSum(mh)
 	}
+	res.Birth, _ = fileid.BirthOf(fd) // age is extra: a statx failure costs only that
 	return res
 }
 

@@ -3,6 +3,8 @@ package hasher
 import (
 	"context"
 	"time"
+
+	"github.com/argus-sensor/argus-sensor/fileid"
 )
 
 // Status says why a Result has no hash. It is "" when there is one.
@@ -41,6 +43,9 @@ type Result struct {
 	// Err says why there is no hash; nil when there is one.
 	Err    error
 	Source string
+	// Birth is when the hashed file came to be (statx btime, else ctime),
+	// read from the same open file as the digest; zero when unknown.
+	Birth fileid.Birth
 }
 
 // pending is what a wait that gave up returns.

@@ -42,13 +42,58 @@ func binaries(dir string) []binary {
 	}
 }
 
-// build compiles every binary statically into dir.
-func build(ctx context.Context, log *slog.Logger, goTool, repo, dir string) error {
+// implants are the C test programs of the sensor's socket address hook
+// tests (sensor/testdata/escape.c), built statically on the host because
+// the guests have no compiler; the guest finds them through
+// ARGUS_IMPLANTS=/implants. Each is the gcc command line after "gcc",
+// with SRC and OUT for the source and the output.
+var implants = []struct {
+	name string
+	args []string
+}{
+	{"escape64", []string{"-O2", "-static", "-DHAVE_LIBURING", "-o", "OUT", "SRC", "-luring"}},
+	{"escape32", []string{"-O2", "-m32", "-static", "-o", "OUT", "SRC"}},
+}
+
+// buildImplants compiles the implants into dir/implants.
+func buildImplants(ctx context.Context, repo, dir string) error {
+	out := filepath.Join(dir, "implants")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	for _, im := range implants {
+		args := make([]string, len(im.args))
+		for i, a := range im.args {
+			switch a {
+			case "SRC":
+				a = filepath.Join(repo, "sensor", "testdata", "escape.c")
+			case "OUT":
+				a = filepath.Join(out, im.name)
+			}
+			args[i] = a
+		}
+		if b, err := exec.CommandContext(ctx, "gcc", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("gcc %s (needs gcc, gcc-multilib and liburing-dev): %w\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	return nil
+}
+
+// build compiles every binary statically for arch (a GOARCH) into dir,
+// and for amd64 the implants. Go cross-compiles, and the BPF objects of
+// both architectures are committed, so no other toolchain is needed for
+// the Go binaries.
+func build(ctx context.Context, log *slog.Logger, goTool, repo, dir, arch string) error {
+	if arch == "amd64" {
+		if err := buildImplants(ctx, repo, dir); err != nil {
+			return err
+		}
+	}
 	for _, b := range binaries(dir) {
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, goTool, b.args...)
 		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go %s: %w\n%s", strings.Join(b.args, " "), err, out)
 		}
@@ -56,7 +101,10 @@ func build(ctx context.Context, log *slog.Logger, goTool, repo, dir string) erro
 		if err := requireStatic(path); err != nil {
 			return err
 		}
-		log.Info("built", "binary", b.name, "duration", time.Since(start).Round(time.Millisecond))
+		if err := requireArch(path, arch); err != nil {
+			return err
+		}
+		log.Info("built", "binary", b.name, "arch", arch, "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -77,10 +125,36 @@ func requireStatic(path string) error {
 	return nil
 }
 
+// elfMachines are the ELF machines of the architectures the matrix boots.
+var elfMachines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// requireArch fails if path is not an executable for arch: a busybox or
+// binary of the wrong architecture would only show as a guest that never
+// starts its /init.
+func requireArch(path, arch string) error {
+	want, ok := elfMachines[arch]
+	if !ok {
+		return fmt.Errorf("no ELF machine known for architecture %q", arch)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	if f.Machine != want {
+		return fmt.Errorf("%s is built for %v, want %v (%s)", path, f.Machine, want, arch)
+	}
+	return nil
+}
+
 // writeInitramfs packs busybox, /init, the binaries in binDir and the
-// source tree of repo (at /src) into a newc cpio archive at out.
-func writeInitramfs(out, busybox, binDir, repo string) error {
+// source tree of repo (at /src) into a newc cpio archive at out, for a
+// guest of architecture arch.
+func writeInitramfs(out, arch, busybox, binDir, repo string) error {
 	if err := requireStatic(busybox); err != nil {
+		return err
+	}
+	if err := requireArch(busybox, arch); err != nil {
 		return err
 	}
 	a := newInitramfs()
@@ -95,6 +169,12 @@ func writeInitramfs(out, busybox, binDir, repo string) error {
 	a.CopyFile("bin/busybox", 0o755, busybox)
 	for _, b := range binaries(binDir) {
 		a.CopyFile("bin/"+b.name, 0o755, filepath.Join(binDir, b.name))
+	}
+	a.Dir("implants", 0o755)
+	if arch == "amd64" { // x86-64 programs, with a 32-bit build: not for arm64 guests
+		for _, im := range implants {
+			a.CopyFile("implants/"+im.name, 0o755, filepath.Join(binDir, "implants", im.name))
+		}
 	}
 	if err := addSourceTree(a, repo); err != nil {
 		return err

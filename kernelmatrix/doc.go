@@ -1,7 +1,8 @@
 // Command kernelmatrix proves the sensor on the kernels users run: it boots
-// Debian's 5.10, 6.1 and 6.12 cloud kernels under QEMU and runs the
-// sensor's own check and privileged test suites inside each, then runs the
-// same binaries on the host kernel, and prints one row per kernel.
+// Debian's 5.10, 6.1 and 6.12 x86-64 cloud kernels and its 6.1 and 6.12
+// arm64 cloud kernels under QEMU and runs the sensor's own check and
+// privileged test suites inside each, then runs the same binaries on the
+// host kernel, and prints one row per kernel with its architecture.
 //
 //	go run ./kernelmatrix [flags]      (as root, for the host column)
 //	kernelmatrix/run.sh [flags]        the same, installing QEMU if missing
@@ -20,19 +21,34 @@
 // host's own busybox (dynamic, or absent) does not matter. Downloads and
 // unpacked kernels are kept in the cache directory, keyed by package
 // version; with -offline, or when the archive cannot be reached, the newest
-// cached kernel of each series is used.
+// cached kernel of each series is used. Each series names its architecture;
+// arm64 packages come through a private apt state of their own with
+// APT::Architecture=arm64, so the host needs no dpkg --add-architecture.
 //
-// The repository is built once, statically (CGO_ENABLED=0): the
-// argus-sensor binary, and the test binaries of ./sensor and
-// ./cmd/argus-sensor (go test -c). These re-execute themselves as the
-// programs they observe, so they need nothing else in the guest. They are
+// The repository is built once per architecture in the run, statically
+// (CGO_ENABLED=0, GOARCH set; Go cross-compiles and the BPF objects of both
+// architectures are committed): the argus-sensor binary, and the test
+// binaries of ./sensor and ./cmd/argus-sensor (go test -c). Every binary
+// and busybox is checked to be static and of the guest's ELF machine. These re-execute themselves as the
+// programs they observe, so they need nothing else in the guest, except
+// the C implants of the socket address hook tests (sensor/testdata/escape.c),
+// which gcc builds statically on the host for the x86-64 guests only
+// (64-bit with liburing, and -m32) into /implants, found by the tests
+// through ARGUS_IMPLANTS; arm64 guests skip those tests. They are
 // packed with busybox, init.sh (the guest's /init) and the source tree
 // (at /src, so each test binary runs in its package directory, as go test
-// runs it) into a newc cpio archive written by this program (cpio.go).
+// runs it) into a newc cpio archive written by this program (cpio.go), one
+// per architecture.
 //
-// Each kernel boots under qemu-system-x86_64 with TCG (KVM is not assumed
-// to work on CI machines), two CPUs, no network device (-nic none: the
-// tests only use loopback) and a serial console. TCG runs single-threaded:
+// Each kernel boots under TCG (KVM is not assumed to work on CI machines,
+// and cannot run arm64 on x86 anyway), two CPUs, no network device (-nic
+// none: the tests only use loopback) and a serial console: x86-64 kernels
+// under qemu-system-x86_64 on its default board (console ttyS0), arm64
+// kernels under qemu-system-aarch64 -M virt -cpu neoverse-n1 (console
+// ttyAMA0, the board's PL011). arm64 emulated on x86 is several times
+// slower, so its guests run smaller storms (-storm-arm64) and their waits
+// and time limit are three times longer (ARGUS_TEST_PATIENCE in the
+// guest, which the tests' hang detectors scale by). TCG runs single-threaded:
 // multi-threaded TCG does not synchronise the kernel's live code patching
 // (text_poke_bp, used when the sensor attaches and detaches its syscall
 // tracepoints) and made guests lock up or oops at random; docs/kernels.md

@@ -14,21 +14,27 @@ import (
 	"strings"
 )
 
-// series is one kernel column: a Debian kernel line, named by the
-// metapackage that always depends on its newest ABI package.
+// series is one kernel column: a Debian kernel line for one
+// architecture, named by the metapackage that always depends on its
+// newest ABI package.
 type series struct {
-	Name    string // "5.10"
+	Name    string // "5.10", "6.1-arm64"
+	Arch    string // Debian architecture, also the GOARCH: amd64, arm64
 	Release string // Debian release whose archive carries it
 	Meta    string // metapackage to resolve
 }
 
 // allSeries are the kernels users of Debian and its derivatives run: 5.10
 // (bullseye, LTS until 2026), 6.1 (bookworm) and 6.12 (bookworm's newer
-// kernel, trixie's default).
+// kernel, trixie's default), on x86-64, and 6.1 and 6.12 on arm64 (AWS
+// Graviton, Ampere, Azure Cobalt; Debian's arm64 5.10 cloud kernel has no
+// BTF, so the sensor would refuse it).
 var allSeries = []series{
-	{Name: "5.10", Release: "bullseye", Meta: "linux-image-cloud-amd64"},
-	{Name: "6.1", Release: "bookworm", Meta: "linux-image-cloud-amd64"},
-	{Name: "6.12", Release: "bookworm", Meta: "linux-image-6.12-cloud-amd64"},
+	{Name: "5.10", Arch: "amd64", Release: "bullseye", Meta: "linux-image-cloud-amd64"},
+	{Name: "6.1", Arch: "amd64", Release: "bookworm", Meta: "linux-image-cloud-amd64"},
+	{Name: "6.12", Arch: "amd64", Release: "bookworm", Meta: "linux-image-6.12-cloud-amd64"},
+	{Name: "6.1-arm64", Arch: "arm64", Release: "bookworm", Meta: "linux-image-cloud-arm64"},
+	{Name: "6.12-arm64", Arch: "arm64", Release: "bookworm", Meta: "linux-image-6.12-cloud-arm64"},
 }
 
 // Suites of each release: kernel updates land in -security.
@@ -39,6 +45,9 @@ var releaseSuites = map[string][]string{
 
 // archive fetches Debian packages with apt-get, using private state under
 // dir so the host's apt configuration and package lists are untouched.
+// Each (release, architecture) pair has its own state: apt is told the
+// architecture (APT::Architecture), so arm64 packages are fetched without
+// dpkg --add-architecture on the host.
 type archive struct {
 	dir      string // cache root
 	mirror   string // e.g. http://deb.debian.org/debian
@@ -46,15 +55,30 @@ type archive struct {
 	keyring  string
 	offline  bool
 	log      *slog.Logger
-	updated  map[string]error // release -> result of apt-get update
+	updated  map[dist]error // result of apt-get update, once per run
 }
 
-func (a *archive) aptDir(release string) string { return filepath.Join(a.dir, "apt", release) }
+// dist is one package index: a Debian release for one architecture.
+type dist struct {
+	release, arch string
+}
 
-// aptArgs points apt at the private state of release.
-func (a *archive) aptArgs(release string) []string {
-	d := a.aptDir(release)
+// aptDir is the private apt state of d. amd64 keeps the plain release
+// name, the layout before arm64 was added, so existing caches stay valid.
+func (a *archive) aptDir(d dist) string {
+	name := d.release
+	if d.arch != "amd64" {
+		name += "-" + d.arch
+	}
+	return filepath.Join(a.dir, "apt", name)
+}
+
+// aptArgs points apt at the private state of dt.
+func (a *archive) aptArgs(dt dist) []string {
+	d := a.aptDir(dt)
 	args := []string{
+		"-o", "APT::Architecture=" + dt.arch,
+		"-o", "APT::Architectures=" + dt.arch,
 		"-o", "Dir::Etc::sourcelist=" + filepath.Join(d, "sources.list"),
 		"-o", "Dir::Etc::sourceparts=" + filepath.Join(d, "empty"),
 		"-o", "Dir::Etc::preferences=" + filepath.Join(d, "preferences"),
@@ -72,28 +96,28 @@ func (a *archive) aptArgs(release string) []string {
 	return args
 }
 
-// update refreshes the package lists of release, once per run.
-func (a *archive) update(ctx context.Context, release string) error {
+// update refreshes the package lists of dt, once per run.
+func (a *archive) update(ctx context.Context, dt dist) error {
 	if a.updated == nil {
-		a.updated = map[string]error{}
+		a.updated = map[dist]error{}
 	}
-	if err, ok := a.updated[release]; ok {
+	if err, ok := a.updated[dt]; ok {
 		return err
 	}
-	err := a.doUpdate(ctx, release)
-	a.updated[release] = err
+	err := a.doUpdate(ctx, dt)
+	a.updated[dt] = err
 	return err
 }
 
-func (a *archive) doUpdate(ctx context.Context, release string) error {
+func (a *archive) doUpdate(ctx context.Context, dt dist) error {
 	if a.offline {
 		return errors.New("offline")
 	}
-	suites, ok := releaseSuites[release]
+	suites, ok := releaseSuites[dt.release]
 	if !ok {
-		return fmt.Errorf("unknown Debian release %q", release)
+		return fmt.Errorf("unknown Debian release %q", dt.release)
 	}
-	d := a.aptDir(release)
+	d := a.aptDir(dt)
 	for _, sub := range []string{"lists/partial", "cache/archives/partial", "empty"} {
 		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
 			return err
@@ -113,12 +137,12 @@ func (a *archive) doUpdate(ctx context.Context, release string) error {
 	if err := os.WriteFile(filepath.Join(d, "status"), nil, 0o644); err != nil {
 		return err
 	}
-	_, err := a.apt(ctx, release, "", "apt-get", "-q", "update")
+	_, err := a.apt(ctx, dt, "", "apt-get", "-q", "update")
 	return err
 }
 
-func (a *archive) apt(ctx context.Context, release, dir, tool string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, tool, append(a.aptArgs(release), args...)...)
+func (a *archive) apt(ctx context.Context, dt dist, dir, tool string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, tool, append(a.aptArgs(dt), args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	var stderr bytes.Buffer
@@ -131,8 +155,8 @@ func (a *archive) apt(ctx context.Context, release, dir, tool string, args ...st
 }
 
 // resolve returns the package a metapackage currently depends on.
-func (a *archive) resolve(ctx context.Context, release, meta string) (string, error) {
-	out, err := a.apt(ctx, release, "", "apt-cache", "depends", "--no-recommends", "--no-suggests", meta)
+func (a *archive) resolve(ctx context.Context, dt dist, meta string) (string, error) {
+	out, err := a.apt(ctx, dt, "", "apt-cache", "depends", "--no-recommends", "--no-suggests", meta)
 	if err != nil {
 		return "", err
 	}
@@ -142,12 +166,12 @@ func (a *archive) resolve(ctx context.Context, release, meta string) (string, er
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("resolve %s in %s: no linux-image dependency in %q", meta, release, out)
+	return "", fmt.Errorf("resolve %s in %s/%s: no linux-image dependency in %q", meta, dt.release, dt.arch, out)
 }
 
 // version returns the candidate version of pkg.
-func (a *archive) version(ctx context.Context, release, pkg string) (string, error) {
-	out, err := a.apt(ctx, release, "", "apt-cache", "show", "--no-all-versions", pkg)
+func (a *archive) version(ctx context.Context, dt dist, pkg string) (string, error) {
+	out, err := a.apt(ctx, dt, "", "apt-cache", "show", "--no-all-versions", pkg)
 	if err != nil {
 		return "", err
 	}
@@ -161,7 +185,7 @@ func (a *archive) version(ctx context.Context, release, pkg string) (string, err
 
 // extract downloads pkg into a temporary directory and unpacks the members
 // matching pattern (a tar wildcard such as ./boot/vmlinuz-*) into dst.
-func (a *archive) extract(ctx context.Context, release, pkg, dst, pattern string) error {
+func (a *archive) extract(ctx context.Context, dt dist, pkg, dst, pattern string) error {
 	tmp, err := os.MkdirTemp(a.dir, "download-")
 	if err != nil {
 		return err
@@ -170,7 +194,7 @@ func (a *archive) extract(ctx context.Context, release, pkg, dst, pattern string
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	if _, err := a.apt(ctx, release, tmp, "apt-get", "-q", "download", pkg); err != nil {
+	if _, err := a.apt(ctx, dt, tmp, "apt-get", "-q", "download", pkg); err != nil {
 		return err
 	}
 	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
@@ -206,7 +230,7 @@ func (a *archive) extract(ctx context.Context, release, pkg, dst, pattern string
 // unless they are there already, and returns that directory and its name.
 // When the archive cannot be reached it falls back to the newest download
 // in dir.
-func (a *archive) cached(ctx context.Context, release, pkg string, meta bool, dir, pattern string) (string, string, error) {
+func (a *archive) cached(ctx context.Context, dt dist, pkg string, meta bool, dir, pattern string) (string, string, error) {
 	fallback := func(cause error) (string, string, error) {
 		d, err := newestDir(dir)
 		if err != nil {
@@ -215,16 +239,16 @@ func (a *archive) cached(ctx context.Context, release, pkg string, meta bool, di
 		a.log.Warn("using cached package", "dir", d, "reason", cause)
 		return d, filepath.Base(d), nil
 	}
-	if err := a.update(ctx, release); err != nil {
+	if err := a.update(ctx, dt); err != nil {
 		return fallback(err)
 	}
 	if meta {
 		var err error
-		if pkg, err = a.resolve(ctx, release, pkg); err != nil {
+		if pkg, err = a.resolve(ctx, dt, pkg); err != nil {
 			return fallback(err)
 		}
 	}
-	ver, err := a.version(ctx, release, pkg)
+	ver, err := a.version(ctx, dt, pkg)
 	if err != nil {
 		return fallback(err)
 	}
@@ -233,10 +257,10 @@ func (a *archive) cached(ctx context.Context, release, pkg string, meta bool, di
 	if _, err := os.Stat(filepath.Join(d, ".complete")); err == nil {
 		return d, id, pruneExcept(dir, id)
 	}
-	a.log.Info("downloading", "package", pkg, "version", ver, "release", release)
+	a.log.Info("downloading", "package", pkg, "version", ver, "release", dt.release, "arch", dt.arch)
 	part := d + ".part"
 	os.RemoveAll(part)
-	if err := a.extract(ctx, release, pkg, part, pattern); err != nil {
+	if err := a.extract(ctx, dt, pkg, part, pattern); err != nil {
 		return "", "", err
 	}
 	if err := os.WriteFile(filepath.Join(part, ".complete"), nil, 0o644); err != nil {
@@ -268,7 +292,7 @@ func pruneExcept(dir, keep string) error {
 
 // kernel returns the vmlinuz of s and the package it came from.
 func (a *archive) kernel(ctx context.Context, s series) (string, string, error) {
-	d, id, err := a.cached(ctx, s.Release, s.Meta, true, filepath.Join(a.dir, "kernels", s.Name), "./boot/vmlinuz-*")
+	d, id, err := a.cached(ctx, dist{s.Release, s.Arch}, s.Meta, true, filepath.Join(a.dir, "kernels", s.Name), "./boot/vmlinuz-*")
 	if err != nil {
 		return "", "", fmt.Errorf("fetch kernel %s: %w", s.Name, err)
 	}
@@ -279,11 +303,16 @@ func (a *archive) kernel(ctx context.Context, s series) (string, string, error) 
 	return m[0], id, nil
 }
 
-// busybox returns a static busybox from bookworm's busybox-static.
-func (a *archive) busybox(ctx context.Context) (string, error) {
-	d, _, err := a.cached(ctx, "bookworm", "busybox-static", false, filepath.Join(a.dir, "busybox"), "./bin/busybox")
+// busybox returns a static busybox for arch from bookworm's
+// busybox-static.
+func (a *archive) busybox(ctx context.Context, arch string) (string, error) {
+	dir := filepath.Join(a.dir, "busybox") // amd64: the layout before arm64
+	if arch != "amd64" {
+		dir += "-" + arch
+	}
+	d, _, err := a.cached(ctx, dist{"bookworm", arch}, "busybox-static", false, dir, "./bin/busybox")
 	if err != nil {
-		return "", fmt.Errorf("fetch busybox: %w", err)
+		return "", fmt.Errorf("fetch busybox %s: %w", arch, err)
 	}
 	return filepath.Join(d, "bin", "busybox"), nil
 }

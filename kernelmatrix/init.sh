@@ -16,6 +16,7 @@
 #   argus.mode=full     check, then the sensor and command test binaries
 #   argus.mode=refuse   check and run must refuse this kernel cleanly
 #   argus.storm=F       ARGUS_STORM_SCALE for the storm tests
+#   argus.patience=F    ARGUS_TEST_PATIENCE: the tests' waits, times F
 #   argus.timeout=D     go test -test.timeout for each test binary
 #   argus.hidebtf=1     hide /sys/kernel/btf, as on a kernel built without it
 #   argus.run=REGEX     only the tests matching REGEX (go test -run)
@@ -23,7 +24,8 @@
 /bin/busybox mkdir -p /proc /sys /dev /tmp /root
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
-export PATH=/bin HOME=/root TMPDIR=/tmp CI=true
+# /implants: the C test programs, built on the host (no compiler here).
+export PATH=/bin HOME=/root TMPDIR=/tmp CI=true ARGUS_IMPLANTS=/implants
 
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null # may be automounted already
@@ -35,17 +37,19 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t securityfs securityfs /sys/kernel/security
 ip link set lo up
 
-mode=full storm=0.25 timeout=4m hidebtf=0 run=.
+mode=full storm=0.25 patience=1 timeout=4m hidebtf=0 run=.
 read -r cmdline </proc/cmdline
 for arg in $cmdline; do
 	case "$arg" in
 	argus.mode=*) mode=${arg#*=} ;;
 	argus.storm=*) storm=${arg#*=} ;;
+	argus.patience=*) patience=${arg#*=} ;;
 	argus.timeout=*) timeout=${arg#*=} ;;
 	argus.hidebtf=*) hidebtf=${arg#*=} ;;
 	argus.run=*) run=${arg#*=} ;;
 	esac
 done
+export ARGUS_TEST_PATIENCE="$patience"
 if [ "$hidebtf" = 1 ]; then
 	mount -t tmpfs -o ro,mode=0755 nobtf /sys/kernel/btf
 fi

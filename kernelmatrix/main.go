@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -72,7 +74,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	for _, s := range allSeries {
 		names = append(names, s.Name)
 	}
-	cfg := config{}
+	cfg := config{vm: vmConfig{qemu: map[string]string{}, storm: map[string]float64{}}}
 	kernels := fs.String("kernels", strings.Join(names, ","), "kernel series to boot, comma separated (none: \"\")")
 	fs.StringVar(&cfg.repo, "repo", ".", "repository to build")
 	fs.StringVar(&cfg.cache, "cache", defaultCache(), "where kernels, busybox and apt state are kept between runs ($ARGUS_KERNELMATRIX_CACHE)")
@@ -80,12 +82,14 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.host, "host", true, "also run the suite natively on the host kernel (needs root)")
 	fs.BoolVar(&cfg.refusals, "refusals", true, "also boot the scenarios the sensor must refuse (5.10 without BTF, 6.12 under lockdown)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (binaries, initramfs, console logs); kept anyway on failure")
-	fs.StringVar(&cfg.vm.qemu, "qemu", "qemu-system-x86_64", "QEMU binary")
+	qemuAMD64 := fs.String("qemu", guestArches["amd64"].qemu, "QEMU binary for the x86-64 guests")
+	qemuARM64 := fs.String("qemu-arm64", guestArches["arm64"].qemu, "QEMU binary for the arm64 guests")
 	fs.StringVar(&cfg.vm.accel, "accel", "tcg,thread=single", "QEMU accelerator; see docs/kernels.md for why not multi-threaded TCG")
 	fs.IntVar(&cfg.vm.memMB, "memory", 1536, "guest memory, MiB")
 	fs.IntVar(&cfg.vm.cpus, "cpus", 2, "guest CPUs")
-	fs.Float64Var(&cfg.vm.storm, "storm", 0.25, "ARGUS_STORM_SCALE in guests (TCG is slow; every assertion still runs)")
-	fs.DurationVar(&cfg.vm.timeout, "timeout", 5*time.Minute, "limit for one guest, boot to power-off (a guest normally takes under a minute)")
+	stormAMD64 := fs.Float64("storm", guestArches["amd64"].storm, "ARGUS_STORM_SCALE in the x86-64 guests (TCG is slow; every assertion still runs)")
+	stormARM64 := fs.Float64("storm-arm64", guestArches["arm64"].storm, "ARGUS_STORM_SCALE in the arm64 guests (slower still under TCG on x86)")
+	fs.DurationVar(&cfg.vm.timeout, "timeout", 5*time.Minute, "limit for one x86-64 guest, boot to power-off (one normally takes under a minute); arm64 guests get three times as long")
 	fs.Float64Var(&cfg.hostStorm, "host-storm", 1, "ARGUS_STORM_SCALE on the host")
 	fs.StringVar(&cfg.mirror, "mirror", "http://deb.debian.org/debian", "Debian archive")
 	fs.StringVar(&cfg.security, "security-mirror", "http://deb.debian.org/debian-security", "Debian security archive")
@@ -114,9 +118,11 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 			return cfg, fmt.Errorf("unknown kernel series %q (have %s)", n, strings.Join(names, ", "))
 		}
 	}
-	if cfg.vm.storm <= 0 || cfg.hostStorm <= 0 {
+	if *stormAMD64 <= 0 || *stormARM64 <= 0 || cfg.hostStorm <= 0 {
 		return cfg, errors.New("storm scales must be positive")
 	}
+	cfg.vm.qemu["amd64"], cfg.vm.qemu["arm64"] = *qemuAMD64, *qemuARM64
+	cfg.vm.storm["amd64"], cfg.vm.storm["arm64"] = *stormAMD64, *stormARM64
 	if strings.ContainsAny(cfg.vm.run, " \t") {
 		return cfg, errors.New("-run: the pattern travels on the kernel command line and cannot hold spaces")
 	}
@@ -143,9 +149,18 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (bool, error) {
 		return false, fmt.Errorf("repository %s: %w", repo, err)
 	}
 	scs := scenarios(cfg.series, cfg.refusals)
-	if len(scs) > 0 {
-		if _, err := exec.LookPath(cfg.vm.qemu); err != nil {
-			return false, fmt.Errorf("%w (apt-get install qemu-system-x86, or run kernelmatrix/run.sh)", err)
+	// The architectures to build for: the host's, for the host column,
+	// and each guest's, in a stable order.
+	var arches []string
+	if cfg.host {
+		arches = append(arches, runtime.GOARCH)
+	}
+	for _, sc := range scs {
+		if !slices.Contains(arches, sc.Arch) {
+			arches = append(arches, sc.Arch)
+		}
+		if _, err := exec.LookPath(cfg.vm.qemu[sc.Arch]); err != nil {
+			return false, fmt.Errorf("%w (apt-get install %s, or run kernelmatrix/run.sh)", err, guestArches[sc.Arch].qemuPkg)
 		}
 	}
 	if err := os.MkdirAll(cfg.cache, 0o755); err != nil {
@@ -163,20 +178,34 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (bool, error) {
 			os.RemoveAll(work)
 		}
 	}()
-	binDir := filepath.Join(work, "bin")
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return false, err
-	}
-	if err := build(ctx, log, cfg.goTool, repo, binDir); err != nil {
-		return false, fmt.Errorf("build: %w", err)
+	binDir := func(arch string) string { return filepath.Join(work, "bin-"+arch) }
+	for _, arch := range arches {
+		if err := os.MkdirAll(binDir(arch), 0o755); err != nil {
+			return false, err
+		}
+		if err := build(ctx, log, cfg.goTool, repo, binDir(arch), arch); err != nil {
+			return false, fmt.Errorf("build %s: %w", arch, err)
+		}
 	}
 
 	var results []result
 	if len(scs) > 0 {
 		ar := &archive{dir: cfg.cache, mirror: cfg.mirror, security: cfg.security, keyring: cfg.keyring, offline: cfg.offline, log: log}
-		busybox, err := ar.busybox(ctx)
-		if err != nil {
-			return false, err
+		// One initramfs per guest architecture: its busybox and binaries.
+		initrds := map[string]string{}
+		for _, sc := range scs {
+			if _, ok := initrds[sc.Arch]; ok {
+				continue
+			}
+			busybox, err := ar.busybox(ctx, sc.Arch)
+			if err != nil {
+				return false, err
+			}
+			initrd := filepath.Join(work, "initramfs-"+sc.Arch+".cpio")
+			if err := writeInitramfs(initrd, sc.Arch, busybox, binDir(sc.Arch), repo); err != nil {
+				return false, err
+			}
+			initrds[sc.Arch] = initrd
 		}
 		kernels := map[string][2]string{}
 		for _, s := range cfg.series {
@@ -186,16 +215,12 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (bool, error) {
 			}
 			kernels[s.Name] = [2]string{k, pkg}
 		}
-		initrd := filepath.Join(work, "initramfs.cpio")
-		if err := writeInitramfs(initrd, busybox, binDir, repo); err != nil {
-			return false, err
-		}
 		for _, sc := range scs {
 			k := kernels[sc.Series]
-			log.Info("booting", "row", sc.Name, "kernel", k[1])
+			log.Info("booting", "row", sc.Name, "arch", sc.Arch, "kernel", k[1])
 			r := result{sc: sc, pkg: k[1], logPath: filepath.Join(work, "console-"+strings.ReplaceAll(sc.Name, " ", "-")+".log")}
 			t0 := time.Now()
-			raw, err := cfg.vm.boot(ctx, sc, k[0], initrd, r.logPath)
+			raw, err := cfg.vm.boot(ctx, sc, k[0], initrds[sc.Arch], r.logPath)
 			r.elapsed = time.Since(t0)
 			r.log = cleanLog([]byte(raw))
 			r.tr = parseTranscript(r.log)
@@ -209,14 +234,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (bool, error) {
 	}
 
 	if cfg.host {
-		sc := scenario{Name: "host", Mode: "full"}
+		sc := scenario{Name: "host", Arch: runtime.GOARCH, Mode: "full"}
 		r := result{sc: sc, logPath: filepath.Join(work, "host.log")}
 		if os.Geteuid() != 0 {
 			r.skipped = "needs root to load BPF programs"
 		} else {
 			log.Info("running on the host kernel")
 			t0 := time.Now()
-			raw, err := runHost(ctx, hostRun{binDir: binDir, repo: repo, logPath: r.logPath, storm: cfg.hostStorm,
+			raw, err := runHost(ctx, hostRun{binDir: binDir(runtime.GOARCH), repo: repo, logPath: r.logPath, storm: cfg.hostStorm,
 				timeout: cfg.hostTimeout, run: cfg.vm.run, verbose: cfg.vm.verbose})
 			r.elapsed = time.Since(t0)
 			r.log = raw

@@ -48,7 +48,7 @@ func stepCell(tr transcript, name string) string {
 func printReport(w io.Writer, results []result, total time.Duration) {
 	fmt.Fprintf(w, "\nkernel matrix (%s)\n\n", total.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROW\tKERNEL\tCONNECT HOOKS\tCHECK\tSENSOR TESTS\tCMD TESTS\tTOTAL\tRESULT")
+	fmt.Fprintln(tw, "ROW\tARCH\tKERNEL\tCONNECT HOOKS\tCHECK\tSENSOR TESTS\tCMD TESTS\tTOTAL\tRESULT")
 	for _, r := range results {
 		kernel := r.tr.Kernel
 		if kernel == "" {
@@ -58,7 +58,7 @@ func printReport(w io.Writer, results []result, total time.Duration) {
 		if r.sc.Mode == "refuse" {
 			check, sensor, cmd = refusalCell(r.tr, "check"), refusalCell(r.tr, "run"), "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.sc.Name, kernel, r.tr.connectHooks(),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.sc.Name, r.sc.Arch, kernel, r.tr.connectHooks(),
 			check, sensor, cmd, r.elapsed.Round(100*time.Millisecond), r.status())
 	}
 	tw.Flush()

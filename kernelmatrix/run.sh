@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Kernel matrix entry point, for CI (.ci/run) and `make kernel-matrix`.
-# Installs QEMU when it is missing, then runs the matrix:
+# Installs QEMU (x86-64 and arm64 system emulators) and Debian's archive
+# key when they are missing, then runs the matrix:
 # go run ./kernelmatrix with the flags given here (-h lists them).
 # Run as root: the host column loads BPF, and apt-get installs QEMU.
 set -euo pipefail
@@ -18,6 +19,9 @@ done
 
 need_apt=()
 command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+# The arm64 guests. Their kernels and busybox need no host change: the
+# matrix's private apt state for arm64 sets APT::Architecture itself.
+command -v qemu-system-aarch64 >/dev/null || need_apt+=(qemu-system-arm)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -118,8 +120,16 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("%s: a refusal scenario must name the reason it expects", sc.Name)
 		}
 	}
-	if want := []string{"5.10", "6.1", "6.12", "5.10 no BTF", "6.12 lockdown"}; !slices.Equal(names, want) {
+	if want := []string{"5.10", "6.1", "6.12", "6.1-arm64", "6.12-arm64", "5.10 no BTF", "6.12 lockdown"}; !slices.Equal(names, want) {
 		t.Errorf("rows %v, want %v", names, want)
+	}
+	for _, sc := range scenarios(allSeries, true) {
+		if _, ok := guestArches[sc.Arch]; !ok {
+			t.Errorf("%s: architecture %q has no guest setup", sc.Name, sc.Arch)
+		}
+		if _, ok := elfMachines[sc.Arch]; !ok {
+			t.Errorf("%s: architecture %q has no ELF machine to check binaries against", sc.Name, sc.Arch)
+		}
 	}
 	if got := scenarios(allSeries[1:2], true); len(got) != 1 {
 		t.Errorf("6.1 alone: %d rows, want 1 (the refusals need 5.10 and 6.12)", len(got))
@@ -127,13 +137,73 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestQemuArgs(t *testing.T) {
-	c := vmConfig{accel: "tcg,thread=single", memMB: 1536, cpus: 2, storm: 0.25, timeout: 600e9, run: "TestExec", append: []string{"loglevel=7"}}
-	args := strings.Join(c.qemuArgs(scenario{Mode: "refuse", Append: []string{"argus.hidebtf=1"}}, "vmlinuz", "initrd"), " ")
+	c := vmConfig{accel: "tcg,thread=single", memMB: 1536, cpus: 2, timeout: 600e9, run: "TestExec", append: []string{"loglevel=7"},
+		storm: map[string]float64{"amd64": 0.25, "arm64": 0.125}}
+	args := strings.Join(c.qemuArgs(scenario{Arch: "amd64", Mode: "refuse", Append: []string{"argus.hidebtf=1"}}, "vmlinuz", "initrd"), " ")
 	for _, want := range []string{"-accel tcg,thread=single", "-nic none", "-no-reboot", "-smp 2", "-m 1536",
 		"console=ttyS0", "panic=-1", "argus.mode=refuse", "argus.storm=0.25", "argus.timeout=8m0s", "argus.hidebtf=1",
-		"argus.run=TestExec", "loglevel=7"} {
+		"argus.run=TestExec", "loglevel=7", "argus.patience=1"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("qemu args lack %q: %s", want, args)
+		}
+	}
+	if strings.Contains(args, "-M ") {
+		t.Errorf("x86-64 guests take QEMU's default board: %s", args)
+	}
+
+	// arm64: the virt board, its PL011 console, and its own storm scale.
+	args = strings.Join(c.qemuArgs(scenario{Arch: "arm64", Mode: "full"}, "vmlinuz", "initrd"), " ")
+	for _, want := range []string{"-M virt", "-cpu neoverse-n1", "-accel tcg,thread=single", "-nic none",
+		"console=ttyAMA0", "argus.mode=full", "argus.storm=0.125", "argus.patience=3", "argus.timeout=24m0s"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("arm64 qemu args lack %q: %s", want, args)
+		}
+	}
+	if strings.Contains(args, "ttyS0") {
+		t.Errorf("arm64 guest on the x86 console: %s", args)
+	}
+}
+
+func TestRequireArch(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := requireArch(self, runtime.GOARCH); err != nil {
+		t.Errorf("this test binary for its own architecture: %v", err)
+	}
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	if err := requireArch(self, other); err == nil || !strings.Contains(err.Error(), other) {
+		t.Errorf("this %s binary passed as %s: %v", runtime.GOARCH, other, err)
+	}
+	if err := requireArch(self, "mips"); err == nil {
+		t.Error("an architecture without a known ELF machine passed")
+	}
+}
+
+// Each architecture has its own apt state, told its architecture, so arm64
+// packages come without dpkg --add-architecture on the host; amd64 keeps
+// the directory it had before arm64 was added.
+func TestAptState(t *testing.T) {
+	a := &archive{dir: "/cache"}
+	if got := a.aptDir(dist{"bookworm", "amd64"}); got != "/cache/apt/bookworm" {
+		t.Errorf("amd64 apt state in %s, want /cache/apt/bookworm", got)
+	}
+	if got := a.aptDir(dist{"bookworm", "arm64"}); got != "/cache/apt/bookworm-arm64" {
+		t.Errorf("arm64 apt state in %s, want /cache/apt/bookworm-arm64", got)
+	}
+	args := strings.Join(a.aptArgs(dist{"bookworm", "arm64"}), " ")
+	for _, want := range []string{"APT::Architecture=arm64", "APT::Architectures=arm64", "Dir::State::Lists=/cache/apt/bookworm-arm64/lists"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("arm64 apt arguments lack %q: %s", want, args)
+		}
+	}
+	for _, s := range allSeries {
+		if _, ok := guestArches[s.Arch]; !ok || !strings.HasSuffix(s.Meta, "-"+s.Arch) {
+			t.Errorf("series %s: architecture %q and metapackage %s disagree", s.Name, s.Arch, s.Meta)
 		}
 	}
 }

@@ -7,7 +7,12 @@
 // package.sh builds a static binary (CGO_ENABLED=0, the BPF objects
 // embedded) and hands it, with argus-sensor.service, the sysusers entry,
 // the commented config.yaml and the documentation, to nfpm (a Go tool pinned
-// in go.mod), once for a .deb and once for an .rpm. The maintainer scripts
+// in go.mod), once for a .deb and once for an .rpm. `make package` does
+// that for amd64 and arm64: Go cross-compiles, the arm64 BPF objects are
+// committed next to the x86 ones, and nfpm runs on the build machine
+// whatever the target (package.sh names the target to nfpm as PKGARCH, so
+// GOARCH never makes go tool build nfpm for the wrong machine). The
+// maintainer scripts
 // in scripts/ serve both formats: each one tells dpkg's arguments
 // ("configure 1.2.0") from rpm's (an instance count) and does the same
 // thing for both. On install they create the argus-sensor user, enable the
@@ -22,11 +27,16 @@
 //
 // # Tests
 //
-// TestDeb and TestRPM build both packages once (package.sh, as `make
-// package` does) and check what is in them: files, modes, conffiles,
-// scripts, metadata, that the binary is static and reports its version,
-// that the shipped configuration validates, and that `systemd-analyze
-// verify` accepts the unit against the package's own file tree.
+// TestDeb and TestRPM build both packages for each architecture once
+// (package.sh, as `make package` does) and check what is in them: files,
+// modes, conffiles, scripts, metadata (Architecture arm64, rpm arch
+// aarch64), that the binary is static, built for the package's machine
+// (ELF header and Go build information) and carries its version, that the
+// shipped configuration validates, and that `systemd-analyze verify`
+// accepts the unit against the package's own file tree. The arm64 binary
+// cannot run here, so only the host architecture's package runs `version`
+// and `check --config`; TestDeb proves every other file of the arm64 .deb
+// identical to the amd64 one's.
 // TestUnitPrivileges keeps the unit's capabilities and the Privileges
 // table of docs/operations.md in step. None of these needs root.
 //

@@ -3,7 +3,8 @@
 # carry it, into OUTDIR (default dist/).
 #
 #   VERSION     version to stamp (default: git describe, as the Makefile)
-#   GOARCH      target architecture (default: go env GOARCH)
+#   GOARCH      target architecture: amd64 or arm64 (default: go env GOARCH);
+#               Go cross-compiles and the BPF objects of both are committed
 #   MAINTAINER  package maintainer, "Name <address>"
 #
 # Prints the path of each package built. nfpm runs as a Go tool pinned in
@@ -50,9 +51,12 @@ trap 'rm -rf "$build"' EXIT
 CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH go build -trimpath \
 	-ldflags "-X main.version=$VERSION" -o "$build/argus-sensor" ./cmd/argus-sensor
 
-export VERSION=$pv GOARCH MAINTAINER BINARY=$build/argus-sensor
+# nfpm itself runs on this machine: GOARCH names the packages' architecture
+# only (PKGARCH in nfpm.yaml), never the architecture go tool builds nfpm for.
+export VERSION=$pv PKGARCH=$GOARCH MAINTAINER BINARY=$build/argus-sensor
+hostarch=$(GOARCH='' go env GOHOSTARCH)
 deb=$out/argus-sensor_${pv}_${GOARCH}.deb
 rpm=$out/argus-sensor-${pv}-1.${rpmarch}.rpm
-go tool nfpm package --config packaging/nfpm.yaml --packager deb --target "$deb" >&2
-go tool nfpm package --config packaging/nfpm.yaml --packager rpm --target "$rpm" >&2
+GOARCH=$hostarch go tool nfpm package --config packaging/nfpm.yaml --packager deb --target "$deb" >&2
+GOARCH=$hostarch go tool nfpm package --config packaging/nfpm.yaml --packager rpm --target "$rpm" >&2
 printf '%s\n' "$deb" "$rpm"

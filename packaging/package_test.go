@@ -3,6 +3,7 @@ package packaging
 import (
 	"bufio"
 	"bytes"
+	"debug/buildinfo"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
 // testVersion is stamped into the packages the tests build. It is a tag
@@ -34,12 +37,23 @@ var packagedFiles = []string{
 	"/usr/share/doc/argus-sensor/copyright",
 }
 
+// The architectures make package builds, with the rpm name of each.
+var pkgArches = []struct{ goarch, rpmarch string }{
+	{"amd64", "x86_64"},
+	{"arm64", "aarch64"},
+}
+
+// built is one package.sh run: the .deb and .rpm of one architecture.
+type built struct {
+	once     sync.Once
+	deb, rpm string
+	err      error
+}
+
 var (
-	pkgOnce sync.Once
-	pkgDir  string
-	pkgDeb  string
-	pkgRPM  string
-	pkgErr  error
+	pkgDir   string
+	pkgDirMu sync.Mutex
+	pkgBuilt sync.Map // GOARCH -> *built
 )
 
 func TestMain(m *testing.M) {
@@ -50,37 +64,51 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// packages builds the .deb and .rpm once per test binary with package.sh,
-// as `make package` does.
+// packages builds the host architecture's .deb and .rpm once per test
+// binary: the ones the container tests install.
 func packages(t *testing.T) (deb, rpm string) {
 	t.Helper()
-	pkgOnce.Do(func() {
-		pkgDir, pkgErr = os.MkdirTemp("", "argus-packages-")
-		if pkgErr != nil {
+	return packagesFor(t, runtime.GOARCH)
+}
+
+// packagesFor builds the .deb and .rpm for goarch once per test binary
+// with package.sh, as `make package` does.
+func packagesFor(t *testing.T, goarch string) (deb, rpm string) {
+	t.Helper()
+	v, _ := pkgBuilt.LoadOrStore(goarch, &built{})
+	b := v.(*built)
+	b.once.Do(func() {
+		pkgDirMu.Lock()
+		if pkgDir == "" {
+			pkgDir, b.err = os.MkdirTemp("", "argus-packages-")
+		}
+		dir := pkgDir
+		pkgDirMu.Unlock()
+		if b.err != nil {
 			return
 		}
-		cmd := exec.Command("./package.sh", pkgDir)
-		cmd.Env = append(os.Environ(), "VERSION="+testVersion, "GOARCH=amd64", "PATH="+goPath())
+		cmd := exec.Command("./package.sh", dir)
+		cmd.Env = append(os.Environ(), "VERSION="+testVersion, "GOARCH="+goarch, "PATH="+goPath())
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			pkgErr = fmt.Errorf("package.sh: %w\n%s", err, stderr.Bytes())
+			b.err = fmt.Errorf("package.sh for %s: %w\n%s", goarch, err, stderr.Bytes())
 			return
 		}
 		for _, p := range strings.Fields(string(out)) {
 			switch filepath.Ext(p) {
 			case ".deb":
-				pkgDeb = p
+				b.deb = p
 			case ".rpm":
-				pkgRPM = p
+				b.rpm = p
 			}
 		}
 	})
-	if pkgErr != nil {
-		t.Fatal(pkgErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return pkgDeb, pkgRPM
+	return b.deb, b.rpm
 }
 
 // goPath is PATH with the go command on it: under `make test` as a
@@ -120,24 +148,38 @@ func run(t *testing.T, name string, args ...string) string {
 }
 
 func TestPackageNames(t *testing.T) {
-	deb, rpm := packages(t)
-	if got, want := filepath.Base(deb), "argus-sensor_"+testPkgVersion+"_amd64.deb"; got != want {
-		t.Errorf("deb is %s, want %s", got, want)
-	}
-	if got, want := filepath.Base(rpm), "argus-sensor-"+testPkgVersion+"-1.x86_64.rpm"; got != want {
-		t.Errorf("rpm is %s, want %s", got, want)
+	for _, a := range pkgArches {
+		deb, rpm := packagesFor(t, a.goarch)
+		if got, want := filepath.Base(deb), "argus-sensor_"+testPkgVersion+"_"+a.goarch+".deb"; got != want {
+			t.Errorf("deb is %s, want %s", got, want)
+		}
+		if got, want := filepath.Base(rpm), "argus-sensor-"+testPkgVersion+"-1."+a.rpmarch+".rpm"; got != want {
+			t.Errorf("rpm is %s, want %s", got, want)
+		}
 	}
 }
 
 func TestDeb(t *testing.T) {
-	deb, _ := packages(t)
 	need(t, "dpkg-deb", "dpkg")
+	trees := map[string]string{}
+	for _, a := range pkgArches {
+		root := t.TempDir() // outlives the subtest, for sameFiles
+		if t.Run(a.goarch, func(t *testing.T) { checkDeb(t, a.goarch, root) }) {
+			trees[a.goarch] = root
+		}
+	}
+	sameFiles(t, trees)
+}
+
+// checkDeb inspects the .deb of goarch and unpacks it into root.
+func checkDeb(t *testing.T, goarch, root string) {
+	deb, _ := packagesFor(t, goarch)
 
 	fields := map[string]string{}
 	for _, f := range []string{"Package", "Version", "Architecture", "Maintainer", "Section", "Depends"} {
 		fields[f] = strings.TrimSpace(run(t, "dpkg-deb", "--field", deb, f))
 	}
-	want := map[string]string{"Package": "argus-sensor", "Version": testPkgVersion, "Architecture": "amd64", "Section": "admin", "Depends": ""}
+	want := map[string]string{"Package": "argus-sensor", "Version": testPkgVersion, "Architecture": goarch, "Section": "admin", "Depends": ""}
 	for k, v := range want {
 		if fields[k] != v {
 			t.Errorf("%s = %q, want %q", k, fields[k], v)
@@ -180,17 +222,68 @@ func TestDeb(t *testing.T) {
 		}
 	}
 
-	root := t.TempDir()
 	run(t, "dpkg-deb", "--extract", deb, root)
-	checkTree(t, root)
+	checkTree(t, root, goarch)
+}
+
+// sameFiles checks that the packages of every architecture carry the same
+// files, byte for byte, except the binary itself.
+func sameFiles(t *testing.T, trees map[string]string) {
+	t.Helper()
+	ref, ok := trees["amd64"]
+	if !ok || len(trees) != len(pkgArches) {
+		return // a per-architecture check failed already
+	}
+	list := func(root string) map[string][]byte {
+		files := map[string][]byte{}
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			// checkTree lends the host's units to systemd-analyze.
+			if strings.HasPrefix(rel, "usr/lib/systemd/system/") && rel != "usr/lib/systemd/system/argus-sensor.service" {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			files[rel] = b
+			return err
+		})
+		return files
+	}
+	want := list(ref)
+	if len(want) < len(packagedFiles) {
+		t.Fatalf("the amd64 package unpacked to %d files, want at least %d", len(want), len(packagedFiles))
+	}
+	for arch, root := range trees {
+		got := list(root)
+		for name, b := range want {
+			if name == "usr/bin/argus-sensor" {
+				continue
+			}
+			if g, ok := got[name]; !ok || !bytes.Equal(g, b) {
+				t.Errorf("%s: %s differs from the amd64 package's", arch, name)
+			}
+		}
+		for name := range got {
+			if _, ok := want[name]; !ok {
+				t.Errorf("%s: %s is not in the amd64 package", arch, name)
+			}
+		}
+	}
 }
 
 func TestRPM(t *testing.T) {
-	_, rpm := packages(t)
 	need(t, "rpm", "rpm")
+	for _, a := range pkgArches {
+		t.Run(a.goarch, func(t *testing.T) { checkRPM(t, a.goarch, a.rpmarch) })
+	}
+}
 
+func checkRPM(t *testing.T, goarch, rpmarch string) {
+	_, rpm := packagesFor(t, goarch)
 	info := run(t, "rpm", "-qp", "--queryformat", "%{NAME}|%{VERSION}|%{RELEASE}|%{ARCH}|%{LICENSE}\n", rpm)
-	if got, want := strings.TrimSpace(info), "argus-sensor|"+testPkgVersion+"|1|x86_64|Apache-2.0 AND GPL-2.0-only"; got != want {
+	if got, want := strings.TrimSpace(info), "argus-sensor|"+testPkgVersion+"|1|"+rpmarch+"|Apache-2.0 AND GPL-2.0-only"; got != want {
 		t.Errorf("rpm header %q, want %q", got, want)
 	}
 	files := strings.Fields(run(t, "rpm", "-qlp", rpm))
@@ -215,9 +308,13 @@ func TestRPM(t *testing.T) {
 	}
 }
 
-// checkTree checks an unpacked package: the binary is static and reports
-// the version, the shipped configuration validates, and the unit verifies.
-func checkTree(t *testing.T, root string) {
+// checkTree checks an unpacked package of goarch: the binary is static,
+// built for goarch, and reports the version, the shipped configuration
+// validates, and the unit verifies. A binary for another architecture
+// cannot run here: its build information is read instead, and the
+// configuration is validated by the host architecture's package, which
+// sameFiles proves identical.
+func checkTree(t *testing.T, root, goarch string) {
 	t.Helper()
 	bin := filepath.Join(root, "usr/bin/argus-sensor")
 	f, err := elf.Open(bin)
@@ -229,13 +326,34 @@ func checkTree(t *testing.T, root string) {
 			t.Error("argus-sensor has an ELF interpreter: it is not static (CGO_ENABLED=0)")
 		}
 	}
-	f.Close()
-	if out := run(t, bin, "version"); !strings.Contains(out, testVersion) {
-		t.Errorf("argus-sensor version = %q, want it to contain %s", out, testVersion)
+	if want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[goarch]; f.Machine != want {
+		t.Errorf("argus-sensor is built for %v, want %v", f.Machine, want)
 	}
-	cfg := filepath.Join(root, "etc/argus-sensor/config.yaml")
-	if out := run(t, bin, "check", "--config", cfg); !strings.Contains(out, "ok") {
-		t.Errorf("shipped config does not validate: %s", out)
+	f.Close()
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatalf("build information of argus-sensor: %v", err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if settings["GOARCH"] != goarch || settings["CGO_ENABLED"] != "0" {
+		t.Errorf("argus-sensor built with GOARCH=%q CGO_ENABLED=%q, want %s and 0", settings["GOARCH"], settings["CGO_ENABLED"], goarch)
+	}
+	// -trimpath leaves -ldflags out of the build information, so look for
+	// the stamped version in the binary itself: only -X puts it there.
+	if b, err := os.ReadFile(bin); err != nil || !bytes.Contains(b, []byte(testVersion)) {
+		t.Errorf("argus-sensor does not carry the version %s (-X main.version): %v", testVersion, err)
+	}
+	if goarch == runtime.GOARCH {
+		if out := run(t, bin, "version"); !strings.Contains(out, testVersion) {
+			t.Errorf("argus-sensor version = %q, want it to contain %s", out, testVersion)
+		}
+		cfg := filepath.Join(root, "etc/argus-sensor/config.yaml")
+		if out := run(t, bin, "check", "--config", cfg); !strings.Contains(out, "ok") {
+			t.Errorf("shipped config does not validate: %s", out)
+		}
 	}
 
 	// `systemd-analyze verify --root` resolves everything (ExecStart, the
@@ -321,6 +439,7 @@ func TestScriptsParse(t *testing.T) {
 	if err != nil || len(scripts) != 4 {
 		t.Fatalf("want 4 maintainer scripts, got %v (%v)", scripts, err)
 	}
+	sc := testutil.LookTool(t, "shellcheck", "shellcheck", "sh -n alone checks the scripts")
 	for _, s := range append(scripts, "package.sh") {
 		shell := "sh"
 		if s == "package.sh" {
@@ -329,7 +448,7 @@ func TestScriptsParse(t *testing.T) {
 		if out, err := exec.Command(shell, "-n", s).CombinedOutput(); err != nil {
 			t.Errorf("%s: %v\n%s", s, err, out)
 		}
-		if sc, err := exec.LookPath("shellcheck"); err == nil {
+		if sc != "" {
 			if out, err := exec.Command(sc, s).CombinedOutput(); err != nil {
 				t.Errorf("shellcheck %s: %v\n%s", s, err, out)
 			}

@@ -4,8 +4,8 @@
 #
 # A Debian 12 root (debootstrap, then apt in a chroot) with systemd,
 # openssh-server, sudo and rsync, Debian's cloud kernel (it has BTF) and
-# the tools the T1587 atomics run (gcc, ima-evm-utils, openssl, nodejs,
-# npm, python3, curl, iproute2); a `vagrant` user with Vagrant's insecure
+# the tools the T1587 atomics run (gcc, gcc-multilib, liburing-dev,
+# ima-evm-utils, openssl, nodejs, npm, python3, curl, iproute2); a `vagrant` user with Vagrant's insecure
 # key and password-less sudo. The root becomes an ext4 image with
 # mkfs.ext4 -d, goes into a disk image with one partition and GRUB in its
 # boot sector (grub-mkimage, then written into the image file), and is
@@ -39,8 +39,10 @@ packages=(
 	linux-image-cloud-amd64 initramfs-tools systemd systemd-sysv udev dbus
 	e2fsprogs kmod procps less openssh-server sudo rsync ca-certificates
 	# the atomics: a compiler, evmctl and openssl for the IMA-signed test,
-	# node and npm for the postinstall test, python3, curl, ip
+	# node and npm for the postinstall test, python3, curl, ip; 32-bit
+	# static builds and liburing for the escape variants
 	gcc libc6-dev ima-evm-utils openssl nodejs npm python3 curl iproute2
+	gcc-multilib liburing-dev
 )
 
 # Vagrant's well-known insecure public key: vagrant replaces it with a

@@ -130,8 +130,8 @@ func (w *watch) next(t *testing.T, what string) Event {
 	select {
 	case ev := <-w.ch:
 		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no %s event within 10s", what)
+	case <-time.After(testutil.Patience(t, 10*time.Second)):
+		t.Fatalf("no %s event within %v", what, testutil.Patience(t, 10*time.Second))
 		return nil
 	}
 }

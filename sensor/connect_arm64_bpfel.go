@@ -59,7 +59,8 @@ type connectConnectEvent struct {
 	Flags    uint16
 	Daddr    [16]uint8
 	Saddr    [16]uint8
-	_        [4]byte
+	Via      uint16
+	Pad      uint16
 }
 
 // Names of all BPF objects in the ELF.

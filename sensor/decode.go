@@ -137,7 +137,13 @@ func decodeConnect(b []byte) (*Connect, error) {
 		Family:         r.Family,
 		Protocol:       r.Protocol,
 		SockType:       r.SockType,
-		AddrFromSocket: uint32(r.Flags)&uint32(execConnectFlagCONNECT_ADDR_FROM_SOCKET) != 0,
+		AddrFromSocket: flag(r.Flags, execConnectFlagCONNECT_ADDR_FROM_SOCKET),
+		Submitted:      flag(r.Flags, execConnectFlagCONNECT_SUBMITTED),
+		Compat:         flag(r.Flags, execConnectFlagCONNECT_COMPAT),
+		IOUring:        flag(r.Flags, execConnectFlagCONNECT_IO_URING),
+		OwnerFromMM:    flag(r.Flags, execConnectFlagCONNECT_OWNER_FROM_MM),
+		KernelThread:   flag(r.Flags, execConnectFlagCONNECT_KERNEL_THREAD),
+		Via:            Via(r.Via),
 	}
 	var dst, src netip.Addr
 	switch r.Family {
@@ -156,6 +162,8 @@ func decodeConnect(b []byte) (*Connect, error) {
 	}
 	return c, nil
 }
+
+func flag(flags uint16, f execConnectFlag) bool { return uint32(flags)&uint32(f) != 0 }
 
 func task(t execTaskInfo) Task {
 	return Task{

@@ -162,6 +162,40 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// FuzzDecodeConnectRoundTrip writes a connect record from fuzzed fields
+// and checks Decode gives them back.
+func FuzzDecodeConnectRoundTrip(f *testing.F) {
+	f.Add(false, []byte{192, 0, 2, 1}, []byte{10, 0, 0, 2}, uint16(443), uint16(51000), int32(-115), uint64(3), uint32(42))
+	f.Add(true, netip.MustParseAddr("2001:db8::1").AsSlice(), []byte{}, uint16(22), uint16(0), int32(0), uint64(0), uint32(1))
+	f.Fuzz(func(t *testing.T, v6 bool, daddr, saddr []byte, dport, sport uint16, result int32, fd uint64, tgid uint32) {
+		var r connectConnectEvent
+		r.Hdr.Type, r.Hdr.Tgid, r.Hdr.Tid = uint32(KindConnect), tgid, tgid
+		r.Family, r.Dport, r.Sport, r.Result, r.Fd = unix.AF_INET, dport, sport, result, fd
+		if v6 {
+			r.Family = unix.AF_INET6
+		}
+		copy(r.Daddr[:], daddr)
+		copy(r.Saddr[:], saddr)
+		ev, err := Decode(raw(&r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ev.(*Connect)
+		dst, src := netip.AddrFrom16(r.Daddr), netip.AddrFrom16(r.Saddr)
+		if !v6 {
+			dst, src = netip.AddrFrom4([4]byte(r.Daddr[:4])), netip.AddrFrom4([4]byte(r.Saddr[:4]))
+		}
+		wantSrc := netip.AddrPortFrom(src, sport)
+		if sport == 0 && src.IsUnspecified() {
+			wantSrc = netip.AddrPort{}
+		}
+		if c.Kind != KindConnect || c.TGID != tgid || c.Family != r.Family || c.Result != result || c.FD != fd ||
+			c.Dst != netip.AddrPortFrom(dst, dport) || c.Src != wantSrc {
+			t.Fatalf("decoded %+v from %+v", c, r)
+		}
+	})
+}
+
 func BenchmarkDecodeConnect(b *testing.B) {
 	var r connectConnectEvent
 	r.Hdr.Type, r.Family, r.Dport = uint32(KindConnect), unix.AF_INET, 443
@@ -180,6 +214,32 @@ func BenchmarkDecodeExec(b *testing.B) {
 	for b.Loop() {
 		if _, err := Decode(rec); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestDecodeSubmittedConnect(t *testing.T) {
+	var r connectConnectEvent
+	r.Hdr.Type, r.Hdr.Tgid, r.Hdr.Tid = uint32(KindConnect), 7, 9
+	r.Family, r.Protocol, r.SockType, r.Dport = unix.AF_INET, unix.IPPROTO_UDP, unix.SOCK_DGRAM, 53
+	r.Daddr = [16]byte{192, 0, 2, 1}
+	r.Fd = NoFD
+	r.Flags = uint16(execConnectFlagCONNECT_SUBMITTED | execConnectFlagCONNECT_COMPAT | execConnectFlagCONNECT_IO_URING |
+		execConnectFlagCONNECT_OWNER_FROM_MM)
+	r.Via = uint16(execConnectViaVIA_SENDMSG)
+	ev, err := Decode(raw(&r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ev.(*Connect)
+	if !c.Submitted || !c.Compat || !c.IOUring || !c.OwnerFromMM || c.KernelThread || c.AddrFromSocket ||
+		c.Via != ViaSendmsg || c.FD != NoFD || c.Dst.String() != "192.0.2.1:53" {
+		t.Errorf("decoded %+v", c)
+	}
+	for v, want := range map[Via]string{ViaConnect: "connect", ViaSocketcall: "socketcall", ViaSendmsg: "sendmsg",
+		ViaFastOpen: "fastopen", ViaUnknown: "unknown", 99: "unknown"} {
+		if v.String() != want {
+			t.Errorf("Via(%d) = %q, want %q", v, v.String(), want)
 		}
 	}
 }

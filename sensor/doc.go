@@ -3,12 +3,25 @@
 //
 // # Kernel side
 //
-// Three BPF objects, generated from ../bpf by bpf2go and committed, cover the
+// Four BPF objects, generated from ../bpf by bpf2go and committed, cover the
 // hook families: exec (tp_btf/sched_process_exec), lifecycle
-// (tp_btf/sched_process_fork and sched_process_exit) and connect
-// (syscalls:sys_enter_connect and sys_exit_connect). They share one BPF ring
-// buffer and one per-CPU stats array: the exec object is loaded first and its
-// maps are handed to the others as replacements.
+// (tp_btf/sched_process_fork and sched_process_exit), connect
+// (syscalls:sys_enter_connect and sys_exit_connect) and sockaddr (cgroup
+// sock_addr programs connect4, connect6, sendmsg4 and sendmsg6 on the root
+// of the cgroup v2 hierarchy). They share one BPF ring buffer and one
+// per-CPU stats array: the exec object is loaded first and its maps are
+// handed to the others as replacements.
+//
+// The sockaddr hooks see connections the connect syscall tracepoint cannot
+// (32-bit programs, i386 socketcall, io_uring, TCP Fast Open through
+// sendto, first datagrams to a destination) and report them as submitted:
+// they run before the attempt, so no result is known. A 64-bit connect(2)
+// also passes them and is left to the syscall hook, which has its result;
+// they tell it by the syscall number (bpf_task_pt_regs), or on kernels
+// where sock_addr programs cannot call that, by the legacy connect hooks'
+// entry stash, which the loader then selects. They are optional: where
+// they cannot load or attach the sensor runs without them and Hooks says
+// why.
 //
 // Wakeups are batched. A record submitted into an empty ring wakes the
 // reader (the kernel's default: it wakes a consumer that had caught up);

@@ -125,7 +125,9 @@ type Fork struct {
 	PPID          uint32
 }
 
-// Connect is a connect(2) on an IPv4 or IPv6 socket, with its result.
+// Connect is an outbound connection attempt on an IPv4 or IPv6 socket:
+// a connect(2) with its result from the syscall hooks, or one the socket
+// address hooks saw being submitted (Submitted), however it was issued.
 type Connect struct {
 	Header
 	Task Task
@@ -146,6 +148,53 @@ type Connect struct {
 	// AddrFromSocket means Dst was read back from the kernel socket after
 	// the call, not from the caller's buffer.
 	AddrFromSocket bool
+
+	// Submitted means the record was made by a socket address hook before
+	// the connection was attempted: Result is 0 but the outcome is not
+	// known, and FD is NoFD.
+	Submitted bool
+	// Via is the operation that made it.
+	Via Via
+	// Compat means a 32-bit (compat or x32) syscall made it.
+	Compat bool
+	// IOUring means it was issued through io_uring: inline from
+	// io_uring_enter, from an io-wq worker or from an SQPOLL thread.
+	IOUring bool
+	// OwnerFromMM means a kernel thread made it on a process's behalf
+	// (io_uring before Linux 5.12) and the header and Task name the
+	// process owning the thread's borrowed mm.
+	OwnerFromMM bool
+	// KernelThread means a kernel thread with no process behind it made it.
+	KernelThread bool
+}
+
+// NoFD is Connect.FD when the descriptor is not known.
+const NoFD = ^uint64(0)
+
+// Via is the operation behind a connection record.
+type Via uint16
+
+// The operations, as numbered in bpf/include/events.h (enum connect_via).
+const (
+	ViaConnect    Via = Via(execConnectViaVIA_CONNECT)
+	ViaSocketcall Via = Via(execConnectViaVIA_SOCKETCALL)
+	ViaSendmsg    Via = Via(execConnectViaVIA_SENDMSG)
+	ViaFastOpen   Via = Via(execConnectViaVIA_FASTOPEN)
+	ViaUnknown    Via = Via(execConnectViaVIA_UNKNOWN)
+)
+
+func (v Via) String() string {
+	switch v {
+	case ViaConnect:
+		return "connect"
+	case ViaSocketcall:
+		return "socketcall"
+	case ViaSendmsg:
+		return "sendmsg"
+	case ViaFastOpen:
+		return "fastopen"
+	}
+	return "unknown"
 }
 
 // IsRestart reports whether a connect result is one of the kernel's

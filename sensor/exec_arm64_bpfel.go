@@ -17,6 +17,21 @@ type execConnectFlag uint32
 
 const (
 	execConnectFlagCONNECT_ADDR_FROM_SOCKET execConnectFlag = 1
+	execConnectFlagCONNECT_SUBMITTED        execConnectFlag = 2
+	execConnectFlagCONNECT_COMPAT           execConnectFlag = 4
+	execConnectFlagCONNECT_IO_URING         execConnectFlag = 8
+	execConnectFlagCONNECT_OWNER_FROM_MM    execConnectFlag = 16
+	execConnectFlagCONNECT_KERNEL_THREAD    execConnectFlag = 32
+)
+
+type execConnectVia uint32
+
+const (
+	execConnectViaVIA_CONNECT    execConnectVia = 0
+	execConnectViaVIA_SOCKETCALL execConnectVia = 1
+	execConnectViaVIA_SENDMSG    execConnectVia = 2
+	execConnectViaVIA_FASTOPEN   execConnectVia = 3
+	execConnectViaVIA_UNKNOWN    execConnectVia = 4
 )
 
 type execEventHeader struct {
@@ -105,7 +120,8 @@ const (
 	execStatIndexSTAT_CONNECT_LOST         execStatIndex = 7
 	execStatIndexSTAT_CONNECT_PENDING_FULL execStatIndex = 8
 	execStatIndexSTAT_SCRATCH_MISSING      execStatIndex = 9
-	execStatIndexSTAT_MAX                  execStatIndex = 10
+	execStatIndexSTAT_DATAGRAM_FOLDED      execStatIndex = 10
+	execStatIndexSTAT_MAX                  execStatIndex = 11
 )
 
 type execTaskInfo struct {
@@ -131,6 +147,7 @@ const (
 	execProgHandleExec       = "handle_exec"
 	execVarSelfTgid          = "self_tgid"
 	execVarUnusedConnectFlag = "unused_connect_flag"
+	execVarUnusedConnectVia  = "unused_connect_via"
 	execVarUnusedEventType   = "unused_event_type"
 	execVarUnusedExecFlag    = "unused_exec_flag"
 	execVarUnusedFileFlag    = "unused_file_flag"
@@ -198,6 +215,7 @@ type execMapSpecs struct {
 type execVariableSpecs struct {
 	SelfTgid          *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectFlag *ebpf.VariableSpec `ebpf:"unused_connect_flag"`
+	UnusedConnectVia  *ebpf.VariableSpec `ebpf:"unused_connect_via"`
 	UnusedEventType   *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedExecFlag    *ebpf.VariableSpec `ebpf:"unused_exec_flag"`
 	UnusedFileFlag    *ebpf.VariableSpec `ebpf:"unused_file_flag"`
@@ -244,6 +262,7 @@ func (m *execMaps) Close() error {
 type execVariables struct {
 	SelfTgid          *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectFlag *ebpf.Variable `ebpf:"unused_connect_flag"`
+	UnusedConnectVia  *ebpf.Variable `ebpf:"unused_connect_via"`
 	UnusedEventType   *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedExecFlag    *ebpf.Variable `ebpf:"unused_exec_flag"`
 	UnusedFileFlag    *ebpf.Variable `ebpf:"unused_file_flag"`

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -155,7 +156,7 @@ func TestExecAcrossMounts(t *testing.T) {
 
 func TestExecMemfd(t *testing.T) {
 	if testutil.ExitELF(0) == nil {
-		t.Skip("the memfd payload is the x86-64 tiny ELF")
+		t.Skipf("the memfd payload is the tiny ELF, which has no %s version", runtime.GOARCH)
 	}
 	_, h := startSensor(t)
 	w := h.subscribe(execArg("memfd-payload"))
@@ -270,7 +271,7 @@ func TestExitAndForkRecords(t *testing.T) {
 	cmd := exec.Command(tool)
 	_ = cmd.Run()
 	pid := uint32(cmd.Process.Pid)
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(testutil.Patience(t, 10*time.Second))
 	var sawFork, sawExit bool
 	for !sawFork || !sawExit {
 		select {

@@ -47,6 +47,10 @@ type Options struct {
 	// (entry/exit pair with a per-thread stash) even where the single
 	// exit program would load. Tests use it to cover both.
 	LegacyConnect bool
+	// CgroupRoot is the cgroup v2 hierarchy whose root the socket address
+	// hooks attach to. Default: the first cgroup2 mount in /proc/mounts.
+	// "-" leaves the socket address hooks out.
+	CgroupRoot string
 }
 
 // DefaultRingBytes is the default ring size: 2 MiB per online CPU (every
@@ -136,6 +140,9 @@ type Hook struct {
 	Attach   string // where, e.g. "tp_btf/sched_process_exec"
 	Attached bool
 	Err      error // why it is not attached
+	// Optional hooks widen what is seen (the socket address hooks); the
+	// sensor runs without them, reporting why each is missing.
+	Optional bool
 }
 
 // Sensor owns the loaded BPF objects, their links and the ring reader.
@@ -148,6 +155,12 @@ type Sensor struct {
 	connect       connectObjects
 	connectLegacy connectlegacyObjects
 	legacy        bool // connectLegacy is loaded instead of connect
+
+	sockaddr       sockaddrObjects
+	sockaddrLegacy sockaddrlegacyObjects
+	sockaddrErr    error  // why the socket address hooks are not loaded
+	sockaddrMode   string // "", "regs" or "stash": how a 64-bit connect(2) is told apart
+	cgroupRoot     string
 
 	linkMu sync.Mutex
 	links  []link.Link
@@ -167,9 +180,11 @@ type Sensor struct {
 }
 
 // New loads the BPF programs, attaches every hook and opens the ring reader.
-// It fails, having released everything, if any hook cannot be attached: a
-// sensor that silently misses a hook family is worse than one that does not
-// start.
+// It fails, having released everything, if any required hook cannot be
+// attached: a sensor that silently misses a hook family is worse than one
+// that does not start. The optional socket address hooks (Hook.Optional)
+// are the exception: where they cannot load or attach (no cgroup v2, an
+// old kernel) the sensor runs without them and Hooks says why.
 func New(opts Options) (*Sensor, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
@@ -250,6 +265,17 @@ func (s *Sensor) load() error {
 		return fmt.Errorf("load lifecycle programs: %w", err)
 	}
 	s.legacy = s.opts.LegacyConnect || !haveModernConnect()
+	s.cgroupRoot, s.sockaddrErr = cgroupRoot(s.opts.CgroupRoot)
+	if s.sockaddrErr == nil {
+		// A 64-bit connect(2) passes through the socket address hooks
+		// too and is left to the syscall hooks, which have its result.
+		// The hooks tell it by the syscall number in the task's
+		// registers, or else by the legacy hooks' per-thread stash.
+		s.sockaddrMode = "regs"
+		if s.legacy || !haveSockaddrRegs() {
+			s.sockaddrMode, s.legacy = "stash", true
+		}
+	}
 	name, load, objs := "connect", loadConnect, any(&s.connect)
 	if s.legacy {
 		name, load, objs = "connect (legacy)", loadConnectlegacy, any(&s.connectLegacy)
@@ -264,7 +290,82 @@ func (s *Sensor) load() error {
 	if err := connSpec.LoadAndAssign(objs, shared); err != nil {
 		return fmt.Errorf("load %s programs: %w", name, err)
 	}
+	if s.sockaddrErr == nil {
+		s.sockaddrErr = s.loadSockaddr(cache, prepare)
+	}
 	return nil
+}
+
+// loadSockaddr loads the socket address hooks. An error leaves them out;
+// the sensor runs with the rest.
+func (s *Sensor) loadSockaddr(cache *btf.Cache, prepare func(string, *ebpf.CollectionSpec) error) error {
+	repl := map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats}
+	name, load, objs := "sockaddr", loadSockaddr, any(&s.sockaddr)
+	if s.sockaddrMode == "stash" {
+		name, load, objs = "sockaddr (legacy)", loadSockaddrlegacy, any(&s.sockaddrLegacy)
+		repl["pending_connects"] = s.connectLegacy.PendingConnects
+	}
+	spec, err := load()
+	if err != nil {
+		return fmt.Errorf("parse %s object: %w", name, err)
+	}
+	if err := prepare(name, spec); err != nil {
+		return err
+	}
+	if err := spec.LoadAndAssign(objs, &ebpf.CollectionOptions{Cache: cache, MapReplacements: repl}); err != nil {
+		return fmt.Errorf("load %s programs: %w", name, err)
+	}
+	return nil
+}
+
+// haveSockaddrRegs reports whether cgroup sock_addr programs may call
+// bpf_task_pt_regs and bpf_get_current_task_btf, which the default socket
+// address hooks need to read the syscall number.
+func haveSockaddrRegs() bool {
+	return features.HaveProgramHelper(ebpf.CGroupSockAddr, asm.FnTaskPtRegs) == nil &&
+		features.HaveProgramHelper(ebpf.CGroupSockAddr, asm.FnGetCurrentTaskBtf) == nil
+}
+
+// ErrNoCgroup2 means no cgroup v2 hierarchy is mounted, so the socket
+// address hooks have nowhere to attach.
+var ErrNoCgroup2 = errors.New("no cgroup v2 hierarchy mounted")
+
+// cgroupRoot returns the cgroup v2 mount the socket address hooks attach
+// to: want if set, else the first mount of a cgroup2 hierarchy's root in
+// /proc/self/mountinfo (wherever it is mounted: /sys/fs/cgroup on a
+// unified host, /sys/fs/cgroup/unified on a hybrid one).
+func cgroupRoot(want string) (string, error) {
+	switch want {
+	case "-":
+		return "", errors.New("socket address hooks disabled")
+	case "":
+	default:
+		return want, nil
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("find cgroup v2 mount: %w", err)
+	}
+	if p, ok := findCgroup2(string(b)); ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w (mount one, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified)", ErrNoCgroup2)
+}
+
+// findCgroup2 finds, in /proc/self/mountinfo text, the first mount point
+// of a cgroup2 hierarchy's root (not a bind mount of a subtree, whose
+// programs would cover only that subtree).
+func findCgroup2(mountinfo string) (string, bool) {
+	for _, line := range strings.Split(mountinfo, "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		pre, post, ok := strings.Cut(line, " - ")
+		f := strings.Fields(pre)
+		if ok && len(f) >= 5 && f[3] == "/" && strings.HasPrefix(post, "cgroup2 ") {
+			// mountinfo escapes space, tab, newline and backslash as octal.
+			return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(f[4]), true
+		}
+	}
+	return "", false
 }
 
 // haveModernConnect reports whether tracepoint programs may call
@@ -289,29 +390,37 @@ func (s *Sensor) attach() error {
 	type hook struct {
 		name, where string
 		attach      func() (link.Link, error)
+		optional    bool
 	}
 	plan := []hook{
-		{"exit", "tp_btf/sched_process_exit", tracing(s.lifecycle.HandleExit)},
-		{"fork", "tp_btf/sched_process_fork", tracing(s.lifecycle.HandleFork)},
-		{"exec", "tp_btf/sched_process_exec", tracing(s.exec.HandleExec)},
+		{"exit", "tp_btf/sched_process_exit", tracing(s.lifecycle.HandleExit), false},
+		{"fork", "tp_btf/sched_process_fork", tracing(s.lifecycle.HandleFork), false},
+		{"exec", "tp_btf/sched_process_exec", tracing(s.exec.HandleExec), false},
 	}
 	if s.legacy {
 		plan = append(plan,
-			hook{"connect_exit", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connectLegacy.HandleConnectExit)},
-			hook{"connect_enter", "tracepoint/syscalls/sys_enter_connect", tracepoint("syscalls", "sys_enter_connect", s.connectLegacy.HandleConnectEnter)})
+			hook{"connect_exit", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connectLegacy.HandleConnectExit), false},
+			hook{"connect_enter", "tracepoint/syscalls/sys_enter_connect", tracepoint("syscalls", "sys_enter_connect", s.connectLegacy.HandleConnectEnter), false})
 	} else {
 		plan = append(plan,
-			hook{"connect", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connect.HandleConnectExit)})
+			hook{"connect", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connect.HandleConnectExit), false})
+	}
+	for _, p := range s.sockaddrPlan() {
+		plan = append(plan, hook{p.name, p.where, p.attach, true})
 	}
 	s.linkMu.Lock()
 	defer s.linkMu.Unlock()
 	failed := false
 	for _, p := range plan {
-		h := Hook{Name: p.name, Attach: p.where}
+		h := Hook{Name: p.name, Attach: p.where, Optional: p.optional}
 		l, err := p.attach()
 		if err != nil {
 			h.Err = err
-			failed = true
+			failed = failed || !p.optional
+			if p.optional {
+				s.log.Warn("socket address hook not attached: 32-bit, io_uring, datagram and Fast Open connections are not seen",
+					"hook", p.name, "attach", p.where, "err", err)
+			}
 		} else {
 			h.Attached = true
 			s.links = append(s.links, l)
@@ -324,6 +433,48 @@ func (s *Sensor) attach() error {
 	return nil
 }
 
+type plannedHook struct {
+	name, where string
+	attach      func() (link.Link, error)
+}
+
+// sockaddrPlan lists the socket address hooks, each on the cgroup v2 root.
+// When they could not be found a place or loaded, each attach returns why.
+func (s *Sensor) sockaddrPlan() []plannedHook {
+	var progs [4]*ebpf.Program
+	if s.sockaddrMode == "stash" {
+		o := &s.sockaddrLegacy
+		progs = [4]*ebpf.Program{o.SockaddrConnect4, o.SockaddrConnect6, o.SockaddrSendmsg4, o.SockaddrSendmsg6}
+	} else {
+		o := &s.sockaddr
+		progs = [4]*ebpf.Program{o.SockaddrConnect4, o.SockaddrConnect6, o.SockaddrSendmsg4, o.SockaddrSendmsg6}
+	}
+	kinds := [4]struct {
+		name, section string
+		typ           ebpf.AttachType
+	}{
+		{"sockaddr_connect4", "cgroup/connect4", ebpf.AttachCGroupInet4Connect},
+		{"sockaddr_connect6", "cgroup/connect6", ebpf.AttachCGroupInet6Connect},
+		{"sockaddr_sendmsg4", "cgroup/sendmsg4", ebpf.AttachCGroupUDP4Sendmsg},
+		{"sockaddr_sendmsg6", "cgroup/sendmsg6", ebpf.AttachCGroupUDP6Sendmsg},
+	}
+	var plan []plannedHook
+	for i, k := range kinds {
+		where := k.section + " on " + s.cgroupRoot
+		if s.cgroupRoot == "" {
+			where = k.section
+		}
+		p, typ, err := progs[i], k.typ, s.sockaddrErr
+		plan = append(plan, plannedHook{k.name, where, func() (link.Link, error) {
+			if err != nil {
+				return nil, err
+			}
+			return link.AttachCgroup(link.CgroupOptions{Path: s.cgroupRoot, Attach: typ, Program: p})
+		}})
+	}
+	return plan
+}
+
 // AttachError is returned by New when one or more hooks failed to attach.
 // Hooks lists every hook with its state.
 type AttachError struct {
@@ -333,7 +484,7 @@ type AttachError struct {
 func (e *AttachError) Error() string {
 	var b strings.Builder
 	for _, h := range e.Hooks {
-		if h.Err == nil {
+		if h.Err == nil || h.Optional {
 			continue
 		}
 		if b.Len() > 0 {
@@ -348,7 +499,7 @@ func (e *AttachError) Error() string {
 func (e *AttachError) Unwrap() []error {
 	var errs []error
 	for _, h := range e.Hooks {
-		if h.Err != nil {
+		if h.Err != nil && !h.Optional {
 			errs = append(errs, h.Err)
 		}
 	}
@@ -534,7 +685,7 @@ func (s *Sensor) Close() error {
 			errs = append(errs, fmt.Errorf("close ring waiter: %w", err))
 		}
 	}
-	for _, c := range []interface{ Close() error }{&s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {
+	for _, c := range []interface{ Close() error }{&s.sockaddr, &s.sockaddrLegacy, &s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {
 		if err := c.Close(); err != nil {
 			errs = append(errs, err)
 		}

@@ -18,6 +18,10 @@ type Stats struct {
 	// ScratchMissing counts exec records abandoned for want of per-CPU
 	// scratch space; it should stay zero.
 	ScratchMissing uint64
+	// DatagramsFolded counts datagrams sent to a (socket, destination)
+	// whose first datagram already has its connection record. They are
+	// not lost: each pair is reported once, not per datagram.
+	DatagramsFolded uint64
 
 	// Read counts records decoded by the reader, by kind.
 	Read map[Kind]uint64
@@ -85,6 +89,7 @@ func (s *Sensor) Stats() (Stats, error) {
 	}
 	st.PendingFull = kernel[execStatIndexSTAT_CONNECT_PENDING_FULL]
 	st.ScratchMissing = kernel[execStatIndexSTAT_SCRATCH_MISSING]
+	st.DatagramsFolded = kernel[execStatIndexSTAT_DATAGRAM_FOLDED]
 	if s.reader != nil {
 		st.RingPending = s.reader.AvailableBytes()
 	}

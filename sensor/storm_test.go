@@ -79,7 +79,7 @@ func TestExecStorm(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testutil.Patience(t, 30*time.Second))
 	for {
 		mu.Lock()
 		n := len(seen)
@@ -142,7 +142,7 @@ func TestConnectStorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testutil.Patience(t, 30*time.Second))
 	for {
 		mu.Lock()
 		n := count

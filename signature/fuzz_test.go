@@ -2,6 +2,7 @@ package signature
 
 import (
 	"bytes"
+	"path"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,45 @@ func FuzzDecodeRPMPackage(f *testing.F) {
 		}
 		ix := newIndex([]alias{{"/bin", "/usr/bin"}})
 		addRPMPackage(ix, p)
+	})
+}
+
+// FuzzRPMPackageRoundTrip writes a header with one file from fuzzed
+// fields and checks decodeRPMPackage gives them back. Header strings are
+// NUL-terminated, so a NUL is outside the format.
+func FuzzRPMPackageRoundTrip(f *testing.F) {
+	f.Add("tool", "2.0", "/usr/bin/", "tool", "AB01", uint32(0), uint32(8))
+	f.Add("x", "", "/etc", "x.conf", "", uint32(rpmFileConfig), uint32(1))
+	f.Fuzz(func(t *testing.T, name, version, dir, base, digest string, flags, algo uint32) {
+		for _, s := range []string{name, version, dir, base, digest} {
+			if strings.ContainsRune(s, 0) {
+				return
+			}
+		}
+		want, ok := pgpHashAlgo(uint64(algo))
+		var b rpmHeaderBuilder
+		b.strs(rpmTagName, rpmTypeString, name)
+		b.strs(rpmTagVersion, rpmTypeString, version)
+		b.strs(rpmTagBaseNames, rpmTypeStringArray, base)
+		b.strs(rpmTagDirNames, rpmTypeStringArray, dir)
+		b.int32s(rpmTagDirIndexes, 0)
+		b.strs(rpmTagFileDigests, rpmTypeStringArray, digest)
+		b.int32s(rpmTagFileFlags, flags)
+		b.int32s(rpmTagFileDigestAlgo, algo)
+		p, err := decodeRPMPackage(b.bytes())
+		if name == "" || !ok {
+			if err == nil {
+				t.Fatalf("accepted name %q, digest algorithm %d", name, algo)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := rpmFile{path: path.Join(dir, base), digest: strings.ToLower(digest), flags: uint64(flags)}
+		if p.name != name || p.version != version || p.algo != want || len(p.files) != 1 || p.files[0] != file {
+			t.Fatalf("decoded %+v, want %s %s %v %+v", p, name, version, want, file)
+		}
 	})
 }
 

@@ -12,7 +12,9 @@
 //
 // Every /proc/<pid> is read for its stat (ppid, start time), exe (path and,
 // through stat(2) on the magic link, the executed file's identity), cwd
-// and cmdline. A process that exits during the scan is skipped.
+// and cmdline, with the reader the process table uses too
+// (internal/procfs.ReadImage), then for its real uid and gid (status) and
+// network namespace. A process that exits during the scan is skipped.
 //
 // # Connections
 //

@@ -63,7 +63,7 @@ func Processes(root string) ([]Process, error) {
 		if err != nil {
 			continue
 		}
-		p, ok := readProcess(filepath.Join(root, e.Name()), uint32(pid))
+		p, ok := readProcess(root, uint32(pid))
 		if ok {
 			out = append(out, p)
 		}
@@ -71,45 +71,30 @@ func Processes(root string) ([]Process, error) {
 	return out, nil
 }
 
-func readProcess(dir string, pid uint32) (Process, bool) {
+func readProcess(root string, pid uint32) (Process, bool) {
 	p := Process{PID: pid}
-	b, err := os.ReadFile(filepath.Join(dir, "stat"))
-	if err != nil {
-		return p, false
-	}
-	ps, err := procfs.ParseStat(b)
+	ps, err := procfs.ReadStat(root, pid)
 	if err != nil {
 		return p, false
 	}
 	p.Comm, p.PPID, p.StartTicks, p.StartNs = ps.Comm, ps.PPID, ps.StartTicks, ps.StartNs()
-	exe, err := os.Readlink(filepath.Join(dir, "exe"))
-	if errors.Is(err, fs.ErrNotExist) {
+	im := procfs.ReadImage(root, pid)
+	if errors.Is(im.ExeErr, fs.ErrNotExist) {
 		return p, false // a kernel thread, or gone
 	}
-	if err != nil {
+	if im.ExeErr != nil {
 		// Not ours to read (no CAP_SYS_PTRACE): still a process that
 		// exists, reported with what can be read.
 		p.ExeUnreadable = true
-		if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmdline) > 0 {
-			p.Args = strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
-		}
+		p.Args = im.Args
 		return p, true
 	}
-	p.ExePath, p.Deleted = strings.CutSuffix(exe, " (deleted)")
-	p.Memfd = strings.HasPrefix(p.ExePath, "/memfd:")
-	var st unix.Stat_t
-	if unix.Stat(filepath.Join(dir, "exe"), &st) == nil {
-		p.Exe, p.HaveExe, p.Nlink = fileid.FromStat(&st), true, uint32(st.Nlink)
-		if st.Nlink == 0 {
-			p.Deleted = true
-		}
+	p.ExePath, p.Deleted, p.Memfd = im.ExePath, im.Deleted, im.Memfd
+	if im.HaveExe {
+		p.Exe, p.HaveExe, p.Nlink = fileid.FromStat(&im.Exe), true, uint32(im.Exe.Nlink)
 	}
-	if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err == nil {
-		p.Cwd = cwd
-	}
-	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmdline) > 0 {
-		p.Args = strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
-	}
+	p.Cwd, p.Args = im.Cwd, im.Args
+	dir := filepath.Join(root, strconv.FormatUint(uint64(pid), 10))
 	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
 		p.UID, p.GID = statusIDs(status)
 	}

@@ -45,6 +45,21 @@ enum file_flag {
 /* connect_event.flags */
 enum connect_flag {
 	CONNECT_ADDR_FROM_SOCKET = 1 << 0, /* peer read from the kernel socket, not the user buffer */
+	/* From the socket address hooks (sockaddr.bpf.c): */
+	CONNECT_SUBMITTED = 1 << 1,     /* seen before the call completed: result is unknown, not 0 */
+	CONNECT_COMPAT = 1 << 2,        /* made by a 32-bit (compat) syscall */
+	CONNECT_IO_URING = 1 << 3,      /* issued through io_uring (inline, io-wq worker or SQPOLL) */
+	CONNECT_OWNER_FROM_MM = 1 << 4, /* made by a kernel thread on a process's behalf: task is mm->owner */
+	CONNECT_KERNEL_THREAD = 1 << 5, /* made by a kernel thread with no process behind it */
+};
+
+/* connect_event.via: the operation that made the connection. */
+enum connect_via {
+	VIA_CONNECT = 0,    /* connect(2) (or io_uring IORING_OP_CONNECT) */
+	VIA_SOCKETCALL = 1, /* i386 socketcall(2) */
+	VIA_SENDMSG = 2,    /* first datagram from a socket to a destination: sendto/sendmsg/sendmmsg */
+	VIA_FASTOPEN = 3,   /* TCP Fast Open: sendto/sendmsg with MSG_FASTOPEN */
+	VIA_UNKNOWN = 4,    /* a connect from a call the hook could not name */
 };
 
 /* Indexes into the per-CPU "stats" array. */
@@ -59,6 +74,7 @@ enum stat_index {
 	STAT_CONNECT_LOST,
 	STAT_CONNECT_PENDING_FULL, /* legacy enter->exit stash full: a connect went unrecorded */
 	STAT_SCRATCH_MISSING,      /* per-CPU scratch lookup failed (should never happen) */
+	STAT_DATAGRAM_FOLDED,      /* datagrams to a (socket, destination) already reported */
 	STAT_MAX,
 };
 
@@ -130,9 +146,9 @@ struct connect_event {
 	struct event_header hdr;
 	struct task_info task;
 	struct file_info exe; /* identity of mm->exe_file at connect time */
-	__s32 result;         /* syscall return: 0, or -errno */
+	__s32 result;         /* syscall return: 0, or -errno; 0 with CONNECT_SUBMITTED */
 	__u32 netns;          /* the caller's network namespace inode */
-	__u64 fd;             /* the socket's descriptor in the caller */
+	__u64 fd;             /* the socket's descriptor in the caller; ~0 when not known */
 	__u16 family;         /* AF_INET or AF_INET6 */
 	__u16 protocol;       /* IPPROTO_* of the socket */
 	__u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, ... */
@@ -141,6 +157,8 @@ struct connect_event {
 	__u16 flags;          /* enum connect_flag */
 	__u8 daddr[16];       /* IPv4 in the first 4 bytes */
 	__u8 saddr[16];
+	__u16 via; /* enum connect_via */
+	__u16 _pad;
 };
 
 #endif /* ARGUS_EVENTS_H */

@@ -168,10 +168,13 @@ struct fs_struct {
 	struct path pwd;
 } __attribute__((preserve_access_index));
 
+struct task_struct;
+
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
 	struct file *exe_file;
+	struct task_struct *owner; /* CONFIG_MEMCG */
 } __attribute__((preserve_access_index));
 
 struct cred {
@@ -189,7 +192,16 @@ struct signal_struct {
 	atomic_t live;
 } __attribute__((preserve_access_index));
 
+/* x86: status holds TS_COMPAT; arm64: flags holds TIF_32BIT. */
+struct thread_info {
+	unsigned long flags;
+	__u32 status;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	struct thread_info thread_info;
+	void *stack;
+	unsigned int flags;
 	int pid;
 	int tgid;
 	int exit_code;
@@ -264,14 +276,20 @@ struct socket {
 struct pt_regs {
 	unsigned long di;
 	unsigned long si;
+	unsigned long orig_ax;
+	unsigned long cs;
+	unsigned long ss;
 } __attribute__((preserve_access_index));
+#define SYSCALL_NR(regs) ((long)(regs)->orig_ax)
 #define SYSCALL_ARG0(regs) ((regs)->di)
 #define SYSCALL_ARG1(regs) ((regs)->si)
 #elif defined(__TARGET_ARCH_arm64)
 struct pt_regs {
 	unsigned long regs[31];
 	unsigned long orig_x0;
+	__s32 syscallno;
 } __attribute__((preserve_access_index));
+#define SYSCALL_NR(regs) ((long)(regs)->syscallno)
 #define SYSCALL_ARG0(regs) ((regs)->orig_x0)
 #define SYSCALL_ARG1(regs) ((regs)->regs[1])
 #else
@@ -301,5 +319,31 @@ struct syscall_exit_ctx {
 	int nr;
 	long ret;
 };
+
+/*
+ * The context of cgroup sock_addr programs: a uapi struct, whose field
+ * loads the verifier rewrites, so it must match include/uapi/linux/bpf.h.
+ */
+struct bpf_sock;
+struct bpf_sock_addr {
+	__u32 user_family;
+	__u32 user_ip4; /* network byte order */
+	__u32 user_ip6[4];
+	__u32 user_port; /* network byte order */
+	__u32 family;
+	__u32 type;
+	__u32 protocol;
+	__u32 msg_src_ip4;
+	__u32 msg_src_ip6[4];
+	union {
+		struct bpf_sock *sk;
+		__u64 : 64;
+	} __attribute__((aligned(8)));
+};
+
+/* What the sock_addr context really points to, in the kernel. */
+struct bpf_sock_addr_kern {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
 
 #endif /* ARGUS_KERNEL_H */

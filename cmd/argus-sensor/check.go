@@ -77,9 +77,18 @@ func printCheck(w io.Writer, r sensor.Report) {
 	for _, h := range r.Hooks {
 		fmt.Fprintf(w, "hook %-15s %s  %s\n", h.Name, status(h.Err), h.Attach)
 	}
-	if r.Err != nil {
+	missing := 0
+	for _, h := range r.Hooks {
+		if h.Err != nil && h.Optional {
+			missing++
+		}
+	}
+	switch {
+	case r.Err != nil:
 		fmt.Fprintf(w, "result               cannot run: %v\n", r.Err)
-	} else {
+	case missing > 0:
+		fmt.Fprintf(w, "result               ok, with %d optional hook(s) missing: 32-bit, io_uring, datagram and TCP Fast Open connections are not seen\n", missing)
+	default:
 		fmt.Fprintf(w, "result               ok: every hook loads and attaches\n")
 	}
 }

@@ -14,11 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/internal/schematest"
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -63,10 +66,13 @@ func sensorCmd(t *testing.T, args ...string) *exec.Cmd {
 // startRun starts `argus-sensor run` with args and waits for its
 // sensor_health "started" record in out. The process is killed when the
 // test ends.
-func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
+	if !slices.Contains(args, "--state-dir") {
+		args = append(args, "--state-dir", t.TempDir())
+	}
 	cmd := sensorCmd(t, append([]string{"run"}, args...)...)
-	stderr := &bytes.Buffer{}
+	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -77,6 +83,25 @@ func startRun(t *testing.T, out string, args ...string) (*exec.Cmd, *bytes.Buffe
 		return bytes.Contains(b, []byte(`"state":"started"`))
 	}, "sensor_health started")
 	return cmd, stderr
+}
+
+// syncBuffer is a bytes.Buffer a running command writes while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // readLines parses every line of path as a JSON object.
@@ -157,6 +182,7 @@ func TestRunStreamsSchema(t *testing.T) {
 		t.Fatalf("sensor exit: %v\n%s", err, stderr.String())
 	}
 
+	t.Logf("%d records match the argus.v1 schema", schematest.File(t, out))
 	lines := readLines(t, out)
 	var launch, connect map[string]any
 	for i, m := range lines {
@@ -238,6 +264,7 @@ func TestCheck(t *testing.T) {
 	if _, legacy := r.Hooks["connect_enter"]; legacy {
 		want = []string{"exec", "exit", "fork", "connect_enter", "connect_exit"}
 	}
+	want = append(want, "sockaddr_connect4", "sockaddr_connect6", "sockaddr_sendmsg4", "sockaddr_sendmsg6")
 	if len(r.Hooks) != len(want) {
 		t.Errorf("hooks %v, want %v", r.Hooks, want)
 	}
@@ -245,6 +272,27 @@ func TestCheck(t *testing.T) {
 		if r.Hooks[name] != "yes" {
 			t.Errorf("hook %s: %q", name, r.Hooks[name])
 		}
+	}
+}
+
+// TestCheckShowsMissingOptionalHook: a socket address hook that could not
+// attach is a check line, and the sensor is still reported able to run.
+func TestCheckShowsMissingOptionalHook(t *testing.T) {
+	r := sensor.Report{Kernel: "5.4.0", Hooks: []sensor.Hook{
+		{Name: "exec", Attach: "tp_btf/sched_process_exec", Attached: true},
+		{Name: "sockaddr_connect4", Attach: "cgroup/connect4", Optional: true, Err: sensor.ErrNoCgroup2},
+	}}
+	var b bytes.Buffer
+	printCheck(&b, r)
+	out := b.String()
+	for _, want := range []string{"hook sockaddr_connect4 no: " + sensor.ErrNoCgroup2.Error(), "ok, with 1 optional hook(s) missing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	j := checkJSON(r)
+	if !j.OK || !strings.Contains(j.Hooks["sockaddr_connect4"], "no cgroup v2") {
+		t.Errorf("check --json %+v", j)
 	}
 }
 
@@ -302,7 +350,7 @@ func TestVersion(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(testutil.Patience(t, 15*time.Second))
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -400,6 +448,48 @@ func TestReplay(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "line 2:") || !strings.Contains(stderr.String(), "3 lines, 2 records, 1 bad, 1 detections") {
 		t.Errorf("stderr %q", stderr.String())
+	}
+	schematest.Lines(t, stdout.Bytes())
+
+	// The same detection, one line of text; a bad format is a usage error.
+	stdout.Reset()
+	cmd = sensorCmd(t, "replay", "--format", "compact", path)
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("replay --format compact: %v", err)
+	}
+	want := "DETECT  t1587_develop_capabilities_unsigned_exec HIGH T1587 x[1] /tmp/x [tmp] sha256=" + sha + " -> 192.0.2.1:4444/tcp external success"
+	if got := strings.TrimSpace(stdout.String()); strings.Count(got, "\n") != 0 || !strings.Contains(got, want) {
+		t.Errorf("replay --format compact:\n got %q\nwant a line containing %q", got, want)
+	}
+	if err := sensorCmd(t, "replay", "--format", "xml", path).Run(); err == nil {
+		t.Error("replay --format xml succeeded")
+	}
+}
+
+// TestReplayOutputMatchesSchema replays records of every kind with every
+// optional member filled, and validates the detections replay writes,
+// with the records they embed, against the argus.v1 schema.
+func TestReplayOutputMatchesSchema(t *testing.T) {
+	var in []byte
+	for _, r := range schematest.Rich() {
+		in = append(r.AppendJSON(in), '\n')
+	}
+	path := filepath.Join(t.TempDir(), "rich.jsonl")
+	if err := os.WriteFile(path, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := sensorCmd(t, "replay", path)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	}
+	if n := schematest.Lines(t, stdout.Bytes()); n == 0 {
+		t.Fatalf("replay wrote no detection; stderr %q", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "skipped") {
+		t.Errorf("replay skipped records: %s", stderr.String())
 	}
 }
 
@@ -513,6 +603,8 @@ func TestBadInputOneLine(t *testing.T) {
 		{"check garbled config", []string{"check", "--config", garbled}, "line 3"},
 		{"unwritable state directory", []string{"run", "--output", "syslog+tcp://127.0.0.1:1", "--spool-dir", "/proc/argus-spool",
 			"--metrics-address", ""}, "spool"},
+		{"unwritable prevalence store", []string{"run", "--output", "file:" + filepath.Join(dir, "y.jsonl"), "--state-dir", "/proc/argus-state",
+			"--metrics-address", ""}, "prevalence"},
 		{"port in use", []string{"run", "--output", "file:" + filepath.Join(dir, "x.jsonl"), "--metrics-address", busy.Addr().String()},
 			"address already in use"},
 	} {

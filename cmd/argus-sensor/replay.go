@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/detect"
+	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 )
 
 // replayCommand runs recorded argus.v1 JSON lines through the detection
@@ -18,6 +22,7 @@ func replayCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	window := fs.Duration("window", detect.DefaultWindow, "correlation window")
 	internal := fs.String("internal-cidrs", "", "comma-separated extra internal networks (e.g. 100.64.0.0/10)")
+	formatName := fs.String("format", "native", "how detections are written: native (argus.v1 JSON), udm, ecs, or compact (one line of text each)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: argus-sensor replay [flags] FILE|-")
 		fs.PrintDefaults()
@@ -57,8 +62,18 @@ func replayCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	fm, err := format.ParseFormat(*formatName)
+	if err != nil {
+		return usageError{"replay: --format: " + err.Error()}
+	}
+	out := stdout
+	if fm != format.FormatNative {
+		rc := &recoder{w: stdout, format: fm}
+		defer rc.Flush()
+		out = rc
+	}
 	cls := &classify.Classifier{Paths: paths, Networks: classify.NewNetworks(extra)}
-	st, err := detect.Replay(in, eng, cls.Fill, stdout)
+	st, err := detect.Replay(in, eng, cls.Fill, out)
 	for _, b := range st.FirstBad {
 		fmt.Fprintln(stderr, "argus-sensor: replay: skipped", b)
 	}
@@ -67,5 +82,51 @@ func replayCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stderr, "argus-sensor: replay: %d lines, %d records, %d bad, %d detections\n",
 		st.Lines, st.Records, st.BadLines, st.Detections)
+	return err
+}
+
+// recoder takes argus.v1 JSON lines and writes each record again in
+// another format.
+type recoder struct {
+	w      io.Writer
+	format format.Format
+	buf    []byte
+	out    []byte
+}
+
+func (r *recoder) Write(p []byte) (int, error) {
+	r.buf = append(r.buf, p...)
+	for {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if err := r.line(r.buf[:i]); err != nil {
+			return len(p), err
+		}
+		r.buf = r.buf[i+1:]
+	}
+}
+
+func (r *recoder) line(l []byte) error {
+	if len(bytes.TrimSpace(l)) == 0 {
+		return nil
+	}
+	var rec event.Record
+	if err := json.Unmarshal(l, &rec); err != nil {
+		return fmt.Errorf("re-encode detection: %w", err)
+	}
+	r.out = append(r.format.Append(r.out[:0], &rec), '\n')
+	_, err := r.w.Write(r.out)
+	return err
+}
+
+// Flush writes a last line that had no newline.
+func (r *recoder) Flush() error {
+	if len(r.buf) == 0 {
+		return nil
+	}
+	err := r.line(r.buf)
+	r.buf = r.buf[:0]
 	return err
 }

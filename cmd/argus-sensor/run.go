@@ -17,6 +17,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/agent"
 	"github.com/argus-sensor/argus-sensor/config"
+	"github.com/argus-sensor/argus-sensor/forward/format"
 )
 
 // multiFlag collects a flag given more than once.
@@ -32,6 +33,7 @@ type runFlags struct {
 	outputs  multiFlag
 	format   *string
 	spool    *string
+	state    *string
 	ring     *int
 	poll     *time.Duration
 	queue    *int
@@ -51,8 +53,9 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.SetOutput(stderr)
 	f.config = fs.String("config", "", "configuration file (default "+config.DefaultPath+" when it exists)")
 	fs.Var(&f.outputs, "output", "where events go (repeatable; replaces the file's outputs): stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT, https://...")
-	f.format = fs.String("format", "native", "record format for outputs that do not set one: native, udm or ecs")
+	f.format = fs.String("format", "native", "record format for outputs that do not set one: native, udm, ecs, or compact (one line of text per record, for people)")
 	f.spool = fs.String("spool-dir", d.Spool.Dir, "disk spool for network outputs")
+	f.state = fs.String("state-dir", d.StateDir, "what the sensor keeps across restarts: the prevalence store")
 	f.ring = fs.Int("ring-size", int(d.Sensor.RingBytes), "BPF ring buffer size in bytes (power of two)")
 	f.poll = fs.Duration("poll-interval", time.Duration(d.Sensor.PollInterval), "how long records gather in the ring buffer after a drain before the next read")
 	f.queue = fs.Int("queue-len", d.Sensor.QueueLen, "events buffered between the ring reader and the pipeline")
@@ -98,6 +101,9 @@ func (f *runFlags) load() (*config.Config, string, error) {
 				c.Outputs[i].Format = *f.format
 			}
 		}
+	}
+	if set["state-dir"] {
+		c.StateDir = *f.state
 	}
 	if set["spool-dir"] {
 		c.Spool.Dir = *f.spool
@@ -160,7 +166,10 @@ func runCommand(args []string, stderr io.Writer) error {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.LogLevel)) // validated by load
 	log := newLogger(stderr, lvl)
-	acfg, err := c.Agent(version, log)
+	if jsonToTerminal(c) {
+		fmt.Fprintln(stderr, "argus-sensor: writing argus.v1 JSON to this terminal; run with --format compact for one readable line per record")
+	}
+	acfg, err := agentConfig(c, version, log)
 	if err != nil {
 		return err
 	}
@@ -176,7 +185,7 @@ func runCommand(args []string, stderr io.Writer) error {
 			if err != nil {
 				return agent.Config{}, err
 			}
-			return nc.Agent(version, log)
+			return agentConfig(nc, version, log)
 		}
 	}
 	if *f.cpuProf != "" {
@@ -197,4 +206,21 @@ func runCommand(args []string, stderr io.Writer) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	return nil
+}
+
+// jsonToTerminal reports whether a person is about to watch JSON scroll
+// by: stdout is a terminal and an output writes JSON there.
+func jsonToTerminal(c *config.Config) bool {
+	if !format.IsTerminal(os.Stdout) {
+		return false
+	}
+	for _, o := range c.Outputs {
+		if o.Spec != "stdout" && o.Spec != "-" && !strings.HasPrefix(o.Spec, "stdout?") {
+			continue
+		}
+		if f, err := format.ParseFormat(o.Format); err == nil && f != format.FormatCompact && !strings.Contains(o.Spec, "format=compact") {
+			return true
+		}
+	}
+	return false
 }

@@ -366,29 +366,46 @@ func stripComment(line string) string {
 	return line
 }
 
-// stripQuoted blanks single-quoted strings (never commands) and keeps
-// double-quoted ones, which may hold $(...) substitutions.
+// stripQuoted blanks quoted text, which is never a command, except the
+// $(...) command substitutions inside double quotes.
 func stripQuoted(line string) string {
-	var b strings.Builder
-	in := false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		if c == '\'' {
-			in = !in
-			b.WriteByte(' ')
-			continue
+	b := []byte(line)
+	single, double, depth := false, false, 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case single:
+			if c == '\'' {
+				single = false
+			}
+			b[i] = ' '
+		case double && depth == 0:
+			switch {
+			case c == '"':
+				double = false
+				b[i] = ' '
+			case c == '$' && i+1 < len(b) && b[i+1] == '(':
+				depth = 1
+				i++
+			default:
+				b[i] = ' '
+			}
+		case double:
+			switch c {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+		case c == '\'':
+			single = true
+			b[i] = ' '
+		case c == '"':
+			double = true
+			b[i] = ' '
 		}
-		if in {
-			b.WriteByte(' ')
-			continue
-		}
-		if c == '"' {
-			b.WriteByte(' ')
-			continue
-		}
-		b.WriteByte(c)
 	}
-	return b.String()
+	return string(b)
 }
 
 // commandWord returns the program a simple command runs, skipping

@@ -32,6 +32,8 @@ EOF2
 GOOS=linux go build \
 	-o out ./cmd
 echo 'qemu-in-quotes' "$(qemu-img --version)"
+stage() { :; }
+stage "words (in a string) are not commands"
 `
 	got := progs(shellCommands(src, "s.sh", 1, false))
 	want := []string{

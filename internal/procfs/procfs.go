@@ -1,6 +1,13 @@
-// Package procfs reads the parts of /proc/<pid>/stat the sensor needs, in
-// one place: the process table, the start-up snapshot and the hasher all
-// tell one process from another by its start time there.
+// Package procfs reads what the sensor needs of /proc/<pid>, in one place:
+// the process table, the start-up snapshot and the hasher all tell one
+// process from another by its start time in stat, and the process table
+// and the snapshot read a process's executable, working directory and
+// argv the same way (ReadImage).
+//
+// The exe link names the executable as the kernel last saw its path, with
+// " (deleted)" appended once it was unlinked, and a memfd as
+// "/memfd:name"; opening the link reaches the file itself even when
+// unlinked. cmdline is argv joined by NULs.
 //
 // Field 2, the command name in parentheses, may itself hold spaces and
 // parentheses, so fields are counted from the last ')'; every later field

@@ -3,6 +3,7 @@ package testutil
 import (
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"runtime"
 	"testing"
 )
@@ -20,32 +21,70 @@ func RequireRoot(t testing.TB) {
 	t.Skip("skipping: needs root to load BPF programs (run the suite as root to include it)")
 }
 
-// ExitELF returns a complete static x86-64 ELF executable that calls
-// exit_group(code) and nothing else: 129 bytes, no libc, no dynamic
-// loader, so an exec of it costs only the kernel's work. It returns nil on
-// other architectures.
-func ExitELF(code uint8) []byte {
-	if runtime.GOARCH != "amd64" {
-		return nil
+// LookTool returns the path of prog, which a part of t needs. Under
+// CI=true, where .ci/run installs it, a missing prog fails t; elsewhere
+// LookTool logs what the test leaves out (without) and returns "", and
+// the caller leaves that part out.
+func LookTool(t testing.TB, prog, aptPackage, without string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err == nil {
+		return p
 	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found (apt-get install %s): CI must have it", prog, aptPackage)
+	}
+	t.Logf("%s not found (apt-get install %s): %s", prog, aptPackage, without)
+	return ""
+}
+
+// ExitELF returns a complete static ELF executable for this architecture
+// (x86-64 or arm64) that calls exit_group(code) and nothing else: 132
+// bytes or less, no libc, no dynamic loader, so an exec of it costs only
+// the kernel's work. It returns nil on other architectures.
+func ExitELF(code uint8) []byte {
+	return exitELF(runtime.GOARCH, code)
+}
+
+func exitELF(arch string, code uint8) []byte {
 	const (
 		base    = 0x400000
 		ehsize  = 64
 		phsize  = 56
 		codeOff = ehsize + phsize
 	)
-	code2 := []byte{
-		0xbf, code, 0, 0, 0, // mov edi, code
-		0xb8, 0xe7, 0, 0, 0, // mov eax, 231 (exit_group)
-		0x0f, 0x05, // syscall
+	le := binary.LittleEndian
+	var machine uint16
+	var code2 []byte
+	switch arch {
+	case "amd64":
+		machine = 0x3e // EM_X86_64
+		code2 = []byte{
+			0xbf, code, 0, 0, 0, // mov edi, code
+			0xb8, 0xe7, 0, 0, 0, // mov eax, 231 (exit_group)
+			0x0f, 0x05, // syscall
+		}
+	case "arm64":
+		// movz xD, #imm16 is 0xd2800000 with imm16 in bits 5-20 and D
+		// in bits 0-4.
+		const movz = 0xd2800000
+		machine = 0xb7 // EM_AARCH64
+		for _, insn := range []uint32{
+			movz | uint32(code)<<5, // mov x0, code
+			movz | 94<<5 | 8,       // mov x8, 94 (exit_group)
+			0xd4000001,             // svc #0
+		} {
+			code2 = le.AppendUint32(code2, insn)
+		}
+	default:
+		return nil
 	}
 	size := codeOff + len(code2)
 	b := make([]byte, size)
-	le := binary.LittleEndian
 	copy(b, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0})
-	le.PutUint16(b[16:], 2)    // ET_EXEC
-	le.PutUint16(b[18:], 0x3e) // EM_X86_64
-	le.PutUint32(b[20:], 1)    // EV_CURRENT
+	le.PutUint16(b[16:], 2) // ET_EXEC
+	le.PutUint16(b[18:], machine)
+	le.PutUint32(b[20:], 1) // EV_CURRENT
 	le.PutUint64(b[24:], base+codeOff)
 	le.PutUint64(b[32:], ehsize) // e_phoff
 	le.PutUint16(b[52:], ehsize)

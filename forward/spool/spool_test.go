@@ -1,9 +1,10 @@
-package forward
+package spool
 
 import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -33,16 +34,16 @@ func recNum(t testing.TB, b []byte) int {
 	return n
 }
 
-func testSpool(t testing.TB, dir string, o SpoolOptions) *spool {
+func testSpool(t testing.TB, dir string, o Options) *Spool {
 	t.Helper()
-	s, err := openSpool(dir, o, quietLogger())
+	s, err := Open(dir, o, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func appendRange(t testing.TB, s *spool, from, to int) {
+func appendRange(t testing.TB, s *Spool, from, to int) {
 	t.Helper()
 	var recs [][]byte
 	for i := from; i < to; i++ {
@@ -56,7 +57,7 @@ func appendRange(t testing.TB, s *spool, from, to int) {
 
 // drain reads and acknowledges up to max records, returning their
 // numbers.
-func drain(t testing.TB, s *spool, max int) []int {
+func drain(t testing.TB, s *Spool, max int) []int {
 	t.Helper()
 	var out []int
 	for len(out) < max {
@@ -77,7 +78,7 @@ func drain(t testing.TB, s *spool, max int) []int {
 
 func TestSpoolOrderAndRestart(t *testing.T) {
 	dir := t.TempDir()
-	o := SpoolOptions{MaxBytes: 64 << 20, SegmentBytes: 4 << 10}
+	o := Options{MaxBytes: 64 << 20, SegmentBytes: 4 << 10}
 	s := testSpool(t, dir, o)
 	appendRange(t, s, 0, 500)
 	got := drain(t, s, 200)
@@ -115,7 +116,7 @@ func TestSpoolOrderAndRestart(t *testing.T) {
 
 func TestSpoolTornTailAndBadCursor(t *testing.T) {
 	dir := t.TempDir()
-	o := SpoolOptions{MaxBytes: 64 << 20}
+	o := Options{MaxBytes: 64 << 20}
 	s := testSpool(t, dir, o)
 	appendRange(t, s, 0, 100)
 	drain(t, s, 40)
@@ -160,7 +161,7 @@ func TestSpoolTornTailAndBadCursor(t *testing.T) {
 
 func TestSpoolFullDropsOldest(t *testing.T) {
 	dir := t.TempDir()
-	o := SpoolOptions{MaxBytes: minSpoolBytes, SegmentBytes: 64 << 10}
+	o := Options{MaxBytes: minSpoolBytes, SegmentBytes: 64 << 10}
 	s := testSpool(t, dir, o)
 	defer s.Close()
 	const n = 40000 // about 4 MiB of records into a 1 MiB spool
@@ -188,7 +189,7 @@ func TestSpoolFullDropsOldest(t *testing.T) {
 }
 
 func TestSpoolDropWhileInFlight(t *testing.T) {
-	s := testSpool(t, t.TempDir(), SpoolOptions{MaxBytes: minSpoolBytes, SegmentBytes: 64 << 10})
+	s := testSpool(t, t.TempDir(), Options{MaxBytes: minSpoolBytes, SegmentBytes: 64 << 10})
 	defer s.Close()
 	appendRange(t, s, 0, 100)
 	recs, end, _ := s.Peek(100, 1<<20)
@@ -204,7 +205,7 @@ func TestSpoolDropWhileInFlight(t *testing.T) {
 }
 
 func TestSpoolLargeRecord(t *testing.T) {
-	s := testSpool(t, t.TempDir(), SpoolOptions{MaxBytes: 8 << 20, SegmentBytes: 64 << 10})
+	s := testSpool(t, t.TempDir(), Options{MaxBytes: 8 << 20, SegmentBytes: 64 << 10})
 	defer s.Close()
 	big := bytes.Repeat([]byte("y"), 300<<10)
 	b, n := batchOf([]byte("record-0000000-"), append([]byte("record-0000001-"), big...), []byte("record-0000002-"))
@@ -230,7 +231,7 @@ func TestSpoolLargeRecord(t *testing.T) {
 
 func TestSpoolCorruptFrameSkipsSegment(t *testing.T) {
 	dir := t.TempDir()
-	o := SpoolOptions{MaxBytes: 64 << 20, SegmentBytes: 16 << 10}
+	o := Options{MaxBytes: 64 << 20, SegmentBytes: 16 << 10}
 	s := testSpool(t, dir, o)
 	appendRange(t, s, 0, 1000)
 	s.Close()
@@ -256,9 +257,9 @@ func TestSpoolCorruptFrameSkipsSegment(t *testing.T) {
 
 func TestSpoolLocked(t *testing.T) {
 	dir := t.TempDir()
-	s := testSpool(t, dir, SpoolOptions{})
+	s := testSpool(t, dir, Options{})
 	defer s.Close()
-	if _, err := openSpool(dir, SpoolOptions{}, quietLogger()); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := Open(dir, Options{}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second open of a spool: %v", err)
 	}
 }
@@ -268,7 +269,7 @@ func TestSpoolLocked(t *testing.T) {
 // acknowledged comes back, nothing unacknowledged is lost unless it is
 // counted as dropped.
 func runSpoolOps(t *testing.T, dir string, ops []byte, maxBytes int64) {
-	o := SpoolOptions{MaxBytes: maxBytes, SegmentBytes: 8 << 10, SyncInterval: time.Hour}
+	o := Options{MaxBytes: maxBytes, SegmentBytes: 8 << 10, SyncInterval: time.Hour}
 	s := testSpool(t, dir, o)
 	defer func() { s.Close() }()
 	next, lastAcked, delivered := 0, -1, 0
@@ -363,7 +364,7 @@ func TestSpoolNoLossProperty(t *testing.T) {
 	for seed := uint64(100); seed < 130; seed++ {
 		r := rand.New(rand.NewPCG(seed, 7))
 		dir := t.TempDir()
-		o := SpoolOptions{MaxBytes: 64 << 20, SegmentBytes: 4 << 10, SyncInterval: time.Hour}
+		o := Options{MaxBytes: 64 << 20, SegmentBytes: 4 << 10, SyncInterval: time.Hour}
 		s := testSpool(t, dir, o)
 		next, want := 0, 0
 		for step := 0; step < 200; step++ {

@@ -1,18 +1,22 @@
-package config
+package main
 
 import (
 	"log/slog"
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/agent"
+	"github.com/argus-sensor/argus-sensor/config"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
 
-// Agent turns the configuration into the daemon's.
-func (c *Config) Agent(version string, log *slog.Logger) (agent.Config, error) {
+// agentConfig composes the daemon's configuration from the parsed and
+// validated file: the config package only parses and validates, and knows
+// nothing of the daemon it configures.
+func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Config, error) {
 	outs, err := c.ForwardOutputs()
 	if err != nil {
 		return agent.Config{}, err
@@ -34,14 +38,25 @@ func (c *Config) Agent(version string, log *slog.Logger) (agent.Config, error) {
 		Hasher: hasher.Options{
 			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), Workers: c.Hashing.Workers,
 		},
-		Signature:    signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys},
-		PathRules:    c.PathClasses,
-		Internal:     c.InternalNetworks,
-		Detect:       detect.Config{Window: time.Duration(c.Detect.Window), MaxKeys: c.Detect.MaxKeys, Allow: c.Detect.Allow},
+		Signature: signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys},
+		PathRules: c.PathClasses,
+		Internal:  c.InternalNetworks,
+		Detect: detect.Config{Window: time.Duration(c.Detect.Window), MaxKeys: c.Detect.MaxKeys, Allow: c.Detect.Allow,
+			Novelty: c.Detect.Novelty},
 		MaxProcesses: c.ProcessTable.MaxProcesses,
 		NoSnapshot:   !c.Snapshot,
 		MetricsAddr:  c.Metrics.Address,
+		StateDir:     stateDir(c),
+		Prevalence:   prevalence.Options{MaxEntries: c.Prevalence.MaxEntries},
 		Version:      version,
 		Logger:       log,
 	}, nil
+}
+
+// stateDir is where the prevalence store lives, "" when it is disabled.
+func stateDir(c *config.Config) string {
+	if !c.Prevalence.Enabled {
+		return ""
+	}
+	return c.StateDir
 }

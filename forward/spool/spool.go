@@ -1,4 +1,4 @@
-package forward
+package spool
 
 import (
 	"encoding/binary"
@@ -20,12 +20,12 @@ import (
 
 // Spool defaults.
 const (
-	DefaultSpoolDir          = "/var/lib/argus-sensor/spool"
-	DefaultSpoolMaxBytes     = 1 << 30
-	DefaultSpoolSegmentBytes = 16 << 20
-	DefaultSpoolSync         = time.Second
-	minSpoolBytes            = 1 << 20
-	frameHeader              = 8
+	DefaultDir          = "/var/lib/argus-sensor/spool"
+	DefaultMaxBytes     = 1 << 30
+	DefaultSegmentBytes = 16 << 20
+	DefaultSync         = time.Second
+	minSpoolBytes       = 1 << 20
+	frameHeader         = 8
 	// maxFrame bounds one record so a corrupt length cannot make the
 	// reader allocate gigabytes.
 	maxFrame    = 64 << 20
@@ -36,11 +36,11 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// SpoolOptions configures a network sink's disk spool.
-type SpoolOptions struct {
+// Options configures a network sink's disk spool.
+type Options struct {
 	// Dir is the parent directory; each sink spools in its own
 	// subdirectory named by a hash of its spec and format. Default
-	// DefaultSpoolDir.
+	// DefaultDir.
 	Dir string
 	// MaxBytes bounds the spool on disk. When a record would exceed it,
 	// the oldest segment is deleted and its unsent records are counted
@@ -51,37 +51,37 @@ type SpoolOptions struct {
 	// most MaxBytes/4.
 	SegmentBytes int64
 	// SyncInterval is how often written records are fsynced. Zero is
-	// DefaultSpoolSync; negative fsyncs after every write.
+	// DefaultSync; negative fsyncs after every write.
 	SyncInterval time.Duration
 }
 
-func (o SpoolOptions) withDefaults() SpoolOptions {
+func (o Options) withDefaults() Options {
 	if o.Dir == "" {
-		o.Dir = DefaultSpoolDir
+		o.Dir = DefaultDir
 	}
 	if o.MaxBytes == 0 {
-		o.MaxBytes = DefaultSpoolMaxBytes
+		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.MaxBytes < minSpoolBytes {
 		o.MaxBytes = minSpoolBytes
 	}
 	if o.SegmentBytes <= 0 {
-		o.SegmentBytes = DefaultSpoolSegmentBytes
+		o.SegmentBytes = DefaultSegmentBytes
 	}
 	if o.SegmentBytes > o.MaxBytes/4 {
 		o.SegmentBytes = o.MaxBytes / 4
 	}
 	if o.SyncInterval == 0 {
-		o.SyncInterval = DefaultSpoolSync
+		o.SyncInterval = DefaultSync
 	}
 	return o
 }
 
-// spoolPos is a place in the spool: a segment (named by the number of its
+// Pos is a place in the spool: a segment (named by the number of its
 // first record), a byte offset in it, and the number of the record there.
 // Record numbers grow by one per record for the life of the spool
 // directory, so depth is a subtraction and order is a comparison.
-type spoolPos struct {
+type Pos struct {
 	seg uint64
 	off int64
 	rec uint64
@@ -93,12 +93,12 @@ type segment struct {
 	size int64
 }
 
-// spool is a directory of append-only segment files holding framed
+// Spool is a directory of append-only segment files holding framed
 // records, and a cursor file holding the position up to which the
 // receiver has acknowledged them. See doc.go for the layout.
-type spool struct {
+type Spool struct {
 	dir  string
-	opts SpoolOptions
+	opts Options
 	log  *slog.Logger
 	lock *os.File
 
@@ -107,7 +107,7 @@ type spool struct {
 	tail    *os.File // the last segment, open for appending
 	next    uint64   // number of the next record appended
 	total   int64    // bytes in all segments
-	cursor  spoolPos
+	cursor  Pos
 	cursorF *os.File
 	cbuf    [cursorSize]byte
 	wbuf    []byte
@@ -136,10 +136,10 @@ type spool struct {
 
 func segName(first uint64) string { return fmt.Sprintf("%020d%s", first, segSuffix) }
 
-// openSpool opens (creating) the spool in dir, recovering from a crash:
+// Open opens (creating) the spool in dir, recovering from a crash:
 // a torn last frame is cut off, consumed segments are deleted, and a
 // missing or damaged cursor restarts delivery at the oldest record.
-func openSpool(dir string, opts SpoolOptions, log *slog.Logger) (*spool, error) {
+func Open(dir string, opts Options, log *slog.Logger) (*Spool, error) {
 	opts = opts.withDefaults()
 	if log == nil {
 		log = slog.Default()
@@ -155,7 +155,7 @@ func openSpool(dir string, opts SpoolOptions, log *slog.Logger) (*spool, error) 
 		lock.Close()
 		return nil, fmt.Errorf("open spool %s: in use by another process: %w", dir, err)
 	}
-	s := &spool{dir: dir, opts: opts, log: log, lock: lock, notify: make(chan struct{}, 1)}
+	s := &Spool{dir: dir, opts: opts, log: log, lock: lock, notify: make(chan struct{}, 1)}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
@@ -163,7 +163,7 @@ func openSpool(dir string, opts SpoolOptions, log *slog.Logger) (*spool, error) 
 	return s, nil
 }
 
-func (s *spool) recover() error {
+func (s *Spool) recover() error {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err
@@ -226,17 +226,17 @@ func (s *spool) recover() error {
 	}
 	switch {
 	case len(s.segs) == 0:
-		s.cursor = spoolPos{seg: s.next, rec: s.next}
+		s.cursor = Pos{seg: s.next, rec: s.next}
 	case curOK && cur.seg == s.segs[0].first:
 		// Trust the offset only if it falls on a frame boundary.
 		end, count, err := scanSegment(filepath.Join(s.dir, segName(cur.seg)), cur.off)
 		if err == nil && end == cur.off {
-			s.cursor = spoolPos{seg: cur.seg, off: end, rec: cur.seg + count}
+			s.cursor = Pos{seg: cur.seg, off: end, rec: cur.seg + count}
 		} else {
-			s.cursor = spoolPos{seg: cur.seg, rec: cur.seg}
+			s.cursor = Pos{seg: cur.seg, rec: cur.seg}
 		}
 	default:
-		s.cursor = spoolPos{seg: s.segs[0].first, rec: s.segs[0].first}
+		s.cursor = Pos{seg: s.segs[0].first, rec: s.segs[0].first}
 	}
 	for _, sg := range s.segs {
 		s.total += sg.size
@@ -290,23 +290,23 @@ func scanSegment(path string, limit int64) (end int64, count uint64, err error) 
 // The cursor file is one 32-byte record rewritten in place: magic,
 // segment, offset, record number, CRC. A write that tears fails the CRC,
 // and delivery restarts at the oldest segment: duplicates, never loss.
-func (s *spool) readCursor() (spoolPos, bool) {
+func (s *Spool) readCursor() (Pos, bool) {
 	var b [cursorSize]byte
 	if _, err := s.cursorF.ReadAt(b[:], 0); err != nil {
-		return spoolPos{}, false
+		return Pos{}, false
 	}
 	if binary.LittleEndian.Uint32(b[0:4]) != cursorMagic ||
 		crc32.Checksum(b[:28], castagnoli) != binary.LittleEndian.Uint32(b[28:32]) {
-		return spoolPos{}, false
+		return Pos{}, false
 	}
-	return spoolPos{
+	return Pos{
 		seg: binary.LittleEndian.Uint64(b[4:12]),
 		off: int64(binary.LittleEndian.Uint64(b[12:20])),
 		rec: binary.LittleEndian.Uint64(b[20:28]),
 	}, true
 }
 
-func (s *spool) writeCursor() error {
+func (s *Spool) writeCursor() error {
 	b := s.cbuf[:]
 	binary.LittleEndian.PutUint32(b[0:4], cursorMagic)
 	binary.LittleEndian.PutUint64(b[4:12], s.cursor.seg)
@@ -320,7 +320,7 @@ func (s *spool) writeCursor() error {
 // Append writes the records of a memQueue batch. It never blocks on the
 // receiver: when the spool is full it deletes the oldest segment. A
 // write error loses the batch, which is counted in dropped.
-func (s *spool) Append(batch []byte, n int) error {
+func (s *Spool) Append(batch []byte, n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.publish()
@@ -328,7 +328,7 @@ func (s *spool) Append(batch []byte, n int) error {
 		s.dropped += uint64(n)
 		return errors.New("spool closed")
 	}
-	err := eachFrame(batch, func(rec []byte) error {
+	err := EachFrame(batch, func(rec []byte) error {
 		size := int64(frameHeader + len(rec))
 		if size > s.opts.MaxBytes || len(rec) > maxFrame {
 			s.dropped++
@@ -381,7 +381,7 @@ func (s *spool) Append(batch []byte, n int) error {
 // the tail is cut back to its last whole frame and the pending records
 // are counted as dropped, so the file never holds a partial frame that a
 // later frame follows.
-func (s *spool) flushLocked() error {
+func (s *Spool) flushLocked() error {
 	if len(s.wbuf) == 0 {
 		return nil
 	}
@@ -412,7 +412,7 @@ func (s *spool) flushLocked() error {
 
 // rotate seals the tail (fsynced: a sealed segment is never written
 // again) and starts a new one named by the next record number.
-func (s *spool) rotate() error {
+func (s *Spool) rotate() error {
 	if s.tail != nil {
 		if err := s.flushLocked(); err != nil {
 			return err
@@ -447,7 +447,7 @@ func (s *spool) rotate() error {
 
 // dropOldest deletes the oldest segment to make room, counting its
 // records that had not been acknowledged.
-func (s *spool) dropOldest() error {
+func (s *Spool) dropOldest() error {
 	old := s.segs[0]
 	count := s.segs[1].first - old.first
 	lost := uint64(0)
@@ -461,7 +461,7 @@ func (s *spool) dropOldest() error {
 	s.total -= old.size
 	s.dropped += lost
 	if s.cursor.seg <= old.first {
-		s.cursor = spoolPos{seg: s.segs[0].first, rec: s.segs[0].first}
+		s.cursor = Pos{seg: s.segs[0].first, rec: s.segs[0].first}
 		if err := s.writeCursor(); err != nil {
 			return err
 		}
@@ -475,12 +475,12 @@ func (s *spool) dropOldest() error {
 // however large) from the acknowledged cursor on, totalling at most
 // maxBytes, and the position after them to pass to Ack. The records
 // point into a buffer that the next Peek reuses.
-func (s *spool) Peek(maxRecords, maxBytes int) ([][]byte, spoolPos, error) {
+func (s *Spool) Peek(maxRecords, maxBytes int) ([][]byte, Pos, error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return nil, spoolPos{}, errors.New("spool closed")
+			return nil, Pos{}, errors.New("spool closed")
 		}
 		c := s.cursor
 		i := -1
@@ -507,7 +507,7 @@ func (s *spool) Peek(maxRecords, maxBytes int) ([][]byte, spoolPos, error) {
 				return nil, c, nil
 			}
 			// The sealed segment is used up: move on, deleting it.
-			s.Ack(spoolPos{seg: nextSeg, rec: nextSeg})
+			s.Ack(Pos{seg: nextSeg, rec: nextSeg})
 			continue
 		}
 		recs, end, err := s.read(c, size, maxRecords, maxBytes)
@@ -521,7 +521,7 @@ func (s *spool) Peek(maxRecords, maxBytes int) ([][]byte, spoolPos, error) {
 
 var errCorrupt = errors.New("corrupt frame")
 
-func (s *spool) read(c spoolPos, size int64, maxRecords, maxBytes int) ([][]byte, spoolPos, error) {
+func (s *Spool) read(c Pos, size int64, maxRecords, maxBytes int) ([][]byte, Pos, error) {
 	if s.rf == nil || s.rseg != c.seg {
 		if s.rf != nil {
 			s.rf.Close()
@@ -586,7 +586,7 @@ func (s *spool) read(c spoolPos, size int64, maxRecords, maxBytes int) ([][]byte
 
 // readAt reads n bytes at off into s.rbuf[keep:], keeping the first keep
 // bytes, and returns s.rbuf.
-func (s *spool) readAt(keep int, off int64, n int) ([]byte, error) {
+func (s *Spool) readAt(keep int, off int64, n int) ([]byte, error) {
 	if cap(s.rbuf) < keep+n {
 		nb := make([]byte, keep, keep+n)
 		copy(nb, s.rbuf[:keep])
@@ -602,7 +602,7 @@ func (s *spool) readAt(keep int, off int64, n int) ([]byte, error) {
 // skipCorrupt gives up on the rest of a segment whose frame failed its
 // checksum (disk damage: frames cannot be resynchronised), counting its
 // remaining records as lost.
-func (s *spool) skipCorrupt(c spoolPos, last bool, nextSeg uint64) {
+func (s *Spool) skipCorrupt(c Pos, last bool, nextSeg uint64) {
 	s.mu.Lock()
 	if last {
 		// Seal the damaged tail so later records land in a new segment.
@@ -620,14 +620,14 @@ func (s *spool) skipCorrupt(c spoolPos, last bool, nextSeg uint64) {
 	s.mu.Unlock()
 	s.log.Error("spool: corrupt record, skipping the rest of the segment", "dir", s.dir,
 		"segment", segName(c.seg), "offset", c.off, "records_lost", lost)
-	s.Ack(spoolPos{seg: nextSeg, rec: nextSeg})
+	s.Ack(Pos{seg: nextSeg, rec: nextSeg})
 }
 
 // Ack records that everything before p was delivered, deleting segments
 // wholly before it, and reports whether p was ahead of the cursor. An Ack
 // behind the cursor is ignored: the spool filled up while the batch was
 // in flight and dropped its segment, counting its records as dropped.
-func (s *spool) Ack(p spoolPos) bool {
+func (s *Spool) Ack(p Pos) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.publish()
@@ -649,17 +649,25 @@ func (s *spool) Ack(p spoolPos) bool {
 	return true
 }
 
-// delivered corrects the drop count for n records that dropOldest counted
+// Delivered corrects the drop count for n records that dropOldest counted
 // while they were in flight, and that the receiver then accepted.
-func (s *spool) delivered(n uint64) {
+func (s *Spool) Delivered(n uint64) {
 	s.mu.Lock()
 	s.dropped -= min(n, s.dropped)
 	s.publish()
 	s.mu.Unlock()
 }
 
+// Notify has a token when records were appended since the reader last
+// looked: the reader sleeps on it when Peek finds nothing.
+func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// SyncInterval is how often the writer should call Sync; negative means
+// Append syncs every write itself.
+func (s *Spool) SyncInterval() time.Duration { return s.opts.SyncInterval }
+
 // Sync fsyncs what was appended since the last Sync, and the cursor.
-func (s *spool) Sync() error {
+func (s *Spool) Sync() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -682,7 +690,7 @@ func (s *spool) Sync() error {
 }
 
 // publish copies the counters for Depth and Counters; s.mu is held.
-func (s *spool) publish() {
+func (s *Spool) publish() {
 	s.pubRecords.Store(s.next - s.cursor.rec)
 	s.pubBytes.Store(s.total - s.cursor.off)
 	s.pubDropped.Store(s.dropped)
@@ -690,19 +698,19 @@ func (s *spool) publish() {
 }
 
 // Depth returns the records and bytes not yet acknowledged.
-func (s *spool) Depth() (records uint64, bytes int64) {
+func (s *Spool) Depth() (records uint64, bytes int64) {
 	return s.pubRecords.Load(), s.pubBytes.Load()
 }
 
 // Counters returns the records dropped because the spool was full or
 // unwritable, and the records lost to corruption.
-func (s *spool) Counters() (dropped, corrupt uint64) {
+func (s *Spool) Counters() (dropped, corrupt uint64) {
 	return s.pubDropped.Load(), s.pubCorrupt.Load()
 }
 
 // Close syncs and closes the spool; what was not acknowledged is
 // delivered after the next open.
-func (s *spool) Close() error {
+func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -729,7 +737,7 @@ func (s *spool) Close() error {
 	return nil
 }
 
-func (s *spool) closeFiles() {
+func (s *Spool) closeFiles() {
 	for _, f := range []*os.File{s.tail, s.cursorF, s.rf} {
 		if f != nil {
 			f.Close()
@@ -749,4 +757,23 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// AppendFrame appends rec to a batch, framed with its 4-byte length: the
+// framing of the batches Append takes (and a sink's memory queue holds).
+func AppendFrame(batch, rec []byte) []byte {
+	batch = binary.LittleEndian.AppendUint32(batch, uint32(len(rec)))
+	return append(batch, rec...)
+}
+
+// EachFrame calls fn for every record of a batch AppendFrame built.
+func EachFrame(batch []byte, fn func(rec []byte) error) error {
+	for len(batch) >= 4 {
+		n := int(binary.LittleEndian.Uint32(batch))
+		if err := fn(batch[4 : 4+n]); err != nil {
+			return err
+		}
+		batch = batch[4+n:]
+	}
+	return nil
 }

@@ -1,10 +1,9 @@
-package forward
+package format
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -13,16 +12,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
 func TestFormatsEmitOneValidJSONObject(t *testing.T) {
 	for _, f := range []Format{FormatNative, FormatUDM, FormatECS} {
-		for _, r := range allRecords() {
+		for _, r := range recordtest.All() {
 			b := f.Append(nil, r)
 			if bytes.IndexByte(b, '\n') >= 0 {
 				t.Errorf("%s %s: output has a newline", f, r.ID)
 			}
-			mustJSON(t, b)
+			recordtest.MustJSON(t, b)
 			// Appending must not disturb what is already in the buffer.
 			pre := []byte("PREFIX")
 			if got := f.Append(pre, r); !bytes.Equal(got[6:], b) || string(got[:6]) != "PREFIX" {
@@ -33,7 +33,7 @@ func TestFormatsEmitOneValidJSONObject(t *testing.T) {
 }
 
 func TestNativeIsArgusV1(t *testing.T) {
-	for _, r := range allRecords() {
+	for _, r := range recordtest.All() {
 		if got, want := FormatNative.Append(nil, r), r.AppendJSON(nil); !bytes.Equal(got, want) {
 			t.Errorf("%s: native differs from AppendJSON", r.ID)
 		}
@@ -58,37 +58,37 @@ var udmEventTypes = map[string]bool{
 }
 
 func TestUDMRequiredFields(t *testing.T) {
-	for _, r := range allRecords() {
-		m := mustJSON(t, FormatUDM.Append(nil, r))
-		typ, _ := get(m, "metadata.event_type").(string)
+	for _, r := range recordtest.All() {
+		m := recordtest.MustJSON(t, FormatUDM.Append(nil, r))
+		typ, _ := recordtest.Get(m, "metadata.event_type").(string)
 		if !udmEventTypes[typ] {
 			t.Errorf("%s: event_type %q", r.ID, typ)
 		}
 		for _, k := range []string{"metadata.event_timestamp", "metadata.vendor_name", "metadata.product_name",
 			"metadata.product_event_type", "metadata.product_log_id", "principal.hostname"} {
-			if s, _ := get(m, k).(string); s == "" {
+			if s, _ := recordtest.Get(m, k).(string); s == "" {
 				t.Errorf("%s: %s missing", r.ID, k)
 			}
 		}
-		if get(m, "metadata.vendor_name") != "Argus" || get(m, "metadata.product_name") != "argus-sensor" {
-			t.Errorf("%s: vendor/product %v/%v", r.ID, get(m, "metadata.vendor_name"), get(m, "metadata.product_name"))
+		if recordtest.Get(m, "metadata.vendor_name") != "Argus" || recordtest.Get(m, "metadata.product_name") != "argus-sensor" {
+			t.Errorf("%s: vendor/product %v/%v", r.ID, recordtest.Get(m, "metadata.vendor_name"), recordtest.Get(m, "metadata.product_name"))
 		}
-		if get(m, "metadata.product_log_id") != r.ID && utf8.ValidString(r.ID) {
-			t.Errorf("%s: product_log_id %v", r.ID, get(m, "metadata.product_log_id"))
+		if recordtest.Get(m, "metadata.product_log_id") != r.ID && utf8.ValidString(r.ID) {
+			t.Errorf("%s: product_log_id %v", r.ID, recordtest.Get(m, "metadata.product_log_id"))
 		}
 		// What Chronicle requires per type, so a batch is never refused
 		// for one event.
 		switch typ {
 		case "PROCESS_LAUNCH", "PROCESS_UNCATEGORIZED":
-			if s, _ := get(m, "target.process.pid").(string); s == "" {
+			if s, _ := recordtest.Get(m, "target.process.pid").(string); s == "" {
 				t.Errorf("%s: %s without target.process.pid", r.ID, typ)
 			}
 		case "NETWORK_CONNECTION":
-			if ips, _ := get(m, "target.ip").([]any); len(ips) != 1 {
-				t.Errorf("%s: target.ip %v", r.ID, get(m, "target.ip"))
+			if ips, _ := recordtest.Get(m, "target.ip").([]any); len(ips) != 1 {
+				t.Errorf("%s: target.ip %v", r.ID, recordtest.Get(m, "target.ip"))
 			}
-			if _, ok := get(m, "target.port").(float64); !ok {
-				t.Errorf("%s: target.port %v", r.ID, get(m, "target.port"))
+			if _, ok := recordtest.Get(m, "target.port").(float64); !ok {
+				t.Errorf("%s: target.port %v", r.ID, recordtest.Get(m, "target.port"))
 			}
 		}
 		for _, sr := range srs(m) {
@@ -123,7 +123,7 @@ func srs(v any) []map[string]any {
 }
 
 func TestUDMProcessLaunchSemantics(t *testing.T) {
-	m := mustJSON(t, FormatUDM.Append(nil, testLaunch(0, true)))
+	m := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Launch(0, true)))
 	want := map[string]any{
 		"metadata.event_type":                                      "PROCESS_LAUNCH",
 		"metadata.event_timestamp":                                 "2026-11-26T02:40:18.194504954Z",
@@ -140,7 +140,7 @@ func TestUDMProcessLaunchSemantics(t *testing.T) {
 		"target.process.file.security_result.0.severity":           "HIGH",
 		"target.process.parent_process.pid":                        "8004",
 		"target.process.parent_process.file.full_path":             "/usr/bin/bash",
-		"target.process.product_specific_process_id":               "argus:" + testBoot + ":8017:509814896624",
+		"target.process.product_specific_process_id":               "argus:" + recordtest.Boot + ":8017:509814896624",
 		"about.0.file.full_path":                                   "/home/u/.n2/pay",
 		"about.0.file.security_result.0.severity":                  "MEDIUM",
 		"additional.exe_hash_status":                               nil,
@@ -152,18 +152,18 @@ func TestUDMProcessLaunchSemantics(t *testing.T) {
 		"target.process_ancestors.1.file.full_path":                "/sbin/init",
 	}
 	for k, v := range want {
-		if got := get(m, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(m, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("%s = %#v, want %#v", k, got, v)
 		}
 	}
-	pending := mustJSON(t, FormatUDM.Append(nil, testLaunch(0, false)))
-	if get(pending, "additional.exe_hash_status") != "pending" || get(pending, "target.process.file.sha256") != nil {
-		t.Errorf("pending hash: %v %v", get(pending, "additional.exe_hash_status"), get(pending, "target.process.file.sha256"))
+	pending := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Launch(0, false)))
+	if recordtest.Get(pending, "additional.exe_hash_status") != "pending" || recordtest.Get(pending, "target.process.file.sha256") != nil {
+		t.Errorf("pending hash: %v %v", recordtest.Get(pending, "additional.exe_hash_status"), recordtest.Get(pending, "target.process.file.sha256"))
 	}
 }
 
 func TestUDMNetworkConnectionSemantics(t *testing.T) {
-	m := mustJSON(t, FormatUDM.Append(nil, testConnect(0, true)))
+	m := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Connect(0, true)))
 	want := map[string]any{
 		"metadata.event_type":                               "NETWORK_CONNECTION",
 		"principal.process.pid":                             "8017",
@@ -183,14 +183,14 @@ func TestUDMNetworkConnectionSemantics(t *testing.T) {
 		"principal.process.file.security_result.0.severity": "HIGH",
 	}
 	for k, v := range want {
-		if got := get(m, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(m, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("%s = %#v, want %#v", k, got, v)
 		}
 	}
 }
 
 func TestUDMDetectionSemantics(t *testing.T) {
-	m := mustJSON(t, FormatUDM.Append(nil, testDetection(true)))
+	m := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Detection(true)))
 	want := map[string]any{
 		"metadata.event_type":                                             "GENERIC_EVENT",
 		"metadata.product_event_type":                                     "detection",
@@ -206,17 +206,17 @@ func TestUDMDetectionSemantics(t *testing.T) {
 		"principal.process.file.sha256":                                   strings.Repeat("ab", 32),
 		"target.ip.0":                                                     "192.0.2.1",
 		"additional.degraded":                                             true,
-		"additional.event_ids.1":                                          testConnect(1, true).ID,
+		"additional.event_ids.1":                                          recordtest.Connect(1, true).ID,
 	}
 	for k, v := range want {
-		if got := get(m, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(m, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("%s = %#v, want %#v", k, got, v)
 		}
 	}
 }
 
 func TestUDMHealthAndHashUpdate(t *testing.T) {
-	h := mustJSON(t, FormatUDM.Append(nil, testHealth(true)))
+	h := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Health(true)))
 	for k, v := range map[string]any{
 		"metadata.event_type": "STATUS_UPDATE", "additional.events_lost": float64(3),
 		"additional.events_by_kind_connect": float64(20), "additional.hooks_failed.0": "connect",
@@ -224,26 +224,26 @@ func TestUDMHealthAndHashUpdate(t *testing.T) {
 		"additional.outputs_dropped": float64(1), "additional.outputs.0.name": "syslog+tcp://siem:514",
 		"additional.trust_verdicts_unowned": float64(2), "additional.hashing_failures_too_large": float64(1),
 	} {
-		if got := get(h, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(h, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("health %s = %#v, want %#v", k, got, v)
 		}
 	}
-	u := mustJSON(t, FormatUDM.Append(nil, testHashUpdate(true)))
+	u := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.HashUpdate(true)))
 	for k, v := range map[string]any{
 		"metadata.event_type": "PROCESS_UNCATEGORIZED", "metadata.product_event_type": "hash_update",
-		"target.process.file.sha256": strings.Repeat("ef", 32), "additional.ref_id": testHashUpdate(true).RefID,
+		"target.process.file.sha256": strings.Repeat("ef", 32), "additional.ref_id": recordtest.HashUpdate(true).RefID,
 	} {
-		if got := get(u, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(u, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("hash_update %s = %#v, want %#v", k, got, v)
 		}
 	}
 }
 
 func TestECSSemantics(t *testing.T) {
-	l := mustJSON(t, FormatECS.Append(nil, testLaunch(0, true)))
+	l := recordtest.MustJSON(t, FormatECS.Append(nil, recordtest.Launch(0, true)))
 	for k, v := range map[string]any{
 		"@timestamp": "2026-11-26T02:40:18.194504954Z", "event.kind": "event", "event.category.0": "process",
-		"event.type.0": "start", "event.id": testLaunch(0, true).ID, "process.pid": float64(8017),
+		"event.type.0": "start", "event.id": recordtest.Launch(0, true).ID, "process.pid": float64(8017),
 		"process.executable": "/tmp/mytrue", "process.args.2": "b c", "process.working_directory": "/tmp",
 		"process.parent.pid": float64(8004), "process.parent.executable": "/usr/bin/bash",
 		"process.hash.sha256": strings.Repeat("ab", 32), "host.hostname": "vm1", "user.id": "1000",
@@ -251,27 +251,27 @@ func TestECSSemantics(t *testing.T) {
 		"argus.process.script.path": "/home/u/.n2/pay", "process.parent.command_line": "bash -i",
 		"argus.process.ancestors.1.executable": "/sbin/init",
 	} {
-		if got := get(l, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(l, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("launch %s = %#v, want %#v", k, got, v)
 		}
 	}
-	c := mustJSON(t, FormatECS.Append(nil, testConnect(0, true)))
+	c := recordtest.MustJSON(t, FormatECS.Append(nil, recordtest.Connect(0, true)))
 	for k, v := range map[string]any{
 		"event.category.0": "network", "destination.ip": "192.0.2.1", "destination.port": float64(4444),
 		"source.ip": "10.0.0.5", "network.transport": "tcp", "network.direction": "egress",
 		"event.outcome": "success", "argus.network.external": true, "argus.network.source": "sock_diag",
 	} {
-		if got := get(c, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(c, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("connect %s = %#v, want %#v", k, got, v)
 		}
 	}
-	d := mustJSON(t, FormatECS.Append(nil, testDetection(true)))
+	d := recordtest.MustJSON(t, FormatECS.Append(nil, recordtest.Detection(true)))
 	for k, v := range map[string]any{
 		"event.kind": "alert", "rule.name": "t1587_develop_capabilities_unsigned_exec",
 		"threat.technique.id.0": "T1587", "threat.tactic.id.0": "TA0042", "event.severity": float64(73),
 		"threat.technique.subtechnique.id.1": "T1195.002", "destination.ip": "192.0.2.1",
 	} {
-		if got := get(d, k); !reflect.DeepEqual(got, v) {
+		if got := recordtest.Get(d, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("detection %s = %#v, want %#v", k, got, v)
 		}
 	}
@@ -303,15 +303,10 @@ func leafPaths(v any, prefix string, out map[string]bool) {
 // all).
 func documentedFields(t *testing.T, file, section string) []string {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	row := regexp.MustCompile("^\\| *`([^`]+)`")
 	in := section == ""
 	var out []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(recordtest.RepoFile(t, file)))
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "## ") {
@@ -332,8 +327,8 @@ func documentedFields(t *testing.T, file, section string) []string {
 // document, and every field in the document is emitted by some record.
 func checkDocumented(t *testing.T, f Format, fields []string) {
 	emitted := map[string]bool{}
-	for _, r := range allRecords() {
-		leafPaths(mustJSON(t, f.Append(nil, r)), "", emitted)
+	for _, r := range richRecords() {
+		leafPaths(recordtest.MustJSON(t, f.Append(nil, r)), "", emitted)
 	}
 	matches := func(doc, path string) bool {
 		if strings.HasSuffix(doc, "*") {
@@ -367,16 +362,16 @@ func checkDocumented(t *testing.T, f Format, fields []string) {
 }
 
 func TestUDMMatchesDocumentedFieldList(t *testing.T) {
-	checkDocumented(t, FormatUDM, documentedFields(t, "../docs/udm-mapping.md", ""))
+	checkDocumented(t, FormatUDM, documentedFields(t, "docs/udm-mapping.md", ""))
 }
 
 func TestECSMatchesDocumentedFieldList(t *testing.T) {
-	checkDocumented(t, FormatECS, documentedFields(t, "../docs/forwarding.md", "ECS field mapping"))
+	checkDocumented(t, FormatECS, documentedFields(t, "docs/forwarding.md", "ECS field mapping"))
 }
 
 func TestJSONEscaping(t *testing.T) {
 	for _, s := range []string{"", "plain", "q\"b\\", "\x00\x1f\n\t\r", "\xff\xfe", "a\u2028b\u2029", "<&>", "é漢字"} {
-		b := appendJSONString(nil, s)
+		b := event.AppendString(nil, s)
 		var got string
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Errorf("%q: %v (%s)", s, err, b)

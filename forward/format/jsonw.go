@@ -1,4 +1,4 @@
-package forward
+package format
 
 import (
 	"strconv"
@@ -65,7 +65,7 @@ func (w *jw) endArr() {
 
 func (w *jw) str(k, v string) {
 	w.key(k)
-	w.b = appendJSONString(w.b, v)
+	w.b = event.AppendString(w.b, v)
 }
 
 // strNZ writes a string member only when it is not empty: UDM and ECS
@@ -78,7 +78,7 @@ func (w *jw) strNZ(k, v string) {
 
 func (w *jw) elemStr(v string) {
 	w.sep()
-	w.b = appendJSONString(w.b, v)
+	w.b = event.AppendString(w.b, v)
 }
 
 func (w *jw) uint(k string, v uint64) {
@@ -148,9 +148,3 @@ func (w *jw) joined(k string, ss []string) {
 }
 
 const rfc3339Nano9 = "2006-01-02T15:04:05.000000000Z07:00"
-
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = event.AppendEscaped(b, s)
-	return append(b, '"')
-}

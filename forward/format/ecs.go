@@ -1,4 +1,4 @@
-package forward
+package format
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 )
 
 // ecsVersion is the ECS release whose field names the output uses.
-const ecsVersion = "8.11.0"
+const ecsVersion = "9.4.0"
 
 // appendECS encodes r in Elastic Common Schema: documents index into a
 // logs-* data stream as they are, with no ingest pipeline. Fields ECS has
@@ -64,7 +64,7 @@ func appendECS(b []byte, r *event.Record) []byte {
 		switch r.Network.Result {
 		case "success", "established":
 			outcome = "success"
-		case "EINPROGRESS":
+		case "EINPROGRESS", "submitted":
 			outcome = "unknown"
 		}
 		ecsEvent(&w, r, "event", "network", "connection", "connect", outcome)
@@ -118,10 +118,7 @@ func ecsProcess(w *jw, r *event.Record, p *event.Process, sha256 string) {
 		w.uint("id", uint64(p.TID))
 		w.end()
 	}
-	w.key("entity_id")
-	w.b = append(w.b, '"')
-	w.b = appendProcessID(w.b, r.Host.BootID, p)
-	w.b = append(w.b, '"')
+	w.processID("entity_id", r.Host.BootID, p)
 	w.strNZ("name", exeName(p))
 	w.strNZ("executable", p.Exe.Path)
 	if p.Args != nil {
@@ -158,16 +155,14 @@ func ecsProcess(w *jw, r *event.Record, p *event.Process, sha256 string) {
 	w.obj("real_group")
 	w.uintStr("id", uint64(p.GID))
 	w.end()
-	if p.PPID != 0 || p.Parent != nil {
+	if par, ok := parentOf(p); ok {
 		w.obj("parent")
-		w.uint("pid", uint64(p.PPID))
-		if p.Parent != nil {
-			w.strNZ("executable", p.Parent.Exe.Path)
-			w.strNZ("name", p.Parent.Comm)
-		}
-		if a := parentAncestor(p); a != nil && a.Args != nil {
-			w.strs("args", a.Args)
-			w.joined("command_line", a.Args)
+		w.uint("pid", uint64(par.pid))
+		w.strNZ("executable", par.exePath)
+		w.strNZ("name", par.comm)
+		if par.args != nil {
+			w.strs("args", par.args)
+			w.joined("command_line", par.args)
 		}
 		w.end()
 	}
@@ -252,19 +247,7 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 		if p.CwdTruncated {
 			w.bool("cwd_truncated", true)
 		}
-		if len(p.Ancestors) > 0 {
-			w.arr("ancestors")
-			for _, a := range p.Ancestors {
-				w.open()
-				w.uint("pid", uint64(a.PID))
-				w.strNZ("executable", a.ExePath)
-				if a.Args != nil {
-					w.strs("args", a.Args)
-				}
-				w.end()
-			}
-			w.endArr()
-		}
+		ecsTree(w, "ancestors", p.Ancestors)
 		e := &p.Exe
 		w.obj("exe")
 		w.strNZ("invoked_as", e.InvokedAs)
@@ -288,6 +271,7 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 		if e.Trust != nil {
 			ecsTrust(w, e.Trust)
 		}
+		ecsAge(w, e.AgeSeconds, e.AgeSource, e.Prevalence)
 		w.end()
 		if sc := p.Script; sc != nil {
 			w.obj("script")
@@ -304,6 +288,7 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 			if sc.Trust != nil {
 				ecsTrust(w, sc.Trust)
 			}
+			ecsAge(w, sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 			w.end()
 		}
 		w.end()
@@ -322,6 +307,25 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 		w.end()
 	}
 	w.end()
+}
+
+// ecsTree writes a process lineage (a record's ancestors, a detection's
+// process tree) as k, if there is one.
+func ecsTree(w *jw, k string, tree []event.Ancestor) {
+	if len(tree) == 0 {
+		return
+	}
+	w.arr(k)
+	for _, a := range tree {
+		w.open()
+		w.uint("pid", uint64(a.PID))
+		w.strNZ("executable", a.ExePath)
+		if a.Args != nil {
+			w.strs("args", a.Args)
+		}
+		w.end()
+	}
+	w.endArr()
 }
 
 func ecsTrust(w *jw, t *event.Trust) {
@@ -459,19 +463,7 @@ func ecsDetection(w *jw, r *event.Record) {
 		}
 		w.endArr()
 	}
-	if len(d.ProcessTree) > 0 {
-		w.arr("process_tree")
-		for _, a := range d.ProcessTree {
-			w.open()
-			w.uint("pid", uint64(a.PID))
-			w.strNZ("executable", a.ExePath)
-			if a.Args != nil {
-				w.strs("args", a.Args)
-			}
-			w.end()
-		}
-		w.endArr()
-	}
+	ecsTree(w, "process_tree", d.ProcessTree)
 	w.end()
 	w.end()
 }
@@ -483,4 +475,23 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ecsAge writes a file's age and prevalence under argus.*: ECS has no
+// field for either.
+func ecsAge(w *jw, age *int64, source string, p *event.Prevalence) {
+	if age != nil {
+		w.int("age_seconds", *age)
+	}
+	w.strNZ("age_source", source)
+	if p != nil {
+		w.obj("prevalence")
+		w.time("first_seen", p.FirstSeen)
+		w.uint("executions", p.Executions)
+		w.bool("first_execution", p.FirstExecution)
+		w.bool("connected_outside", p.ConnectedOutside)
+		w.time("tracked_since", p.TrackedSince)
+		w.strNZ("key", p.Key)
+		w.end()
+	}
 }

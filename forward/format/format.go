@@ -1,18 +1,17 @@
-package forward
+package format
 
 import (
 	"fmt"
 	"net/netip"
-	"path"
-	"strconv"
 	"strings"
 
 	"github.com/argus-sensor/argus-sensor/event"
 )
 
-// Format names how a record is encoded for a sink. Every format writes one
-// JSON object per record, with no newline in it, so any record can be one
-// line of a file, one syslog message or one element of a JSON array.
+// Format names how a record is encoded for a sink. Every format but
+// compact writes one JSON object per record; every format writes no
+// newline in it, so any record can be one line of a file, one syslog
+// message or (JSON formats) one element of a JSON array.
 type Format string
 
 // Formats.
@@ -24,6 +23,8 @@ const (
 	FormatUDM Format = "udm"
 	// FormatECS is Elastic Common Schema (docs/forwarding.md).
 	FormatECS Format = "ecs"
+	// FormatCompact (compact.go) is the one exception to the JSON rule:
+	// a line of text for people.
 )
 
 // ParseFormat returns the format named s; "" is FormatNative.
@@ -35,8 +36,10 @@ func ParseFormat(s string) (Format, error) {
 		return FormatUDM, nil
 	case FormatECS, "elastic":
 		return FormatECS, nil
+	case FormatCompact:
+		return FormatCompact, nil
 	}
-	return "", fmt.Errorf("format %q: want native, udm or ecs", s)
+	return "", fmt.Errorf("format %q: want native, udm, ecs or compact", s)
 }
 
 // Append appends r encoded in format f to dst.
@@ -46,17 +49,12 @@ func (f Format) Append(dst []byte, r *event.Record) []byte {
 		return appendUDM(dst, r)
 	case FormatECS:
 		return appendECS(dst, r)
+	case FormatCompact:
+		return appendCompact(dst, r, false)
+	case formatCompactColor:
+		return appendCompact(dst, r, true)
 	}
 	return r.AppendJSON(dst)
-}
-
-// exeName is the program name a SIEM shows: the executable's base name,
-// else the kernel's comm.
-func exeName(p *event.Process) string {
-	if p.Exe.Path != "" {
-		return path.Base(p.Exe.Path)
-	}
-	return p.Comm
 }
 
 // normIP returns ip with an IPv4-mapped IPv6 address written as IPv4, so
@@ -71,18 +69,6 @@ func normIP(ip string) string {
 		return ip
 	}
 	return a.Unmap().String()
-}
-
-// appendProcessID appends, escaped for the inside of a JSON string, a
-// process identity that survives pid reuse and reboots:
-// (boot id, pid, start time), as docs/schema.md defines it.
-func appendProcessID(b []byte, bootID string, p *event.Process) []byte {
-	b = append(b, "argus:"...)
-	b = event.AppendEscaped(b, bootID)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(p.PID), 10)
-	b = append(b, ':')
-	return strconv.AppendUint(b, p.StartTimeNs, 10)
 }
 
 // mitreTactics maps ATT&CK Enterprise tactic names to their ids.

@@ -1,4 +1,4 @@
-package forward
+package format
 
 import (
 	"sort"
@@ -115,17 +115,13 @@ func udmLaunch(w *jw, r *event.Record) {
 	w.obj("user")
 	w.uintStr("userid", uint64(p.UID))
 	w.end()
-	if p.Parent != nil || p.PPID != 0 {
+	if par, ok := parentOf(p); ok {
 		w.obj("process")
-		w.uintStr("pid", uint64(p.PPID))
-		if a := parentAncestor(p); a != nil && len(a.Args) > 0 {
-			w.joined("command_line", a.Args)
+		w.uintStr("pid", uint64(par.pid))
+		if len(par.args) > 0 {
+			w.joined("command_line", par.args)
 		}
-		if p.Parent != nil && p.Parent.Exe.Path != "" {
-			w.obj("file")
-			w.str("full_path", p.Parent.Exe.Path)
-			w.end()
-		}
+		udmPath(w, par.exePath)
 		w.end()
 	}
 	w.end()
@@ -223,30 +219,24 @@ func udmProcessBody(w *jw, r *event.Record, p *event.Process) {
 	} else if p.Exe.Path != "" {
 		w.str("command_line", p.Exe.Path)
 	}
-	w.key("product_specific_process_id")
-	w.b = append(w.b, '"')
-	w.b = appendProcessID(w.b, r.Host.BootID, p)
-	w.b = append(w.b, '"')
+	w.processID("product_specific_process_id", r.Host.BootID, p)
 	udmFile(w, "file", p.Exe.Path, p.Exe.SHA256, p.Exe.Size, p.Exe.MtimeNs, p.Exe.Trust)
-	if p.PPID != 0 || p.Parent != nil {
+	if par, ok := parentOf(p); ok {
 		w.obj("parent_process")
-		w.uintStr("pid", uint64(p.PPID))
-		if p.Parent != nil && p.Parent.Exe.Path != "" {
-			w.obj("file")
-			w.str("full_path", p.Parent.Exe.Path)
-			w.end()
-		}
+		w.uintStr("pid", uint64(par.pid))
+		udmPath(w, par.exePath)
 		w.end()
 	}
 }
 
-// parentAncestor is the first ancestor when it is the parent, whose argv
-// the launch record does not otherwise carry.
-func parentAncestor(p *event.Process) *event.Ancestor {
-	if len(p.Ancestors) > 0 && p.Ancestors[0].PID == p.PPID {
-		return &p.Ancestors[0]
+// udmPath writes a File that only has a path, if there is one.
+func udmPath(w *jw, fullPath string) {
+	if fullPath == "" {
+		return
 	}
-	return nil
+	w.obj("file")
+	w.str("full_path", fullPath)
+	w.end()
 }
 
 // udmAncestors writes Noun.process_ancestors, parent first as in UDM.
@@ -261,11 +251,7 @@ func udmAncestors(w *jw, p *event.Process) {
 		if len(a.Args) > 0 {
 			w.joined("command_line", a.Args)
 		}
-		if a.ExePath != "" {
-			w.obj("file")
-			w.str("full_path", a.ExePath)
-			w.end()
-		}
+		udmPath(w, a.ExePath)
 		w.end()
 	}
 	w.endArr()
@@ -391,6 +377,7 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 		if len(e.PathClasses) > 0 {
 			w.strs("exe_path_classes", e.PathClasses)
 		}
+		udmAge(w, "exe_", e.AgeSeconds, e.AgeSource, e.Prevalence)
 		if t := e.Trust; t != nil {
 			w.str("exe_trust_verdict", t.Verdict)
 			w.strNZ("exe_trust_severity", t.Severity)
@@ -408,6 +395,7 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 				w.str("script_trust_verdict", t.Verdict)
 				w.strNZ("script_trust_severity", t.Severity)
 			}
+			udmAge(w, "script_", sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 		}
 	}
 	if n := r.Network; n != nil {
@@ -666,4 +654,19 @@ func udmProcessBodyWithHash(w *jw, r *event.Record, p *event.Process, sha256 str
 		p = &cp
 	}
 	udmProcessBody(w, r, p)
+}
+
+// udmAge writes a file's age and prevalence into additional: UDM's File
+// has no field for how new and how common a binary is on one host.
+func udmAge(w *jw, prefix string, age *int64, source string, p *event.Prevalence) {
+	if age != nil {
+		w.int(prefix+"age_seconds", *age)
+	}
+	w.strNZ(prefix+"age_source", source)
+	if p != nil {
+		w.time(prefix+"prevalence_first_seen", p.FirstSeen)
+		w.uintStr(prefix+"prevalence_executions", p.Executions)
+		w.bool(prefix+"prevalence_first_execution", p.FirstExecution)
+		w.bool(prefix+"prevalence_connected_outside", p.ConnectedOutside)
+	}
 }

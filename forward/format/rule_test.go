@@ -1,23 +1,23 @@
-package forward
+package format
 
 import (
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/argus-sensor/argus-sensor/internal/recordtest"
 )
 
 // The SIEM rule is checked against what the UDM encoder emits: a field
 // the rule reads that Argus never writes would make it silently match
 // nothing (YARA-L does not reject unknown-but-valid UDM paths).
 
-func readRule(t *testing.T) string {
+func readRule(t *testing.T) string { return readRuleFile(t, "rules/t1587_linux.yaral") }
+
+func readRuleFile(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../rules/t1587_linux.yaral")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := recordtest.RepoFile(t, name)
 	// Drop comments so examples in them are not taken for conditions.
 	return regexp.MustCompile(`(?m)^\s*//.*$`).ReplaceAllString(string(b), "")
 }
@@ -31,9 +31,9 @@ func TestRuleReadsFieldsArgusWrites(t *testing.T) {
 		}
 		return m
 	}
-	proc := emitted(mustJSON(t, FormatUDM.Append(nil, testLaunch(0, true))),
-		mustJSON(t, FormatUDM.Append(nil, testHashUpdate(true))))
-	netw := emitted(mustJSON(t, FormatUDM.Append(nil, testConnect(0, true))))
+	proc := emitted(recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Launch(0, true))),
+		recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.HashUpdate(true))))
+	netw := emitted(recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Connect(0, true))))
 	refs := regexp.MustCompile(`\$(proc|net)\.([a-z0-9_.]+)`).FindAllStringSubmatch(rule, -1)
 	if len(refs) < 10 {
 		t.Fatalf("found only %d field references in the rule", len(refs))
@@ -111,6 +111,42 @@ func TestRuleExcludesPrivateRanges(t *testing.T) {
 	for _, ip := range []string{"192.0.2.1", "8.8.8.8", "172.32.0.1", "185.235.241.208", "2001:db8::1"} {
 		if excluded(ip) {
 			t.Errorf("rule treats %s as private", ip)
+		}
+	}
+}
+
+// The novelty rule reads the host's own age and prevalence from
+// additional, by the names the UDM encoder writes there, and the same
+// UDM paths as the main rule.
+func TestNovelRuleReadsFieldsArgusWrites(t *testing.T) {
+	rule := readRuleFile(t, "rules/t1587_linux_novel.yaral")
+	launch := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Launch(0, true)))
+	proc, netw := map[string]bool{}, map[string]bool{}
+	leafPaths(launch, "", proc)
+	leafPaths(recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.Connect(0, true))), "", netw)
+	refs := regexp.MustCompile(`\$(proc|net)\.([a-z0-9_.]+)(\["([a-z0-9_]+)"\])?`).FindAllStringSubmatch(rule, -1)
+	if len(refs) < 10 {
+		t.Fatalf("found only %d field references in the rule", len(refs))
+	}
+	additional, _ := launch["additional"].(map[string]any)
+	for _, r := range refs {
+		if r[2] == "additional.fields" {
+			if _, ok := additional[r[4]]; !ok || r[1] != "proc" {
+				t.Errorf("rule reads $%s.additional.fields[%q], which Argus UDM does not write", r[1], r[4])
+			}
+			continue
+		}
+		set := proc
+		if r[1] == "net" {
+			set = netw
+		}
+		if !set[r[2]] {
+			t.Errorf("rule reads $%s.%s, which Argus UDM does not write", r[1], r[2])
+		}
+	}
+	for _, want := range []string{"$sha256 over 24h", "$fleet_hosts <= 2", `"exe_age_seconds"`, `"exe_prevalence_executions"`} {
+		if !strings.Contains(rule, want) {
+			t.Errorf("rule lacks %q", want)
 		}
 	}
 }

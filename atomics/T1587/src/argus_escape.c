@@ -1,0 +1,1 @@
+../../../sensor/testdata/escape.c

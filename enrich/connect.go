@@ -1,0 +1,57 @@
+package enrich
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/argus-sensor/argus-sensor/sensor"
+)
+
+// InterruptedHold is how long a connect interrupted by a signal is held
+// back waiting for the kernel to restart it.
+const InterruptedHold = time.Second
+
+// interrupted is a connect record whose call a signal interrupted.
+type interrupted struct {
+	item Item
+	fd   uint64
+	dst  netip.AddrPort
+	seen time.Time
+}
+
+// flush appends to out the interrupted connects that no restarted call
+// followed within InterruptedHold of now (all of them if now is zero):
+// those went back to the program as EINTR, or are still blocked in a
+// restarted call that will report on its own.
+func (e *Enricher) flush(now time.Time, out []Item) []Item {
+	for tid, h := range e.held {
+		if now.IsZero() || now.Sub(h.seen) >= InterruptedHold {
+			out = append(out, h.item)
+			delete(e.held, tid)
+		}
+	}
+	return out
+}
+
+// connect reports a connect. A call interrupted by a signal ends with a
+// kernel restart code and is normally restarted as the same call, which
+// brings its own record: the interrupted one is held, keyed by thread, and
+// dropped when that restarted call (same fd and destination) reports, so
+// one connection gives one record. If the thread's next connect is a
+// different one, the interrupted call went back to the program as EINTR and
+// its record is emitted first.
+func (e *Enricher) connect(v *sensor.Connect, out []Item) []Item {
+	it := e.connectItem(v)
+	h, held := e.held[v.TID]
+	if held {
+		delete(e.held, v.TID)
+		if h.fd != v.FD || h.dst != v.Dst {
+			out = append(out, h.item)
+		}
+	}
+	if sensor.IsRestart(v.Result) {
+		e.held[v.TID] = interrupted{item: it, fd: v.FD, dst: v.Dst, seen: time.Now()}
+		return out
+	}
+	return append(out, it)
+}
