@@ -119,7 +119,17 @@ in_root() {
 		root=$1; shift
 		mount -t proc proc "$root/proc"
 		mount --rbind /sys "$root/sys"
-		mount --rbind /dev "$root/dev"
+		# A /dev of its own: the host'"'"'s is not touched, nor trusted (its
+		# modes), and apt'"'"'s unprivileged methods write to /dev/null.
+		mount -t tmpfs -o mode=0755 tmpfs "$root/dev"
+		mknod -m 666 "$root/dev/null" c 1 3
+		mknod -m 666 "$root/dev/zero" c 1 5
+		mknod -m 666 "$root/dev/full" c 1 7
+		mknod -m 666 "$root/dev/random" c 1 8
+		mknod -m 666 "$root/dev/urandom" c 1 9
+		mknod -m 666 "$root/dev/tty" c 5 0
+		mkdir -m 1777 "$root/dev/shm"
+		ln -s /proc/self/fd "$root/dev/fd"
 		exec chroot "$root" "$@"' sh "$root" "$@"
 }
 step "apt-get install ${packages[*]}"
