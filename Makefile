@@ -9,7 +9,7 @@ TESTEXEC := $(if $(SUDO),-exec sudo,)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test fuzz mutate generate check-generated lint bench package kernel-matrix
+.PHONY: build run test fuzz mutate generate check-generated lint bench package kernel-matrix vagrant-box vagrant-dist vagrant-atomics
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/argus-sensor ./cmd/argus-sensor
@@ -67,3 +67,21 @@ package:
 # kernels under QEMU, and on this host (docs/kernels.md).
 kernel-matrix:
 	$(SUDO) kernelmatrix/run.sh $(ARGS)
+
+# The Vagrant box, built offline from Debian's packages (packaging/vagrant-box.sh).
+vagrant-box:
+	$(SUDO) packaging/vagrant-box.sh
+
+# What the VM installs and runs, built here: the .deb and the atomics
+# runner (go test -c), in dist/vagrant/. `vagrant up` runs this first.
+vagrant-dist:
+	rm -rf dist/vagrant
+	VERSION=$(VERSION) packaging/package.sh dist/vagrant >/dev/null
+	rm -f dist/vagrant/*.rpm
+	CGO_ENABLED=0 $(GO) test -c -o dist/vagrant/atomics.test ./atomics/
+	@ls dist/vagrant
+
+# The VM from the offline box, the package installed in it, the T1587
+# atomics against its service, then destroyed (README: "Vagrant").
+vagrant-atomics:
+	$(SUDO) packaging/vagrant-atomics.sh

@@ -36,6 +36,9 @@ type output struct {
 	f      *os.File
 	ino    uint64
 	part   []byte // an incomplete last line
+	// midLine: reading started inside a line (skipToEnd), whose rest is
+	// dropped.
+	midLine bool
 
 	ours    map[uint32]bool // pids descended from the runner
 	records []*event.Record // kept, in file order
@@ -156,6 +159,14 @@ func (o *output) readAll(r io.Reader) error {
 }
 
 func (o *output) feed(b []byte) {
+	if o.midLine {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return
+		}
+		o.midLine = false
+		b = b[i+1:]
+	}
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {

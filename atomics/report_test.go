@@ -22,6 +22,8 @@ type report struct {
 	start    time.Time
 	version  string
 	setupErr string
+	unit     string // the service run against (-atomics.service), or ""
+	output   string // its file output
 	health   *event.Health
 	others   []*event.Record // detections from processes no atomic started
 	done     bool
@@ -86,8 +88,13 @@ func (rep *report) write(t *testing.T, path string) {
 	w("Each atomic's command ran exactly as written in its YAML file, with its arguments' defaults except `netns_exec`, ")
 	w("which points into a network namespace pair the runner made (192.0.2.1 and 10.9.0.1 live in the server namespace, ")
 	w("so no packet leaves the machine), and `payload_dir`, which is %s/.n2. ", throwawayHome)
-	w("The sensor ran as `argus-sensor run --output file:… --spool-dir … --state-dir … --health-interval 0`; everything observed comes ")
-	w("from that output file, and the ids are the sensor's record and detection ids.\n\n")
+	if rep.unit != "" {
+		w("The sensor was the installed `%s` systemd service, with the package's configuration and its file output `%s`; ", rep.unit, rep.output)
+		w("everything observed comes from that file, and the ids are the sensor's record and detection ids.\n\n")
+	} else {
+		w("The sensor ran as `argus-sensor run --output file:… --spool-dir … --state-dir … --health-interval 0`; everything observed comes ")
+		w("from that output file, and the ids are the sensor's record and detection ids.\n\n")
+	}
 
 	if rep.setupErr != "" {
 		w("**The run did not complete: %s.**\n\n", rep.setupErr)

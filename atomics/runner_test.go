@@ -34,6 +34,8 @@ var (
 	resultsPath = flag.String("atomics.results", "../docs/atomic-results.md", "file the runner writes its results table to (empty: none)")
 	getPrereqs  = flag.Bool("atomics.get-prereqs", false, "run an atomic's get_prereq_command when its prerequisite is not met")
 	keepOutput  = flag.Bool("atomics.keep", false, "keep the sensor's output and log (the directory is logged)")
+	serviceUnit = flag.String("atomics.service", "", "run against this running systemd service (e.g. argus-sensor.service) instead of building and starting a sensor; needs -atomics.output")
+	serviceOut  = flag.String("atomics.output", "", "with -atomics.service: the service's configured file output")
 )
 
 const (
@@ -174,6 +176,7 @@ type env struct {
 	pair         *testutil.NetPair
 	overrides    map[string]string
 	version      string
+	unit         string // with -atomics.service: the service, which the runner does not start
 }
 
 // TestAtomicT1587 runs every atomic of atomics/T1587/T1587.yaml and of
@@ -199,20 +202,29 @@ func TestAtomicT1587(t *testing.T) {
 		rep.write(t, *resultsPath)
 	}()
 
-	e := &env{folder: folder, root: filepath.Dir(folder)}
+	e := &env{folder: folder, root: filepath.Dir(folder), unit: *serviceUnit}
+	rep.unit, rep.output = e.unit, *serviceOut
 	e.setup(t)
 	for _, r := range runs {
 		r.args = r.atomic.Args(e.overrides)
 	}
 	e.serve(t, runs)
-	e.startSensor(t)
+	if e.unit != "" {
+		e.attachService(t, *serviceOut)
+	} else {
+		e.startSensor(t)
+	}
 	rep.version = e.version
 	rep.setupErr = ""
 
 	for _, r := range runs {
 		t.Run(r.spec.id, func(t *testing.T) { e.run(t, r) })
 	}
-	e.stopSensor(t)
+	if e.unit != "" {
+		e.stopService(t)
+	} else {
+		e.stopSensor(t)
+	}
 	rep.finish(e.out)
 
 	for _, r := range runs {
@@ -265,19 +277,21 @@ func (e *env) setup(t *testing.T) {
 		e.dir = t.TempDir()
 	}
 	e.scratch = t.TempDir()
-	e.bin = filepath.Join(e.dir, "argus-sensor")
-	build := exec.Command(goTool(), "build", "-o", e.bin, "./cmd/argus-sensor")
-	build.Dir = e.root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build argus-sensor: %v\n%s", err, out)
-	}
-	if out, err := exec.Command(e.bin, "version").Output(); err == nil {
-		e.version = strings.TrimSpace(string(out))
-	}
-	describe := exec.Command("git", "describe", "--always", "--dirty")
-	describe.Dir = e.root
-	if out, err := describe.Output(); err == nil {
-		e.version += " built from " + strings.TrimSpace(string(out))
+	if e.unit == "" {
+		e.bin = filepath.Join(e.dir, "argus-sensor")
+		build := exec.Command(goTool(), "build", "-o", e.bin, "./cmd/argus-sensor")
+		build.Dir = e.root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build argus-sensor: %v\n%s", err, out)
+		}
+		if out, err := exec.Command(e.bin, "version").Output(); err == nil {
+			e.version = strings.TrimSpace(string(out))
+		}
+		describe := exec.Command("git", "describe", "--always", "--dirty")
+		describe.Dir = e.root
+		if out, err := describe.Output(); err == nil {
+			e.version += " built from " + strings.TrimSpace(string(out))
+		}
 	}
 
 	e.pair = testutil.NewNetPair(t)

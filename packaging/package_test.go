@@ -30,6 +30,7 @@ var packagedFiles = []string{
 	"/usr/bin/argus-sensor",
 	"/usr/lib/systemd/system/argus-sensor.service",
 	"/usr/lib/sysusers.d/argus-sensor.conf",
+	"/usr/lib/sysctl.d/50-argus-sensor.conf",
 	"/etc/argus-sensor/config.yaml",
 	"/usr/share/doc/argus-sensor/README.md",
 	"/usr/share/doc/argus-sensor/operations.md",

@@ -10,7 +10,10 @@ import (
 
 // TestVagrantfile runs `vagrant validate` on the repository's Vagrantfile
 // against the libvirt provider, the one this project boots it with
-// (vagrant-libvirt). It boots nothing and needs no box. Vagrant's state
+// (vagrant-libvirt), twice: as a user runs it (public box, KVM, NAT) and
+// as make vagrant-atomics does (the offline box, TCG, an isolated
+// network, a console file). It boots nothing and needs no box; make
+// vagrant-atomics boots it (packaging/vagrant-atomics.sh). Vagrant's state
 // and home go to a temporary directory, so no .vagrant directory is left
 // in the checkout.
 //
@@ -48,5 +51,24 @@ func TestVagrantfile(t *testing.T) {
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("vagrant validate: %v\n%s", err, out)
+	}
+	local := exec.Command(vagrant, "validate")
+	local.Dir = root
+	local.Env = append(cmd.Env,
+		"ARGUS_VAGRANT_BOX=argus-sensor-bookworm-test",
+		"ARGUS_VAGRANT_DRIVER=qemu",
+		"ARGUS_VAGRANT_NETWORK=isolated",
+		"ARGUS_VAGRANT_CONSOLE="+filepath.Join(state, "console.log"),
+		"ARGUS_VAGRANT_BUILD=0",
+	)
+	if out, err := local.CombinedOutput(); err != nil {
+		t.Fatalf("vagrant validate with the offline box's settings: %v\n%s", err, out)
+	}
+	// A wrong setting is refused, not ignored.
+	bad := exec.Command(vagrant, "validate")
+	bad.Dir = root
+	bad.Env = append(cmd.Env, "ARGUS_VAGRANT_DRIVER=kvmm")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "ARGUS_VAGRANT_DRIVER") {
+		t.Errorf("vagrant validate accepted ARGUS_VAGRANT_DRIVER=kvmm: %v\n%s", err, out)
 	}
 }

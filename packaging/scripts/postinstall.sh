@@ -44,6 +44,16 @@ if [ "$first" = yes ] && [ -f "$config" ]; then
 	chmod 0640 "$config"
 fi
 
+# Debian's kernels default kernel.perf_event_paranoid to 3, where the
+# service (CAP_PERFMON, not CAP_SYS_ADMIN) cannot open its syscall
+# tracepoint; /usr/lib/sysctl.d/50-argus-sensor.conf sets 2 from the next
+# boot on, and this sets it now. Nothing is lowered below 2, and a
+# read-only /proc/sys (a container) is left alone.
+paranoid=/proc/sys/kernel/perf_event_paranoid
+if [ -r "$paranoid" ] && [ "$(cat "$paranoid")" -gt 2 ] 2>/dev/null; then
+	echo 2 >"$paranoid" 2>/dev/null || true
+fi
+
 command -v systemctl >/dev/null 2>&1 || exit 0
 running=no
 if [ -d /run/systemd/system ]; then
