@@ -20,8 +20,8 @@
 // if it ran; on removal they stop and disable it and keep the spool; a deb
 // purge deletes it.
 //
-// The unit runs the sensor as that user with four capabilities (CAP_BPF,
-// CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH) inside a systemd
+// The unit runs the sensor as that user with five capabilities (CAP_BPF,
+// CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN) inside a systemd
 // sandbox. Which capabilities, and which sandbox settings, were found by
 // running the sensor with each one taken away; operations.md has the table.
 //
