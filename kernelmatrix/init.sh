@@ -25,7 +25,7 @@
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
 # /implants: the C test programs, built on the host (no compiler here).
-export PATH=/bin HOME=/root TMPDIR=/tmp CI=true ARGUS_IMPLANTS=/implants
+export PATH=/bin HOME=/root TMPDIR=/tmp CI=true ARGUS_IMPLANTS=/implants ARGUS_KERNEL_MATRIX_GUEST=1
 
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null # may be automounted already

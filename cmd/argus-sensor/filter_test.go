@@ -224,6 +224,7 @@ func lineWith(screen string, parts ...string) string {
 // each.
 func TestCompactInTerminal(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.SkipInMatrixGuest(t, "it needs tmux")
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	self, err := os.Executable()
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 // open descriptors must not grow with the reloads.
 func TestReloadStorm(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.SkipInMatrixGuest(t, "30 s of reloads every 100 ms is a soak, too slow under emulation")
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	out := filepath.Join(dir, "all.jsonl")
 	tag := fmt.Sprintf("storm%08x", rand.Uint32())

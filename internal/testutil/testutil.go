@@ -144,3 +144,14 @@ func CopySelf(t testing.TB, dir, name, salt string) (string, string) {
 	sum := sha256.Sum256(b)
 	return p, hex.EncodeToString(sum[:])
 }
+
+// SkipInMatrixGuest skips t inside a kernel matrix guest (a busybox
+// initramfs under QEMU, kernelmatrix/init.sh), which has no compiler, no
+// tmux and a slow emulated CPU: why says what the test needs. The host
+// run of the same suite covers it.
+func SkipInMatrixGuest(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("ARGUS_KERNEL_MATRIX_GUEST") == "1" {
+		t.Skip("skipping in the kernel matrix guest: " + why)
+	}
+}
