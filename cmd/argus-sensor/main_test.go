@@ -350,7 +350,7 @@ func TestVersion(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Patience(t, 15*time.Second))
+	deadline := time.Now().Add(testutil.Patience(t, 30*time.Second))
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
