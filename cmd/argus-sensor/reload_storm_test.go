@@ -90,10 +90,18 @@ health_interval: 0s
 	}
 	close(stop)
 	wg.Wait()
-	// Let the last SIGHUP be applied before counting descriptors.
+	// Let the last SIGHUP be applied before counting descriptors: the
+	// count must hold still for a whole second (a reload can land
+	// between two samples, so compare successive samples, not the
+	// first one).
 	last := reloads()
-	time.Sleep(500 * time.Millisecond)
-	waitFor(t, func() bool { return reloads() == last }, "reloads to settle")
+	quietSince := time.Now()
+	waitFor(t, func() bool {
+		if n := reloads(); n != last {
+			last, quietSince = n, time.Now()
+		}
+		return time.Since(quietSince) >= time.Second
+	}, "reloads to settle")
 	after := fds()
 
 	has := func(b []byte, i int) bool { return bytes.Contains(b, []byte(fmt.Sprintf(`"%s-%d"`, tag, i))) }
