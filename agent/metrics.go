@@ -147,6 +147,9 @@ var (
 	dPrevEvicted = desc("prevalence_evicted_total", "Prevalence entries deleted by the store's bound, least recently seen first.")
 	dPrevErrors  = desc("prevalence_write_errors_total", "Failed writes to the prevalence store (the counts carry on in memory).")
 	dProcs       = desc("process_table_entries", "Process table entries.")
+	dReresolved  = desc("process_reresolved_total", "Connections whose executable was not the process table's, so the process was read again.")
+	dScripts     = desc("scripts_total", "Interpreter scripts identified, by where they were opened: in the process's own root, or in the sensor's (the process was gone).", "opened")
+	dSelfJoined  = desc("detections_self_joined_total", "T1587 detections fired by a live process's connection alone (no launch in the window).")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
@@ -163,7 +166,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dSelfJoined, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -225,6 +228,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dCorrKeys, float64(s.engine.Keys))
 	counter(dCorrEvicted, float64(s.engine.Evicted))
 	gauge(dProcs, float64(s.enrich.Processes))
+	counter(dReresolved, float64(s.enrich.Reresolved))
+	counter(dScripts, float64(s.enrich.ScriptsInRoot), "process_root")
+	counter(dScripts, float64(s.enrich.Scripts-s.enrich.ScriptsInRoot), "sensor_root")
+	counter(dSelfJoined, float64(s.engine.SelfJoined))
 	if s.prev != nil {
 		gauge(dPrevEntries, float64(s.prev.Entries))
 		gauge(dPrevBytes, float64(s.prev.Bytes))

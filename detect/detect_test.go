@@ -63,6 +63,10 @@ func withScript(path, sha string, trust *event.Trust) recOpt {
 	return func(r *event.Record) { r.Process.Script = &event.Script{Path: path, SHA256: sha, Trust: trust} }
 }
 
+// withTrust sets the verdict the process table gave the record's
+// executable, as enrich does on every record of a hashed process.
+func withTrust(t *event.Trust) recOpt { return func(r *event.Record) { r.Process.Exe.Trust = t } }
+
 var unownedDeleted = &event.Trust{Verdict: "unowned", Severity: "MEDIUM", Reason: "executable was deleted after exec"}
 
 // deletedAs marks a record's executable deleted (since exec) with trust t.
@@ -239,6 +243,36 @@ func TestT1587(t *testing.T) {
 			launch("h1", 130*m, 12, "/tmp/implant", shaImplant, unowned),
 			connect("h1", 131*m, 12, "/tmp/implant", shaImplant, "192.0.2.1"),
 		}, []string{RuleT1587, RuleT1587}},
+		{"relaunch at 50 minutes, connect at 70", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			launch("h1", 50*m, 11, "/tmp/implant", shaImplant, unowned),
+			connect("h1", 70*m, 11, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, []string{RuleT1587}},
+		{"two hosts, each launched and connected", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			launch("h2", m, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h2", 2*m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+			connect("h1", 3*m, 10, "/tmp/implant", shaImplant, "192.0.2.1"),
+		}, []string{RuleT1587, RuleT1587}},
+		{"live process connects two hours after its launch", Config{}, []string{
+			launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+			connect("h1", 120*m, 10, "/tmp/implant", shaImplant, "192.0.2.1", withTrust(unowned)),
+		}, []string{RuleT1587}},
+		{"live process, launch never seen", Config{}, []string{
+			connect("h1", 0, 10, "/home/u/Downloads/tool", shaImplant, "192.0.2.1", withTrust(unowned)),
+		}, []string{RuleT1587}},
+		{"live verified process from /tmp", Config{}, []string{
+			connect("h1", 120*m, 10, "/tmp/curl", shaCurl, "192.0.2.1", withTrust(verified)),
+		}, nil},
+		{"live process outside a suspicious place", Config{}, []string{
+			connect("h1", 120*m, 10, "/opt/vendor/agent", shaImplant, "192.0.2.1", withTrust(unowned)),
+		}, nil},
+		{"live process, internal destination", Config{}, []string{
+			connect("h1", 120*m, 10, "/tmp/implant", shaImplant, "10.1.2.3", withTrust(unowned)),
+		}, nil},
+		{"live process, allowlisted", Config{Allow: []AllowEntry{{Name: "ci", SHA256: []string{shaImplant}}}}, []string{
+			connect("h1", 120*m, 10, "/tmp/implant", shaImplant, "192.0.2.1", withTrust(unowned)),
+		}, nil},
 		{"no hash, no join", Config{}, []string{
 			launch("h1", 0, 10, "/tmp/implant", "", unowned),
 			connect("h1", m, 10, "/tmp/implant", "", "192.0.2.1"),
@@ -488,5 +522,39 @@ func TestAllowedInterpreterStillCatchesItsScript(t *testing.T) {
 	)
 	if len(dets) != 1 || dets[0].Detection.SHA256 != shaPayload {
 		t.Fatalf("payload under an allowlisted interpreter: %d detections", len(dets))
+	}
+}
+
+// TestT1587LongLivedBeacon: a process launched once and beaconing every 30
+// minutes for 3 hours. The first beacon joins its launch; after that the
+// beacons of the still-running process fire by themselves, at most once a
+// window, each naming the connection that stood for its launch.
+func TestT1587LongLivedBeacon(t *testing.T) {
+	lines := []string{launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned)}
+	for at := 30 * time.Minute; at <= 180*time.Minute; at += 30 * time.Minute {
+		lines = append(lines, connect("h1", at, 10, "/tmp/implant", shaImplant, "192.0.2.1", withTrust(unowned)))
+	}
+	dets, e, _ := replay(t, Config{}, lines...)
+	var got []string
+	for _, d := range dets {
+		var ids []string
+		for _, ev := range d.Detection.Events {
+			ids = append(ids, ev.ID)
+		}
+		got = append(got, d.Detection.FirstSeen.Sub(t0).String()+" "+strings.Join(ids, ","))
+	}
+	want := []string{
+		"0s h1-launch-10-0,h1-conn-10-1800000000000-192.0.2.1",
+		"1h30m0s h1-conn-10-5400000000000-192.0.2.1",
+		"2h30m0s h1-conn-10-9000000000000-192.0.2.1",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("detections\n%q\nwant\n%q", got, want)
+	}
+	if !strings.Contains(dets[1].Detection.Summary, "running on h1") {
+		t.Errorf("a connection standing for its launch says so: %q", dets[1].Detection.Summary)
+	}
+	if st := e.Stats(); st.SelfJoined != 2 || st.Repeats != 3 {
+		t.Errorf("self-joined %d, repeats %d; want 2 and 3", st.SelfJoined, st.Repeats)
 	}
 }

@@ -55,9 +55,12 @@ type Config struct {
 
 // Stats counts the engine's work.
 type Stats struct {
-	Records            uint64            `json:"records"`
-	Candidates         uint64            `json:"candidate_launches"`
-	External           uint64            `json:"external_connections"`
+	Records    uint64 `json:"records"`
+	Candidates uint64 `json:"candidate_launches"`
+	External   uint64 `json:"external_connections"`
+	// SelfJoined counts detections fired by a connection alone: its
+	// process's own identity qualified and no launch was in the window.
+	SelfJoined         uint64            `json:"self_joined"`
 	Keys               int               `json:"keys"`
 	Evicted            uint64            `json:"evicted"`
 	Expired            uint64            `json:"expired"`
@@ -380,6 +383,17 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 			// so it stands for both halves.
 			e.stats.Candidates++
 			out = e.fire(k, w, rec, nil, true, out)
+		case c.trust != nil && e.qualifies(c):
+			// A live process whose own identity qualifies, as the
+			// process table judged it for this record (its verdict
+			// is on it): its launch may be hours old (a long-lived
+			// implant beaconing) or never seen (started before the
+			// sensor), and the connection alone proves both halves.
+			// A record without a verdict (a replayed SIEM export)
+			// only joins.
+			e.stats.Candidates++
+			e.stats.SelfJoined++
+			out = e.fire(k, w, rec, nil, true, out)
 		default:
 			e.keep(&w.conn, rec, &encoded)
 		}
@@ -449,8 +463,12 @@ func (e *Engine) fire(k key, w *window, cur *event.Record, other *half, curIsCon
 	if sha == "" {
 		keyText = "file " + fileIdentity + ", no sha256: " + hashStatus
 	}
-	summary := fmt.Sprintf("%s (%s, trust %s, classes %s) launched on %s and connected to %s:%d",
-		exe.path, keyText, verdict(exe.trust), strings.Join(exe.classes, ","), k.host, conn.Network.DstIP, conn.Network.DstPort)
+	how := "launched on"
+	if other == nil {
+		how = "running on" // the connection stood for its own launch
+	}
+	summary := fmt.Sprintf("%s (%s, trust %s, classes %s) %s %s and connected to %s:%d",
+		exe.path, keyText, verdict(exe.trust), strings.Join(exe.classes, ","), how, k.host, conn.Network.DstIP, conn.Network.DstPort)
 	d := &event.Detection{
 		Rule:          RuleT1587,
 		Technique:     "T1587",

@@ -71,9 +71,12 @@ type Stats struct {
 	ProcfsLookups  uint64 // processes read from /proc
 	ProcfsFailures uint64 // processes /proc could not vouch for
 	Scripts        uint64 // interpreter scripts identified
-	Queued         int    // records waiting in order, e.g. behind a pending hash
-	QueuedBytes    int64  // their approximate size
-	LateDropped    uint64 // records sent with a pending hash and given up on before their follow-up
+	// ScriptsInRoot counts those opened inside their process's own root
+	// (the rest were opened in the sensor's: the process was gone).
+	ScriptsInRoot uint64
+	Queued        int    // records waiting in order, e.g. behind a pending hash
+	QueuedBytes   int64  // their approximate size
+	LateDropped   uint64 // records sent with a pending hash and given up on before their follow-up
 	// Reresolved counts connects whose executable was not the table
 	// entry's, so the process was read again (see reresolve).
 	Reresolved uint64

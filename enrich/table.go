@@ -1,6 +1,9 @@
 package enrich
 
 import (
+	"os"
+	"strconv"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/classify"
@@ -103,8 +106,8 @@ func (e *Enricher) track(p *Proc) {
 	if sp == "" {
 		return
 	}
-	var st unix.Stat_t
-	if unix.Stat(sp, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	f, st, ok := e.openScript(p, sp)
+	if !ok {
 		return // an argument that names no file: not a script after all
 	}
 	e.stats.Scripts++
@@ -119,9 +122,57 @@ func (e *Enricher) track(p *Proc) {
 				md5 = o.NeedsMD5()
 			}
 		}
-		s.hash = h.Submit(hasher.Request{Path: sp, ID: s.id, WantMD5: md5})
+		s.hash = h.Submit(hasher.Request{Path: sp, ID: s.id, WantMD5: md5, File: f})
+	} else {
+		f.Close()
 	}
 	p.script = s
+}
+
+// openScript opens the script sp that p's interpreter runs, as the
+// process sees it: resolved inside the process's own root (openat2
+// RESOLVE_IN_ROOT on /proc/<pid>/root, so a container's /app/run.sh is
+// the container's file and its absolute symlinks stay inside), while
+// the interpreter still runs. The descriptor anchors the script's
+// identity and content from here on: a payload that unlinks itself, or
+// a benign file renamed over it, later changes neither. Only when the
+// process is already gone (or its root unreadable) is sp opened in the
+// sensor's own namespace, the best there is. ok is false when sp names
+// no regular file.
+func (e *Enricher) openScript(p *Proc, sp string) (f *os.File, st unix.Stat_t, ok bool) {
+	const flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
+	fd := -1
+	if p.PID != 0 {
+		root := e.root + "/" + strconv.FormatUint(uint64(p.PID), 10) + "/root"
+		if rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			fd, err = unix.Openat2(rfd, sp, &unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+			if err == unix.ENOSYS {
+				fd, _ = unix.Open(root+sp, flags, 0) // before 5.6: the root's absolute symlinks escape it
+			}
+			unix.Close(rfd)
+			if fd >= 0 {
+				// The root was the process's if it still runs the start
+				// time recorded (a reused pid is another process).
+				if stat, err := procfs.ReadStat(e.root, p.PID); err != nil || !stat.SameStart(p.StartNs) {
+					unix.Close(fd)
+					fd = -1
+				} else {
+					e.stats.ScriptsInRoot++
+				}
+			}
+		}
+	}
+	if fd < 0 {
+		var err error
+		if fd, err = unix.Open(sp, flags, 0); err != nil {
+			return nil, st, false
+		}
+	}
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, st, false
+	}
+	return os.NewFile(uintptr(fd), sp), st, true
 }
 
 // suspect reports whether p's executable is one the T1587 rule could

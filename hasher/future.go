@@ -32,6 +32,7 @@ const (
 const (
 	SourceProcExe = "proc_exe" // read through /proc/<pid>/exe
 	SourcePath    = "path"     // read by path after an identity check
+	SourceFile    = "file"     // read from the descriptor the caller opened (Request.File)
 	SourceCache   = "cache"    // computed earlier for the same fileid.ID
 )
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -65,6 +66,14 @@ type Request struct {
 	// SuspectMaxFileSize rather than MaxFileSize, and ahead of the rest
 	// when the queue is long.
 	Suspect bool
+	// File, when set, is the file itself, opened as close to exec as the
+	// caller could: a script opened through its process's root while the
+	// interpreter runs it. It is read instead of Path, so a script
+	// unlinked or renamed over after it was opened still hashes as what
+	// ran, and one in a container as the container's file. ID must be
+	// its identity at the open. The Hasher owns it from Submit on and
+	// closes it, whatever the outcome.
+	File *os.File
 }
 
 // Options configures a Hasher. Zero values mean the defaults.
@@ -240,6 +249,14 @@ func New(opts Options) (*Hasher, error) {
 // complete; otherwise the file is queued for a worker, or joins the hash of
 // the same file version already queued or running.
 func (h *Hasher) Submit(req Request) *Future {
+	f := h.submit(req)
+	if req.File != nil && (f.fl == nil || f.fl.req.File != req.File) {
+		req.File.Close() // answered without it: cached, joined or refused
+	}
+	return f
+}
+
+func (h *Hasher) submit(req Request) *Future {
 	if req.ID.Ino == 0 {
 		h.stats.other.Add(1)
 		return completed(Result{Status: StatusError, Err: errNoIdentity})
@@ -452,6 +469,9 @@ func (h *Hasher) complete(f *Future, res Result) {
 	delete(h.flights, f.fl.key)
 	h.mu.Unlock()
 	h.stats.inFlight.Add(-1)
+	if req.File != nil {
+		req.File.Close()
+	}
 
 	switch res.Status {
 	case "":
@@ -482,6 +502,9 @@ func (h *Hasher) cacheLocked(id fileid.ID, res Result) {
 
 // hash reads the file req names, by the best way still open.
 func (h *Hasher) hash(r *reader, req *Request, extra []proc) Result {
+	if req.File != nil {
+		return h.fromFile(r, req)
+	}
 	if req.PID != 0 {
 		if res, ok := h.fromProc(r, req, proc{pid: req.PID, startNs: req.StartNs}); ok {
 			return res
@@ -551,6 +574,36 @@ func (h *Hasher) fromProc(r *reader, req *Request, p proc) (res Result, ok bool)
 		res.Source = SourceProcExe
 	}
 	return res, true
+}
+
+// fromFile hashes the descriptor the caller opened if its content is
+// still what it was at the open: same inode, size and mtime. ctime alone
+// may move: unlinking or renaming over the file (what a payload covering
+// its tracks does) moves it, and the open descriptor still reads the very
+// bytes that ran. What that lets through is an in-place rewrite that also
+// restores mtime between the open and the read, a few milliseconds on a
+// short queue; anything that moves while it is read counts as a change.
+func (h *Hasher) fromFile(r *reader, req *Request) Result {
+	fd := int(req.File.Fd())
+	have, err := fileid.Fstat(fd)
+	if err != nil {
+		return Result{Status: StatusError, Err: fmt.Errorf("fstat %s: %w", req.Path, err)}
+	}
+	if !sameContent(have, req.ID) {
+		return changedSinceExec(req.Path, have, req.ID)
+	}
+	res := r.digest(fd, have, req.WantMD5, req.Path, false)
+	if res.Status == "" {
+		res.Source = SourceFile
+	}
+	return res
+}
+
+// sameContent reports whether have is want's inode with want's size and
+// mtime, whatever its ctime.
+func sameContent(have, want fileid.ID) bool {
+	have.CtimeNs = want.CtimeNs
+	return have == want
 }
 
 // fromPath hashes the file at the recorded path if it is still the version
