@@ -149,6 +149,7 @@ var (
 	dProcs       = desc("process_table_entries", "Process table entries.")
 	dReresolved  = desc("process_reresolved_total", "Connections whose executable was not the process table's, so the process was read again.")
 	dScripts     = desc("scripts_total", "Interpreter scripts identified, by where they were opened: in the process's own root, or in the sensor's (the process was gone).", "opened")
+	dRecovered   = desc("exe_paths_recovered_total", "Executables deeper than the kernel walks whose whole path was read back from /proc/<pid>/exe.")
 	dSelfJoined  = desc("detections_self_joined_total", "T1587 detections fired by a live process's connection alone (no launch in the window).")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
@@ -166,7 +167,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dSelfJoined, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -231,6 +232,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dReresolved, float64(s.enrich.Reresolved))
 	counter(dScripts, float64(s.enrich.ScriptsInRoot), "process_root")
 	counter(dScripts, float64(s.enrich.Scripts-s.enrich.ScriptsInRoot), "sensor_root")
+	counter(dRecovered, float64(s.enrich.PathsRecovered))
 	counter(dSelfJoined, float64(s.engine.SelfJoined))
 	if s.prev != nil {
 		gauge(dPrevEntries, float64(s.prev.Entries))

@@ -71,6 +71,9 @@ type Stats struct {
 	ProcfsLookups  uint64 // processes read from /proc
 	ProcfsFailures uint64 // processes /proc could not vouch for
 	Scripts        uint64 // interpreter scripts identified
+	// PathsRecovered counts executables deeper than the kernel walks whose
+	// whole path was read back from /proc/<pid>/exe.
+	PathsRecovered uint64
 	// ScriptsInRoot counts those opened inside their process's own root
 	// (the rest were opened in the sensor's: the process was gone).
 	ScriptsInRoot uint64

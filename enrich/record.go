@@ -3,6 +3,7 @@ package enrich
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,6 +33,12 @@ func (e *Enricher) exec(v *sensor.Exec) Item {
 		Cwd:              v.Cwd,
 		CwdTruncated:     v.CwdTruncated,
 		Source:           SourceExec,
+	}
+	if v.PathTruncated {
+		if full, ok := e.wholeExePath(v); ok {
+			p.ExePath, p.ExePathTruncated = full, false
+			e.stats.PathsRecovered++
+		}
 	}
 	p.Ancestors = e.ancestors(p.PPID)
 	e.track(p)
@@ -290,4 +297,27 @@ func (c *Clock) Wall(bootNs uint64) time.Time {
 		}
 	}
 	return time.Unix(0, int64(bootNs)+c.offset).UTC()
+}
+
+// wholeExePath recovers the path of an executable deeper than the kernel
+// walks (sensor.TruncatedPrefix + its last components) from
+// /proc/<pid>/exe, while the process still runs it: the link must end in
+// the components the kernel recorded and name the inode it recorded. An
+// implant buried 70 directories down under /tmp keeps its path, and so
+// its tmp class and its hash request.
+func (e *Enricher) wholeExePath(v *sensor.Exec) (string, bool) {
+	tail, ok := strings.CutPrefix(v.Path, sensor.TruncatedPrefix)
+	if !ok || tail == "" {
+		return "", false
+	}
+	dir := e.root + "/" + strconv.FormatUint(uint64(v.TGID), 10)
+	full := procfs.ExePath(e.root, v.TGID)
+	var st unix.Stat_t
+	if full == "" || !strings.HasSuffix(full, tail) || unix.Stat(dir+"/exe", &st) != nil || st.Ino != v.Exe.Ino {
+		return "", false
+	}
+	if stat, err := procfs.ReadStat(e.root, v.TGID); err != nil || !stat.SameStart(v.Task.StartNs) {
+		return "", false
+	}
+	return full, true
 }
