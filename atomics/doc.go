@@ -7,10 +7,11 @@
 // three tests: a self-signed binary run from a user-writable path, an npm
 // package whose postinstall script runs a shell, and a custom ELF compiled
 // and run in /tmp that connects out. argus/T1587-variants.yaml holds, in
-// the same format, six more ways the seed's named groups deploy their
-// tools or shake off their identity (/dev/shm, a memfd, a binary that
-// deletes itself, a Python payload in ~/.n2, a binary that touches itself,
-// a btrfs subvolume), and argus/T1587-controls.yaml the seed's false positives,
+// the same format, more ways the seed's named groups deploy their tools
+// or shake off their identity (/dev/shm, a memfd, a binary that deletes
+// itself, a Python payload in ~/.n2, the connect escapes of V5-V14, a
+// binary that touches itself, a btrfs subvolume, a Python payload that
+// unlinks itself), and argus/T1587-controls.yaml the seed's false positives,
 // which must give no detection. T1587/src holds what the tests build and
 // run. Every file passes the checks of Atomic Red Team's validator
 // (Validate), so the same YAML runs under Invoke-AtomicTest in a lab VM.

@@ -147,6 +147,19 @@ var suite = []caseSpec{
 		},
 	},
 	{
+		id: "V17", file: "argus/T1587-variants.yaml", name: "Python payload that unlinks itself, then connects",
+		collect: func(r *caseRun) { r.hash("#{drop_dir}/copy.py") },
+		created: []string{"#{drop_dir}"},
+		expect: func(x *expect) {
+			pay := x.arg("drop_dir") + "/vanish.py"
+			copy := x.arg("drop_dir") + "/copy.py"
+			l := x.launch(interpreter("python"), trust("package_verified"), script(pay), scriptClasses("tmp"),
+				scriptSHA(x.digest(copy), "the payload"))
+			c := x.connect(by(l), dst(x.arg("c2_host"), x.port("c2_port")), external(true))
+			x.detection(detect.RuleT1587, keyedOn(x.digest(copy), "the payload"), names(l, c))
+		},
+	},
+	{
 		id: "C1", file: "argus/T1587-controls.yaml", name: "Build artifact in /tmp calls an internal registry",
 		collect: func(r *caseRun) { r.hash("#{build_dir}/out/fetch-deps") },
 		created: []string{"#{build_dir}"},
