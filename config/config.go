@@ -117,8 +117,12 @@ type Sensor struct {
 type Hashing struct {
 	CacheSize   int      `yaml:"cache_size"`
 	MaxFileSize ByteSize `yaml:"max_file_size"`
-	Workers     int      `yaml:"workers"`
-	Wait        Duration `yaml:"wait"`
+	// SuspectMaxFileSize caps the executables the T1587 rule could fire
+	// on (no package owns them, their path has a class); never below
+	// MaxFileSize. Past it they join on their file identity instead.
+	SuspectMaxFileSize ByteSize `yaml:"suspect_max_file_size"`
+	Workers            int      `yaml:"workers"`
+	Wait               Duration `yaml:"wait"`
 	// QueueBytes bounds, by approximate size, the records waiting in
 	// order for their hashes; the sensor stops taking events meanwhile.
 	QueueBytes ByteSize `yaml:"queue_bytes"`
@@ -164,7 +168,8 @@ func Default() *Config {
 		Sensor:         Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{
-			CacheSize: hasher.DefaultCacheSize, MaxFileSize: hasher.DefaultMaxFileSize, Wait: Duration(hasher.DefaultWait),
+			CacheSize: hasher.DefaultCacheSize, MaxFileSize: hasher.DefaultMaxFileSize, SuspectMaxFileSize: hasher.DefaultSuspectMaxFileSize,
+			Wait:       Duration(hasher.DefaultWait),
 			QueueBytes: ByteSize(enrich.DefaultQueueBytes),
 		},
 		Trust:            Trust{Root: "/", TrustedKeys: "/etc/keys/ima"},
@@ -320,6 +325,9 @@ func (c *Config) validate() error {
 	}
 	if c.Hashing.MaxFileSize <= 0 {
 		return bad("hashing.max_file_size", "want a positive size")
+	}
+	if c.Hashing.SuspectMaxFileSize < c.Hashing.MaxFileSize {
+		return bad("hashing.suspect_max_file_size", "%d: want at least hashing.max_file_size (%d)", c.Hashing.SuspectMaxFileSize, c.Hashing.MaxFileSize)
 	}
 	if c.Hashing.Workers < 0 {
 		return bad("hashing.workers", "must not be negative (0 means half the CPUs, at least one)")

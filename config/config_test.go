@@ -44,7 +44,7 @@ outputs:
     headers: {X-Tenant: blue}
     token: s3cret
 sensor: {ring_bytes: 16MiB}
-hashing: {max_file_size: 64M, wait: 500ms}
+hashing: {max_file_size: 64M, suspect_max_file_size: 2GiB, wait: 500ms}
 path_classes:
   prefixes:
     tmp: [/tmp]
@@ -60,6 +60,7 @@ detect:
 		t.Fatal(err)
 	}
 	if cfg.LogLevel != "debug" || int64(cfg.Sensor.RingBytes) != 16<<20 || int64(cfg.Hashing.MaxFileSize) != 64<<20 ||
+		int64(cfg.Hashing.SuspectMaxFileSize) != 2<<30 ||
 		time.Duration(cfg.Hashing.Wait) != 500*time.Millisecond || cfg.Hashing.CacheSize != Default().Hashing.CacheSize {
 		t.Errorf("scalars: %+v", cfg)
 	}
@@ -90,6 +91,7 @@ func TestRefusesBadInput(t *testing.T) {
 		{"sensor:\n  ring_bytes: 3MiB\n", "line 2: sensor.ring_bytes"},
 		{"sensor:\n  ring_bytes: lots\n", "line 2"},
 		{"hashing:\n  wait: soon\n", "line 2"},
+		{"hashing:\n  max_file_size: 1GiB\n  suspect_max_file_size: 512MiB\n", "line 3: hashing.suspect_max_file_size"},
 		{"log_level: loud\n", "line 1: log_level"},
 		{"outputs:\n  - spec: kafka://x\n", "line 2: outputs"},
 		{"outputs:\n  - spec: stdout\n    format: xml\n", "line 3: outputs[0].format"},

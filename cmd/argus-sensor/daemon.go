@@ -37,7 +37,7 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 			QueueLen:     c.Sensor.QueueLen,
 		},
 		Hasher: hasher.Options{
-			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), Workers: c.Hashing.Workers,
+			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), SuspectMaxFileSize: int64(c.Hashing.SuspectMaxFileSize), Workers: c.Hashing.Workers,
 		},
 		Signature: signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys},
 		PathRules: c.PathClasses,
