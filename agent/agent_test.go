@@ -42,6 +42,12 @@ func TestMain(m *testing.M) {
 		rc := dial(os.Args[1])
 		bufio.NewReader(os.Stdin).ReadString('\n') // lives until told
 		os.Exit(rc)
+	case "connect-live":
+		// Connects, then lives on until stdin closes: a beaconing
+		// implant that stays up.
+		rc := dial(os.Args[1])
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(rc)
 	case "wait-connect":
 		bufio.NewReader(os.Stdin).ReadString('\n')
 		os.Exit(dial(os.Args[1]))

@@ -77,7 +77,8 @@ static __always_inline long put_name(struct exec_scratch *s, __u32 start, const 
  * PATH_BUF bytes, and returns the bytes written. Running out of room or
  * depth sets trunc_flag in s->ev.flags; a walk that ends at a dentry that
  * is its own parent without being a mount root (memfd and other pseudo
- * files) sets EXEC_PATH_DISCONNECTED.
+ * files) sets EXEC_PATH_DISCONNECTED; for the executable's path, one that
+ * ends at a mount in no namespace sets EXEC_PATH_DETACHED.
  *
  * The walk has two phases. While it stays on the file's own mount, vfs and
  * the dentries are BTF-typed pointers and their fields load directly. The
@@ -121,8 +122,16 @@ static __noinline int walk_path(struct exec_scratch *s, __u32 start, struct vfsm
 		if (d == mnt_root) {
 			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
 
-			if (up == mnt)
-				return s->walk_len; /* root of the namespace */
+			if (up == mnt) {
+				/*
+				 * The root of the namespace, or a mount that is
+				 * in none: lazily unmounted (umount -l), whose
+				 * files only have a path from its own root.
+				 */
+				if (trunc_flag == EXEC_PATH_TRUNCATED && !BPF_CORE_READ(mnt, mnt_ns))
+					s->ev.flags |= EXEC_PATH_DETACHED;
+				return s->walk_len;
+			}
 			d = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = up;
 			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);

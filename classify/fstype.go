@@ -9,6 +9,10 @@ const (
 	ClassTmpfs = "tmpfs" // memory only: gone at reboot, nothing on disk
 	ClassRamfs = "ramfs"
 	ClassFuse  = "fuse" // served by a userspace daemon
+	// ClassDetached: the executable is on a mount in no namespace
+	// (lazily unmounted, umount -l, before the exec), so its path is from
+	// that mount's own root and names nothing; the kernel flags it.
+	ClassDetached = "detached"
 )
 
 // Superblock magic numbers (statfs f_type, the kernel's s_magic).

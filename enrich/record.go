@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +41,7 @@ func (e *Enricher) exec(v *sensor.Exec) Item {
 			e.stats.PathsRecovered++
 		}
 	}
+	p.detached = v.Detached
 	p.Ancestors = e.ancestors(p.PPID)
 	e.track(p)
 	e.add(p)
@@ -120,6 +122,9 @@ func (e *Enricher) exe(p *Proc, f sensor.File) event.Exe {
 	}
 	if e.opts.Paths != nil && x.Path != "" && !x.PathTruncated {
 		x.PathClasses = classify.WithFS(e.exeClasses(p, x.Memfd, x.Deleted), x.FSType)
+		if p.detached {
+			x.PathClasses = append(slices.Clip(x.PathClasses), classify.ClassDetached)
+		}
 	}
 	return x
 }

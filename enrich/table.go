@@ -51,10 +51,12 @@ type Proc struct {
 	// paths generation they were computed under.
 	classes    [4][]string
 	classesGen uint64
-	owned      bool // a package owns the exe's path
-	md5        bool // the exe's package records md5
-	trust      [2]*event.Trust
-	script     *script
+	// detached: the exe is on a mount in no namespace (sensor.Exec.Detached)
+	detached bool
+	owned    bool // a package owns the exe's path
+	md5      bool // the exe's package records md5
+	trust    [2]*event.Trust
+	script   *script
 }
 
 // script is the file an interpreter process runs.

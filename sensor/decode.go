@@ -107,6 +107,7 @@ func decodeExec(b []byte) (*Exec, error) {
 		Path:              joinComponents(pathB, flags&execExecFlagEXEC_PATH_TRUNCATED != 0),
 		PathTruncated:     flags&execExecFlagEXEC_PATH_TRUNCATED != 0,
 		Disconnected:      flags&execExecFlagEXEC_PATH_DISCONNECTED != 0,
+		Detached:          flags&execExecFlagEXEC_PATH_DETACHED != 0,
 		Cwd:               joinComponents(cwdB, flags&execExecFlagEXEC_CWD_TRUNCATED != 0),
 		CwdTruncated:      flags&execExecFlagEXEC_CWD_TRUNCATED != 0,
 		Args:              splitArgs(argsB),

@@ -95,6 +95,10 @@ type Exec struct {
 	// Disconnected means the path walk ended at a pseudo or unlinked root
 	// (memfd), so Path is a name, not a location.
 	Disconnected  bool
+	// Detached means the path walk ended at a mount in no namespace: a
+	// mount lazily unmounted (umount -l) before the exec, so the path
+	// ("/implant") is from that mount's own root and names nothing.
+	Detached bool
 	Cwd           string
 	CwdTruncated  bool
 	Args          []string

@@ -75,6 +75,7 @@ const (
 	execExecFlagEXEC_FILENAME_TRUNCATED execExecFlag = 8
 	execExecFlagEXEC_PATH_DISCONNECTED  execExecFlag = 16
 	execExecFlagEXEC_ARGS_UNREADABLE    execExecFlag = 32
+	execExecFlagEXEC_PATH_DETACHED      execExecFlag = 128
 )
 
 type execExecScratch struct {

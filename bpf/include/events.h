@@ -33,6 +33,7 @@ enum exec_flag {
 	EXEC_FILENAME_TRUNCATED = 1 << 3,
 	EXEC_PATH_DISCONNECTED = 1 << 4, /* walk ended at a pseudo or unlinked root */
 	EXEC_ARGS_UNREADABLE = 1 << 5,
+	EXEC_PATH_DETACHED = 1 << 7, /* walk ended at a mount in no namespace (umount -l) */
 };
 
 /* file_info.flags */
