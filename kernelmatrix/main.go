@@ -89,7 +89,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.vm.cpus, "cpus", 2, "guest CPUs")
 	stormAMD64 := fs.Float64("storm", guestArches["amd64"].storm, "ARGUS_STORM_SCALE in the x86-64 guests (TCG is slow; every assertion still runs)")
 	stormARM64 := fs.Float64("storm-arm64", guestArches["arm64"].storm, "ARGUS_STORM_SCALE in the arm64 guests (slower still under TCG on x86)")
-	fs.DurationVar(&cfg.vm.timeout, "timeout", 5*time.Minute, "limit for one x86-64 guest, boot to power-off (one normally takes under a minute); arm64 guests get three times as long")
+	fs.DurationVar(&cfg.vm.timeout, "timeout", 8*time.Minute, "limit for one x86-64 guest, boot to power-off (one takes 2 to 3 minutes here, 5 on a loaded machine); arm64 guests get three times as long")
 	fs.Float64Var(&cfg.hostStorm, "host-storm", 1, "ARGUS_STORM_SCALE on the host")
 	fs.StringVar(&cfg.mirror, "mirror", "http://deb.debian.org/debian", "Debian archive")
 	fs.StringVar(&cfg.security, "security-mirror", "http://deb.debian.org/debian-security", "Debian security archive")
