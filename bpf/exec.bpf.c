@@ -150,6 +150,24 @@ static __noinline int walk_path(struct exec_scratch *s, __u32 start, struct vfsm
 	return s->walk_len;
 }
 
+/*
+ * userns_bind reports whether vfs shows a subtree (or a single file) of its
+ * filesystem rather than the whole, in a mount namespace that a non-initial
+ * user namespace owns: what `unshare -rm; mount --bind /tmp/x /usr/bin/foo`
+ * makes, so that the path says /usr/bin/foo of a file that lives in /tmp.
+ */
+static __always_inline bool userns_bind(struct vfsmount *vfs)
+{
+	struct mnt_namespace *ns;
+
+	if (vfs->mnt_root == vfs->mnt_sb->s_root)
+		return false;
+	ns = BPF_CORE_READ(real_mount(vfs), mnt_ns);
+	if (!ns || (unsigned long)ns >= (unsigned long)-4095)
+		return false;
+	return BPF_CORE_READ(ns, user_ns, level) > 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int handle_exec(unsigned long long *ctx)
 {
@@ -177,6 +195,8 @@ int handle_exec(unsigned long long *ctx)
 	__builtin_memcpy(ev->parent_comm, task->real_parent->comm, sizeof(ev->parent_comm));
 	ev->argc = bprm->argc;
 	fill_file(&ev->exe, file, true);
+	if (userns_bind(file->f_path.mnt))
+		ev->flags |= EXEC_PATH_USERNS_BIND;
 
 	/* exe path */
 	len = walk_path(s, off, file->f_path.mnt, file->f_path.dentry, EXEC_PATH_TRUNCATED);

@@ -13,6 +13,10 @@ const (
 	// (lazily unmounted, umount -l, before the exec), so its path is from
 	// that mount's own root and names nothing; the kernel flags it.
 	ClassDetached = "detached"
+	// ClassUsernsBind: a system path (/usr/bin/foo) whose mount binds a
+	// file or subtree from elsewhere, made inside a user namespace
+	// (unshare -rm): not the system file its path names.
+	ClassUsernsBind = "userns_bind"
 )
 
 // Superblock magic numbers (statfs f_type, the kernel's s_magic).

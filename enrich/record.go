@@ -41,7 +41,7 @@ func (e *Enricher) exec(v *sensor.Exec) Item {
 			e.stats.PathsRecovered++
 		}
 	}
-	p.detached = v.Detached
+	p.detached, p.usernsBind = v.Detached, v.UsernsBind
 	p.Ancestors = e.ancestors(p.PPID)
 	e.track(p)
 	e.add(p)
@@ -124,6 +124,12 @@ func (e *Enricher) exe(p *Proc, f sensor.File) event.Exe {
 		x.PathClasses = classify.WithFS(e.exeClasses(p, x.Memfd, x.Deleted), x.FSType)
 		if p.detached {
 			x.PathClasses = append(slices.Clip(x.PathClasses), classify.ClassDetached)
+		}
+		// A system path bound from elsewhere inside a user namespace is
+		// not the system file it names. (Binds elsewhere, flatpak's /app
+		// or a rootless container's volumes, do not pretend to be one.)
+		if p.usernsBind && e.opts.Paths.IsSystem(x.Path) {
+			x.PathClasses = append(slices.Clip(x.PathClasses), classify.ClassUsernsBind)
 		}
 	}
 	return x

@@ -53,10 +53,13 @@ type Proc struct {
 	classesGen uint64
 	// detached: the exe is on a mount in no namespace (sensor.Exec.Detached)
 	detached bool
-	owned    bool // a package owns the exe's path
-	md5      bool // the exe's package records md5
-	trust    [2]*event.Trust
-	script   *script
+	// usernsBind: the exe's mount is a bind made in a user namespace
+	// (sensor.Exec.UsernsBind).
+	usernsBind bool
+	owned      bool // a package owns the exe's path
+	md5        bool // the exe's package records md5
+	trust      [2]*event.Trust
+	script     *script
 }
 
 // script is the file an interpreter process runs.

@@ -108,6 +108,7 @@ func decodeExec(b []byte) (*Exec, error) {
 		PathTruncated:     flags&execExecFlagEXEC_PATH_TRUNCATED != 0,
 		Disconnected:      flags&execExecFlagEXEC_PATH_DISCONNECTED != 0,
 		Detached:          flags&execExecFlagEXEC_PATH_DETACHED != 0,
+		UsernsBind:        flags&execExecFlagEXEC_PATH_USERNS_BIND != 0,
 		Cwd:               joinComponents(cwdB, flags&execExecFlagEXEC_CWD_TRUNCATED != 0),
 		CwdTruncated:      flags&execExecFlagEXEC_CWD_TRUNCATED != 0,
 		Args:              splitArgs(argsB),

@@ -94,11 +94,15 @@ type Exec struct {
 	PathTruncated bool
 	// Disconnected means the path walk ended at a pseudo or unlinked root
 	// (memfd), so Path is a name, not a location.
-	Disconnected  bool
+	Disconnected bool
 	// Detached means the path walk ended at a mount in no namespace: a
 	// mount lazily unmounted (umount -l) before the exec, so the path
 	// ("/implant") is from that mount's own root and names nothing.
 	Detached bool
+	// UsernsBind means the executable's mount shows a subtree or a single
+	// file of its filesystem, in a mount namespace a non-initial user
+	// namespace owns: `unshare -rm; mount --bind /tmp/x /usr/bin/foo`.
+	UsernsBind    bool
 	Cwd           string
 	CwdTruncated  bool
 	Args          []string

@@ -76,6 +76,7 @@ const (
 	execExecFlagEXEC_PATH_DISCONNECTED  execExecFlag = 16
 	execExecFlagEXEC_ARGS_UNREADABLE    execExecFlag = 32
 	execExecFlagEXEC_PATH_DETACHED      execExecFlag = 128
+	execExecFlagEXEC_PATH_USERNS_BIND   execExecFlag = 512
 )
 
 type execExecScratch struct {

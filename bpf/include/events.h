@@ -34,6 +34,7 @@ enum exec_flag {
 	EXEC_PATH_DISCONNECTED = 1 << 4, /* walk ended at a pseudo or unlinked root */
 	EXEC_ARGS_UNREADABLE = 1 << 5,
 	EXEC_PATH_DETACHED = 1 << 7, /* walk ended at a mount in no namespace (umount -l) */
+	EXEC_PATH_USERNS_BIND = 1 << 9, /* the exe's mount binds a subtree, in a namespace a user namespace owns */
 };
 
 /* file_info.flags */

@@ -83,9 +83,12 @@ struct timespec64 {
 	long tv_nsec;
 };
 
+struct dentry;
+
 struct super_block {
 	__u32 s_dev;
 	unsigned long s_magic;
+	struct dentry *s_root;
 } __attribute__((preserve_access_index));
 
 struct inode {
@@ -135,7 +138,13 @@ struct vfsmount {
 	struct super_block *mnt_sb;
 } __attribute__((preserve_access_index));
 
-struct mnt_namespace;
+struct user_namespace {
+	int level; /* 0 for the initial user namespace */
+} __attribute__((preserve_access_index));
+
+struct mnt_namespace {
+	struct user_namespace *user_ns;
+} __attribute__((preserve_access_index));
 
 struct mount {
 	struct mount *mnt_parent;
