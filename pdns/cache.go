@@ -26,6 +26,7 @@ const (
 // used from one goroutine.
 type Cache struct {
 	lru     *simplelru.LRU[netip.Addr, *names]
+	size    int
 	minTTL  uint64 // ns
 	evicted uint64
 }
@@ -42,15 +43,15 @@ type entry struct {
 
 // NewCache returns a cache of at most size addresses (DefaultCacheSize
 // when size <= 0) keeping answers at least minTTL (DefaultMinTTL when
-// minTTL < 0).
+// minTTL <= 0).
 func NewCache(size int, minTTL time.Duration) (*Cache, error) {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	if minTTL < 0 {
+	if minTTL <= 0 {
 		minTTL = DefaultMinTTL
 	}
-	c := &Cache{minTTL: uint64(minTTL)}
+	c := &Cache{size: size, minTTL: uint64(minTTL)}
 	lru, err := simplelru.NewLRU[netip.Addr, *names](size, func(netip.Addr, *names) { c.evicted++ })
 	if err != nil {
 		return nil, fmt.Errorf("create dns cache: %w", err)
@@ -115,6 +116,9 @@ func (c *Cache) Lookup(addr netip.Addr, tgid uint32, atNs uint64) string {
 
 // Len is the number of addresses held.
 func (c *Cache) Len() int { return c.lru.Len() }
+
+// Max is the bound on Len.
+func (c *Cache) Max() int { return c.size }
 
 // Evicted counts addresses pushed out by the bound.
 func (c *Cache) Evicted() uint64 { return c.evicted }

@@ -167,10 +167,10 @@ func TestCacheTTLAndProcess(t *testing.T) {
 	}{
 		{v4, 10 * s, "www.argus.test"},
 		{netip.MustParseAddr("::ffff:192.0.2.1"), 69 * s, "www.argus.test"}, // mapped, within 60 s
-		{v4, 71 * s, ""},                                    // past the chain's 60 s
-		{v6, 39 * s, "www.argus.test"},                      // AAAA's own 30 s
-		{v6, 41 * s, ""},                                    // expired
-		{netip.MustParseAddr("203.0.113.9"), 11 * s, ""},    // off the chain
+		{v4, 71 * s, ""},                                 // past the chain's 60 s
+		{v6, 39 * s, "www.argus.test"},                   // AAAA's own 30 s
+		{v6, 41 * s, ""},                                 // expired
+		{netip.MustParseAddr("203.0.113.9"), 11 * s, ""}, // off the chain
 	} {
 		if got := c.Lookup(tc.addr, 0, tc.at); got != tc.want {
 			t.Errorf("Lookup(%s at %ds) = %q, want %q", tc.addr, tc.at/s, got, tc.want)
