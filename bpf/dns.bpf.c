@@ -71,8 +71,12 @@ static __always_inline bool dns_allow(void)
 	now = bpf_ktime_get_ns();
 	bpf_spin_lock(&b->lock);
 	credit = b->credit;
-	/* Another CPU may have refilled at a later now: never go back. */
-	if (now > b->last) {
+	/* The bucket starts full. Another CPU may have refilled at a later
+	 * now: never go back. */
+	if (!b->last) {
+		credit = dns_burst_ns;
+		b->last = now;
+	} else if (now > b->last) {
 		credit += now - b->last;
 		b->last = now;
 	}

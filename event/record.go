@@ -231,8 +231,8 @@ type Network struct {
 	// through its CNAME chain) gave DstIP, as seen by the sensor, for
 	// this process or else any on the host, within the answer's TTL.
 	DstHostname string `json:"dst_hostname,omitempty"`
-	SrcIP    string `json:"src_ip,omitempty"`
-	SrcPort  uint16 `json:"src_port,omitempty"`
+	SrcIP       string `json:"src_ip,omitempty"`
+	SrcPort     uint16 `json:"src_port,omitempty"`
 	// Result is "success", "EINPROGRESS" (non-blocking connect under
 	// way), the errno name, e.g. "ECONNREFUSED", or "submitted" when the
 	// connection was seen being made and its outcome cannot be known

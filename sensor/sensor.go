@@ -388,18 +388,16 @@ func (s *Sensor) loadDNS(cache *btf.Cache, prepare func(string, *ebpf.Collection
 	return nil
 }
 
-// DNSCapture reports whether the DNS response hook is attached, and if
-// not, why.
+// DNSCapture reports whether the DNS response hook was attached (it stays
+// so until shutdown), and if not, why.
 func (s *Sensor) DNSCapture() (bool, error) {
 	if s.dnsErr != nil {
 		return false, s.dnsErr
 	}
 	for _, h := range s.Hooks() {
 		if h.Name == "dns" {
-			if !h.Attached && h.Err == nil {
-				return false, errors.New("detached")
-			}
-			return h.Attached, h.Err
+			// Attached at start; detached only by shutdown.
+			return h.Err == nil, h.Err
 		}
 	}
 	return false, errors.New("not attached")
