@@ -47,15 +47,34 @@ func startDNSServer(t *testing.T, n *testutil.NetPair) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("ip", "netns", "exec", n.Server, dnsmasq,
-		"--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
-		"--bind-interfaces", "--listen-address="+testutil.ServerPrivateV4, "--port=53", "--pid-file=",
-		"--user=nobody", "--group=nogroup", "--log-facility=-", "--local-ttl=300",
+	runDnsmasq(t, n.Server, dnsmasq, "--listen-address="+testutil.ServerPrivateV4, "--no-resolv", "--local-ttl=300",
 		"--host-record=c2.argus.test,192.0.2.1",
 		"--host-record=edge.argus.test,192.0.2.1,2001:db8::1",
 		"--cname=cdn.argus.test,edge.argus.test",
 		"--cname=www.argus.test,cdn.argus.test",
 		"--synth-domain=storm.argus.test,198.18.0.0/16")
+}
+
+// startStub runs a second dnsmasq as a local stub resolver on 127.0.0.1
+// in the client namespace, forwarding to the server's, and points the
+// client's resolv.conf at it, as systemd-resolved on 127.0.0.53 does.
+func startStub(t *testing.T, n *testutil.NetPair) {
+	t.Helper()
+	dnsmasq, _ := exec.LookPath("dnsmasq")
+	runDnsmasq(t, n.Client, dnsmasq, "--listen-address=127.0.0.1", "--no-resolv", "--server="+testutil.ServerPrivateV4)
+	conf := filepath.Join("/etc/netns", n.Client, "resolv.conf")
+	if err := os.WriteFile(conf, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runDnsmasq runs dnsmasq in namespace ns, answering only from its
+// arguments (no upstream unless given, no hosts file), until t ends.
+func runDnsmasq(t *testing.T, ns, dnsmasq string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, dnsmasq,
+		"--keep-in-foreground", "--conf-file=/dev/null", "--no-hosts", "--no-poll", "--bind-interfaces", "--port=53",
+		"--pid-file=", "--user=nobody", "--group=nogroup", "--log-facility=-"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +94,7 @@ func startDNSServer(t *testing.T, n *testutil.NetPair) {
 			return
 		}
 	}
-	t.Fatalf("dnsmasq did not start: %v", cmd.Wait())
+	t.Fatalf("dnsmasq %s did not start: %v", strings.Join(args, " "), cmd.Wait())
 }
 
 // buildResolver compiles the getaddrinfo implant (testdata/resolve.c)
@@ -265,6 +284,48 @@ func TestPassiveDNSStorm(t *testing.T) {
 			d.CacheEntries, d.CacheMax, d.CacheEvicted, stormRecords-100)
 	}
 	schematest.File(t, out.path)
+}
+
+// TestPassiveDNSThroughStub: the implant asks a local stub resolver
+// (dnsmasq on 127.0.0.1, as systemd-resolved on 127.0.0.53), which asks
+// the server's. The answer the stub relays over loopback names the
+// implant's connection and is the implant's dns_query; the stub's own
+// upstream answer is the stub's.
+func TestPassiveDNSThroughStub(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	bin := buildResolver(t, dir, "stubbed")[0]
+	n := testutil.NewNetPair(t)
+	n.Listen(t, testutil.ServerV4+":4444")
+	startDNSServer(t, n)
+	startStub(t, n)
+	out, stop := startAgent(t, dir)
+	defer stop()
+
+	c := n.Command(bin, "c2.argus.test", "4444")
+	if b, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("implant: %v\n%s", err, b)
+	}
+	pid := uint32(c.Process.Pid)
+	conn := out.await(t, "the implant's connection", func(r *event.Record) bool {
+		return r.Kind == event.KindNetworkConnection && r.Process.PID == pid && r.Network.DstPort == 4444
+	})
+	if conn.Network.DstHostname != "c2.argus.test" {
+		t.Errorf("dst_hostname %q through the stub", conn.Network.DstHostname)
+	}
+	q := out.await(t, "the implant's dns_query", func(r *event.Record) bool {
+		return r.Kind == event.KindDNSQuery && r.Process != nil && r.Process.PID == pid && r.DNS.Type == "A"
+	})
+	if q.DNS.ServerIP != "127.0.0.1" || q.DNS.Name != "c2.argus.test" || strings.Join(q.DNS.ResolvedIPs, ",") != testutil.ServerV4 {
+		t.Errorf("implant's answer from the stub: %+v", q.DNS)
+	}
+	up := out.await(t, "the stub's upstream answer", func(r *event.Record) bool {
+		return r.Kind == event.KindDNSQuery && r.DNS.ServerIP == testutil.ServerPrivateV4 && r.DNS.Name == "c2.argus.test" &&
+			r.DNS.Type == "A"
+	})
+	if up.Process == nil || !strings.HasSuffix(up.Process.Exe.Path, "/dnsmasq") {
+		t.Errorf("upstream answer's process %+v", up.Process)
+	}
 }
 
 // dnsStorm sends count A queries, one after another on one connected UDP
