@@ -444,7 +444,7 @@ var ErrNoCgroup2 = errors.New("no cgroup v2 hierarchy mounted")
 func cgroupRoot(want string) (string, error) {
 	switch want {
 	case "-":
-		return "", errors.New("socket address hooks disabled")
+		return "", errors.New("cgroup hooks disabled (cgroup root \"-\")")
 	case "":
 	default:
 		return want, nil
