@@ -95,12 +95,6 @@ func AcceptAndClose(l net.Listener) {
 	}
 }
 
-// InServer runs fn on a thread inside the server namespace: a socket it
-// opens (a UDP server, a listener it accepts on itself) lives there.
-func (n *NetPair) InServer(fn func() error) error {
-	return n.inNamespace(n.Server, fn)
-}
-
 // Command returns a command that runs inside the client namespace.
 func (n *NetPair) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", n.Client, name}, args...)...)
