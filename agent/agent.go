@@ -16,6 +16,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/pdns"
 	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
@@ -60,6 +61,14 @@ type Config struct {
 	// prevalence store. "" keeps no prevalence.
 	StateDir   string
 	Prevalence prevalence.Options
+	// DNSCacheSize bounds the passive DNS name cache (addresses); 0
+	// means pdns.DefaultCacheSize. DNSMinTTL is the least time an answer
+	// names its addresses; 0 means pdns.DefaultMinTTL.
+	DNSCacheSize int
+	DNSMinTTL    time.Duration
+	// NoDNSRecords leaves dns_query records out (connections are still
+	// named). Sensor.DNS turns the kernel hook itself off.
+	NoDNSRecords bool
 	// Reload, if set, is called for a new configuration on each value
 	// from Hangups (the caller's SIGHUP). The outputs, path classes,
 	// internal networks and allowlist are applied without losing events;
@@ -146,6 +155,7 @@ type pipeline struct {
 	fwd     *forward.Forwarder
 	metrics *metricsServer
 	prev    *prevalence.Store
+	dns     *pdns.Cache
 
 	dets     []*event.Record
 	lastLoss [2]uint64 // kernel lost, userspace dropped, at the last look
@@ -197,10 +207,14 @@ func (p *pipeline) build(ctx context.Context) error {
 			return fmt.Errorf("open prevalence store: %w", err)
 		}
 	}
+	if p.dns, err = pdns.NewCache(cfg.DNSCacheSize, cfg.DNSMinTTL); err != nil {
+		return err
+	}
 	if p.enrich, err = enrich.New(enrich.Options{
 		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
 		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
 		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit, QueueBytes: cfg.QueueBytes,
+		DNSCache: p.dns, NoDNSRecords: cfg.NoDNSRecords,
 	}); err != nil {
 		return err
 	}
@@ -409,6 +423,7 @@ func (p *pipeline) publish() {
 	s := &counters{at: time.Now(), hooks: p.sensor.Hooks(), hasher: p.hasher.Stats(), trust: p.trust.Stats(),
 		engine: p.engine.Stats(), enrich: p.enrich.Stats(), outputs: p.fwd.Stats()}
 	s.sensor, _ = p.sensor.Stats()
+	s.dns = p.dnsHealth(s.sensor, s.enrich)
 	if p.prev != nil {
 		ps := p.prev.Stats()
 		s.prev = &ps
@@ -469,6 +484,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	for v, n := range p.trust.Stats().Verdicts {
 		h.TrustVerdicts[string(v)] = n
 	}
+	h.DNS = p.dnsHealth(st, es)
 	ds := p.engine.Stats()
 	h.Detection = &event.DetectionHealth{ByRule: ds.Detections, Allowlisted: ds.Suppressed, Keys: ds.Keys, Evicted: ds.Evicted}
 	if p.prev != nil {
@@ -492,6 +508,22 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 		Host:   p.enrich.Host(),
 		Health: h,
 	}
+}
+
+// dnsHealth reports passive DNS from the sensor's and enrich's counters.
+func (p *pipeline) dnsHealth(st sensor.Stats, es enrich.Stats) *event.DNSHealth {
+	d := &event.DNSHealth{
+		Capture: "on", Responses: es.DNSResponses, RateLimited: st.DNSRateLimited, Skipped: st.DNSSkipped,
+		Truncated: es.DNSTruncated, ParseErrors: es.DNSParseErrors, Records: es.DNSRecords,
+		CacheEntries: p.dns.Len(), CacheMax: p.dns.Max(), CacheEvicted: p.dns.Evicted(),
+	}
+	if on, err := p.sensor.DNSCapture(); !on {
+		d.Capture = "off"
+		if err != nil {
+			d.CaptureError = err.Error()
+		}
+	}
+	return d
 }
 
 // reload applies a new configuration on SIGHUP. Everything is checked
@@ -538,6 +570,7 @@ func (p *pipeline) apply(nc Config) error {
 		"metrics":                nc.MetricsAddr != p.cfg.MetricsAddr,
 		"detect.window/max_keys": nc.Detect.Window != p.cfg.Detect.Window || nc.Detect.MaxKeys != p.cfg.Detect.MaxKeys,
 		"process_table/snapshot": nc.MaxProcesses != p.cfg.MaxProcesses || nc.NoSnapshot != p.cfg.NoSnapshot,
+		"dns":                    nc.DNSCacheSize != p.cfg.DNSCacheSize || nc.DNSMinTTL != p.cfg.DNSMinTTL || nc.NoDNSRecords != p.cfg.NoDNSRecords,
 	} {
 		if changed {
 			p.log.Warn("setting changed in the file: it takes effect at the next restart", "setting", name)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,13 @@ func TestMain(m *testing.M) {
 	case "wait-connect":
 		bufio.NewReader(os.Stdin).ReadString('\n')
 		os.Exit(dial(os.Args[1]))
+	case "dns-storm":
+		n, _ := strconv.Atoi(os.Args[2])
+		if err := dnsStorm(os.Args[1], n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/enrich"
+	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/forward"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/prevalence"
@@ -37,6 +38,7 @@ type counters struct {
 	enrich  enrich.Stats
 	outputs []forward.SinkStats
 	prev    *prevalence.Stats
+	dns     *event.DNSHealth
 }
 
 // drainStale is how long the reader may go without emptying the ring or
@@ -160,6 +162,16 @@ var (
 	dOutRefusals = desc("output_receiver_refusals_total", "Requests the receiver refused for a configuration fault of its own, by output.", "output")
 	dSpoolRecs   = desc("spool_records", "Records spooled and not yet acknowledged, by output.", "output")
 	dSpoolBytes  = desc("spool_bytes", "Spool backlog in bytes, by output.", "output")
+	dDNSCapture  = desc("dns_capture_on", "1 when the DNS response hook is attached, 0 when it is off (health.dns.capture_error says why).")
+	dDNSResp     = desc("dns_responses_total", "DNS responses read from the kernel.")
+	dDNSLimited  = desc("dns_rate_limited_total", "DNS responses the in-kernel rate limit kept out of the ring (counted, not copied).")
+	dDNSSkipped  = desc("dns_skipped_total", "Port 53 TCP segments not holding one whole DNS message (not reassembled).")
+	dDNSTrunc    = desc("dns_truncated_total", "DNS responses cut at the kernel's 512-byte copy bound.")
+	dDNSParse    = desc("dns_parse_errors_total", "DNS responses that did not parse.")
+	dDNSRecords  = desc("dns_records_total", "dns_query records written.")
+	dDNSEntries  = desc("dns_cache_entries", "Addresses in the passive DNS name cache.")
+	dDNSMax      = desc("dns_cache_max_entries", "Bound on the passive DNS name cache.")
+	dDNSEvicted  = desc("dns_cache_evicted_total", "Addresses the name cache's bound pushed out.")
 )
 
 type collector struct{ m *metricsServer }
@@ -167,7 +179,8 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
+		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
 		ch <- d
 	}
 }
@@ -239,6 +252,22 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dPrevBytes, float64(s.prev.Bytes))
 		counter(dPrevEvicted, float64(s.prev.Evicted))
 		counter(dPrevErrors, float64(s.prev.WriteErrors))
+	}
+	if d := s.dns; d != nil {
+		on := 0.0
+		if d.Capture == "on" {
+			on = 1
+		}
+		gauge(dDNSCapture, on)
+		counter(dDNSResp, float64(d.Responses))
+		counter(dDNSLimited, float64(d.RateLimited))
+		counter(dDNSSkipped, float64(d.Skipped))
+		counter(dDNSTrunc, float64(d.Truncated))
+		counter(dDNSParse, float64(d.ParseErrors))
+		counter(dDNSRecords, float64(d.Records))
+		gauge(dDNSEntries, float64(d.CacheEntries))
+		gauge(dDNSMax, float64(d.CacheMax))
+		counter(dDNSEvicted, float64(d.CacheEvicted))
 	}
 	for _, o := range s.outputs {
 		counter(dOutSent, float64(o.Sent), o.Name)

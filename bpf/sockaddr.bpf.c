@@ -42,11 +42,17 @@
  * (CONNECT_OWNER_FROM_MM). A kernel thread with no mm is reported as
  * itself with CONNECT_KERNEL_THREAD.
  *
+ * DNS: a socket that connects or sends to port 53 is noted in dns_socks
+ * (dns.h) with the process behind it, before anything else is decided,
+ * so the DNS response hook (dns.bpf.c) can name the querying process of
+ * the answers it sees.
+ *
  * Every program returns 1: the sensor observes, it never blocks or
  * rewrites a connection.
  */
 #include "common.h"
 #include "sock.h"
+#include "dns.h"
 
 #define PF_IO_WORKER 0x00000010
 #define PF_KTHREAD 0x00200000
@@ -201,6 +207,34 @@ static __always_inline void emit_sockaddr(struct bpf_sock_addr *ctx, bool v6, st
 	emit(&ev, sizeof(ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }
 
+/*
+ * note_dns_socket remembers who owns a socket sending to port 53, keyed by
+ * its cookie: for a connected socket (glibc, Go, most stubs) its connect,
+ * for an unconnected one (sendto) each datagram, the latest sender
+ * winning.
+ */
+static __always_inline void note_dns_socket(struct bpf_sock_addr *ctx)
+{
+	struct dns_owner o = {};
+	struct task_struct *task, *owner;
+	__u64 cookie;
+	__u16 dummy = 0;
+
+	if (__builtin_bswap16((__u16)ctx->user_port) != DNS_PORT)
+		return;
+	cookie = bpf_get_socket_cookie(ctx);
+	task = current_task();
+	owner = who(task, RD(task, flags), &dummy);
+	o.tgid = RD(owner, tgid);
+	o.tid = RD(owner, pid);
+	o.start_ns = task_start_ns(owner);
+	if (owner == task)
+		bpf_get_current_comm(o.comm, sizeof(o.comm));
+	else
+		bpf_probe_read_kernel(o.comm, sizeof(o.comm), &owner->comm);
+	bpf_map_update_elem(&dns_socks, &cookie, &o, BPF_ANY);
+}
+
 #define NR_NONE (-1L)
 
 /*
@@ -247,6 +281,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 	__u32 tflags;
 	__u16 flags = 0, via = VIA_CONNECT;
 
+	note_dns_socket(ctx); /* the sensor's own too: the DNS hook skips them */
 	if ((id >> 32) == self_tgid)
 		return 1;
 	task = current_task();
@@ -313,6 +348,7 @@ static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 	__u32 tflags;
 	__u16 flags = 0;
 
+	note_dns_socket(ctx); /* the sensor's own too: the DNS hook skips them */
 	if ((id >> 32) == self_tgid)
 		return 1;
 	key.cookie = bpf_get_socket_cookie(ctx);

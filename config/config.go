@@ -40,6 +40,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/forward/format"
 	"github.com/argus-sensor/argus-sensor/forward/spool"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/pdns"
 	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -74,6 +75,28 @@ type Config struct {
 	// prevalence store).
 	StateDir   string     `yaml:"state_dir"`
 	Prevalence Prevalence `yaml:"prevalence"`
+	// DNS is passive DNS: destination names on connections and
+	// dns_query records.
+	DNS DNS `yaml:"dns"`
+}
+
+// DNS configures passive DNS (docs/configuration.md#dns).
+type DNS struct {
+	// Capture loads the kernel hook that reads DNS responses; false
+	// leaves connections without names and writes no dns_query records.
+	Capture bool `yaml:"capture"`
+	// Records writes a dns_query record per response read; false keeps
+	// only the names on connections.
+	Records bool `yaml:"records"`
+	// RateLimit bounds the responses read per second over the host, in
+	// the kernel (the rest are counted, not read); Burst is how many may
+	// come at once.
+	RateLimit float64 `yaml:"rate_limit"`
+	Burst     int     `yaml:"burst"`
+	// CacheSize bounds the address-to-name cache; MinTTL is the least
+	// time an answer names its addresses.
+	CacheSize int      `yaml:"cache_size"`
+	MinTTL    Duration `yaml:"min_ttl"`
 }
 
 // DefaultStateDir is the packaged sensor's state directory.
@@ -93,7 +116,7 @@ type Output struct {
 	TokenFile string            `yaml:"token_file"`
 	// Kinds are the record kinds this output takes (all when empty):
 	// process_launch, network_connection, detection, sensor_health,
-	// hash_update.
+	// hash_update, dns_query.
 	Kinds []string `yaml:"kinds"`
 	// Drop are conditions (package filter) on records this output does
 	// not take. Neither changes what the rules see.
@@ -182,6 +205,8 @@ func Default() *Config {
 		Snapshot:   true,
 		StateDir:   DefaultStateDir,
 		Prevalence: Prevalence{Enabled: true, MaxEntries: prevalence.DefaultMaxEntries},
+		DNS: DNS{Capture: true, Records: true, RateLimit: sensor.DefaultDNSRate, Burst: sensor.DefaultDNSBurst,
+			CacheSize: pdns.DefaultCacheSize, MinTTL: Duration(pdns.DefaultMinTTL)},
 		ProcessTable: struct {
 			MaxProcesses int `yaml:"max_processes"`
 		}{MaxProcesses: 1 << 16},
@@ -373,6 +398,18 @@ func (c *Config) validate() error {
 	}
 	if _, err := detect.New(detect.Config{Novelty: c.Detect.Novelty}); err != nil {
 		return bad("detect.novelty", "%v", err)
+	}
+	if c.DNS.RateLimit <= 0 {
+		return bad("dns.rate_limit", "%v: want a positive number of responses per second", c.DNS.RateLimit)
+	}
+	if c.DNS.Burst <= 0 {
+		return bad("dns.burst", "%d: want a positive number", c.DNS.Burst)
+	}
+	if c.DNS.CacheSize <= 0 {
+		return bad("dns.cache_size", "%d: want a positive number", c.DNS.CacheSize)
+	}
+	if c.DNS.MinTTL <= 0 {
+		return bad("dns.min_ttl", "want a positive duration")
 	}
 	if c.ProcessTable.MaxProcesses <= 0 {
 		return bad("process_table.max_processes", "%d: want a positive number", c.ProcessTable.MaxProcesses)

@@ -336,6 +336,22 @@ func TestT1587DetectionContent(t *testing.T) {
 	}
 }
 
+// TestT1587NamesTheDestination: a connection whose address came from a
+// DNS answer the sensor saw is named in the summary.
+func TestT1587NamesTheDestination(t *testing.T) {
+	named := func(r *event.Record) { r.Network.DstHostname = "c2.argus.test" }
+	dets, _, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+		connect("h1", time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1", named))
+	if len(dets) != 1 {
+		t.Fatalf("%d detections", len(dets))
+	}
+	d := dets[0].Detection
+	if !strings.HasSuffix(d.Summary, "connected to c2.argus.test (192.0.2.1):4444") || d.Events[1].Network.DstHostname != "c2.argus.test" {
+		t.Errorf("summary %q, connection %+v", d.Summary, d.Events[1].Network)
+	}
+}
+
 // TestT1587DeletedSinceLaunch: a binary that unlinks itself and then
 // connects is caught on the connection alone, which stands for both halves.
 func TestT1587DeletedSinceLaunch(t *testing.T) {

@@ -467,8 +467,8 @@ func (e *Engine) fire(k key, w *window, cur *event.Record, other *half, curIsCon
 	if other == nil {
 		how = "running on" // the connection stood for its own launch
 	}
-	summary := fmt.Sprintf("%s (%s, trust %s, classes %s) %s %s and connected to %s:%d",
-		exe.path, keyText, verdict(exe.trust), strings.Join(exe.classes, ","), how, k.host, conn.Network.DstIP, conn.Network.DstPort)
+	summary := fmt.Sprintf("%s (%s, trust %s, classes %s) %s %s and connected to %s",
+		exe.path, keyText, verdict(exe.trust), strings.Join(exe.classes, ","), how, k.host, destination(conn.Network))
 	d := &event.Detection{
 		Rule:          RuleT1587,
 		Technique:     "T1587",
@@ -512,6 +512,15 @@ func launchIdentity(rec *event.Record, sha string) candidate {
 		}
 	}
 	return candidate{}
+}
+
+// destination is where a connection went, by name when the sensor saw the
+// DNS answer that gave the address: "c2.example (192.0.2.1):443".
+func destination(n *event.Network) string {
+	if n.DstHostname != "" {
+		return fmt.Sprintf("%s (%s):%d", n.DstHostname, n.DstIP, n.DstPort)
+	}
+	return fmt.Sprintf("%s:%d", n.DstIP, n.DstPort)
 }
 
 func verdict(t *event.Trust) string {

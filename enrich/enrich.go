@@ -12,6 +12,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/pdns"
 	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
 	"github.com/argus-sensor/argus-sensor/signature"
@@ -62,6 +63,12 @@ type Options struct {
 	// QueueBytes bounds the same records by approximate size: Full says
 	// stop once they hold this much. Default DefaultQueueBytes.
 	QueueBytes int64
+	// DNSCache, when set, learns from DNS responses which names gave
+	// which addresses, and names connections' destinations
+	// (network.dst_hostname).
+	DNSCache *pdns.Cache
+	// NoDNSRecords leaves dns_query records out; the cache still learns.
+	NoDNSRecords bool
 }
 
 // Stats counts the Enricher's work.
@@ -83,6 +90,10 @@ type Stats struct {
 	// Reresolved counts connects whose executable was not the table
 	// entry's, so the process was read again (see reresolve).
 	Reresolved uint64
+	// DNSResponses counts DNS responses read; DNSTruncated those cut at
+	// the kernel's copy bound, DNSParseErrors those that did not parse,
+	// DNSRecords the dns_query records made.
+	DNSResponses, DNSTruncated, DNSParseErrors, DNSRecords uint64
 }
 
 // Enricher builds argus.v1 records from sensor events and hands them on
@@ -174,6 +185,8 @@ func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 		return append(out, e.exec(v))
 	case *sensor.Connect:
 		return e.connect(v, out)
+	case *sensor.DNS:
+		return e.dns(v, out)
 	case *sensor.Fork:
 		e.fork(v)
 	case *sensor.Exit:

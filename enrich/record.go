@@ -69,6 +69,7 @@ func (e *Enricher) connectItem(v *sensor.Connect) Item {
 	exe.Memfd = exe.Memfd || p.Exe.Memfd
 	r.Process = e.process(p, &v.Task, v.TID, exe, "")
 	r.Network = e.network(v)
+	r.Network.DstHostname = e.dstHostname(v)
 	return Item{Rec: r, proc: p}
 }
 

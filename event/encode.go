@@ -40,6 +40,10 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		b = append(b, `,"network":`...)
 		b = r.Network.appendJSON(b)
 	}
+	if r.DNS != nil {
+		b = append(b, `,"dns":`...)
+		b = r.DNS.appendJSON(b)
+	}
 	if r.Health != nil {
 		// Health is written once a minute: reflection is fine there.
 		h, err := json.Marshal(r.Health)
@@ -236,6 +240,9 @@ func (n *Network) appendJSON(b []byte) []byte {
 	b = AppendString(append(b, `,"family":`...), n.Family)
 	b = AppendString(append(b, `,"dst_ip":`...), n.DstIP)
 	b = appendUint(append(b, `,"dst_port":`...), uint64(n.DstPort))
+	if n.DstHostname != "" {
+		b = AppendString(append(b, `,"dst_hostname":`...), n.DstHostname)
+	}
 	if n.SrcIP != "" {
 		b = AppendString(append(b, `,"src_ip":`...), n.SrcIP)
 	}
@@ -255,6 +262,47 @@ func (n *Network) appendJSON(b []byte) []byte {
 	}
 	if n.External != nil {
 		b = strconv.AppendBool(append(b, `,"external":`...), *n.External)
+	}
+	return append(b, '}')
+}
+
+func (d *DNS) appendJSON(b []byte) []byte {
+	b = appendUint(append(b, `{"id":`...), uint64(d.ID))
+	b = AppendString(append(b, `,"name":`...), d.Name)
+	b = AppendString(append(b, `,"type":`...), d.Type)
+	b = AppendString(append(b, `,"rcode":`...), d.RCode)
+	if len(d.Answers) > 0 {
+		b = append(b, `,"answers":[`...)
+		for i, a := range d.Answers {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(append(b, `{"name":`...), a.Name)
+			b = AppendString(append(b, `,"type":`...), a.Type)
+			b = appendUint(append(b, `,"ttl":`...), uint64(a.TTL))
+			if a.Data != "" {
+				b = AppendString(append(b, `,"data":`...), a.Data)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(d.ResolvedIPs) > 0 {
+		b = appendStrings(append(b, `,"resolved_ips":`...), d.ResolvedIPs)
+	}
+	b = AppendString(append(b, `,"transport":`...), d.Transport)
+	b = AppendString(append(b, `,"server_ip":`...), d.ServerIP)
+	b = appendUint(append(b, `,"server_port":`...), uint64(d.ServerPort))
+	b = AppendString(append(b, `,"client_ip":`...), d.ClientIP)
+	b = appendUint(append(b, `,"client_port":`...), uint64(d.ClientPort))
+	if d.ServerTruncated {
+		b = append(b, `,"server_truncated":true`...)
+	}
+	if d.Truncated {
+		b = append(b, `,"truncated":true`...)
+	}
+	if d.Partial {
+		b = append(b, `,"partial":true`...)
 	}
 	return append(b, '}')
 }

@@ -19,6 +19,9 @@ const (
 	KindHashUpdate Kind = "hash_update"
 	// KindDetection is a rule match.
 	KindDetection Kind = "detection"
+	// KindDNSQuery is a DNS response delivered to a process on the host:
+	// the question, the answers and the process that asked.
+	KindDNSQuery Kind = "dns_query"
 )
 
 // Record is one argus.v1 event.
@@ -34,6 +37,44 @@ type Record struct {
 	Network   *Network   `json:"network,omitempty"`
 	Health    *Health    `json:"health,omitempty"`
 	Detection *Detection `json:"detection,omitempty"`
+	DNS       *DNS       `json:"dns,omitempty"`
+}
+
+// DNS is a DNS response a process received, in a dns_query record.
+type DNS struct {
+	// ID is the message id.
+	ID uint16 `json:"id"`
+	// Name and Type are the question: the name lowercased, without the
+	// final dot; the type's mnemonic (A, AAAA, HTTPS, ...) or TYPE<n>.
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// RCode is the response code: NOERROR, NXDOMAIN, SERVFAIL, ...
+	RCode   string      `json:"rcode"`
+	Answers []DNSAnswer `json:"answers,omitempty"`
+	// ResolvedIPs are the addresses the question's name reached through
+	// its CNAME chain: what a connection to them will be named after.
+	ResolvedIPs []string `json:"resolved_ips,omitempty"`
+	// Transport is "udp" or "tcp".
+	Transport  string `json:"transport"`
+	ServerIP   string `json:"server_ip"`
+	ServerPort uint16 `json:"server_port"`
+	ClientIP   string `json:"client_ip"`
+	ClientPort uint16 `json:"client_port"`
+	// ServerTruncated is the message's TC bit: the server cut the answer.
+	ServerTruncated bool `json:"server_truncated,omitempty"`
+	// Truncated means the sensor copied only the first 512 bytes of a
+	// longer message; Partial that answers past the cut (or past a
+	// malformed record) are missing.
+	Truncated bool `json:"truncated,omitempty"`
+	Partial   bool `json:"partial,omitempty"`
+}
+
+// DNSAnswer is one answer record.
+type DNSAnswer struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	TTL  uint32 `json:"ttl"`
+	Data string `json:"data,omitempty"`
 }
 
 // Host identifies the machine.
@@ -186,8 +227,12 @@ type Network struct {
 	Family   string `json:"family"`   // "ipv4" or "ipv6"
 	DstIP    string `json:"dst_ip"`
 	DstPort  uint16 `json:"dst_port"`
-	SrcIP    string `json:"src_ip,omitempty"`
-	SrcPort  uint16 `json:"src_port,omitempty"`
+	// DstHostname is the name whose DNS answer (its A/AAAA records,
+	// through its CNAME chain) gave DstIP, as seen by the sensor, for
+	// this process or else any on the host, within the answer's TTL.
+	DstHostname string `json:"dst_hostname,omitempty"`
+	SrcIP       string `json:"src_ip,omitempty"`
+	SrcPort     uint16 `json:"src_port,omitempty"`
 	// Result is "success", "EINPROGRESS" (non-blocking connect under
 	// way), the errno name, e.g. "ECONNREFUSED", or "submitted" when the
 	// connection was seen being made and its outcome cannot be known
@@ -296,7 +341,32 @@ type Health struct {
 	Detection     *DetectionHealth  `json:"detection,omitempty"`
 	Outputs       []OutputHealth    `json:"outputs,omitempty"`
 	Prevalence    *PrevalenceHealth `json:"prevalence,omitempty"`
+	DNS           *DNSHealth        `json:"dns,omitempty"`
 	Version       string            `json:"version,omitempty"`
+}
+
+// DNSHealth reports passive DNS: the kernel hook and the name cache.
+type DNSHealth struct {
+	// Capture is "on" when the DNS response hook is attached, else "off"
+	// with CaptureError saying why.
+	Capture      string `json:"capture"`
+	CaptureError string `json:"capture_error,omitempty"`
+	// Responses counts responses read from the kernel; RateLimited those
+	// the in-kernel rate limit kept out; Skipped TCP segments not holding
+	// a whole message; Truncated responses cut at the copy bound;
+	// ParseErrors responses that did not parse.
+	Responses   uint64 `json:"responses"`
+	RateLimited uint64 `json:"rate_limited"`
+	Skipped     uint64 `json:"skipped"`
+	Truncated   uint64 `json:"truncated"`
+	ParseErrors uint64 `json:"parse_errors"`
+	// Records counts dns_query records written (0 when they are off).
+	Records uint64 `json:"records"`
+	// CacheEntries is the addresses in the name cache, CacheMax its
+	// bound, CacheEvicted the addresses the bound pushed out.
+	CacheEntries int    `json:"cache_entries"`
+	CacheMax     int    `json:"cache_max"`
+	CacheEvicted uint64 `json:"cache_evicted"`
 }
 
 // HashingHealth reports the hasher.

@@ -19,7 +19,7 @@ import (
 // Kinds are the record kinds an output can name in kinds:.
 var Kinds = []event.Kind{
 	event.KindProcessLaunch, event.KindNetworkConnection, event.KindDetection,
-	event.KindSensorHealth, event.KindHashUpdate,
+	event.KindSensorHealth, event.KindHashUpdate, event.KindDNSQuery,
 }
 
 // Error is a filter that does not compile. Field is "kinds[I]" or

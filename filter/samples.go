@@ -22,7 +22,7 @@ var samples = sync.OnceValue(func() []*event.Record {
 		Parent:    &event.Parent{PID: 1, Comm: "sh", Exe: event.ParentExe{Path: "/bin/sh"}},
 		Ancestors: []event.Ancestor{{PID: 1, ExePath: "/bin/sh", Args: []string{"sh"}}}, Source: "exec"}
 	netw := &event.Network{Protocol: "tcp", Family: "ipv4", DstIP: "192.0.2.1", DstPort: 443, SrcIP: "192.0.2.2",
-		SrcPort: 40000, Result: "success", NetNS: 1, External: &ext}
+		SrcPort: 40000, Result: "success", NetNS: 1, External: &ext, DstHostname: "c2.example"}
 	host := event.Host{Hostname: "h", BootID: "b"}
 	launch := &event.Record{Schema: event.Schema, ID: "1", Kind: event.KindProcessLaunch, Time: t, Host: host, Process: proc}
 	conn := &event.Record{Schema: event.Schema, ID: "2", Kind: event.KindNetworkConnection, Time: t, Host: host, Process: proc, Network: netw}
@@ -39,5 +39,10 @@ var samples = sync.OnceValue(func() []*event.Record {
 			Severity: "HIGH", Summary: "s", Hostname: "h", SHA256: "00", WindowSeconds: 3600,
 			Events: []event.Record{*launch, *conn}, FirstSeen: t, LastSeen: t, Connections: 1,
 			ProcessTree: []event.Ancestor{{PID: 1, ExePath: "/bin/sh"}}}},
+		{Schema: event.Schema, ID: "6", Kind: event.KindDNSQuery, Time: t, Host: host, Process: proc, DNS: &event.DNS{
+			ID: 1, Name: "c2.example", Type: "A", RCode: "NOERROR",
+			Answers:     []event.DNSAnswer{{Name: "c2.example", Type: "A", TTL: 60, Data: "192.0.2.1"}},
+			ResolvedIPs: []string{"192.0.2.1"}, Transport: "udp", ServerIP: "192.0.2.53", ServerPort: 53,
+			ClientIP: "192.0.2.2", ClientPort: 40000}},
 	}
 })

@@ -37,6 +37,7 @@ var (
 	exitSize    = int(unsafe.Sizeof(lifecycleExitEvent{}))
 	forkSize    = int(unsafe.Sizeof(lifecycleForkEvent{}))
 	connectSize = int(unsafe.Sizeof(connectConnectEvent{}))
+	dnsFixed    = int(unsafe.Offsetof(dnsDnsEvent{}.Payload))
 )
 
 // Decode parses one ring buffer record. It never panics: a record that is
@@ -60,6 +61,12 @@ func Decode(b []byte) (Event, error) {
 			return nil, err
 		}
 		return c, nil
+	case KindDNS:
+		d, err := decodeDNS(b)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
 	case KindExit:
 		var r lifecycleExitEvent
 		if !load(&r, b) {
@@ -163,6 +170,49 @@ func decodeConnect(b []byte) (*Connect, error) {
 		c.Src = netip.AddrPortFrom(src, r.Sport)
 	}
 	return c, nil
+}
+
+// decodeDNS reads a DNS record: the fixed part, then payload_len bytes of
+// the message. The ring holds the whole reserved struct; a shorter record
+// is accepted as long as it holds the payload it announces.
+func decodeDNS(b []byte) (*DNS, error) {
+	if len(b) < dnsFixed {
+		return nil, shortErr(KindDNS, len(b), dnsFixed)
+	}
+	var r dnsDnsEvent
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&r)), dnsFixed), b)
+	n := int(r.PayloadLen)
+	if n > DNSPayloadMax || dnsFixed+n > len(b) {
+		return nil, fmt.Errorf("decode dns record: payload of %d bytes, %d present: %w", n, len(b)-dnsFixed, ErrBadSection)
+	}
+	f := dnsDnsFlag(r.Flags)
+	d := &DNS{
+		Header:    header(execEventHeader(r.Hdr)),
+		Owner:     f&dnsDnsFlagDNS_OWNER != 0,
+		Cookie:    r.Cookie,
+		Protocol:  r.Protocol,
+		Message:   append([]byte(nil), b[dnsFixed:dnsFixed+n]...),
+		MsgLen:    int(r.MsgLen),
+		Truncated: f&dnsDnsFlagDNS_TRUNCATED != 0,
+	}
+	if d.Owner {
+		d.OwnerStartNs = r.OwnerStartNs
+		d.OwnerComm = comm(r.OwnerComm)
+	}
+	var srv, cli netip.Addr
+	switch r.Family {
+	case unix.AF_INET:
+		srv = netip.AddrFrom4([4]byte(r.Saddr[:4]))
+		cli = netip.AddrFrom4([4]byte(r.Daddr[:4]))
+	case unix.AF_INET6:
+		srv = netip.AddrFrom16(r.Saddr)
+		cli = netip.AddrFrom16(r.Daddr)
+	default:
+		return nil, fmt.Errorf("decode dns record: family %d: %w", r.Family, ErrBadAddrFamily)
+	}
+	d.Server = netip.AddrPortFrom(srv, r.Sport)
+	d.Client = netip.AddrPortFrom(cli, r.Dport)
+	return d, nil
 }
 
 func flag(flags uint16, f execConnectFlag) bool { return uint32(flags)&uint32(f) != 0 }

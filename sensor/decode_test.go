@@ -150,6 +150,10 @@ func FuzzDecode(f *testing.F) {
 	var x lifecycleExitEvent
 	x.Hdr.Type = uint32(KindExit)
 	f.Add(raw(&x))
+	var d dnsDnsEvent
+	d.Hdr.Type, d.Family, d.PayloadLen, d.Flags = uint32(KindDNS), unix.AF_INET, 12, uint16(dnsDnsFlagDNS_OWNER)
+	f.Add(raw(&d))
+	f.Add(raw(&d)[:dnsFixed+5])
 	f.Add([]byte{1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ev, err := Decode(b)
@@ -241,5 +245,38 @@ func TestDecodeSubmittedConnect(t *testing.T) {
 		if v.String() != want {
 			t.Errorf("Via(%d) = %q, want %q", v, v.String(), want)
 		}
+	}
+}
+
+func TestDecodeDNS(t *testing.T) {
+	var r dnsDnsEvent
+	r.Hdr.Type, r.Hdr.Tgid, r.Hdr.Tid, r.Hdr.TsNs = uint32(KindDNS), 42, 43, 99
+	r.Family, r.Protocol, r.Sport, r.Dport = unix.AF_INET6, unix.IPPROTO_TCP, 53, 40000
+	r.Saddr = netip.MustParseAddr("2001:db8::53").As16()
+	r.Daddr = netip.MustParseAddr("2001:db8::2").As16()
+	r.Flags = uint16(dnsDnsFlagDNS_OWNER | dnsDnsFlagDNS_TRUNCATED | dnsDnsFlagDNS_TCP)
+	r.OwnerStartNs, r.Cookie, r.MsgLen, r.PayloadLen = 7, 8, 900, uint16(DNSPayloadMax)
+	copy(r.OwnerComm[:], []int8{'d', 'i', 'g'})
+	for i := range r.Payload {
+		r.Payload[i] = byte(i)
+	}
+	ev, err := Decode(raw(&r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ev.(*DNS)
+	if d.TGID != 42 || d.TID != 43 || d.BootNs != 99 || !d.Owner || d.OwnerStartNs != 7 || d.OwnerComm != "dig" ||
+		d.Cookie != 8 || d.Protocol != unix.IPPROTO_TCP || d.Server.String() != "[2001:db8::53]:53" ||
+		d.Client.String() != "[2001:db8::2]:40000" || !d.Truncated || d.MsgLen != 900 || len(d.Message) != DNSPayloadMax ||
+		d.Message[511] != 255 {
+		t.Errorf("decoded %+v", d)
+	}
+	// A payload longer than the record holds is refused.
+	if _, err := Decode(raw(&r)[:dnsFixed+100]); !errors.Is(err, ErrBadSection) {
+		t.Errorf("short payload: %v", err)
+	}
+	r.PayloadLen = uint16(DNSPayloadMax + 1)
+	if _, err := Decode(raw(&r)); !errors.Is(err, ErrBadSection) {
+		t.Errorf("oversized payload_len: %v", err)
 	}
 }

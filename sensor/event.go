@@ -13,6 +13,7 @@ const (
 	KindExit    Kind = Kind(execEventTypeEVENT_EXIT)
 	KindFork    Kind = Kind(execEventTypeEVENT_FORK)
 	KindConnect Kind = Kind(execEventTypeEVENT_CONNECT)
+	KindDNS     Kind = Kind(execEventTypeEVENT_DNS)
 )
 
 func (k Kind) String() string {
@@ -25,11 +26,14 @@ func (k Kind) String() string {
 		return "fork"
 	case KindConnect:
 		return "connect"
+	case KindDNS:
+		return "dns"
 	}
 	return "unknown"
 }
 
-// Event is one decoded kernel record: *Exec, *Exit, *Fork or *Connect.
+// Event is one decoded kernel record: *Exec, *Exit, *Fork, *Connect or
+// *DNS.
 type Event interface {
 	Head() *Header
 }
@@ -210,3 +214,31 @@ func (v Via) String() string {
 // was interrupted by a signal and is normally restarted as the same call,
 // which then produces its own record.
 func IsRestart(result int32) bool { return result <= -512 && result >= -516 }
+
+// DNS is a DNS response delivered to a socket on the host, copied by the
+// DNS response hook up to DNSPayloadMax bytes. Its header's TID and TGID
+// name the process that owns the receiving socket when Owner is set
+// (the socket address hooks saw it send to port 53), and are 0 when not.
+type DNS struct {
+	Header
+	// Owner means the receiving socket's owner is known: TGID, TID,
+	// OwnerStartNs and OwnerComm describe it.
+	Owner        bool
+	OwnerStartNs uint64
+	OwnerComm    string
+	// Cookie is the receiving socket's cookie.
+	Cookie   uint64
+	Protocol uint16 // unix.IPPROTO_UDP or unix.IPPROTO_TCP
+	// Server is the responder's address and port (53); Client the
+	// receiving socket's.
+	Server netip.AddrPort
+	Client netip.AddrPort
+	// Message is the DNS message as delivered, up to DNSPayloadMax
+	// bytes; Truncated means MsgLen was longer and the rest was cut.
+	Message   []byte
+	MsgLen    int
+	Truncated bool
+}
+
+// DNSPayloadMax is how much of a DNS message the hook copies.
+const DNSPayloadMax = len(dnsDnsEvent{}.Payload)

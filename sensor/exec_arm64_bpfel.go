@@ -50,6 +50,7 @@ const (
 	execEventTypeEVENT_EXIT    execEventType = 2
 	execEventTypeEVENT_FORK    execEventType = 3
 	execEventTypeEVENT_CONNECT execEventType = 4
+	execEventTypeEVENT_DNS     execEventType = 5
 )
 
 type execExecEvent struct {
@@ -123,7 +124,11 @@ const (
 	execStatIndexSTAT_CONNECT_PENDING_FULL execStatIndex = 8
 	execStatIndexSTAT_SCRATCH_MISSING      execStatIndex = 9
 	execStatIndexSTAT_DATAGRAM_FOLDED      execStatIndex = 10
-	execStatIndexSTAT_MAX                  execStatIndex = 11
+	execStatIndexSTAT_DNS_EMITTED          execStatIndex = 11
+	execStatIndexSTAT_DNS_LOST             execStatIndex = 12
+	execStatIndexSTAT_DNS_RATE_LIMITED     execStatIndex = 13
+	execStatIndexSTAT_DNS_SKIPPED          execStatIndex = 14
+	execStatIndexSTAT_MAX                  execStatIndex = 15
 )
 
 type execTaskInfo struct {

@@ -2,12 +2,18 @@ package sensor
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
 
 	"golang.org/x/sys/unix"
 
@@ -37,6 +43,9 @@ func runHelper(action string, args []string) int {
 		if n, err = strconv.Atoi(args[1]); err == nil {
 			err = helperStorm(args[0], n)
 		}
+	case "dns-query":
+		// dns-query udp|udp-sendto|tcp SERVER NAME: one query, its answer read.
+		err = helperDNSQuery(args[0], args[1], args[2])
 	case "memfd-exec":
 		err = helperMemfdExec()
 	case "exec-unlinked":
@@ -141,4 +150,70 @@ func helperExecUnlinked(path string) error {
 		return err
 	}
 	return syscall.Exec("/proc/self/fd/"+strconv.Itoa(fd), []string{"unlinked-payload"}, os.Environ())
+}
+
+// helperDNSQuery sends one A query for name to server (ip:port) and reads
+// the answer: over a connected UDP socket, an unconnected one (sendto), or
+// TCP with its length prefix.
+func helperDNSQuery(mode, server, name string) error {
+	q := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 0x4242, RecursionDesired: true})
+	q.StartQuestions()
+	if err := q.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name + "."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}); err != nil {
+		return err
+	}
+	msg, err := q.Finish()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 4096)
+	switch mode {
+	case "udp":
+		c, err := net.Dial("udp", server)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		_, err = c.Read(buf)
+		return err
+	case "udp-sendto":
+		c, err := net.ListenPacket("udp", ":0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		to, err := net.ResolveUDPAddr("udp", server)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo(msg, to); err != nil {
+			return err
+		}
+		_, _, err = c.ReadFrom(buf)
+		return err
+	case "tcp":
+		c, err := net.Dial("tcp", server)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(msg)))); err != nil {
+			return err
+		}
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		var l [2]byte
+		if _, err := io.ReadFull(c, l[:]); err != nil {
+			return err
+		}
+		_, err = io.ReadFull(c, buf[:binary.BigEndian.Uint16(l[:])])
+		return err
+	}
+	return fmt.Errorf("dns-query: unknown mode %q", mode)
 }

@@ -49,9 +49,35 @@ type Options struct {
 	LegacyConnect bool
 	// CgroupRoot is the cgroup v2 hierarchy whose root the socket address
 	// hooks attach to. Default: the first cgroup2 mount in /proc/mounts.
-	// "-" leaves the socket address hooks out.
+	// "-" leaves the socket address hooks and the DNS response hook out.
 	CgroupRoot string
+	// DNS configures the DNS response hook.
+	DNS DNSOptions
 }
+
+// DNSOptions configures the DNS response hook (bpf/dns.bpf.c), which copies
+// DNS responses delivered to any socket on the host into the ring.
+type DNSOptions struct {
+	// Off leaves the hook out: no DNS responses are read.
+	Off bool
+	// Rate bounds the responses copied per second, over the whole host
+	// (the refill of an in-kernel token bucket); the rest are counted in
+	// Stats.DNSRateLimited. 0 means DefaultDNSRate; negative, no limit.
+	Rate float64
+	// Burst is how many responses may be copied at once before the rate
+	// applies. 0 means DefaultDNSBurst.
+	Burst int
+}
+
+// Defaults for DNSOptions.
+const (
+	DefaultDNSRate  = 1000
+	DefaultDNSBurst = 2000
+)
+
+// ErrDNSOff is why the DNS response hook is not loaded when DNSOptions.Off
+// is set.
+var ErrDNSOff = errors.New("DNS response hook turned off in the configuration")
 
 // DefaultRingBytes is the default ring size: 2 MiB per online CPU (every
 // CPU produces into the one ring), rounded up to a power of two and kept
@@ -131,7 +157,27 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.DNS.Rate == 0 {
+		o.DNS.Rate = DefaultDNSRate
+	}
+	if o.DNS.Burst <= 0 {
+		o.DNS.Burst = DefaultDNSBurst
+	}
 	return nil
+}
+
+// dnsBucket returns the token bucket's constants: the credit one response
+// costs and the most the bucket holds, in nanoseconds; cost 0 means no
+// limit.
+func (o *DNSOptions) dnsBucket() (cost, burst uint64) {
+	if o.Rate < 0 {
+		return 0, 0
+	}
+	// At least 1 ns a response; at most 1000 s (a rate of 0.001/s), so
+	// burst * cost stays far from overflowing.
+	c := min(max(1e9/o.Rate, 1), 1e12)
+	cost = uint64(c)
+	return cost, cost * uint64(o.Burst)
 }
 
 // Hook is one attach point and whether it is live.
@@ -162,6 +208,9 @@ type Sensor struct {
 	sockaddrMode   string // "", "regs" or "stash": how a 64-bit connect(2) is told apart
 	cgroupRoot     string
 
+	dns    dnsObjects
+	dnsErr error // why the DNS response hook is not loaded
+
 	linkMu sync.Mutex
 	links  []link.Link
 	hooks  []Hook
@@ -170,7 +219,7 @@ type Sensor struct {
 	waiter *ringWaiter // nil: the reader blocks in its own epoll_wait
 	out    chan Event
 
-	read         [KindConnect + 1]atomic.Uint64
+	read         [KindDNS + 1]atomic.Uint64
 	dropped      atomic.Uint64
 	decodeErrors atomic.Uint64
 	lastDecodeMu sync.Mutex
@@ -290,10 +339,68 @@ func (s *Sensor) load() error {
 	if err := connSpec.LoadAndAssign(objs, shared); err != nil {
 		return fmt.Errorf("load %s programs: %w", name, err)
 	}
+	cgErr := s.sockaddrErr
 	if s.sockaddrErr == nil {
 		s.sockaddrErr = s.loadSockaddr(cache, prepare)
 	}
+	switch {
+	case s.opts.DNS.Off:
+		s.dnsErr = ErrDNSOff
+	case cgErr != nil:
+		s.dnsErr = cgErr
+	default:
+		s.dnsErr = s.loadDNS(cache, prepare)
+	}
 	return nil
+}
+
+// loadDNS loads the DNS response hook. It shares the socket address
+// hooks' map of sockets that sent to port 53, which names the querying
+// process; without those hooks it has its own, empty one. An error leaves
+// the hook out; the sensor runs with the rest.
+func (s *Sensor) loadDNS(cache *btf.Cache, prepare func(string, *ebpf.CollectionSpec) error) error {
+	repl := map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats}
+	switch {
+	case s.sockaddrErr != nil:
+		s.log.Warn("DNS responses are read without their querying process: the socket address hooks are not loaded",
+			"err", s.sockaddrErr)
+	case s.sockaddrMode == "stash":
+		repl["dns_socks"] = s.sockaddrLegacy.DnsSocks
+	default:
+		repl["dns_socks"] = s.sockaddr.DnsSocks
+	}
+	spec, err := loadDns()
+	if err != nil {
+		return fmt.Errorf("parse dns object: %w", err)
+	}
+	if err := prepare("dns", spec); err != nil {
+		return err
+	}
+	cost, burst := s.opts.DNS.dnsBucket()
+	for v, val := range map[string]uint64{"dns_cost_ns": cost, "dns_burst_ns": burst} {
+		if err := spec.Variables[v].Set(val); err != nil {
+			return fmt.Errorf("set dns variable %s: %w", v, err)
+		}
+	}
+	if err := spec.LoadAndAssign(&s.dns, &ebpf.CollectionOptions{Cache: cache, MapReplacements: repl}); err != nil {
+		return fmt.Errorf("load dns program: %w", err)
+	}
+	return nil
+}
+
+// DNSCapture reports whether the DNS response hook was attached (it stays
+// so until shutdown), and if not, why.
+func (s *Sensor) DNSCapture() (bool, error) {
+	if s.dnsErr != nil {
+		return false, s.dnsErr
+	}
+	for _, h := range s.Hooks() {
+		if h.Name == "dns" {
+			// Attached at start; detached only by shutdown.
+			return h.Err == nil, h.Err
+		}
+	}
+	return false, errors.New("not attached")
 }
 
 // loadSockaddr loads the socket address hooks. An error leaves them out;
@@ -337,7 +444,7 @@ var ErrNoCgroup2 = errors.New("no cgroup v2 hierarchy mounted")
 func cgroupRoot(want string) (string, error) {
 	switch want {
 	case "-":
-		return "", errors.New("socket address hooks disabled")
+		return "", errors.New("cgroup hooks disabled (cgroup root \"-\")")
 	case "":
 	default:
 		return want, nil
@@ -408,6 +515,9 @@ func (s *Sensor) attach() error {
 	for _, p := range s.sockaddrPlan() {
 		plan = append(plan, hook{p.name, p.where, p.attach, true})
 	}
+	if p, ok := s.dnsPlan(); ok {
+		plan = append(plan, hook{p.name, p.where, p.attach, true})
+	}
 	s.linkMu.Lock()
 	defer s.linkMu.Unlock()
 	failed := false
@@ -417,7 +527,11 @@ func (s *Sensor) attach() error {
 		if err != nil {
 			h.Err = err
 			failed = failed || !p.optional
-			if p.optional {
+			switch {
+			case p.optional && p.name == "dns":
+				s.log.Warn("DNS response hook not attached: connections carry no destination name and no dns_query records are written",
+					"hook", p.name, "attach", p.where, "err", err)
+			case p.optional:
 				s.log.Warn("socket address hook not attached: 32-bit, io_uring, datagram and Fast Open connections are not seen",
 					"hook", p.name, "attach", p.where, "err", err)
 			}
@@ -473,6 +587,26 @@ func (s *Sensor) sockaddrPlan() []plannedHook {
 		}})
 	}
 	return plan
+}
+
+// dnsPlan is the DNS response hook on the cgroup v2 root; none when it is
+// turned off. When it could not be found a place or loaded, its attach
+// returns why.
+func (s *Sensor) dnsPlan() (plannedHook, bool) {
+	if errors.Is(s.dnsErr, ErrDNSOff) {
+		return plannedHook{}, false
+	}
+	where := "cgroup_skb/ingress"
+	if s.cgroupRoot != "" {
+		where += " on " + s.cgroupRoot
+	}
+	err, p := s.dnsErr, s.dns.DnsIngress
+	return plannedHook{"dns", where, func() (link.Link, error) {
+		if err != nil {
+			return nil, err
+		}
+		return link.AttachCgroup(link.CgroupOptions{Path: s.cgroupRoot, Attach: ebpf.AttachCGroupInetIngress, Program: p})
+	}}, true
 }
 
 // AttachError is returned by New when one or more hooks failed to attach.
@@ -685,7 +819,7 @@ func (s *Sensor) Close() error {
 			errs = append(errs, fmt.Errorf("close ring waiter: %w", err))
 		}
 	}
-	for _, c := range []interface{ Close() error }{&s.sockaddr, &s.sockaddrLegacy, &s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {
+	for _, c := range []interface{ Close() error }{&s.dns, &s.sockaddr, &s.sockaddrLegacy, &s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {
 		if err := c.Close(); err != nil {
 			errs = append(errs, err)
 		}

@@ -22,11 +22,20 @@ type sockaddrDgramKey struct {
 	Pad    uint32
 }
 
+type sockaddrDnsOwner struct {
+	_       structs.HostLayout
+	StartNs uint64
+	Tgid    uint32
+	Tid     uint32
+	Comm    [16]int8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	sockaddrMapDgramSeen         = "dgram_seen"
+	sockaddrMapDnsSocks          = "dns_socks"
 	sockaddrMapEvents            = "events"
 	sockaddrMapStats             = "stats"
 	sockaddrProgSockaddrConnect4 = "sockaddr_connect4"
@@ -90,6 +99,7 @@ type sockaddrProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sockaddrMapSpecs struct {
 	DgramSeen *ebpf.MapSpec `ebpf:"dgram_seen"`
+	DnsSocks  *ebpf.MapSpec `ebpf:"dns_socks"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 }
@@ -123,6 +133,7 @@ func (o *sockaddrObjects) Close() error {
 // It can be passed to loadSockaddrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sockaddrMaps struct {
 	DgramSeen *ebpf.Map `ebpf:"dgram_seen"`
+	DnsSocks  *ebpf.Map `ebpf:"dns_socks"`
 	Events    *ebpf.Map `ebpf:"events"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 }
@@ -130,6 +141,7 @@ type sockaddrMaps struct {
 func (m *sockaddrMaps) Close() error {
 	return _SockaddrClose(
 		m.DgramSeen,
+		m.DnsSocks,
 		m.Events,
 		m.Stats,
 	)

@@ -333,8 +333,9 @@ func TestFastOpen(t *testing.T) {
 	}
 }
 
-// TestSockaddrHooksOptional: where the socket address hooks cannot attach
-// the sensor starts with the rest and says why.
+// TestSockaddrHooksOptional: where the socket address hooks (and the DNS
+// response hook, on the same cgroup root) cannot attach the sensor starts
+// with the rest and says why.
 func TestSockaddrHooksOptional(t *testing.T) {
 	testutil.RequireRoot(t)
 	for _, root := range []string{"-", filepath.Join(t.TempDir(), "not-a-cgroup")} {
@@ -344,7 +345,8 @@ func TestSockaddrHooksOptional(t *testing.T) {
 		}
 		n := 0
 		for _, hk := range s.Hooks() {
-			if !strings.HasPrefix(hk.Name, "sockaddr_") {
+			// The DNS response hook attaches to the cgroup root too.
+			if !strings.HasPrefix(hk.Name, "sockaddr_") && hk.Name != "dns" {
 				if !hk.Attached {
 					t.Errorf("root %q: required hook %s not attached: %v", root, hk.Name, hk.Err)
 				}
@@ -355,10 +357,32 @@ func TestSockaddrHooksOptional(t *testing.T) {
 				t.Errorf("root %q: hook %+v: want optional, not attached, with a reason", root, hk)
 			}
 		}
-		if n != 4 {
-			t.Errorf("root %q: %d socket address hooks reported, want 4", root, n)
+		if n != 5 {
+			t.Errorf("root %q: %d socket address and DNS hooks reported, want 5", root, n)
+		}
+		if on, err := s.DNSCapture(); on || err == nil {
+			t.Errorf("root %q: DNS capture %v, %v: want off with a reason", root, on, err)
 		}
 		s.Close()
+	}
+}
+
+// TestDNSHookOff: turned off in the configuration, the DNS response hook
+// is not loaded or listed, and DNSCapture says why.
+func TestDNSHookOff(t *testing.T) {
+	testutil.RequireRoot(t)
+	s, err := New(Options{RingBytes: 1 << 22, DNS: DNSOptions{Off: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, hk := range s.Hooks() {
+		if hk.Name == "dns" {
+			t.Errorf("hook listed: %+v", hk)
+		}
+	}
+	if on, err := s.DNSCapture(); on || !errors.Is(err, ErrDNSOff) {
+		t.Errorf("DNS capture %v, %v; want off, %v", on, err, ErrDNSOff)
 	}
 }
 

@@ -22,6 +22,14 @@ type sockaddrlegacyDgramKey struct {
 	Pad    uint32
 }
 
+type sockaddrlegacyDnsOwner struct {
+	_       structs.HostLayout
+	StartNs uint64
+	Tgid    uint32
+	Tid     uint32
+	Comm    [16]int8
+}
+
 type sockaddrlegacyPendingConnect struct {
 	_    structs.HostLayout
 	Addr struct {
@@ -39,6 +47,7 @@ type sockaddrlegacyPendingConnect struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	sockaddrlegacyMapDgramSeen         = "dgram_seen"
+	sockaddrlegacyMapDnsSocks          = "dns_socks"
 	sockaddrlegacyMapEvents            = "events"
 	sockaddrlegacyMapPendingConnects   = "pending_connects"
 	sockaddrlegacyMapStats             = "stats"
@@ -103,6 +112,7 @@ type sockaddrlegacyProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sockaddrlegacyMapSpecs struct {
 	DgramSeen       *ebpf.MapSpec `ebpf:"dgram_seen"`
+	DnsSocks        *ebpf.MapSpec `ebpf:"dns_socks"`
 	Events          *ebpf.MapSpec `ebpf:"events"`
 	PendingConnects *ebpf.MapSpec `ebpf:"pending_connects"`
 	Stats           *ebpf.MapSpec `ebpf:"stats"`
@@ -137,6 +147,7 @@ func (o *sockaddrlegacyObjects) Close() error {
 // It can be passed to loadSockaddrlegacyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sockaddrlegacyMaps struct {
 	DgramSeen       *ebpf.Map `ebpf:"dgram_seen"`
+	DnsSocks        *ebpf.Map `ebpf:"dns_socks"`
 	Events          *ebpf.Map `ebpf:"events"`
 	PendingConnects *ebpf.Map `ebpf:"pending_connects"`
 	Stats           *ebpf.Map `ebpf:"stats"`
@@ -145,6 +156,7 @@ type sockaddrlegacyMaps struct {
 func (m *sockaddrlegacyMaps) Close() error {
 	return _SockaddrlegacyClose(
 		m.DgramSeen,
+		m.DnsSocks,
 		m.Events,
 		m.PendingConnects,
 		m.Stats,

@@ -22,6 +22,12 @@ type Stats struct {
 	// whose first datagram already has its connection record. They are
 	// not lost: each pair is reported once, not per datagram.
 	DatagramsFolded uint64
+	// DNSRateLimited counts DNS responses the in-kernel rate limit kept
+	// out of the ring (counted, not copied); DNSSkipped counts port 53
+	// TCP segments that did not hold one whole message, which the hook
+	// does not reassemble.
+	DNSRateLimited uint64
+	DNSSkipped     uint64
 
 	// Read counts records decoded by the reader, by kind.
 	Read map[Kind]uint64
@@ -58,6 +64,7 @@ var statSlots = []struct {
 	{KindExit, execStatIndexSTAT_EXIT_EMITTED, execStatIndexSTAT_EXIT_LOST},
 	{KindFork, execStatIndexSTAT_FORK_EMITTED, execStatIndexSTAT_FORK_LOST},
 	{KindConnect, execStatIndexSTAT_CONNECT_EMITTED, execStatIndexSTAT_CONNECT_LOST},
+	{KindDNS, execStatIndexSTAT_DNS_EMITTED, execStatIndexSTAT_DNS_LOST},
 }
 
 // Stats reads the kernel counters and the reader's own.
@@ -90,6 +97,8 @@ func (s *Sensor) Stats() (Stats, error) {
 	st.PendingFull = kernel[execStatIndexSTAT_CONNECT_PENDING_FULL]
 	st.ScratchMissing = kernel[execStatIndexSTAT_SCRATCH_MISSING]
 	st.DatagramsFolded = kernel[execStatIndexSTAT_DATAGRAM_FOLDED]
+	st.DNSRateLimited = kernel[execStatIndexSTAT_DNS_RATE_LIMITED]
+	st.DNSSkipped = kernel[execStatIndexSTAT_DNS_SKIPPED]
 	if s.reader != nil {
 		st.RingPending = s.reader.AvailableBytes()
 	}

@@ -16,6 +16,7 @@ enum event_type {
 	EVENT_EXIT = 2,
 	EVENT_FORK = 3,
 	EVENT_CONNECT = 4,
+	EVENT_DNS = 5,
 };
 
 /* Sizes of the variable-length sections of an exec record. */
@@ -77,6 +78,10 @@ enum stat_index {
 	STAT_CONNECT_PENDING_FULL, /* legacy enter->exit stash full: a connect went unrecorded */
 	STAT_SCRATCH_MISSING,      /* per-CPU scratch lookup failed (should never happen) */
 	STAT_DATAGRAM_FOLDED,      /* datagrams to a (socket, destination) already reported */
+	STAT_DNS_EMITTED,          /* DNS responses copied to the ring (dns.bpf.c) */
+	STAT_DNS_LOST,             /* DNS responses the full ring could not take */
+	STAT_DNS_RATE_LIMITED,     /* DNS responses over the in-kernel rate limit: not copied */
+	STAT_DNS_SKIPPED,          /* port 53 segments not copied: TCP segments without a whole message, IP fragments */
 	STAT_MAX,
 };
 
@@ -161,6 +166,46 @@ struct connect_event {
 	__u8 saddr[16];
 	__u16 via; /* enum connect_via */
 	__u16 _pad;
+};
+
+/*
+ * DNS responses (dns.bpf.c): a bounded copy of the message delivered to a
+ * socket from port 53, and the process that owns the socket as the socket
+ * address hooks recorded it when it sent to port 53.
+ */
+#define DNS_PAYLOAD_MAX 512 /* bytes of the DNS message copied; the rest is cut */
+
+/* dns_event.flags */
+enum dns_flag {
+	DNS_TRUNCATED = 1 << 0, /* the message was longer than DNS_PAYLOAD_MAX: the copy is cut */
+	DNS_TCP = 1 << 1,       /* came over TCP (one segment holding the whole message) */
+	DNS_OWNER = 1 << 2,     /* the socket's owner is known: hdr.tid/tgid and owner_* are set */
+};
+
+/* The process behind a socket that sent to port 53 (socket cookie -> owner). */
+struct dns_owner {
+	__u64 start_ns; /* group leader start, CLOCK_BOOTTIME */
+	__u32 tgid;
+	__u32 tid;
+	char comm[16];
+};
+
+struct dns_event {
+	struct event_header hdr; /* tid/tgid: the socket owner's, 0 when unknown */
+	__u64 owner_start_ns;
+	__u64 cookie;      /* the receiving socket's cookie */
+	char owner_comm[16];
+	__u16 family;      /* AF_INET or AF_INET6 */
+	__u16 protocol;    /* IPPROTO_UDP or IPPROTO_TCP */
+	__u16 sport;       /* the server's port (53), host order */
+	__u16 dport;       /* the receiving socket's port, host order */
+	__u8 saddr[16];    /* the server; IPv4 in the first 4 bytes */
+	__u8 daddr[16];    /* the receiver */
+	__u16 flags;       /* enum dns_flag */
+	__u16 payload_len; /* bytes of payload[] that hold the message */
+	__u16 msg_len;     /* the message's length on the wire */
+	__u16 _pad;
+	__u8 payload[DNS_PAYLOAD_MAX];
 };
 
 #endif /* ARGUS_EVENTS_H */

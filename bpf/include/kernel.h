@@ -355,4 +355,23 @@ struct bpf_sock_addr_kern {
 	struct sock *sk;
 } __attribute__((preserve_access_index));
 
+/*
+ * The context of cgroup skb programs, up to the last member read: a uapi
+ * struct (include/uapi/linux/bpf.h) whose loads the verifier rewrites, so
+ * its layout must match. Only len is read; the packet itself is read
+ * with bpf_skb_load_bytes, from the network header on.
+ */
+struct __sk_buff {
+	__u32 len;
+	__u32 pkt_type;
+	__u32 mark;
+	__u32 queue_mapping;
+	__u32 protocol;
+};
+
+/* uapi: a map value's lock for bpf_spin_lock/bpf_spin_unlock. */
+struct bpf_spin_lock {
+	__u32 val;
+};
+
 #endif /* ARGUS_KERNEL_H */

@@ -35,6 +35,7 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 			RingBytes:    int(c.Sensor.RingBytes),
 			PollInterval: time.Duration(c.Sensor.PollInterval),
 			QueueLen:     c.Sensor.QueueLen,
+			DNS:          sensor.DNSOptions{Off: !c.DNS.Capture, Rate: c.DNS.RateLimit, Burst: c.DNS.Burst},
 		},
 		Hasher: hasher.Options{
 			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), SuspectMaxFileSize: int64(c.Hashing.SuspectMaxFileSize), Workers: c.Hashing.Workers,
@@ -49,6 +50,9 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 		MetricsAddr:  c.Metrics.Address,
 		StateDir:     stateDir(c),
 		Prevalence:   prevalence.Options{MaxEntries: c.Prevalence.MaxEntries},
+		DNSCacheSize: c.DNS.CacheSize,
+		DNSMinTTL:    time.Duration(c.DNS.MinTTL),
+		NoDNSRecords: !c.DNS.Records,
 		Version:      version,
 		Logger:       log,
 	}, nil

@@ -264,7 +264,7 @@ func TestCheck(t *testing.T) {
 	if _, legacy := r.Hooks["connect_enter"]; legacy {
 		want = []string{"exec", "exit", "fork", "connect_enter", "connect_exit"}
 	}
-	want = append(want, "sockaddr_connect4", "sockaddr_connect6", "sockaddr_sendmsg4", "sockaddr_sendmsg6")
+	want = append(want, "sockaddr_connect4", "sockaddr_connect6", "sockaddr_sendmsg4", "sockaddr_sendmsg6", "dns")
 	if len(r.Hooks) != len(want) {
 		t.Errorf("hooks %v, want %v", r.Hooks, want)
 	}

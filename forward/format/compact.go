@@ -111,6 +111,10 @@ func appendCompact(dst []byte, r *event.Record, color bool) []byte {
 		c.paint(cDim, func() { c.b = append(c.b, "hash   "...) })
 		c.kv("ref", r.RefID)
 		c.process(r.Process, false)
+	case event.KindDNSQuery:
+		c.paint(cCyan, func() { c.b = append(c.b, "dns    "...) })
+		c.process(r.Process, false)
+		c.dns(r.DNS)
 	default:
 		c.b = appendSafe(c.b, string(r.Kind))
 	}
@@ -223,6 +227,10 @@ func (c *compact) network(n *event.Network) {
 		return
 	}
 	c.b = append(c.b, " -> "...)
+	if n.DstHostname != "" {
+		c.b = appendSafe(c.b, n.DstHostname)
+		c.b = append(c.b, ' ')
+	}
 	c.b = appendSafe(c.b, hostPort(n.DstIP, n.DstPort))
 	c.b = append(c.b, '/')
 	c.b = appendSafe(c.b, n.Protocol)
@@ -238,6 +246,34 @@ func (c *compact) network(n *event.Network) {
 	c.b = appendSafe(c.b, n.Result)
 	if n.Source != "" {
 		c.kv("source", n.Source)
+	}
+}
+
+// dns writes the question, its response code and what the name resolved
+// to, and who answered.
+func (c *compact) dns(d *event.DNS) {
+	if d == nil {
+		return
+	}
+	c.b = append(c.b, ' ')
+	c.b = appendSafe(c.b, d.Name)
+	c.b = append(c.b, ' ')
+	c.b = appendSafe(c.b, d.Type)
+	c.b = append(c.b, ' ')
+	c.b = appendSafe(c.b, d.RCode)
+	if len(d.ResolvedIPs) > 0 {
+		c.b = append(c.b, " ="...)
+		for _, ip := range d.ResolvedIPs {
+			c.b = append(c.b, ' ')
+			c.b = appendSafe(c.b, ip)
+		}
+	}
+	c.b = append(c.b, " from "...)
+	c.b = appendSafe(c.b, hostPort(d.ServerIP, d.ServerPort))
+	c.b = append(c.b, '/')
+	c.b = appendSafe(c.b, d.Transport)
+	if d.Truncated || d.Partial {
+		c.word("partial")
 	}
 }
 

@@ -35,6 +35,13 @@ func compactSamples() (launch, conn, det, health, hash *event.Record) {
 
 func TestCompactLines(t *testing.T) {
 	launch, conn, det, health, hash := compactSamples()
+	named := *conn
+	nn := *conn.Network
+	nn.DstHostname = "c2.argus.test"
+	named.Network = &nn
+	dns := &event.Record{Schema: event.Schema, Kind: event.KindDNSQuery, Time: conn.Time, Process: conn.Process,
+		DNS: &event.DNS{Name: "c2.argus.test", Type: "AAAA", RCode: "NOERROR", ResolvedIPs: []string{"2001:db8::1"},
+			Transport: "udp", ServerIP: "10.9.0.1", ServerPort: 53, Truncated: true}}
 	for _, tc := range []struct {
 		r    *event.Record
 		want string
@@ -44,6 +51,8 @@ func TestCompactLines(t *testing.T) {
 		{det, `2026-11-26T03:08:59.225Z DETECT  t1587_develop_capabilities_unsigned_exec CRITICAL T1587 new:new_file,rare DEGRADED mytrue2[15111] /tmp/mytrue2 unowned [tmp] sha256=c79bf44242829108e323378531f4ac839513ca1fba45efd6583643526e1e9fd2 -> [2001:db8::1]:4444/tcp external ECONNREFUSED connections=3 summary="unowned /tmp/mytrue2 connected to 2001:db8::1:4444"`},
 		{health, `2026-11-26T03:08:59.225Z health  running lost=3 (kernel=2 dropped=1 decode=0) hooks=1/2 unattached:connect_sendmsg4 processes=120 output_dropped=5 write_errors=7 up=1m1s`},
 		{hash, `2026-11-26T03:08:59.225Z hash    ref=abc-1 big[9] /opt/big hash=too_large`},
+		{&named, `2026-11-26T03:08:59.225Z connect mytrue2[15111] /tmp/mytrue2 hash=pending -> c2.argus.test [2001:db8::1]:4444/tcp external ECONNREFUSED`},
+		{dns, `2026-11-26T03:08:59.225Z dns     mytrue2[15111] /tmp/mytrue2 hash=pending c2.argus.test AAAA NOERROR = 2001:db8::1 from 10.9.0.1:53/udp partial`},
 	} {
 		got := string(FormatCompact.Append(nil, tc.r))
 		if got != tc.want {

@@ -59,6 +59,8 @@ func appendECS(b []byte, r *event.Record) []byte {
 		w.raw("health", h)
 		w.end()
 		w.str("message", "argus sensor "+r.Health.State)
+	case r.DNS != nil:
+		ecsDNS(&w, r)
 	case r.Network != nil:
 		outcome := "failure"
 		switch r.Network.Result {
@@ -192,6 +194,7 @@ func ecsNetwork(w *jw, n *event.Network) {
 		w.str("ip", normIP(n.DstIP))
 	}
 	w.uint("port", uint64(n.DstPort))
+	w.strNZ("domain", n.DstHostname)
 	w.end()
 	w.obj("network")
 	w.str("transport", n.Protocol)
@@ -306,7 +309,87 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 		w.strNZ("source", n.Source)
 		w.end()
 	}
+	if d := r.DNS; d != nil && (d.Truncated || d.Partial) {
+		w.obj("dns")
+		if d.Truncated {
+			w.bool("truncated", true)
+		}
+		if d.Partial {
+			w.bool("partial", true)
+		}
+		w.end()
+	}
 	w.end()
+}
+
+// ecsDNS writes a dns_query as ECS describes a DNS answer: dns.type
+// "answer", the question, the answers and the resolved addresses, with the
+// receiving host as source and the server as destination.
+func ecsDNS(w *jw, r *event.Record) {
+	d := r.DNS
+	outcome := "success"
+	if d.RCode != "NOERROR" {
+		outcome = "failure"
+	}
+	ecsEvent(w, r, "event", "network", "protocol", "dns_answer", outcome)
+	w.obj("source")
+	w.str("ip", normIP(d.ClientIP))
+	w.uint("port", uint64(d.ClientPort))
+	w.end()
+	w.obj("destination")
+	w.str("ip", normIP(d.ServerIP))
+	w.uint("port", uint64(d.ServerPort))
+	w.end()
+	w.obj("network")
+	w.str("protocol", "dns")
+	w.str("transport", d.Transport)
+	w.str("iana_number", ianaNumber(d.Transport))
+	if strings.Contains(normIP(d.ServerIP), ":") {
+		w.str("type", "ipv6")
+	} else {
+		w.str("type", "ipv4")
+	}
+	w.str("direction", "egress")
+	w.end()
+	w.obj("dns")
+	w.str("type", "answer")
+	w.str("id", strconv.Itoa(int(d.ID)))
+	w.str("response_code", d.RCode)
+	if d.ServerTruncated {
+		w.strs("header_flags", []string{"TC"})
+	}
+	w.obj("question")
+	w.str("name", d.Name)
+	w.str("type", d.Type)
+	w.str("class", "IN")
+	w.end()
+	if len(d.Answers) > 0 {
+		w.arr("answers")
+		for _, a := range d.Answers {
+			w.open()
+			w.str("name", a.Name)
+			w.str("type", a.Type)
+			w.str("class", "IN")
+			w.uint("ttl", uint64(a.TTL))
+			w.strNZ("data", a.Data)
+			w.end()
+		}
+		w.endArr()
+	}
+	if len(d.ResolvedIPs) > 0 {
+		w.arr("resolved_ip")
+		for _, ip := range d.ResolvedIPs {
+			w.elemStr(normIP(ip))
+		}
+		w.endArr()
+	}
+	w.end()
+	if r.Process != nil {
+		ecsProcess(w, r, r.Process, "")
+		ecsUser(w, r.Process)
+	}
+	ecsArgus(w, r, r.Process)
+	w.str("message", "dns "+d.Name+" "+d.Type+" "+d.RCode)
 }
 
 // ecsTree writes a process lineage (a record's ancestors, a detection's

@@ -54,7 +54,7 @@ func TestParseFormat(t *testing.T) {
 
 var udmEventTypes = map[string]bool{
 	"PROCESS_LAUNCH": true, "NETWORK_CONNECTION": true, "STATUS_UPDATE": true,
-	"PROCESS_UNCATEGORIZED": true, "GENERIC_EVENT": true,
+	"PROCESS_UNCATEGORIZED": true, "GENERIC_EVENT": true, "NETWORK_DNS": true,
 }
 
 func TestUDMRequiredFields(t *testing.T) {
@@ -181,6 +181,7 @@ func TestUDMNetworkConnectionSemantics(t *testing.T) {
 		"principal.process_ancestors.0.pid":                 "8004",
 		"additional.network_dst_ip_original":                "::ffff:192.0.2.1",
 		"principal.process.file.security_result.0.severity": "HIGH",
+		"target.hostname":                                   "c2.argus.test",
 	}
 	for k, v := range want {
 		if got := recordtest.Get(m, k); !reflect.DeepEqual(got, v) {
@@ -205,12 +206,72 @@ func TestUDMDetectionSemantics(t *testing.T) {
 		"security_result.0.attack_details.techniques.2.subtechnique_name": "Compromise Software Supply Chain",
 		"principal.process.file.sha256":                                   strings.Repeat("ab", 32),
 		"target.ip.0":                                                     "192.0.2.1",
+		"target.hostname":                                                 "c2.argus.test",
 		"additional.degraded":                                             true,
 		"additional.event_ids.1":                                          recordtest.Connect(1, true).ID,
 	}
 	for k, v := range want {
 		if got := recordtest.Get(m, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("%s = %#v, want %#v", k, got, v)
+		}
+	}
+}
+
+// TestUDMDNSSemantics: a dns_query is a NETWORK_DNS event with the
+// message in network.dns, types and codes as numbers.
+func TestUDMDNSSemantics(t *testing.T) {
+	m := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.DNSQuery(0, false)))
+	for k, v := range map[string]any{
+		"metadata.event_type":              "NETWORK_DNS",
+		"metadata.product_event_type":      "dns_query",
+		"principal.hostname":               "vm1",
+		"principal.ip.0":                   "10.9.0.2",
+		"target.ip.0":                      "10.9.0.1",
+		"target.port":                      float64(53),
+		"network.application_protocol":     "DNS",
+		"network.ip_protocol":              "UDP",
+		"network.dns.id":                   float64(4242),
+		"network.dns.response":             true,
+		"network.dns.response_code":        float64(0),
+		"network.dns.questions.0.name":     "www.argus.test",
+		"network.dns.questions.0.type":     float64(1),
+		"network.dns.answers.0.type":       float64(5),
+		"network.dns.answers.0.data":       "edge.argus.test",
+		"network.dns.answers.1.ttl":        float64(60),
+		"additional.dns_resolved_ips.0":    "192.0.2.1",
+		"principal.process.pid":            nil, // no process known
+		"network.dns.truncated":            nil,
+		"additional.dns_truncated":         nil,
+		"additional.dns_rcode":             "NOERROR",
+		"additional.dns_type":              "A",
+		"principal.process.file.full_path": nil,
+		"network.dns.questions.0.class":    float64(1),
+		"network.dns.answers.1.data":       "192.0.2.1",
+		"network.dns.answers.1.name":       "edge.argus.test",
+		"network.direction":                "OUTBOUND",
+		"metadata.product_log_id":          recordtest.DNSQuery(0, false).ID,
+		"additional.boot_id":               recordtest.Boot,
+		"network.dns.answers.0.name":       "www.argus.test",
+		"network.dns.answers.0.ttl":        float64(300),
+		"network.dns.answers.1.type":       float64(1),
+		"network.dns.answers.0.class":      float64(1),
+		"principal.port":                   float64(40000),
+		"target.hostname":                  nil,
+		"metadata.vendor_name":             "Argus",
+		"metadata.product_name":            "argus-sensor",
+	} {
+		if got := recordtest.Get(m, k); !reflect.DeepEqual(got, v) {
+			t.Errorf("%s = %#v, want %#v", k, got, v)
+		}
+	}
+	f := recordtest.MustJSON(t, FormatUDM.Append(nil, recordtest.DNSQuery(0, true)))
+	for k, v := range map[string]any{
+		"principal.process.pid": "8017", "principal.process.file.full_path": "/tmp/mytrue", "network.ip_protocol": "TCP",
+		"network.dns.truncated": true, "network.dns.response_code": float64(3), "network.dns.questions.0.type": float64(28),
+		"additional.dns_truncated": true, "additional.dns_partial": true, "network.dns.answers": nil,
+	} {
+		if got := recordtest.Get(f, k); !reflect.DeepEqual(got, v) {
+			t.Errorf("full: %s = %#v, want %#v", k, got, v)
 		}
 	}
 }
@@ -260,6 +321,7 @@ func TestECSSemantics(t *testing.T) {
 		"event.category.0": "network", "destination.ip": "192.0.2.1", "destination.port": float64(4444),
 		"source.ip": "10.0.0.5", "network.transport": "tcp", "network.direction": "egress",
 		"event.outcome": "success", "argus.network.external": true, "argus.network.source": "sock_diag",
+		"destination.domain": "c2.argus.test",
 	} {
 		if got := recordtest.Get(c, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("connect %s = %#v, want %#v", k, got, v)
@@ -270,9 +332,33 @@ func TestECSSemantics(t *testing.T) {
 		"event.kind": "alert", "rule.name": "t1587_develop_capabilities_unsigned_exec",
 		"threat.technique.id.0": "T1587", "threat.tactic.id.0": "TA0042", "event.severity": float64(73),
 		"threat.technique.subtechnique.id.1": "T1195.002", "destination.ip": "192.0.2.1",
+		"destination.domain": "c2.argus.test",
 	} {
 		if got := recordtest.Get(d, k); !reflect.DeepEqual(got, v) {
 			t.Errorf("detection %s = %#v, want %#v", k, got, v)
+		}
+	}
+	q := recordtest.MustJSON(t, FormatECS.Append(nil, recordtest.DNSQuery(0, false)))
+	for k, v := range map[string]any{
+		"event.kind": "event", "event.category.0": "network", "event.type.0": "protocol", "event.action": "dns_answer",
+		"event.outcome": "success", "event.dataset": "argus.dns_query", "network.protocol": "dns", "network.transport": "udp",
+		"network.type": "ipv4", "source.ip": "10.9.0.2", "source.port": float64(40000), "destination.ip": "10.9.0.1",
+		"destination.port": float64(53), "dns.type": "answer", "dns.id": "4242", "dns.response_code": "NOERROR",
+		"dns.question.name": "www.argus.test", "dns.question.type": "A", "dns.answers.0.type": "CNAME",
+		"dns.answers.0.data": "edge.argus.test", "dns.answers.1.ttl": float64(60), "dns.resolved_ip.0": "192.0.2.1",
+		"dns.header_flags": nil, "process": nil, "message": "dns www.argus.test A NOERROR",
+	} {
+		if got := recordtest.Get(q, k); !reflect.DeepEqual(got, v) {
+			t.Errorf("dns_query %s = %#v, want %#v", k, got, v)
+		}
+	}
+	qf := recordtest.MustJSON(t, FormatECS.Append(nil, recordtest.DNSQuery(0, true)))
+	for k, v := range map[string]any{
+		"event.outcome": "failure", "dns.response_code": "NXDOMAIN", "dns.header_flags.0": "TC", "network.transport": "tcp",
+		"process.pid": float64(8017), "argus.dns.truncated": true, "argus.dns.partial": true, "dns.answers": nil,
+	} {
+		if got := recordtest.Get(qf, k); !reflect.DeepEqual(got, v) {
+			t.Errorf("full dns_query %s = %#v, want %#v", k, got, v)
 		}
 	}
 }

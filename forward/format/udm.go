@@ -22,6 +22,7 @@ const (
 	udmStatusUpdate         = "STATUS_UPDATE"
 	udmProcessUncategorized = "PROCESS_UNCATEGORIZED"
 	udmGenericEvent         = "GENERIC_EVENT"
+	udmNetworkDNS           = "NETWORK_DNS"
 )
 
 // udmEventType picks the event type from what the record holds, not from
@@ -40,6 +41,10 @@ func udmEventType(r *event.Record) string {
 		}
 	case event.KindSensorHealth:
 		return udmStatusUpdate
+	case event.KindDNSQuery:
+		if r.DNS != nil {
+			return udmNetworkDNS
+		}
 	case event.KindHashUpdate:
 		if r.Process != nil {
 			return udmProcessUncategorized
@@ -77,6 +82,8 @@ func appendUDM(b []byte, r *event.Record) []byte {
 		udmHealth(&w, r)
 	case typ == udmNetworkConnection:
 		udmConnection(&w, r)
+	case typ == udmNetworkDNS:
+		udmDNS(&w, r)
 	case r.Process != nil:
 		udmLaunch(&w, r)
 	default:
@@ -169,6 +176,7 @@ func udmConnection(w *jw, r *event.Record) {
 	w.end()
 
 	w.obj("target")
+	w.strNZ("hostname", n.DstHostname)
 	w.arr("ip")
 	w.elemStr(normIP(n.DstIP))
 	w.endArr()
@@ -176,6 +184,73 @@ func udmConnection(w *jw, r *event.Record) {
 	w.end()
 
 	udmNetwork(w, n)
+	if r.Process != nil {
+		udmScript(w, r.Process)
+	}
+	udmProcessAdditional(w, r, r.Process)
+}
+
+// udmDNS maps dns_query: principal is the process that received the
+// answer, target the server that gave it, network.dns the message.
+func udmDNS(w *jw, r *event.Record) {
+	d := r.DNS
+	udmPrincipalHost(w, r, "")
+	w.arr("ip")
+	w.elemStr(normIP(d.ClientIP))
+	w.endArr()
+	w.uint("port", uint64(d.ClientPort))
+	if p := r.Process; p != nil {
+		w.obj("user")
+		w.uintStr("userid", uint64(p.UID))
+		w.end()
+		w.obj("process")
+		udmProcessBody(w, r, p)
+		w.end()
+	}
+	w.end()
+
+	w.obj("target")
+	w.arr("ip")
+	w.elemStr(normIP(d.ServerIP))
+	w.endArr()
+	w.uint("port", uint64(d.ServerPort))
+	w.end()
+
+	w.obj("network")
+	w.str("application_protocol", "DNS")
+	if proto := udmIPProtocol(d.Transport); proto != "" {
+		w.str("ip_protocol", proto)
+	}
+	w.str("direction", "OUTBOUND")
+	w.obj("dns")
+	w.uint("id", uint64(d.ID))
+	w.bool("response", true)
+	if d.ServerTruncated {
+		w.bool("truncated", true)
+	}
+	w.uint("response_code", uint64(dnsRCodeNumber(d.RCode)))
+	w.arr("questions")
+	w.open()
+	w.str("name", d.Name)
+	w.uint("type", uint64(dnsTypeNumber(d.Type)))
+	w.uint("class", 1)
+	w.end()
+	w.endArr()
+	if len(d.Answers) > 0 {
+		w.arr("answers")
+		for _, a := range d.Answers {
+			w.open()
+			w.str("name", a.Name)
+			w.uint("type", uint64(dnsTypeNumber(a.Type)))
+			w.uint("class", 1)
+			w.uint("ttl", uint64(a.TTL))
+			w.strNZ("data", a.Data)
+			w.end()
+		}
+		w.endArr()
+	}
+	w.end()
+	w.end()
 	if r.Process != nil {
 		udmScript(w, r.Process)
 	}
@@ -414,6 +489,19 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 			w.str("network_dst_ip_original", n.DstIP)
 		}
 	}
+	if d := r.DNS; d != nil {
+		if len(d.ResolvedIPs) > 0 {
+			w.strs("dns_resolved_ips", d.ResolvedIPs)
+		}
+		w.str("dns_rcode", d.RCode)
+		w.str("dns_type", d.Type)
+		if d.Truncated {
+			w.bool("dns_truncated", true)
+		}
+		if d.Partial {
+			w.bool("dns_partial", true)
+		}
+	}
 	w.end()
 }
 
@@ -552,6 +640,7 @@ func udmDetection(w *jw, r *event.Record) {
 	w.end()
 	if n := detectionNetwork(d); n != nil && n.DstIP != "" {
 		w.obj("target")
+		w.strNZ("hostname", n.DstHostname)
 		w.arr("ip")
 		w.elemStr(normIP(n.DstIP))
 		w.endArr()

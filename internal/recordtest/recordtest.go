@@ -98,6 +98,7 @@ func Connect(i int, full bool) *event.Record {
 		r.Network.External = ptr(true)
 		r.Network.Source = "sock_diag"
 		r.Network.Result = "established"
+		r.Network.DstHostname = "c2.argus.test"
 		sc := *r.Process.Script
 		sc.SHA256, sc.HashStatus = "", "too_large"
 		r.Process.Script = &sc
@@ -174,12 +175,37 @@ func HashUpdate(full bool) *event.Record {
 	return r
 }
 
+// DNSQuery is the dns_query the process Launch(i, full) received: the
+// answer for www.argus.test through a CNAME chain, with the flags set when
+// full; without its process when not.
+func DNSQuery(i int, full bool) *event.Record {
+	r := Launch(i, full)
+	r.Kind = event.KindDNSQuery
+	r.ID = fmt.Sprintf("4b35b4dd-%x-0-5", 0x76b359cade+i)
+	r.Process.Ancestors = nil
+	r.DNS = &event.DNS{
+		ID: 4242, Name: "www.argus.test", Type: "A", RCode: "NOERROR",
+		Answers: []event.DNSAnswer{{Name: "www.argus.test", Type: "CNAME", TTL: 300, Data: "edge.argus.test"},
+			{Name: "edge.argus.test", Type: "A", TTL: 60, Data: "192.0.2.1"}},
+		ResolvedIPs: []string{"192.0.2.1"}, Transport: "udp", ServerIP: "10.9.0.1", ServerPort: 53,
+		ClientIP: "10.9.0.2", ClientPort: 40000,
+	}
+	if full {
+		r.DNS.Type, r.DNS.Transport, r.DNS.RCode = "AAAA", "tcp", "NXDOMAIN"
+		r.DNS.Answers, r.DNS.ResolvedIPs = nil, nil
+		r.DNS.ServerTruncated, r.DNS.Truncated, r.DNS.Partial = true, true, true
+	} else {
+		r.Process = nil
+	}
+	return r
+}
+
 // All covers every kind, with optional fields filled and empty,
 // and records missing the parts their kind usually has.
 func All() []*event.Record {
 	var out []*event.Record
 	for _, full := range []bool{false, true} {
-		out = append(out, Launch(1, full), Connect(2, full), Health(full), Detection(full), HashUpdate(full))
+		out = append(out, Launch(1, full), Connect(2, full), Health(full), Detection(full), HashUpdate(full), DNSQuery(3, full))
 	}
 	out = append(out,
 		&event.Record{Schema: event.Schema, ID: "bare-launch", Kind: event.KindProcessLaunch, Time: Time, Host: event.Host{Hostname: "vm1"}},
@@ -187,6 +213,7 @@ func All() []*event.Record {
 		&event.Record{Schema: event.Schema, ID: "odd \"name\"\n\xff", Kind: "future_kind", Time: Time, Host: event.Host{Hostname: "host with space\u2028"}},
 		&event.Record{Schema: event.Schema, ID: "no-dst", Kind: event.KindNetworkConnection, Time: Time,
 			Host: event.Host{Hostname: "vm1"}, Network: &event.Network{Protocol: "udplite", Family: "ipv4"}},
+		&event.Record{Schema: event.Schema, ID: "dns-without-dns", Kind: event.KindDNSQuery, Time: Time, Host: event.Host{Hostname: "vm1"}},
 		&event.Record{Schema: event.Schema, ID: "empty-detection", Kind: event.KindDetection, Time: Time,
 			Host: event.Host{Hostname: "vm1"}, Detection: &event.Detection{Rule: "r", Severity: "bogus", Tactic: "TA0002"}},
 	)

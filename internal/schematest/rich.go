@@ -38,7 +38,7 @@ func Rich() []*event.Record {
 	ext := true
 	conn.Network = &event.Network{
 		Protocol: "tcp", Family: "ipv6", DstIP: "::ffff:192.0.2.1", DstPort: 4444,
-		SrcIP: "::ffff:10.0.0.5", SrcPort: 51512, Result: "ECONNREFUSED", ResultCode: -111,
+		SrcIP: "::ffff:10.0.0.5", SrcPort: 51512, Result: "ECONNREFUSED", ResultCode: -111, DstHostname: "c2.argus.test",
 		NetNS: 4026531840, Source: "sock_diag", External: &ext, Via: "io_uring_connect32",
 	}
 
@@ -87,6 +87,9 @@ func Rich() []*event.Record {
 			Outputs: []event.OutputHealth{{Name: "syslog+tcp://siem.example.net:514", Format: "udm", Sent: 100,
 				Errors: 2, Retries: 2, SpoolRecords: 5, SpoolBytes: 5000, Dropped: 1, LastError: "dial tcp: connection refused",
 				Filtered: 40, FilterErrors: 1, ReceiverRefusing: true}},
+			DNS: &event.DNSHealth{Capture: "off", CaptureError: "no cgroup v2 hierarchy mounted", Responses: 1000,
+				RateLimited: 9000, Skipped: 2, Truncated: 3, ParseErrors: 1, Records: 999, CacheEntries: 100, CacheMax: 100,
+				CacheEvicted: 900},
 			Prevalence: &event.PrevalenceHealth{Entries: 1200, Bytes: 393216, Evicted: 3, WriteErrors: 1,
 				Rebuilt: "quick_check: database disk image is malformed", TrackedSince: richTime.Add(-72 * time.Hour)},
 			Version: "v0.1.0",
@@ -97,7 +100,18 @@ func Rich() []*event.Record {
 	d := *det.Detection
 	d.SHA256, d.JoinKey, d.FileIdentity, d.HashStatus = "", "file_identity", "65024:9223372036854775813:1795660818193980487", "too_large"
 	byFile.ID, byFile.Detection = det.ID+"-file", &d
-	return []*event.Record{launch, pending, conn, update, det, health, &byFile}
+	query := richLaunch()
+	query.ID = richBoot[:8] + "-76b359d0a9-1f53-5"
+	query.Kind = event.KindDNSQuery
+	query.Process.Ancestors = nil
+	query.DNS = &event.DNS{
+		ID: 4242, Name: "www.argus.test", Type: "A", RCode: "NOERROR",
+		Answers: []event.DNSAnswer{{Name: "www.argus.test", Type: "CNAME", TTL: 300, Data: "edge.argus.test"},
+			{Name: "edge.argus.test", Type: "A", TTL: 60, Data: "192.0.2.1"}, {Name: "edge.argus.test", Type: "RRSIG", TTL: 60}},
+		ResolvedIPs: []string{"192.0.2.1"}, Transport: "tcp", ServerIP: "192.0.2.1", ServerPort: 53,
+		ClientIP: "192.0.2.2", ClientPort: 40000, ServerTruncated: true, Truncated: true, Partial: true,
+	}
+	return []*event.Record{launch, pending, conn, update, det, health, &byFile, query}
 }
 
 func richLaunch() *event.Record {
