@@ -51,25 +51,8 @@ struct {
 	__type(value, struct exec_scratch);
 } exec_scratch SEC(".maps");
 
-/* put_name copies one component name to the walk's output. */
-static __always_inline long put_name(struct exec_scratch *s, __u32 start, const unsigned char *name,
-				     __u32 trunc_flag)
-{
-	__u32 len = s->walk_len;
-	long n;
-
-	if (len > PATH_BUF - NAME_MAX_BUF) {
-		s->ev.flags |= trunc_flag;
-		return -1;
-	}
-	n = bpf_probe_read_kernel_str(&s->data[(start + len) & DATA_MASK], NAME_MAX_BUF, name);
-	if (n <= 0) {
-		s->ev.flags |= trunc_flag;
-		return -1;
-	}
-	s->walk_len = len + n;
-	return n;
-}
+#define PATH_SCRATCH exec_scratch
+#include "path.h"
 
 /*
  * walk_path appends the components of the path (vfs, dentry) to s->data
@@ -115,30 +98,7 @@ static __noinline int walk_path(struct exec_scratch *s, __u32 start, struct vfsm
 	mnt = real_mount(vfs);
 	d = (struct dentry *)(unsigned long)dentry;
 	mnt_root = (struct dentry *)(unsigned long)mnt_root;
-	for (; i < PATH_DEPTH_MAX; i++) {
-		struct dentry *parent;
-
-		if (d == mnt_root) {
-			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-
-			if (up == mnt)
-				return s->walk_len; /* root of the namespace */
-			d = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = up;
-			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-			continue;
-		}
-		if (put_name(s, start, BPF_CORE_READ(d, d_name.name), trunc_flag) < 0)
-			return s->walk_len;
-		parent = BPF_CORE_READ(d, d_parent);
-		if (d == parent) {
-			s->ev.flags |= EXEC_PATH_DISCONNECTED;
-			return s->walk_len;
-		}
-		d = parent;
-	}
-	s->ev.flags |= trunc_flag;
-	return s->walk_len;
+	return walk_mounts(s, start, mnt, d, mnt_root, i, trunc_flag);
 }
 
 SEC("tp_btf/sched_process_exec")

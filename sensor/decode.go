@@ -37,6 +37,7 @@ var (
 	exitSize    = int(unsafe.Sizeof(lifecycleExitEvent{}))
 	forkSize    = int(unsafe.Sizeof(lifecycleForkEvent{}))
 	connectSize = int(unsafe.Sizeof(connectConnectEvent{}))
+	librarySize = int(unsafe.Sizeof(mmapLibraryEvent{}))
 )
 
 // Decode parses one ring buffer record. It never panics: a record that is
@@ -60,6 +61,12 @@ func Decode(b []byte) (Event, error) {
 			return nil, err
 		}
 		return c, nil
+	case KindLibrary:
+		l, err := decodeLibrary(b)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
 	case KindExit:
 		var r lifecycleExitEvent
 		if !load(&r, b) {
@@ -118,6 +125,28 @@ func decodeExec(b []byte) (*Exec, error) {
 		ParentComm:        comm(r.ParentComm),
 	}
 	return e, nil
+}
+
+func decodeLibrary(b []byte) (*Library, error) {
+	var r mmapLibraryEvent
+	if !load(&r, b) {
+		return nil, shortErr(KindLibrary, len(b), librarySize)
+	}
+	rest := b[librarySize:]
+	if int(r.PathLen) > len(rest) {
+		return nil, fmt.Errorf("decode library record: path needs %d bytes, %d present: %w", r.PathLen, len(rest), ErrBadSection)
+	}
+	flags := mmapLibraryFlag(r.Flags)
+	trunc := flags&mmapLibraryFlagLIBRARY_PATH_TRUNCATED != 0
+	return &Library{
+		Header:        header(execEventHeader(r.Hdr)),
+		Task:          task(execTaskInfo(r.Task)),
+		File:          file(execFileInfo(r.File)),
+		Path:          joinComponents(rest[:r.PathLen], trunc),
+		PathTruncated: trunc,
+		Disconnected:  flags&mmapLibraryFlagLIBRARY_PATH_DISCONNECTED != 0,
+		Mprotect:      flags&mmapLibraryFlagLIBRARY_VIA_MPROTECT != 0,
+	}, nil
 }
 
 func decodeConnect(b []byte) (*Connect, error) {

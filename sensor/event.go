@@ -13,6 +13,7 @@ const (
 	KindExit    Kind = Kind(execEventTypeEVENT_EXIT)
 	KindFork    Kind = Kind(execEventTypeEVENT_FORK)
 	KindConnect Kind = Kind(execEventTypeEVENT_CONNECT)
+	KindLibrary Kind = Kind(execEventTypeEVENT_LIBRARY)
 )
 
 func (k Kind) String() string {
@@ -25,11 +26,14 @@ func (k Kind) String() string {
 		return "fork"
 	case KindConnect:
 		return "connect"
+	case KindLibrary:
+		return "library"
 	}
 	return "unknown"
 }
 
-// Event is one decoded kernel record: *Exec, *Exit, *Fork or *Connect.
+// Event is one decoded kernel record: *Exec, *Exit, *Fork, *Connect or
+// *Library.
 type Event interface {
 	Head() *Header
 }
@@ -107,6 +111,23 @@ type Exec struct {
 	Filename          string
 	FilenameTruncated bool
 	ParentComm        string
+}
+
+// Library is a file a process mapped executable that is not its main
+// executable: a shared library the loader mapped (LD_PRELOAD included), one
+// dlopen(3) loaded, or any file mapped PROT_EXEC. The kernel reports each
+// (process, file) once, and not at all a file TrustLibrary vouched for.
+type Library struct {
+	Header
+	Task Task
+	File File
+	// Path is the file's absolute path, walked in the kernel as for Exec.
+	Path          string
+	PathTruncated bool
+	Disconnected  bool
+	// Mprotect means the mapping was made executable by mprotect(2), not
+	// mapped so by mmap(2).
+	Mprotect bool
 }
 
 // Exit is the death of a whole process (its last thread).

@@ -50,6 +50,7 @@ const (
 	execEventTypeEVENT_EXIT    execEventType = 2
 	execEventTypeEVENT_FORK    execEventType = 3
 	execEventTypeEVENT_CONNECT execEventType = 4
+	execEventTypeEVENT_LIBRARY execEventType = 5
 )
 
 type execExecEvent struct {
@@ -121,7 +122,11 @@ const (
 	execStatIndexSTAT_CONNECT_PENDING_FULL execStatIndex = 8
 	execStatIndexSTAT_SCRATCH_MISSING      execStatIndex = 9
 	execStatIndexSTAT_DATAGRAM_FOLDED      execStatIndex = 10
-	execStatIndexSTAT_MAX                  execStatIndex = 11
+	execStatIndexSTAT_LIBRARY_EMITTED      execStatIndex = 11
+	execStatIndexSTAT_LIBRARY_LOST         execStatIndex = 12
+	execStatIndexSTAT_LIBRARY_TRUSTED      execStatIndex = 13
+	execStatIndexSTAT_LIBRARY_REPEATED     execStatIndex = 14
+	execStatIndexSTAT_MAX                  execStatIndex = 15
 )
 
 type execTaskInfo struct {

@@ -22,6 +22,11 @@ type Stats struct {
 	// whose first datagram already has its connection record. They are
 	// not lost: each pair is reported once, not per datagram.
 	DatagramsFolded uint64
+	// LibrariesTrusted counts executable file mappings the kernel did not
+	// report because userspace had judged the file trusted (TrustLibrary);
+	// LibrariesRepeated those of a file the process had already mapped.
+	LibrariesTrusted  uint64
+	LibrariesRepeated uint64
 
 	// Read counts records decoded by the reader, by kind.
 	Read map[Kind]uint64
@@ -58,6 +63,7 @@ var statSlots = []struct {
 	{KindExit, execStatIndexSTAT_EXIT_EMITTED, execStatIndexSTAT_EXIT_LOST},
 	{KindFork, execStatIndexSTAT_FORK_EMITTED, execStatIndexSTAT_FORK_LOST},
 	{KindConnect, execStatIndexSTAT_CONNECT_EMITTED, execStatIndexSTAT_CONNECT_LOST},
+	{KindLibrary, execStatIndexSTAT_LIBRARY_EMITTED, execStatIndexSTAT_LIBRARY_LOST},
 }
 
 // Stats reads the kernel counters and the reader's own.
@@ -90,6 +96,8 @@ func (s *Sensor) Stats() (Stats, error) {
 	st.PendingFull = kernel[execStatIndexSTAT_CONNECT_PENDING_FULL]
 	st.ScratchMissing = kernel[execStatIndexSTAT_SCRATCH_MISSING]
 	st.DatagramsFolded = kernel[execStatIndexSTAT_DATAGRAM_FOLDED]
+	st.LibrariesTrusted = kernel[execStatIndexSTAT_LIBRARY_TRUSTED]
+	st.LibrariesRepeated = kernel[execStatIndexSTAT_LIBRARY_REPEATED]
 	if s.reader != nil {
 		st.RingPending = s.reader.AvailableBytes()
 	}

@@ -16,6 +16,7 @@ enum event_type {
 	EVENT_EXIT = 2,
 	EVENT_FORK = 3,
 	EVENT_CONNECT = 4,
+	EVENT_LIBRARY = 5,
 };
 
 /* Sizes of the variable-length sections of an exec record. */
@@ -53,6 +54,13 @@ enum connect_flag {
 	CONNECT_KERNEL_THREAD = 1 << 5, /* made by a kernel thread with no process behind it */
 };
 
+/* library_event.flags (the path bits are exec_flag's, set by the shared walk) */
+enum library_flag {
+	LIBRARY_PATH_TRUNCATED = 1 << 0,    /* = EXEC_PATH_TRUNCATED */
+	LIBRARY_PATH_DISCONNECTED = 1 << 4, /* = EXEC_PATH_DISCONNECTED */
+	LIBRARY_VIA_MPROTECT = 1 << 8,      /* made executable by mprotect(2), not mapped so by mmap(2) */
+};
+
 /* connect_event.via: the operation that made the connection. */
 enum connect_via {
 	VIA_CONNECT = 0,    /* connect(2) (or io_uring IORING_OP_CONNECT) */
@@ -75,6 +83,10 @@ enum stat_index {
 	STAT_CONNECT_PENDING_FULL, /* legacy enter->exit stash full: a connect went unrecorded */
 	STAT_SCRATCH_MISSING,      /* per-CPU scratch lookup failed (should never happen) */
 	STAT_DATAGRAM_FOLDED,      /* datagrams to a (socket, destination) already reported */
+	STAT_LIBRARY_EMITTED,
+	STAT_LIBRARY_LOST,
+	STAT_LIBRARY_TRUSTED,      /* executable mappings of files userspace judged trusted: not reported */
+	STAT_LIBRARY_REPEATED,     /* a file the process had already mapped executable: not reported again */
 	STAT_MAX,
 };
 
@@ -158,6 +170,20 @@ struct connect_event {
 	__u8 daddr[16];       /* IPv4 in the first 4 bytes */
 	__u8 saddr[16];
 	__u16 via; /* enum connect_via */
+	__u16 _pad;
+};
+
+/*
+ * A file mapped executable that is not the process's main executable: a
+ * shared library the loader mapped, one dlopen(3) loaded, or any file a
+ * program mapped PROT_EXEC itself. Reported once per (process, file).
+ */
+struct library_event {
+	struct event_header hdr;
+	struct task_info task;
+	struct file_info file;
+	__u32 flags;    /* enum library_flag */
+	__u16 path_len; /* path components, leaf first, each NUL-terminated */
 	__u16 _pad;
 };
 

@@ -177,6 +177,11 @@ struct mm_struct {
 	struct task_struct *owner; /* CONFIG_MEMCG */
 } __attribute__((preserve_access_index));
 
+struct vm_area_struct {
+	unsigned long vm_start;
+	struct file *vm_file;
+} __attribute__((preserve_access_index));
+
 struct cred {
 	kuid_t uid;
 	kgid_t gid;
