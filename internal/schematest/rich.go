@@ -42,6 +42,17 @@ func Rich() []*event.Record {
 		NetNS: 4026531840, Source: "sock_diag", External: &ext, Via: "io_uring_connect32",
 	}
 
+	lib := richLibrary()
+	memfdLib := *lib.Library
+	memfdLib.Path, memfdLib.PathTruncated, memfdLib.Memfd, memfdLib.Deleted, memfdLib.Nlink = "/memfd:x", false, true, true, 0
+	memfdLib.SHA256, memfdLib.HashStatus, memfdLib.Via, memfdLib.Preload = "", "gone", "mprotect", ""
+	conn.Process.Libraries = []event.Library{*lib.Library, memfdLib}
+	launch.Process.LoaderEnv = []event.LoaderVar{
+		{Name: "LD_PRELOAD", Value: "/tmp/T1574006.so", PathClasses: []string{"tmp"}},
+		{Name: "LD_LIBRARY_PATH", Value: "/opt/app/lib:/opt/app/lib64:/opt/a", Truncated: true},
+	}
+	launch.Process.LoaderEnvTruncated = true
+
 	update := richLaunch()
 	update.Kind = event.KindHashUpdate
 	update.RefID = pending.ID
@@ -97,7 +108,23 @@ func Rich() []*event.Record {
 	d := *det.Detection
 	d.SHA256, d.JoinKey, d.FileIdentity, d.HashStatus = "", "file_identity", "65024:9223372036854775813:1795660818193980487", "too_large"
 	byFile.ID, byFile.Detection = det.ID+"-file", &d
-	return []*event.Record{launch, pending, conn, update, det, health, &byFile}
+	return []*event.Record{launch, pending, conn, update, det, health, &byFile, lib}
+}
+
+func richLibrary() *event.Record {
+	r := richLaunch()
+	r.ID = richBoot[:8] + "-76b359cae0-1f51-5"
+	r.Kind = event.KindLibraryLoad
+	r.Time = richTime.Add(5 * time.Millisecond)
+	r.Process.Ancestors, r.Process.Script = nil, nil
+	r.Library = &event.Library{
+		Path: ".../tmp/T1574006.so", PathTruncated: true, Device: 65024, Inode: 1<<63 + 9, Size: 15560,
+		MtimeNs: 1795660818193980487, CtimeNs: 1795660818193980487, Nlink: 1, Mode: 0o100755, UID: 1000,
+		Memfd: false, Deleted: false, FSType: "tmpfs", SHA256: strings.Repeat("5a", 32),
+		Trust:       &event.Trust{Verdict: "unowned", Severity: "LOW", Reason: "no package owns the path"},
+		PathClasses: []string{"tmp"}, Via: "mmap", Preload: "LD_PRELOAD",
+	}
+	return r
 }
 
 func richLaunch() *event.Record {
