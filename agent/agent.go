@@ -201,6 +201,12 @@ func (p *pipeline) build(ctx context.Context) error {
 		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
 		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
 		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit, QueueBytes: cfg.QueueBytes,
+		TrustLibrary: func(f sensor.File) {
+			// Only called from the pipeline goroutine, once the sensor runs.
+			if err := p.sensor.TrustLibrary(f); err != nil {
+				p.log.Debug("library stays reported", "err", err)
+			}
+		},
 	}); err != nil {
 		return err
 	}

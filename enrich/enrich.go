@@ -62,6 +62,13 @@ type Options struct {
 	// QueueBytes bounds the same records by approximate size: Full says
 	// stop once they hold this much. Default DefaultQueueBytes.
 	QueueBytes int64
+	// TrustLibrary, when set, is told each library file a package
+	// database or trusted signature vouched for, with the identity the
+	// kernel reported: the sensor then stops reporting its mappings.
+	TrustLibrary func(sensor.File)
+	// PreloadFile is the loader's system-wide preload list. Default
+	// DefaultPreloadFile.
+	PreloadFile string
 }
 
 // Stats counts the Enricher's work.
@@ -71,6 +78,7 @@ type Stats struct {
 	ProcfsLookups  uint64 // processes read from /proc
 	ProcfsFailures uint64 // processes /proc could not vouch for
 	Scripts        uint64 // interpreter scripts identified
+	Libraries      uint64 // library_load records made
 	Queued         int    // records waiting in order, e.g. behind a pending hash
 	QueuedBytes    int64  // their approximate size
 	LateDropped    uint64 // records sent with a pending hash and given up on before their follow-up
@@ -103,6 +111,7 @@ type Enricher struct {
 	late       []Item // sent with a pending hash, to follow up
 	items      []Item // scratch for the records one call makes
 	out        []Out  // what the last Ready, Tick or Drain returned
+	preload    *preloadList
 }
 
 // New returns an Enricher.
@@ -124,6 +133,9 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.QueueLimit <= 0 {
 		opts.QueueLimit = DefaultQueueLimit
+	}
+	if opts.PreloadFile == "" {
+		opts.PreloadFile = DefaultPreloadFile
 	}
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = DefaultQueueBytes
@@ -168,6 +180,8 @@ func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 		return append(out, e.exec(v))
 	case *sensor.Connect:
 		return e.connect(v, out)
+	case *sensor.Library:
+		return append(out, e.libraryItem(v))
 	case *sensor.Fork:
 		e.fork(v)
 	case *sensor.Exit:

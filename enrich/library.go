@@ -1,0 +1,204 @@
+package enrich
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/fileid"
+	"github.com/argus-sensor/argus-sensor/hasher"
+	"github.com/argus-sensor/argus-sensor/sensor"
+	"github.com/argus-sensor/argus-sensor/signature"
+)
+
+// maxProcLibraries bounds the libraries a table entry remembers for its
+// connections: the kernel reports each (process, file) once, and trusted
+// files only until they are judged, so a process rarely has more.
+const maxProcLibraries = 32
+
+// DefaultPreloadFile is the dynamic loader's system-wide preload list.
+const DefaultPreloadFile = "/etc/ld.so.preload"
+
+// library is a file a process mapped executable, with its hash and
+// verdict as they become known.
+type library struct {
+	rec   event.Library // identity, path, classes; hash and trust once known
+	file  sensor.File
+	hash  *hasher.Future
+	done  bool // hash and trust filled into rec
+	trust *event.Trust
+}
+
+// libraryItem makes the library_load record of v. The library joins the
+// process's entry, so the process's later connections carry it.
+func (e *Enricher) libraryItem(v *sensor.Library) Item {
+	p := e.lookup(v.TGID, v.Task.StartNs)
+	if p == nil {
+		p = &Proc{PID: v.TGID, StartNs: v.Task.StartNs, PPID: v.Task.PPID, Comm: v.Task.Comm, Source: SourceKernel}
+		e.add(p)
+	}
+	f := v.File
+	l := &library{file: f, rec: event.Library{
+		Path: v.Path, PathTruncated: v.PathTruncated, Device: f.Dev, Inode: f.Ino, Size: f.Size,
+		MtimeNs: f.MtimeNs, CtimeNs: f.CtimeNs, Nlink: f.Nlink, Mode: f.Mode, UID: f.UID,
+		Memfd: f.Memfd, Deleted: f.Deleted, FSType: classify.FSType(f.FSMagic), Via: "mmap",
+	}}
+	if v.Mprotect {
+		l.rec.Via = "mprotect"
+	}
+	usable := v.Path != "" && !v.PathTruncated && !v.Disconnected
+	if e.opts.Paths != nil && usable {
+		l.rec.PathClasses = classify.WithFS(e.opts.Paths.Classes(v.Path, f.Memfd, f.Deleted), l.rec.FSType)
+	}
+	switch {
+	case slices.Contains(p.preload, v.Path):
+		l.rec.Preload = "LD_PRELOAD"
+	case usable && e.preloadList().has(v.Path):
+		l.rec.Preload = "ld.so.preload"
+	}
+	if h := e.opts.Hasher; h != nil && usable {
+		owned, md5 := false, false
+		if e.opts.Trust != nil {
+			if o, ok := e.opts.Trust.Owner(v.Path); ok {
+				owned, md5 = true, o.NeedsMD5()
+			}
+		}
+		// The file is read by path and hashed only if it is still the
+		// version the kernel mapped (a memfd or deleted file is gone).
+		l.hash = h.Submit(hasher.Request{Path: v.Path, ID: exeID(f), WantMD5: md5,
+			Suspect: !owned && (len(l.rec.PathClasses) > 0 || f.Deleted)})
+	}
+	e.stats.Libraries++
+	if len(p.libs) < maxProcLibraries {
+		p.libs = append(p.libs, l)
+	}
+	r := e.newRecord(event.KindLibraryLoad, &v.Header)
+	r.Process = e.process(p, &v.Task, v.TID, p.Exe, "")
+	r.Library = &l.rec
+	return Item{Rec: r, proc: p, lib: l}
+}
+
+// finishLibrary fills l's hash and verdict once its hash is known, and
+// returns false while it is pending. A file a package database or a
+// trusted signature vouches for is handed to Options.TrustLibrary, so the
+// kernel stops reporting it.
+func (e *Enricher) finishLibrary(l *library) bool {
+	if l.done {
+		return true
+	}
+	if l.hash == nil {
+		l.done = true
+		return true
+	}
+	res, ok := l.hash.Result()
+	if !ok {
+		l.rec.HashStatus = string(hasher.StatusPending)
+		return false
+	}
+	l.rec.SHA256, l.rec.HashStatus = res.SHA256, string(res.Status)
+	if c := e.opts.Trust; c != nil {
+		v := c.Verdict(signature.Input{
+			Path: l.rec.Path, XattrPath: l.rec.Path, ID: exeID(l.file), SHA256: res.SHA256, MD5: res.MD5,
+			HashStatus: hashStatusReason(res), Memfd: l.rec.Memfd, Deleted: l.rec.Deleted,
+		})
+		l.rec.Trust = &event.Trust{Verdict: string(v.Verdict), Severity: string(v.Severity), Package: v.Package,
+			Signer: v.Signer, Reason: v.Reason}
+		if trusted(l.rec.Trust) && res.SHA256 != "" && e.opts.TrustLibrary != nil {
+			e.opts.TrustLibrary(l.file)
+		}
+	}
+	l.done = true
+	return true
+}
+
+func trusted(t *event.Trust) bool { return t != nil && t.Severity == "INFORMATIONAL" }
+
+// connectionLibraries lists p's libraries that no package or signature
+// vouches for (at most event.MaxLibraries): identities of the process for
+// the rules. pending is true while one is still being hashed.
+func (e *Enricher) connectionLibraries(p *Proc) (out []event.Library, pending bool) {
+	for _, l := range p.libs {
+		if !e.finishLibrary(l) {
+			pending = true
+			continue
+		}
+		if trusted(l.rec.Trust) || len(out) == event.MaxLibraries {
+			continue
+		}
+		out = append(out, l.rec)
+	}
+	return out, pending
+}
+
+// libraryWait returns a channel that closes when the next of the
+// libraries' pending hashes is known, or nil.
+func libraryWait(libs []*library) <-chan struct{} {
+	for _, l := range libs {
+		if l.hash == nil || l.done {
+			continue
+		}
+		if _, ok := l.hash.Result(); !ok {
+			return l.hash.Done()
+		}
+	}
+	return nil
+}
+
+// preloadList is the parsed content of the loader's preload file, kept
+// while the file's identity stays the same.
+type preloadList struct {
+	id    fileid.ID
+	paths []string
+}
+
+func (l *preloadList) has(path string) bool { return l != nil && slices.Contains(l.paths, path) }
+
+// preloadList returns the paths /etc/ld.so.preload names (separated by
+// white space or ':' as the loader reads it), rereading the file when its
+// identity changed. A missing file names none.
+func (e *Enricher) preloadList() *preloadList {
+	name := e.opts.PreloadFile
+	var st unix.Stat_t
+	if unix.Stat(name, &st) != nil {
+		e.preload = nil
+		return nil
+	}
+	id := fileid.FromStat(&st)
+	if e.preload != nil && e.preload.id == id {
+		return e.preload
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		e.preload = nil
+		return nil
+	}
+	e.preload = &preloadList{id: id, paths: splitPaths(string(b))}
+	return e.preload
+}
+
+// splitPaths splits a preload list as the loader does: on white space and
+// ':'. Lines starting with '#' are comments (ld.so.preload has none, but
+// tolerates them in practice).
+func splitPaths(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
+			continue
+		}
+		for _, f := range strings.FieldsFunc(string(line), func(r rune) bool {
+			return r == ':' || r == ' ' || r == '\t'
+		}) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
