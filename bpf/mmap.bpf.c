@@ -18,8 +18,9 @@
  *     vouched for that content, and any write to the file changes its
  *     ctime. This is what keeps an exec storm cheap: each exec's libc
  *     mapping costs a map lookup and no record;
- *   - the process already mapped the same file (lib_seen, an LRU keyed by
- *     process and file): once per (process, file identity).
+ *   - the process image already mapped the same file (lib_seen, an LRU
+ *     keyed by process, address space and file): once per (process,
+ *     program, file identity); an exec starts over.
  *
  * The path is walked from the file's dentry in the kernel, as for exec, so
  * it is known even when the process exits before userspace reads it.
@@ -68,6 +69,7 @@ struct {
 
 struct seen_key {
 	__u64 start_ns; /* the process's start, so a reused pid is a new process */
+	__u64 mm;       /* its address space, so an exec (same task and start) is a new image */
 	__u64 ino;
 	__u32 tgid;
 	__u32 dev;
@@ -133,6 +135,7 @@ static __always_inline void report(struct task_struct *task, struct file *file, 
 		return;
 	}
 	sk.start_ns = task_start_ns(task);
+	sk.mm = (__u64)(unsigned long)BPF_CORE_READ(task, mm);
 	sk.ino = fk.ino;
 	sk.dev = fk.dev;
 	sk.tgid = bpf_get_current_pid_tgid() >> 32;

@@ -97,32 +97,35 @@ func decodeExec(b []byte) (*Exec, error) {
 		return nil, shortErr(KindExec, len(b), execSize)
 	}
 	rest := b[execSize:]
-	need := int(r.PathLen) + int(r.CwdLen) + int(r.ArgsLen) + int(r.FilenameLen)
+	need := int(r.PathLen) + int(r.CwdLen) + int(r.ArgsLen) + int(r.FilenameLen) + int(r.EnvLen)
 	if need > len(rest) {
 		return nil, fmt.Errorf("decode exec record: sections need %d bytes, %d present: %w", need, len(rest), ErrBadSection)
 	}
 	pathB, rest := rest[:r.PathLen], rest[r.PathLen:]
 	cwdB, rest := rest[:r.CwdLen], rest[r.CwdLen:]
 	argsB, rest := rest[:r.ArgsLen], rest[r.ArgsLen:]
-	fileB := rest[:r.FilenameLen]
+	fileB, rest := rest[:r.FilenameLen], rest[r.FilenameLen:]
+	envB := rest[:r.EnvLen]
 
 	flags := execExecFlag(r.Flags)
 	e := &Exec{
-		Header:            header(r.Hdr),
-		Task:              task(r.Task),
-		Exe:               file(r.Exe),
-		Path:              joinComponents(pathB, flags&execExecFlagEXEC_PATH_TRUNCATED != 0),
-		PathTruncated:     flags&execExecFlagEXEC_PATH_TRUNCATED != 0,
-		Disconnected:      flags&execExecFlagEXEC_PATH_DISCONNECTED != 0,
-		Cwd:               joinComponents(cwdB, flags&execExecFlagEXEC_CWD_TRUNCATED != 0),
-		CwdTruncated:      flags&execExecFlagEXEC_CWD_TRUNCATED != 0,
-		Args:              splitArgs(argsB),
-		Argc:              r.Argc,
-		ArgsTruncated:     flags&execExecFlagEXEC_ARGS_TRUNCATED != 0,
-		ArgsUnreadable:    flags&execExecFlagEXEC_ARGS_UNREADABLE != 0,
-		Filename:          cString(fileB),
-		FilenameTruncated: flags&execExecFlagEXEC_FILENAME_TRUNCATED != 0,
-		ParentComm:        comm(r.ParentComm),
+		Header:             header(r.Hdr),
+		Task:               task(r.Task),
+		Exe:                file(r.Exe),
+		Path:               joinComponents(pathB, flags&execExecFlagEXEC_PATH_TRUNCATED != 0),
+		PathTruncated:      flags&execExecFlagEXEC_PATH_TRUNCATED != 0,
+		Disconnected:       flags&execExecFlagEXEC_PATH_DISCONNECTED != 0,
+		Cwd:                joinComponents(cwdB, flags&execExecFlagEXEC_CWD_TRUNCATED != 0),
+		CwdTruncated:       flags&execExecFlagEXEC_CWD_TRUNCATED != 0,
+		Args:               splitArgs(argsB),
+		Argc:               r.Argc,
+		ArgsTruncated:      flags&execExecFlagEXEC_ARGS_TRUNCATED != 0,
+		ArgsUnreadable:     flags&execExecFlagEXEC_ARGS_UNREADABLE != 0,
+		Filename:           cString(fileB),
+		FilenameTruncated:  flags&execExecFlagEXEC_FILENAME_TRUNCATED != 0,
+		ParentComm:         comm(r.ParentComm),
+		LoaderEnv:          splitEnv(envB, r.EnvTrunc),
+		LoaderEnvTruncated: flags&execExecFlagEXEC_LOADER_ENV_TRUNCATED != 0,
 	}
 	return e, nil
 }
@@ -258,6 +261,17 @@ func joinComponents(b []byte, truncated bool) string {
 		sb.Write(parts[i])
 	}
 	return sb.String()
+}
+
+// splitEnv splits NUL-terminated NAME=value strings; bit i of trunc marks
+// the i-th value as cut.
+func splitEnv(b []byte, trunc uint16) []EnvVar {
+	var out []EnvVar
+	for i, s := range splitArgs(b) {
+		name, value, _ := strings.Cut(s, "=")
+		out = append(out, EnvVar{Name: name, Value: value, Truncated: i < 16 && trunc&(1<<i) != 0})
+	}
+	return out
 }
 
 // splitArgs splits NUL-terminated argv strings. A final string without its

@@ -111,6 +111,19 @@ type Exec struct {
 	Filename          string
 	FilenameTruncated bool
 	ParentComm        string
+	// LoaderEnv are the loader variables (Options.LoaderEnv) of the
+	// environment the program was executed with, in their order there.
+	LoaderEnv []EnvVar
+	// LoaderEnvTruncated: the environment was not scanned to its end, or
+	// had more loader variables than the kernel keeps.
+	LoaderEnvTruncated bool
+}
+
+// EnvVar is one environment variable.
+type EnvVar struct {
+	Name, Value string
+	// Truncated: the value was cut at the kernel's bound.
+	Truncated bool
 }
 
 // Library is a file a process mapped executable that is not its main

@@ -65,25 +65,35 @@ type execExecEvent struct {
 	CwdLen      uint16
 	ArgsLen     uint16
 	FilenameLen uint16
+	EnvLen      uint16
+	EnvTrunc    uint16
+	_           [4]byte
 }
 
 type execExecFlag uint32
 
 const (
-	execExecFlagEXEC_PATH_TRUNCATED     execExecFlag = 1
-	execExecFlagEXEC_CWD_TRUNCATED      execExecFlag = 2
-	execExecFlagEXEC_ARGS_TRUNCATED     execExecFlag = 4
-	execExecFlagEXEC_FILENAME_TRUNCATED execExecFlag = 8
-	execExecFlagEXEC_PATH_DISCONNECTED  execExecFlag = 16
-	execExecFlagEXEC_ARGS_UNREADABLE    execExecFlag = 32
+	execExecFlagEXEC_PATH_TRUNCATED       execExecFlag = 1
+	execExecFlagEXEC_CWD_TRUNCATED        execExecFlag = 2
+	execExecFlagEXEC_ARGS_TRUNCATED       execExecFlag = 4
+	execExecFlagEXEC_FILENAME_TRUNCATED   execExecFlag = 8
+	execExecFlagEXEC_PATH_DISCONNECTED    execExecFlag = 16
+	execExecFlagEXEC_ARGS_UNREADABLE      execExecFlag = 32
+	execExecFlagEXEC_LOADER_ENV_TRUNCATED execExecFlag = 64
 )
 
 type execExecScratch struct {
-	_       structs.HostLayout
-	Ev      execExecEvent
-	Data    [20480]uint8
-	WalkLen uint32
-	_       [4]byte
+	_          structs.HostLayout
+	Ev         execExecEvent
+	Data       [20480]uint8
+	WalkLen    uint32
+	Envbuf     [256]uint8
+	_          [4]byte
+	EnvPos     uint64
+	EnvAtStart uint32
+	EnvKept    uint32
+	EnvLen     uint32
+	_          [4]byte
 }
 
 type execFileFlag uint32
@@ -106,6 +116,12 @@ type execFileInfo struct {
 	Uid     uint32
 	Flags   uint32
 	FsMagic uint32
+}
+
+type execLoaderName struct {
+	_    structs.HostLayout
+	Word [4]uint64
+	Mask [4]uint64
 }
 
 type execStatIndex uint32
@@ -150,6 +166,8 @@ const (
 	execMapExecScratch       = "exec_scratch"
 	execMapStats             = "stats"
 	execProgHandleExec       = "handle_exec"
+	execVarLoaderNameCount   = "loader_name_count"
+	execVarLoaderNames       = "loader_names"
 	execVarSelfTgid          = "self_tgid"
 	execVarUnusedConnectFlag = "unused_connect_flag"
 	execVarUnusedConnectVia  = "unused_connect_via"
@@ -218,6 +236,8 @@ type execMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execVariableSpecs struct {
+	LoaderNameCount   *ebpf.VariableSpec `ebpf:"loader_name_count"`
+	LoaderNames       *ebpf.VariableSpec `ebpf:"loader_names"`
 	SelfTgid          *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectFlag *ebpf.VariableSpec `ebpf:"unused_connect_flag"`
 	UnusedConnectVia  *ebpf.VariableSpec `ebpf:"unused_connect_via"`
@@ -265,6 +285,8 @@ func (m *execMaps) Close() error {
 //
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execVariables struct {
+	LoaderNameCount   *ebpf.Variable `ebpf:"loader_name_count"`
+	LoaderNames       *ebpf.Variable `ebpf:"loader_names"`
 	SelfTgid          *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectFlag *ebpf.Variable `ebpf:"unused_connect_flag"`
 	UnusedConnectVia  *ebpf.Variable `ebpf:"unused_connect_via"`

@@ -1,7 +1,10 @@
 package sensor
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -126,5 +129,61 @@ func TestLibraryTrustedNotReported(t *testing.T) {
 	}
 	if l := w.next(t, "changed library record").(*Library); l.Path != lib || l.TGID != uint32(cmd.Process.Pid) {
 		t.Fatalf("record %+v: want the changed %s from pid %d", l, lib, cmd.Process.Pid)
+	}
+}
+
+// TestExecLoaderEnv: the loader variables of the new image's environment
+// are captured at exec, and nothing else of it: not a secret, not a name
+// that only starts or ends like a loader variable. A value past the bound
+// is cut and flagged.
+func TestExecLoaderEnv(t *testing.T) {
+	_, h := startSensor(t)
+	dir := realDir(t)
+	tool := filepath.Join(dir, "envtool")
+	testutil.WriteExitELF(t, tool, 0)
+	long := "/opt/" + strings.Repeat("l", 600)
+	w := h.subscribe(execPath(tool))
+	defer w.stop()
+	cmd := exec.Command(tool)
+	cmd.Env = []string{"SECRET_TOKEN=hunter2", "XLD_PRELOAD=/no", "LD_PRELOADX=/no", "LD_PRELOAD=/tmp/T1574006.so",
+		"LD_LIBRARY_PATH=" + long, "LD_AUDIT="}
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	e := w.next(t, "exec").(*Exec)
+	if e.LoaderEnvTruncated || len(e.LoaderEnv) != 3 {
+		t.Fatalf("loader env %+v (truncated %v): want LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT", e.LoaderEnv, e.LoaderEnvTruncated)
+	}
+	if v := e.LoaderEnv[0]; v != (EnvVar{Name: "LD_PRELOAD", Value: "/tmp/T1574006.so"}) {
+		t.Errorf("first %+v", v)
+	}
+	// 512 bytes with the name, '=' and NUL.
+	if v := e.LoaderEnv[1]; v.Name != "LD_LIBRARY_PATH" || !v.Truncated || v.Value != long[:512-len("LD_LIBRARY_PATH=")-1] {
+		t.Errorf("second %q (truncated %v): want the first bytes of the long value, truncated", v.Value, v.Truncated)
+	}
+	if v := e.LoaderEnv[2]; v != (EnvVar{Name: "LD_AUDIT"}) {
+		t.Errorf("third %+v", v)
+	}
+}
+
+// TestExecLoaderEnvBeyondScan is the evasion of hiding LD_PRELOAD behind
+// an environment larger than the kernel scans: the launch says the scan
+// did not reach the end.
+func TestExecLoaderEnvBeyondScan(t *testing.T) {
+	_, h := startSensor(t)
+	tool := filepath.Join(realDir(t), "envtool")
+	testutil.WriteExitELF(t, tool, 0)
+	w := h.subscribe(execPath(tool))
+	defer w.stop()
+	cmd := exec.Command(tool)
+	for i := range 400 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("PAD%d=x", i))
+	}
+	cmd.Env = append(cmd.Env, "LD_PRELOAD=/dev/shm/hidden.so")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if e := w.next(t, "exec").(*Exec); !e.LoaderEnvTruncated {
+		t.Fatalf("loader env %+v not flagged truncated", e.LoaderEnv)
 	}
 }

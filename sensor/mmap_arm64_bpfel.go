@@ -79,6 +79,7 @@ type mmapLibraryScratch struct {
 type mmapSeenKey struct {
 	_       structs.HostLayout
 	StartNs uint64
+	Mm      uint64
 	Ino     uint64
 	Tgid    uint32
 	Dev     uint32

@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,10 +53,48 @@ type Options struct {
 	// hooks attach to. Default: the first cgroup2 mount in /proc/mounts.
 	// "-" leaves the socket address hooks out.
 	CgroupRoot string
+	// LoaderEnv names the environment variables whose values each exec
+	// record carries (Exec.LoaderEnv), read in the kernel from the new
+	// image's environment; the rest of the environment is never read
+	// out. At most 8 names of at most 31 bytes. Nil means
+	// DefaultLoaderEnv; an empty, non-nil slice captures none.
+	LoaderEnv []string
 	// NoLibraries leaves out the library hooks (executable file mappings,
 	// bpf/mmap.bpf.c): no Library records.
 	NoLibraries bool
 }
+
+// DefaultLoaderEnv are the dynamic loader's variables that make a program
+// run code it did not ask for: libraries to preload, where to look for
+// libraries first, and audit modules the loader calls into.
+var DefaultLoaderEnv = []string{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"}
+
+// loaderNames encodes names for the exec program's loader_names: each
+// "NAME=" as little-endian words with a mask of the bytes that count.
+func loaderNames(names []string) (uint32, [loaderNamesMax]execLoaderName, error) {
+	var out [loaderNamesMax]execLoaderName
+	if len(names) > loaderNamesMax {
+		return 0, out, fmt.Errorf("loader environment: %d names, at most %d", len(names), loaderNamesMax)
+	}
+	for i, n := range names {
+		if n == "" || strings.ContainsAny(n, "=\x00") || len(n)+1 > 8*len(out[i].Word) {
+			return 0, out, fmt.Errorf("loader environment name %q: want 1 to %d bytes without '=' or NUL", n, 8*len(out[i].Word)-1)
+		}
+		var b, m [32]byte
+		copy(b[:], n+"=")
+		for j := range len(n) + 1 {
+			m[j] = 0xff
+		}
+		for w := range out[i].Word {
+			out[i].Word[w] = binary.LittleEndian.Uint64(b[8*w:])
+			out[i].Mask[w] = binary.LittleEndian.Uint64(m[8*w:])
+		}
+	}
+	return uint32(len(names)), out, nil
+}
+
+// loaderNamesMax is LOADER_NAMES_MAX in bpf/include/events.h.
+const loaderNamesMax = 8
 
 // DefaultRingBytes is the default ring size: 2 MiB per online CPU (every
 // CPU produces into the one ring), rounded up to a power of two and kept
@@ -134,6 +173,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.LoaderEnv == nil {
+		o.LoaderEnv = DefaultLoaderEnv
+	}
+	if _, _, err := loaderNames(o.LoaderEnv); err != nil {
+		return err
 	}
 	return nil
 }
@@ -254,6 +299,16 @@ func (s *Sensor) load() error {
 	}
 	if err := prepare("exec", execSpec); err != nil {
 		return err
+	}
+	count, names, err := loaderNames(s.opts.LoaderEnv)
+	if err != nil {
+		return err
+	}
+	if err := execSpec.Variables["loader_name_count"].Set(count); err != nil {
+		return fmt.Errorf("set exec variable loader_name_count: %w", err)
+	}
+	if err := execSpec.Variables["loader_names"].Set(names); err != nil {
+		return fmt.Errorf("set exec variable loader_names: %w", err)
 	}
 	if err := execSpec.LoadAndAssign(&s.exec, &ebpf.CollectionOptions{Cache: cache}); err != nil {
 		return fmt.Errorf("load exec programs: %w", err)

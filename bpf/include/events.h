@@ -26,6 +26,14 @@ enum event_type {
 #define NAME_MAX_BUF 256  /* one path component, including its NUL */
 #define PATH_DEPTH_MAX 64 /* components walked before truncation */
 
+/* The loader environment: NAME=value strings of the configured names. */
+#define LOADER_NAMES_MAX 8   /* configurable names (loader_env_names) */
+#define LOADER_NAME_WORDS 4  /* each name with its '=' fits in 32 bytes */
+#define LOADER_VARS_MAX 4    /* NAME=value strings kept per exec */
+#define LOADER_VAR_BUF 512   /* one NAME=value string, including its NUL */
+#define ENV_CHUNK 256        /* bytes of the environment read per step */
+#define ENV_STEPS_MAX 256    /* steps before the scan gives up (truncated) */
+
 /* exec_event.flags */
 enum exec_flag {
 	EXEC_PATH_TRUNCATED = 1 << 0,
@@ -34,6 +42,7 @@ enum exec_flag {
 	EXEC_FILENAME_TRUNCATED = 1 << 3,
 	EXEC_PATH_DISCONNECTED = 1 << 4, /* walk ended at a pseudo or unlinked root */
 	EXEC_ARGS_UNREADABLE = 1 << 5,
+	EXEC_LOADER_ENV_TRUNCATED = 1 << 6, /* environment not scanned to its end, or more vars than kept */
 };
 
 /* file_info.flags */
@@ -137,6 +146,8 @@ struct exec_event {
 	__u16 cwd_len;      /* cwd components, leaf first, each NUL-terminated */
 	__u16 args_len;     /* argv strings, each NUL-terminated */
 	__u16 filename_len; /* execve filename, NUL-terminated */
+	__u16 env_len;      /* loader variables, "NAME=value", each NUL-terminated */
+	__u16 env_trunc;    /* bit i: the i-th kept variable's value was cut */
 };
 
 struct exit_event {
