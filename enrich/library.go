@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"path"
 	"slices"
 	"strings"
 
@@ -19,8 +20,9 @@ import (
 
 // maxProcLibraries bounds the libraries a table entry remembers for its
 // connections: the kernel reports each (process, file) once, and trusted
-// files only until they are judged, so a process rarely has more.
-const maxProcLibraries = 32
+// files only until they are judged, so a process rarely has more. Judged
+// trusted ones make room first.
+const maxProcLibraries = 64
 
 // DefaultPreloadFile is the dynamic loader's system-wide preload list.
 const DefaultPreloadFile = "/etc/ld.so.preload"
@@ -75,11 +77,10 @@ func (e *Enricher) libraryItem(v *sensor.Library) Item {
 			Suspect: !owned && (len(l.rec.PathClasses) > 0 || f.Deleted)})
 	}
 	e.stats.Libraries++
-	if len(p.libs) < maxProcLibraries {
-		p.libs = append(p.libs, l)
-	}
+	p.libs = addLibrary(p.libs, l)
 	r := e.newRecord(event.KindLibraryLoad, &v.Header)
 	r.Process = e.process(p, &v.Task, v.TID, p.Exe, "")
+	r.Process.Ancestors = p.Ancestors
 	r.Library = &l.rec
 	return Item{Rec: r, proc: p, lib: l}
 }
@@ -119,21 +120,74 @@ func (e *Enricher) finishLibrary(l *library) bool {
 
 func trusted(t *event.Trust) bool { return t != nil && t.Severity == "INFORMATIONAL" }
 
+// addLibrary appends l to libs, making room past maxProcLibraries by
+// dropping libraries already judged trusted; with none to drop, the new
+// one is left out.
+func addLibrary(libs []*library, l *library) []*library {
+	if len(libs) >= maxProcLibraries {
+		libs = slices.DeleteFunc(libs, func(o *library) bool { return o.done && trusted(o.rec.Trust) })
+	}
+	if len(libs) >= maxProcLibraries {
+		return libs
+	}
+	return append(libs, l)
+}
+
 // connectionLibraries lists p's libraries that no package or signature
-// vouches for (at most event.MaxLibraries): identities of the process for
-// the rules. pending is true while one is still being hashed.
+// vouches for: identities of the process for the rules. At most
+// event.MaxLibraries go on a record, the likeliest implants first (see
+// libraryRank). pending is true while one is still being hashed.
 func (e *Enricher) connectionLibraries(p *Proc) (out []event.Library, pending bool) {
+	var cands []*library
 	for _, l := range p.libs {
 		if !e.finishLibrary(l) {
 			pending = true
 			continue
 		}
-		if trusted(l.rec.Trust) || len(out) == event.MaxLibraries {
-			continue
+		if !trusted(l.rec.Trust) {
+			cands = append(cands, l)
 		}
+	}
+	if len(cands) > event.MaxLibraries {
+		root := installRoot(p.ExePath)
+		slices.SortStableFunc(cands, func(a, b *library) int { return libraryRank(a, root) - libraryRank(b, root) })
+		cands = cands[:event.MaxLibraries]
+	}
+	for _, l := range cands {
 		out = append(out, l.rec)
 	}
 	return out, pending
+}
+
+// libraryRank orders a process's untrusted libraries when there are more
+// than a record carries (an unpackaged Python's own extension modules,
+// say): fileless or deleted ones first, then preloaded ones, then those
+// in a classed (user-writable) place outside the program's own
+// installation, then other classed ones, then the rest.
+func libraryRank(l *library, root string) int {
+	r := &l.rec
+	switch {
+	case r.Memfd || r.Deleted:
+		return 0
+	case r.Preload != "":
+		return 1
+	case len(r.PathClasses) > 0 && (root == "" || !strings.HasPrefix(r.Path, root)):
+		return 2
+	case len(r.PathClasses) > 0:
+		return 3
+	}
+	return 4
+}
+
+// installRoot is the directory a program's installation hangs from: the
+// parent of its executable's directory (/root/.pyenv/versions/3.11.7/ for
+// .../3.11.7/bin/python3), or "" when that is the root directory.
+func installRoot(exe string) string {
+	d := path.Dir(path.Dir(exe))
+	if d == "/" || d == "." || !path.IsAbs(exe) {
+		return ""
+	}
+	return d + "/"
 }
 
 // libraryWait returns a channel that closes when the next of the
@@ -201,4 +255,31 @@ func splitPaths(s string) []string {
 		}
 	}
 	return out
+}
+
+// loaderEnv turns the exec record's loader variables into the launch's,
+// each with the path classes of the paths it names, and returns the paths
+// LD_PRELOAD names (so the libraries it preloads are marked so).
+func (e *Enricher) loaderEnv(vars []sensor.EnvVar) (out []event.LoaderVar, preload []string) {
+	for _, v := range vars {
+		lv := event.LoaderVar{Name: v.Name, Value: v.Value, Truncated: v.Truncated}
+		paths := splitPaths(v.Value)
+		if v.Truncated && len(paths) > 0 {
+			paths = paths[:len(paths)-1] // the last one is cut
+		}
+		if v.Name == "LD_PRELOAD" {
+			preload = append(preload, paths...)
+		}
+		if e.opts.Paths != nil {
+			for _, p := range paths {
+				for _, c := range e.opts.Paths.Classes(p, false, false) {
+					if !slices.Contains(lv.PathClasses, c) {
+						lv.PathClasses = append(lv.PathClasses, c)
+					}
+				}
+			}
+		}
+		out = append(out, lv)
+	}
+	return out, preload
 }

@@ -93,6 +93,12 @@ func loaderNames(names []string) (uint32, [loaderNamesMax]execLoaderName, error)
 	return uint32(len(names)), out, nil
 }
 
+// CheckLoaderEnv reports whether names can be Options.LoaderEnv.
+func CheckLoaderEnv(names []string) error {
+	_, _, err := loaderNames(names)
+	return err
+}
+
 // loaderNamesMax is LOADER_NAMES_MAX in bpf/include/events.h.
 const loaderNamesMax = 8
 

@@ -35,6 +35,8 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 			RingBytes:    int(c.Sensor.RingBytes),
 			PollInterval: time.Duration(c.Sensor.PollInterval),
 			QueueLen:     c.Sensor.QueueLen,
+			LoaderEnv:    c.Sensor.LoaderEnv,
+			NoLibraries:  c.Sensor.Libraries != nil && !*c.Sensor.Libraries,
 		},
 		Hasher: hasher.Options{
 			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), Workers: c.Hashing.Workers,
