@@ -121,7 +121,8 @@ func richLibrary() *event.Record {
 		Path: ".../tmp/T1574006.so", PathTruncated: true, Device: 65024, Inode: 1<<63 + 9, Size: 15560,
 		MtimeNs: 1795660818193980487, CtimeNs: 1795660818193980487, Nlink: 1, Mode: 0o100755, UID: 1000,
 		Memfd: false, Deleted: false, FSType: "tmpfs", SHA256: strings.Repeat("5a", 32),
-		Trust:       &event.Trust{Verdict: "unowned", Severity: "LOW", Reason: "no package owns the path"},
+		Trust: &event.Trust{Verdict: "signed_untrusted", Severity: "MEDIUM", Signer: "keyid:0badc0de",
+			Reason: "no trusted certificate"},
 		PathClasses: []string{"tmp"}, Via: "mmap", Preload: "LD_PRELOAD",
 	}
 	return r
