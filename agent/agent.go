@@ -437,6 +437,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	h.EventsLost = st.KernelLost()
 	h.DatagramsFolded = st.DatagramsFolded
+	h.LibrariesTrusted, h.LibrariesRepeated = st.LibrariesTrusted, st.LibrariesRepeated
 	h.EventsDropped = st.Dropped
 	h.DecodeErrors = st.DecodeErrors
 	if st.LastDecodeError != "" {

@@ -342,6 +342,11 @@ type Health struct {
 	// already had its network_connection record: counted, not reported
 	// one by one.
 	DatagramsFolded uint64 `json:"datagrams_folded,omitempty"`
+	// LibrariesTrusted counts executable file mappings the kernel left
+	// unreported because the file was judged trusted; LibrariesRepeated
+	// those of a file the process image had already mapped.
+	LibrariesTrusted  uint64 `json:"libraries_trusted,omitempty"`
+	LibrariesRepeated uint64 `json:"libraries_repeated,omitempty"`
 	RingBytes       int    `json:"ring_bytes,omitempty"`
 	RingPending     int    `json:"ring_pending,omitempty"`
 	// Processes is the size of the process table; ProcessesEvicted counts

@@ -89,6 +89,7 @@ func Rich() []*event.Record {
 				{Name: "sockaddr_sendmsg6", Attach: "cgroup/sendmsg6", Error: "no cgroup v2 hierarchy", Optional: true},
 			},
 			RingBytes: 8 << 20, RingPending: 4096, Processes: 312, ProcessesEvicted: 7, WriteErrors: 6, DatagramsFolded: 998,
+			LibrariesTrusted: 5120, LibrariesRepeated: 77,
 			UptimeSeconds: 61.5,
 			Hashing: &event.HashingHealth{CacheHits: 90, CacheMisses: 10, HitRatio: 0.9, FilesHashed: 10,
 				BytesHashed: 1 << 20, InFlight: 1, Failures: map[string]uint64{"too_large": 1, "gone": 0}, LateDropped: 2},
