@@ -53,9 +53,9 @@ type config struct {
 	// names the round's condition when it is not "argus" (argus-nolibs).
 	extraArgs []string
 	condition string
-	poolFiles  int
-	poolSize   int64
-	profile    bool
+	poolFiles int
+	poolSize  int64
+	profile   bool
 	// sha256MBps is crypto/sha256 on one core of this machine, measured
 	// at the start of the run.
 	sha256MBps float64

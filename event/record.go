@@ -347,8 +347,8 @@ type Health struct {
 	// those of a file the process image had already mapped.
 	LibrariesTrusted  uint64 `json:"libraries_trusted,omitempty"`
 	LibrariesRepeated uint64 `json:"libraries_repeated,omitempty"`
-	RingBytes       int    `json:"ring_bytes,omitempty"`
-	RingPending     int    `json:"ring_pending,omitempty"`
+	RingBytes         int    `json:"ring_bytes,omitempty"`
+	RingPending       int    `json:"ring_pending,omitempty"`
 	// Processes is the size of the process table; ProcessesEvicted counts
 	// entries its bound pushed out.
 	Processes        int    `json:"processes"`
