@@ -202,3 +202,48 @@ func TestLibraryPackageOnly(t *testing.T) {
 	}
 	t.Logf("%d library_load records over three runs of curl; %d trusted mappings left out in the kernel", loads, trustedSkipped)
 }
+
+// TestLibraryMemfdEvasion is the fileless variant: the library is written
+// to a memfd and loaded from /proc/self/fd, so it has no path to hash.
+// It is still detected, joined on its file identity.
+func TestLibraryMemfdEvasion(t *testing.T) {
+	testutil.RequireRoot(t)
+	gcc := needTool(t, "gcc", "gcc")
+	python := needTool(t, "python3", "python3")
+	n := testutil.NewNetPair(t)
+	external := testutil.ServerV4 + ":4444"
+	n.Listen(t, external)
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	src := filepath.Join(dir, "payload.so")
+	buildLibrary(t, gcc, src, "memfd-"+filepath.Base(dir))
+
+	out, stop := startAgent(t, dir)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	code := "import ctypes, os, socket\nfd = os.memfd_create('argus-lib')\n" +
+		"os.write(fd, open('" + src + "', 'rb').read())\n" +
+		"ctypes.CDLL('/proc/self/fd/%d' % fd)\n" +
+		"socket.create_connection(('" + testutil.ServerV4 + "', 4444), 3).close()\n"
+	if b, err := n.Command(python, "-c", code).CombinedOutput(); err != nil {
+		t.Fatalf("python: %v %s", err, b)
+	}
+	load := out.await(t, "the memfd library's load", func(r *event.Record) bool {
+		return r.Kind == event.KindLibraryLoad && r.Library.Memfd
+	})
+	if l := load.Library; !slices.Contains(l.PathClasses, "memfd") || l.HashStatus != "gone" || l.SHA256 != "" {
+		t.Errorf("library_load %+v: want class memfd, hash_status gone", l)
+	}
+	det := out.await(t, "detection on the file identity", func(r *event.Record) bool {
+		return r.Kind == event.KindDetection && r.Detection.JoinKey == "file_identity" &&
+			r.Detection.Events[0].Kind == event.KindLibraryLoad
+	})
+	if d := det.Detection; d.Technique != "T1587" || d.Events[0].Library.Inode != load.Library.Inode {
+		t.Errorf("detection %+v", d)
+	}
+	stop()
+	stopped = true
+}

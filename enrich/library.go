@@ -55,7 +55,7 @@ func (e *Enricher) libraryItem(v *sensor.Library) Item {
 		l.rec.Via = "mprotect"
 	}
 	usable := v.Path != "" && !v.PathTruncated && !v.Disconnected
-	if e.opts.Paths != nil && usable {
+	if e.opts.Paths != nil && (usable || f.Memfd || f.Deleted) {
 		l.rec.PathClasses = classify.WithFS(e.opts.Paths.Classes(v.Path, f.Memfd, f.Deleted), l.rec.FSType)
 	}
 	switch {
@@ -75,6 +75,10 @@ func (e *Enricher) libraryItem(v *sensor.Library) Item {
 		// version the kernel mapped (a memfd or deleted file is gone).
 		l.hash = h.Submit(hasher.Request{Path: v.Path, ID: exeID(f), WantMD5: md5,
 			Suspect: !owned && (len(l.rec.PathClasses) > 0 || f.Deleted)})
+	} else if f.Memfd || v.Disconnected {
+		// A memfd (or unlinked) library has no path to read it by: the
+		// rules join it on its file identity instead of a digest.
+		l.rec.HashStatus = string(hasher.StatusGone)
 	}
 	e.stats.Libraries++
 	p.libs = addLibrary(p.libs, l)
