@@ -51,7 +51,7 @@ func TestT1574006Preload(t *testing.T) {
 	lib := filepath.Join(dir, "T1574006.so")
 	libSHA := buildLibrary(t, gcc, lib, "T1574006-"+filepath.Base(dir))
 
-	out, stop := startAgent(t, dir)
+	out, stop := startAgentWith(t, dir, oneFile)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -120,7 +120,7 @@ func TestLibraryDlopenShm(t *testing.T) {
 	lib := filepath.Join(shm, "native.so")
 	libSHA := buildLibrary(t, gcc, lib, "dlopen-"+filepath.Base(shm))
 
-	out, stop := startAgent(t, dir)
+	out, stop := startAgentWith(t, dir, oneFile)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -157,7 +157,7 @@ func TestLibraryPackageOnly(t *testing.T) {
 	external := testutil.ServerV4 + ":4444"
 	n.Listen(t, external)
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
-	out, stop := startAgent(t, dir)
+	out, stop := startAgentWith(t, dir, oneFile)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -217,7 +217,7 @@ func TestLibraryMemfdEvasion(t *testing.T) {
 	src := filepath.Join(dir, "payload.so")
 	buildLibrary(t, gcc, src, "memfd-"+filepath.Base(dir))
 
-	out, stop := startAgent(t, dir)
+	out, stop := startAgentWith(t, dir, oneFile)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -247,3 +247,7 @@ func TestLibraryMemfdEvasion(t *testing.T) {
 	stop()
 	stopped = true
 }
+
+// oneFile keeps the agent's output in one file however busy the host is:
+// the counts at the end read that file, which must not rotate.
+func oneFile(c *Config) { c.Outputs[0].File.MaxBytes = 4 << 30 }
