@@ -215,6 +215,12 @@ func (p *pipeline) build(ctx context.Context) error {
 		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
 		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit, QueueBytes: cfg.QueueBytes,
 		DNSCache: p.dns, NoDNSRecords: cfg.NoDNSRecords,
+		TrustLibrary: func(f sensor.File) {
+			// Only called from the pipeline goroutine, once the sensor runs.
+			if err := p.sensor.TrustLibrary(f); err != nil {
+				p.log.Debug("library stays reported", "err", err)
+			}
+		},
 	}); err != nil {
 		return err
 	}
@@ -446,6 +452,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	h.EventsLost = st.KernelLost()
 	h.DatagramsFolded = st.DatagramsFolded
+	h.LibrariesTrusted, h.LibrariesRepeated = st.LibrariesTrusted, st.LibrariesRepeated
 	h.EventsDropped = st.Dropped
 	h.DecodeErrors = st.DecodeErrors
 	if st.LastDecodeError != "" {

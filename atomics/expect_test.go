@@ -121,6 +121,19 @@ func (x *expect) connect(conds ...cond) *event.Record {
 	return r
 }
 
+// library expects a library_load meeting conds and returns it.
+func (x *expect) library(conds ...cond) *event.Record {
+	r, why := find(x.w.libs, conds, "no library_load by its processes")
+	c := check{want: "library_load: " + whats(conds), ok: r != nil}
+	if r != nil {
+		c.got = describe(r)
+	} else {
+		c.got = why
+	}
+	x.add(c)
+	return r
+}
+
 // detection expects a detection by rule meeting conds.
 func (x *expect) detection(rule string, conds ...cond) *event.Record {
 	x.rules = append(x.rules, rule)
@@ -265,6 +278,13 @@ func describe(r *event.Record) string {
 		s := fmt.Sprintf("connect `%s` %s → %s:%d %s, %s", r.ID, p.Exe.Path, n.DstIP, n.DstPort, n.Result, ext)
 		if p.Exe.Deleted {
 			s += fmt.Sprintf(", exe deleted (classes %s)", strings.Join(p.Exe.PathClasses, ","))
+		}
+		return s
+	case event.KindLibraryLoad:
+		l := r.Library
+		s := fmt.Sprintf("library_load `%s` %s by %s (%s)", r.ID, l.Path, r.Process.Exe.Path, identity(l.Trust, l.PathClasses, l.SHA256, l.HashStatus))
+		if l.Preload != "" {
+			s += ", preloaded by " + l.Preload
 		}
 		return s
 	case event.KindDetection:
@@ -582,4 +602,47 @@ func missing(have, want []string) string {
 		}
 	}
 	return ""
+}
+
+// Conditions on a library_load.
+
+func libraryAt(p string) cond {
+	return cond{"library " + p, func(r *event.Record) string { return unless(r.Library.Path == p, r.Library.Path) }}
+}
+
+func libraryTrust(verdict string) cond {
+	return cond{"library trust " + verdict, func(r *event.Record) string {
+		return unless(r.Library.Trust != nil && r.Library.Trust.Verdict == verdict, trustString(r.Library.Trust))
+	}}
+}
+
+func libraryClasses(want ...string) cond {
+	return cond{"library class " + strings.Join(want, ","), func(r *event.Record) string {
+		return missing(r.Library.PathClasses, want)
+	}}
+}
+
+func preloadedBy(who string) cond {
+	return cond{"preloaded by " + who, func(r *event.Record) string {
+		return unless(r.Library.Preload == who, "preload "+r.Library.Preload)
+	}}
+}
+
+func librarySHA(want, of string) cond {
+	return cond{"library sha256 of " + of, func(r *event.Record) string {
+		return unless(want != "" && r.Library.SHA256 == want, "sha256 "+short(r.Library.SHA256)+" hash "+r.Library.HashStatus)
+	}}
+}
+
+// loaderEnv: the launch's loader environment has name=value, with the
+// path classes want.
+func loaderEnv(name, value string, want ...string) cond {
+	return cond{fmt.Sprintf("loader_env %s=%s (%s)", name, value, strings.Join(want, ",")), func(r *event.Record) string {
+		for _, v := range r.Process.LoaderEnv {
+			if v.Name == name && v.Value == value {
+				return missing(v.PathClasses, want)
+			}
+		}
+		return fmt.Sprintf("%+v", r.Process.LoaderEnv)
+	}}
 }

@@ -198,13 +198,14 @@ var (
 	ppidKey   = []byte(`"ppid":`)
 	kindLaunc = []byte("process_launch")
 	kindConn  = []byte("network_connection")
+	kindLib   = []byte("library_load")
 )
 
 func (o *output) line(b []byte) {
 	o.lines++
 	kind := field(b, kindKey, '"')
 	switch {
-	case bytes.Equal(kind, kindLaunc), bytes.Equal(kind, kindConn):
+	case bytes.Equal(kind, kindLaunc), bytes.Equal(kind, kindConn), bytes.Equal(kind, kindLib):
 		pid, ppid := number(b, pidKey), number(b, ppidKey)
 		runnerAncestor := bytes.Contains(b, []byte(`{"pid":`+strconv.FormatUint(uint64(o.runner), 10)+`,`))
 		if !o.ours[pid] && !o.ours[ppid] && !runnerAncestor {
@@ -232,7 +233,7 @@ func (o *output) line(b []byte) {
 			return
 		}
 		o.ours[r.Process.PID] = true
-	case event.KindNetworkConnection:
+	case event.KindNetworkConnection, event.KindLibraryLoad:
 		if r.Process == nil || !(o.ours[r.Process.PID] || o.ours[r.Process.PPID]) {
 			return
 		}
@@ -335,8 +336,8 @@ func (o *output) started() bool {
 // of its executor shell and everything below it, their connections, and
 // the detections that name any of them.
 type window struct {
-	launches, conns, dets []*event.Record
-	ids                   map[string]bool
+	launches, conns, dets, libs []*event.Record
+	ids                         map[string]bool
 }
 
 // attribute collects the records of the process tree under shell, made
@@ -364,6 +365,11 @@ func (o *output) attribute(shell uint32, from, to time.Time) *window {
 		case event.KindNetworkConnection:
 			if pids[p.PID] {
 				w.conns = append(w.conns, r)
+				w.ids[r.ID] = true
+			}
+		case event.KindLibraryLoad:
+			if pids[p.PID] {
+				w.libs = append(w.libs, r)
 				w.ids[r.ID] = true
 			}
 		}

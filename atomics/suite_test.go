@@ -147,7 +147,31 @@ var suite = []caseSpec{
 		},
 	},
 	{
-		id: "V17", file: "argus/T1587-variants.yaml", name: "Python payload that unlinks itself, then connects",
+		id: "V17", file: "argus/T1587-variants.yaml", name: "Shared library preloaded into a packaged program (LD_PRELOAD)",
+		collect: func(r *caseRun) { r.hash("#{lib_path}") },
+		created: []string{"#{lib_path}"},
+		expect: func(x *expect) {
+			lib, prog := x.arg("lib_path"), x.arg("program")
+			l := x.launch(exePath(prog), trust("package_verified"), loaderEnv("LD_PRELOAD", lib, "tmp"))
+			ll := x.library(by(l), libraryAt(lib), libraryTrust("unowned"), libraryClasses("tmp"), preloadedBy("LD_PRELOAD"),
+				librarySHA(x.digest(lib), lib))
+			c := x.connect(by(l), dst(x.arg("c2_host"), x.port("c2_port")), external(true))
+			x.detection(detect.RuleT1587, keyedOn(x.digest(lib), lib), names(ll, c))
+		},
+	},
+	{
+		id: "V18", file: "argus/T1587-variants.yaml", name: "Native library from /dev/shm loaded by Python (dlopen), then a connection",
+		collect: func(r *caseRun) { r.hash("#{lib_path}") },
+		created: []string{"#{lib_path}"},
+		expect: func(x *expect) {
+			lib := x.arg("lib_path")
+			ll := x.library(libraryAt(lib), libraryTrust("unowned"), libraryClasses("shm"), librarySHA(x.digest(lib), lib))
+			c := x.connect(by(ll), dst(x.arg("c2_host"), x.port("c2_port")), external(true))
+			x.detection(detect.RuleT1587, keyedOn(x.digest(lib), lib), names(ll, c))
+		},
+	},
+	{
+		id: "V19", file: "argus/T1587-variants.yaml", name: "Python payload that unlinks itself, then connects",
 		collect: func(r *caseRun) { r.hash("#{drop_dir}/copy.py") },
 		created: []string{"#{drop_dir}"},
 		expect: func(x *expect) {

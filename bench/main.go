@@ -49,9 +49,13 @@ type config struct {
 	out        string
 	workloads  []string
 	conditions []string
-	poolFiles  int
-	poolSize   int64
-	profile    bool
+	// extraArgs are added to the sensor's command line, and condition
+	// names the round's condition when it is not "argus" (argus-nolibs).
+	extraArgs []string
+	condition string
+	poolFiles int
+	poolSize  int64
+	profile   bool
 	// sha256MBps is crypto/sha256 on one core of this machine, measured
 	// at the start of the run.
 	sha256MBps float64
@@ -62,10 +66,11 @@ type config struct {
 }
 
 func (c config) sensorArgs() []string {
-	if c.sensorConfig == "" {
-		return nil
+	args := c.extraArgs
+	if c.sensorConfig != "" {
+		args = append(slices.Clip(args), "--config", c.sensorConfig)
 	}
-	return []string{"--config", c.sensorConfig}
+	return args
 }
 
 func run() error {
@@ -79,7 +84,7 @@ func run() error {
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the JSON results")
 	flag.StringVar(&cfg.sensorConfig, "sensor-config", "", "configuration file for the sensor (default: its defaults)")
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, connect, mixed, hash, udp-many, udp-one")
-	flag.StringVar(&conditions, "conditions", "none,argus,auditd", "comma-separated conditions: none, argus, auditd")
+	flag.StringVar(&conditions, "conditions", "none,argus,auditd", "comma-separated conditions: none, argus, auditd, argus-nolibs (the sensor without its library hooks)")
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
 	flag.BoolVar(&cfg.profile, "profile", true, "profile the sensor under the mixed workload (go tool pprof -top)")
@@ -286,6 +291,13 @@ func measure(cfg config, tmp string, k *kit, name string, log *slog.Logger) (wor
 				r, err = runOnce(name, cfg, k)
 			case "argus":
 				r, err = argusRound(cfg, tmp, k, name, cr, cpu)
+			case "argus-nolibs":
+				// The same sensor without the library hooks: the ratio
+				// to "argus" is what reporting libraries costs.
+				nolibs := cfg
+				nolibs.extraArgs = append(slices.Clip(cfg.extraArgs), "--libraries=false")
+				nolibs.condition = c
+				r, err = argusRound(nolibs, tmp, k, name, cr, cpu)
 			case "auditd":
 				r, err = auditdRound(cfg, tmp, k, name, cr, cpu)
 			default:
@@ -366,7 +378,11 @@ func argusRound(cfg config, tmp string, k *kit, name string, cr *conditionReport
 	cr.Lost += health.EventsLost + health.EventsDropped
 	cr.PeakRSSBytes = max(cr.PeakRSSBytes, rss)
 	cr.WorkloadRSSBytes = max(cr.WorkloadRSSBytes, workRSS)
-	cpu["argus"] = append(cpu["argus"], float64(after-before)/1e3/float64(max(n, 1)))
+	cond := "argus"
+	if cfg.condition != "" {
+		cond = cfg.condition
+	}
+	cpu[cond] = append(cpu[cond], float64(after-before)/1e3/float64(max(n, 1)))
 	if h := health.Hashing; h != nil {
 		cr.HashHitRatio = h.HitRatio
 	}

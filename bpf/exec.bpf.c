@@ -42,6 +42,13 @@ struct exec_scratch {
 	 * mount-crossing and component branches diverge and the number of
 	 * states doubles with every step of the walk. */
 	__u32 walk_len;
+	/* The loader environment scan's state, in map memory for the same
+	 * reason as walk_len. */
+	__u8 envbuf[ENV_CHUNK];
+	__u64 env_pos;
+	__u32 env_at_start;
+	__u32 env_kept;
+	__u32 env_len;
 };
 
 struct {
@@ -51,25 +58,20 @@ struct {
 	__type(value, struct exec_scratch);
 } exec_scratch SEC(".maps");
 
-/* put_name copies one component name to the walk's output. */
-static __always_inline long put_name(struct exec_scratch *s, __u32 start, const unsigned char *name,
-				     __u32 trunc_flag)
-{
-	__u32 len = s->walk_len;
-	long n;
+/*
+ * The environment names whose values are kept ("LD_PRELOAD=" and kin), set
+ * by the loader: each as up to 32 bytes with a mask of the bytes that count,
+ * compared a word at a time.
+ */
+struct loader_name {
+	__u64 word[LOADER_NAME_WORDS];
+	__u64 mask[LOADER_NAME_WORDS];
+};
+volatile const __u32 loader_name_count;
+volatile const struct loader_name loader_names[LOADER_NAMES_MAX];
 
-	if (len > PATH_BUF - NAME_MAX_BUF) {
-		s->ev.flags |= trunc_flag;
-		return -1;
-	}
-	n = bpf_probe_read_kernel_str(&s->data[(start + len) & DATA_MASK], NAME_MAX_BUF, name);
-	if (n <= 0) {
-		s->ev.flags |= trunc_flag;
-		return -1;
-	}
-	s->walk_len = len + n;
-	return n;
-}
+#define PATH_SCRATCH exec_scratch
+#include "path.h"
 
 /*
  * walk_path appends the components of the path (vfs, dentry) to s->data
@@ -77,8 +79,7 @@ static __always_inline long put_name(struct exec_scratch *s, __u32 start, const 
  * PATH_BUF bytes, and returns the bytes written. Running out of room or
  * depth sets trunc_flag in s->ev.flags; a walk that ends at a dentry that
  * is its own parent without being a mount root (memfd and other pseudo
- * files) sets EXEC_PATH_DISCONNECTED; for the executable's path, one that
- * ends at a mount in no namespace sets EXEC_PATH_DETACHED.
+ * files) sets EXEC_PATH_DISCONNECTED.
  *
  * The walk has two phases. While it stays on the file's own mount, vfs and
  * the dentries are BTF-typed pointers and their fields load directly. The
@@ -116,38 +117,83 @@ static __noinline int walk_path(struct exec_scratch *s, __u32 start, struct vfsm
 	mnt = real_mount(vfs);
 	d = (struct dentry *)(unsigned long)dentry;
 	mnt_root = (struct dentry *)(unsigned long)mnt_root;
-	for (; i < PATH_DEPTH_MAX; i++) {
-		struct dentry *parent;
+	return walk_mounts(s, start, mnt, d, mnt_root, i, trunc_flag);
+}
 
-		if (d == mnt_root) {
-			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+/* loader_name_at reports whether buf starts with one of the loader names. */
+static __always_inline bool loader_name_at(const __u8 *buf)
+{
+	const __u64 *w = (const __u64 *)buf;
+	int i, j;
 
-			if (up == mnt) {
-				/*
-				 * The root of the namespace, or a mount that is
-				 * in none: lazily unmounted (umount -l), whose
-				 * files only have a path from its own root.
-				 */
-				if (trunc_flag == EXEC_PATH_TRUNCATED && !BPF_CORE_READ(mnt, mnt_ns))
-					s->ev.flags |= EXEC_PATH_DETACHED;
-				return s->walk_len;
-			}
-			d = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = up;
-			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-			continue;
-		}
-		if (put_name(s, start, BPF_CORE_READ(d, d_name.name), trunc_flag) < 0)
-			return s->walk_len;
-		parent = BPF_CORE_READ(d, d_parent);
-		if (d == parent) {
-			s->ev.flags |= EXEC_PATH_DISCONNECTED;
-			return s->walk_len;
-		}
-		d = parent;
+	for (i = 0; i < LOADER_NAMES_MAX; i++) {
+		bool eq = true;
+
+		if (i >= loader_name_count)
+			break;
+		for (j = 0; j < LOADER_NAME_WORDS; j++)
+			eq = eq && (w[j] & loader_names[i].mask[j]) == loader_names[i].word[j];
+		if (eq)
+			return true;
 	}
-	s->ev.flags |= trunc_flag;
-	return s->walk_len;
+	return false;
+}
+
+/*
+ * scan_env appends the loader variables of the new image's environment
+ * (never the rest of it: it holds secrets) at s->data[off], and returns the
+ * bytes written. The environment is read ENV_CHUNK bytes at a time, string
+ * by string; a string that starts with a configured name is copied whole,
+ * up to LOADER_VAR_BUF. More than ENV_STEPS_MAX steps, or more matching
+ * strings than LOADER_VARS_MAX, set EXEC_LOADER_ENV_TRUNCATED.
+ */
+static __noinline int scan_env(struct exec_scratch *s, __u32 off, unsigned long start, unsigned long end)
+{
+	int i;
+
+	s->env_pos = start;
+	s->env_at_start = 1;
+	s->env_kept = 0;
+	s->env_len = 0;
+	s->ev.env_trunc = 0;
+	if (loader_name_count == 0)
+		return 0;
+	for (i = 0; i < ENV_STEPS_MAX; i++) {
+		__u64 pos = s->env_pos;
+		long n;
+
+		if (pos >= end)
+			return s->env_len;
+		n = bpf_probe_read_user_str(s->envbuf, ENV_CHUNK, (void *)pos);
+		if (n <= 0)
+			return s->env_len;
+		if (s->env_at_start && loader_name_at(s->envbuf)) {
+			__u32 k = s->env_kept;
+
+			if (k >= LOADER_VARS_MAX) {
+				s->ev.flags |= EXEC_LOADER_ENV_TRUNCATED;
+			} else {
+				__u32 len = s->env_len;
+				long m;
+
+				if (len > LOADER_VARS_MAX * LOADER_VAR_BUF - LOADER_VAR_BUF)
+					return len;
+				m = bpf_probe_read_user_str(&s->data[(off + len) & DATA_MASK], LOADER_VAR_BUF, (void *)pos);
+				if (m > 0) {
+					s->env_len = len + m;
+					if (m == LOADER_VAR_BUF)
+						s->ev.env_trunc |= 1 << (k & 15);
+					s->env_kept = k + 1;
+				}
+			}
+		}
+		/* A chunk without its NUL: the string goes on in the next. */
+		s->env_at_start = n < ENV_CHUNK;
+		s->env_pos = pos + (n < ENV_CHUNK ? n : ENV_CHUNK - 1);
+	}
+	if (s->env_pos < end)
+		s->ev.flags |= EXEC_LOADER_ENV_TRUNCATED;
+	return s->env_len;
 }
 
 /*
@@ -235,6 +281,11 @@ int handle_exec(unsigned long long *ctx)
 	} else {
 		ev->filename_len = 0;
 	}
+
+	/* loader environment (LD_PRELOAD and kin), after the other sections */
+	len = scan_env(s, off, mm->env_start, mm->env_end);
+	ev->env_len = len;
+	off += len;
 
 	size = sizeof(*ev) + off;
 	if (size > sizeof(*s))

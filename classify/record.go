@@ -12,7 +12,14 @@ type Classifier struct {
 	Networks *Networks
 }
 
-// Fill sets the path classes of the record's executable and script and
+func (c *Classifier) library(l *event.Library) {
+	if l.PathClasses == nil && l.Path != "" {
+		l.PathClasses = WithFS(c.Paths.Classes(l.Path, l.Memfd, l.Deleted), l.FSType)
+	}
+}
+
+// Fill sets the path classes of the record's executable, script and
+// libraries and
 // the external flag of its destination, where they are not set already.
 // Replayed telemetry recorded without them is classified the same way
 // live events are.
@@ -24,6 +31,12 @@ func (c *Classifier) Fill(rec *event.Record) {
 		if s := p.Script; s != nil && s.PathClasses == nil && s.Path != "" {
 			s.PathClasses = c.Paths.Classes(s.Path, false, false)
 		}
+		for i := range p.Libraries {
+			c.library(&p.Libraries[i])
+		}
+	}
+	if l := rec.Library; l != nil && c.Paths != nil {
+		c.library(l)
 	}
 	if n := rec.Network; n != nil && n.External == nil && c.Networks != nil {
 		if a, err := netip.ParseAddr(n.DstIP); err == nil {

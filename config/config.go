@@ -134,6 +134,13 @@ type Sensor struct {
 	RingBytes    ByteSize `yaml:"ring_bytes"`
 	PollInterval Duration `yaml:"poll_interval"`
 	QueueLen     int      `yaml:"queue_len"`
+	// LoaderEnv names the environment variables each launch carries
+	// (process.loader_env), read in the kernel at exec. Default
+	// LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT; [] captures none.
+	LoaderEnv []string `yaml:"loader_env"`
+	// Libraries reports files mapped executable (library_load). Default
+	// true.
+	Libraries *bool `yaml:"libraries"`
 }
 
 // Hashing tunes the hasher.
@@ -338,6 +345,9 @@ func (c *Config) validate() error {
 	}
 	if c.Sensor.PollInterval <= 0 || time.Duration(c.Sensor.PollInterval) > time.Second {
 		return bad("sensor.poll_interval", "%v: want more than 0 and at most 1s", time.Duration(c.Sensor.PollInterval))
+	}
+	if err := sensor.CheckLoaderEnv(c.Sensor.LoaderEnv); err != nil {
+		return bad("sensor.loader_env", "%v", err)
 	}
 	if c.Sensor.QueueLen <= 0 {
 		return bad("sensor.queue_len", "%d: want a positive number", c.Sensor.QueueLen)

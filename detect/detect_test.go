@@ -574,3 +574,99 @@ func TestT1587LongLivedBeacon(t *testing.T) {
 		t.Errorf("self-joined %d, repeats %d; want 2 and 3", st.SelfJoined, st.Repeats)
 	}
 }
+
+var newFile = int64(5)
+
+const shaLib = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
+// libraryLoad is a library_load record: pid, running path (sha), mapped
+// the library lib (libSHA, libTrust).
+func libraryLoad(host string, at time.Duration, pid uint32, path, sha, lib, libSHA string, libTrust *event.Trust) string {
+	exeTrust := unowned
+	if strings.HasPrefix(path, "/usr/") {
+		exeTrust = verified
+	}
+	r := &event.Record{
+		Schema: event.Schema, ID: fmt.Sprintf("%s-lib-%d-%d", host, pid, at), Kind: event.KindLibraryLoad,
+		Time: t0.Add(at), Host: event.Host{Hostname: host},
+		// A new, rare executable: novelty that must not be the library's.
+		Process: &event.Process{PID: pid, UID: 1000, Exe: event.Exe{Path: path, SHA256: sha, Trust: exeTrust,
+			AgeSeconds: &newFile, Prevalence: &event.Prevalence{FirstSeen: t0, Executions: 1, TrackedSince: t0}}},
+		Library: &event.Library{Path: lib, SHA256: libSHA, Trust: libTrust, Via: "mmap", Inode: 7, Device: 3},
+	}
+	return string(r.AppendJSON(nil))
+}
+
+// withLibrary gives a connection's process a library it loaded.
+func withLibrary(lib, sha string, trust *event.Trust) recOpt {
+	return func(r *event.Record) {
+		r.Process.Libraries = append(r.Process.Libraries, event.Library{Path: lib, SHA256: sha, Trust: trust, Via: "mmap"})
+	}
+}
+
+// TestT1587Library: a library from a user-writable place that no package
+// vouches for is an identity of the process that loaded it, as a script
+// is: its load and the process's external connection join on the
+// library's sha256, whichever comes first.
+func TestT1587Library(t *testing.T) {
+	const dst = "192.0.2.1"
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  int
+	}{
+		{"preloaded into curl, then connect", []string{
+			libraryLoad("h1", 0, 10, "/usr/bin/curl", shaCurl, "/tmp/T1574006.so", shaLib, unowned),
+			connect("h1", m, 10, "/usr/bin/curl", shaCurl, dst, withLibrary("/tmp/T1574006.so", shaLib, unowned)),
+		}, 1},
+		// A connection whose library has no verdict (a replayed export)
+		// only joins; with its verdict it stands for its own load (the
+		// live-process rule), tested below.
+		{"connect first, then the same library loaded by another process", []string{
+			connect("h1", 0, 10, "/usr/bin/python3", shaPython, dst, withLibrary("/dev/shm/x.so", shaLib, nil)),
+			libraryLoad("h1", m, 11, "/usr/bin/python3", shaPython, "/dev/shm/x.so", shaLib, unowned),
+		}, 1},
+		{"a connection whose loaded library qualifies, with its verdict", []string{
+			connect("h1", 0, 10, "/usr/bin/python3", shaPython, dst, withLibrary("/dev/shm/x.so", shaLib, unowned)),
+		}, 1},
+		{"a package's library: not a candidate", []string{
+			libraryLoad("h1", 0, 10, "/usr/bin/curl", shaCurl, "/tmp/libssl.so", shaLib, verified),
+			connect("h1", m, 10, "/usr/bin/curl", shaCurl, dst, withLibrary("/tmp/libssl.so", shaLib, verified)),
+		}, 0},
+		{"an unowned library from no user-writable place: not a candidate", []string{
+			libraryLoad("h1", 0, 10, "/usr/bin/curl", shaCurl, "/opt/vendor/libx.so", shaLib, unowned),
+			connect("h1", m, 10, "/usr/bin/curl", shaCurl, dst, withLibrary("/opt/vendor/libx.so", shaLib, unowned)),
+		}, 0},
+		{"the connection does not carry the library: no join", []string{
+			libraryLoad("h1", 0, 10, "/usr/bin/curl", shaCurl, "/tmp/T1574006.so", shaLib, unowned),
+			connect("h1", m, 10, "/usr/bin/curl", shaCurl, dst),
+		}, 0},
+		// A library_load starts its library alone: the process's own
+		// identity was its launch's, and is not launched again by it.
+		{"a library_load does not stand for its process's launch", []string{
+			libraryLoad("h1", 0, 10, "/tmp/implant", shaImplant, "/usr/lib/libc.so.6", shaLib, verified),
+			connect("h1", m, 10, "/tmp/implant", shaImplant, dst),
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dets, _, _ := replay(t, Config{}, tc.lines...)
+			if len(dets) != tc.want {
+				t.Fatalf("%d detections, want %d: %v", len(dets), tc.want, ruleIDs(dets))
+			}
+			if tc.want == 0 {
+				return
+			}
+			d := dets[0].Detection
+			events := 2
+			if len(tc.lines) == 1 {
+				events = 1
+			}
+			if d.SHA256 != shaLib || d.Rule != RuleT1587 || len(d.Events) != events {
+				t.Fatalf("detection %+v: want the library's sha256 and both records", d)
+			}
+			if !strings.Contains(d.Summary, "loaded by /usr/bin/") || len(d.Novelty) != 0 {
+				t.Errorf("summary %q novelty %v: want the loading executable named and no novelty", d.Summary, d.Novelty)
+			}
+		})
+	}
+}

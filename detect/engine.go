@@ -240,6 +240,8 @@ func (e *Engine) Observe(rec *event.Record, out []*event.Record) []*event.Record
 	case event.KindProcessLaunch:
 		out = e.launch(rec, out)
 		out = e.npmRule(rec, out)
+	case event.KindLibraryLoad:
+		out = e.launch(rec, out)
 	case event.KindNetworkConnection:
 		out = e.connect(rec, out)
 	case event.KindSensorHealth:
@@ -264,8 +266,11 @@ func (e *Engine) healthRecord(rec *event.Record) {
 	e.health[rec.Host.Hostname] = cur
 }
 
-// candidate is one identity (exe or script) of a process.
+// candidate is one identity (exe, script or library) of a process.
 type candidate struct {
+	// library: a file the process mapped executable (a library_load, or
+	// one of a connection's process.libraries).
+	library      bool
 	path, sha256 string
 	classes      []string
 	trust        *event.Trust
@@ -281,7 +286,28 @@ func identities(p *event.Process) []candidate {
 	if s := p.Script; s != nil {
 		out = append(out, candidate{path: s.Path, sha256: s.SHA256, classes: s.PathClasses, trust: s.Trust})
 	}
+	for i := range p.Libraries {
+		out = append(out, libraryCandidate(&p.Libraries[i]))
+	}
 	return out
+}
+
+// libraryCandidate is a library as an identity of the process that
+// loaded it. A library without a hash joins on its file identity, as an
+// executable does.
+func libraryCandidate(l *event.Library) candidate {
+	return candidate{library: true, path: l.Path, sha256: l.SHA256, classes: l.PathClasses, trust: l.Trust,
+		hashStatus: l.HashStatus, dev: l.Device, ino: l.Inode, ctimeNs: l.CtimeNs}
+}
+
+// launchIdentities are the identities a record starts: a library_load
+// starts its library alone (the process's own were its launch's), a
+// process_launch its executable and script.
+func launchIdentities(rec *event.Record) []candidate {
+	if rec.Library != nil {
+		return []candidate{libraryCandidate(rec.Library)}
+	}
+	return identities(rec.Process)
 }
 
 // qualifies reports whether a launched identity makes a t1587 candidate:
@@ -331,7 +357,7 @@ func (e *Engine) launch(rec *event.Record, out []*event.Record) []*event.Record 
 		return out
 	}
 	var encoded []byte
-	for _, c := range identities(p) {
+	for _, c := range launchIdentities(rec) {
 		if !e.qualifies(c) {
 			continue
 		}
@@ -467,6 +493,9 @@ func (e *Engine) fire(k key, w *window, cur *event.Record, other *half, curIsCon
 	if other == nil {
 		how = "running on" // the connection stood for its own launch
 	}
+	if exe.library {
+		how = "loaded by " + launch.Process.Exe.Path + " on"
+	}
 	summary := fmt.Sprintf("%s (%s, trust %s, classes %s) %s %s and connected to %s",
 		exe.path, keyText, verdict(exe.trust), strings.Join(exe.classes, ","), how, k.host, destination(conn.Network))
 	d := &event.Detection{
@@ -506,7 +535,7 @@ func (e *Engine) quiet(w *window, at time.Time) bool {
 // launchIdentity picks the launch's identity (exe or script) with join key
 // sha (its digest, or its file identity; see identity.go).
 func launchIdentity(rec *event.Record, sha string) candidate {
-	for _, c := range identities(rec.Process) {
+	for _, c := range launchIdentities(rec) {
 		if c.joinKey() == sha {
 			return c
 		}

@@ -62,8 +62,8 @@ func (n Novelty) withDefaults() (Novelty, error) {
 func (n Novelty) grade(d *event.Detection, launch *event.Record, sha string) {
 	d.Severity = n.EstablishedSeverity
 	p := launch.Process
-	if p == nil {
-		return
+	if p == nil || launch.Library != nil {
+		return // a library's age and prevalence are not tracked
 	}
 	age, prev := p.Exe.AgeSeconds, p.Exe.Prevalence
 	if p.Exe.SHA256 != sha && p.Script != nil && p.Script.SHA256 == sha {

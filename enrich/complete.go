@@ -15,6 +15,7 @@ import (
 type Item struct {
 	Rec  *event.Record
 	proc *Proc
+	lib  *library // on a library_load
 }
 
 // Out is a record enrich is done with, and where it goes next: the caller
@@ -138,7 +139,8 @@ func (e *Enricher) Drain() []Out {
 // appendDone sends rec out, and to the rules unless its executable's hash
 // is pending.
 func appendDone(out []Out, rec *event.Record) []Out {
-	pending := rec.Process != nil && rec.Process.Exe.HashStatus == string(hasher.StatusPending)
+	pending := rec.Process != nil && rec.Process.Exe.HashStatus == string(hasher.StatusPending) ||
+		rec.Library != nil && rec.Library.HashStatus == string(hasher.StatusPending)
 	return append(out, Out{Rec: rec, Send: true, Observe: !pending})
 }
 
@@ -176,8 +178,16 @@ func (e *Enricher) followUps(out []Out) []Out {
 // finalize returns true: call followUp once wait's channel closes.
 func (e *Enricher) finalize(it Item) (pending bool) {
 	p, proc := it.proc, it.Rec.Process
+	if it.lib != nil && !e.finishLibrary(it.lib) {
+		pending = true
+	}
 	if p == nil || proc == nil {
-		return false
+		return pending
+	}
+	if it.Rec.Kind == event.KindNetworkConnection {
+		var wait bool
+		proc.Libraries, wait = e.connectionLibraries(p)
+		pending = pending || wait
 	}
 	exe := &proc.Exe
 	switch {
@@ -220,9 +230,19 @@ func (e *Enricher) finalize(it Item) (pending bool) {
 // wait returns a channel that closes when the item's pending hashes are
 // known, or nil if none is pending.
 func (e *Enricher) wait(it Item) <-chan struct{} {
+	if it.lib != nil {
+		if ch := libraryWait([]*library{it.lib}); ch != nil {
+			return ch
+		}
+	}
 	p := it.proc
 	if p == nil {
 		return nil
+	}
+	if it.Rec.Kind == event.KindNetworkConnection {
+		if ch := libraryWait(p.libs); ch != nil {
+			return ch
+		}
 	}
 	if p.exeHash != nil {
 		if _, ok := p.exeHash.Result(); !ok {

@@ -31,6 +31,20 @@
 // and, for an interpreter running a script (classify.ScriptPath), the
 // script's identity and hash.
 //
+// # Libraries (library.go)
+//
+// A Library event becomes a library_load record: the loading process as
+// the table knows it, and the library's path classes, hash (by path,
+// checked against the kernel's identity; a memfd or unlinked one has none
+// and joins on its identity) and trust verdict. A library a package or
+// signature vouches for is handed to Options.TrustLibrary, so the kernel
+// stops reporting it. The entry remembers its libraries; its connections
+// carry the untrusted ones (process.libraries, the likeliest implants
+// first), which makes them identities of the process for the rules, as a
+// script is. An exec's loader variables become process.loader_env with the
+// path classes of the paths they name; a library its LD_PRELOAD, or
+// /etc/ld.so.preload, names is marked so.
+//
 // # Record building (record.go, seed.go)
 //
 // An exec becomes a process_launch and a connect a network_connection,

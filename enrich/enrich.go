@@ -69,6 +69,13 @@ type Options struct {
 	DNSCache *pdns.Cache
 	// NoDNSRecords leaves dns_query records out; the cache still learns.
 	NoDNSRecords bool
+	// TrustLibrary, when set, is told each library file a package
+	// database or trusted signature vouched for, with the identity the
+	// kernel reported: the sensor then stops reporting its mappings.
+	TrustLibrary func(sensor.File)
+	// PreloadFile is the loader's system-wide preload list. Default
+	// DefaultPreloadFile.
+	PreloadFile string
 }
 
 // Stats counts the Enricher's work.
@@ -84,6 +91,7 @@ type Stats struct {
 	// ScriptsInRoot counts those opened inside their process's own root
 	// (the rest were opened in the sensor's: the process was gone).
 	ScriptsInRoot uint64
+	Libraries     uint64 // library_load records made
 	Queued        int    // records waiting in order, e.g. behind a pending hash
 	QueuedBytes   int64  // their approximate size
 	LateDropped   uint64 // records sent with a pending hash and given up on before their follow-up
@@ -120,6 +128,7 @@ type Enricher struct {
 	late       []Item // sent with a pending hash, to follow up
 	items      []Item // scratch for the records one call makes
 	out        []Out  // what the last Ready, Tick or Drain returned
+	preload    *preloadList
 }
 
 // New returns an Enricher.
@@ -141,6 +150,9 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.QueueLimit <= 0 {
 		opts.QueueLimit = DefaultQueueLimit
+	}
+	if opts.PreloadFile == "" {
+		opts.PreloadFile = DefaultPreloadFile
 	}
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = DefaultQueueBytes
@@ -187,6 +199,8 @@ func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 		return e.connect(v, out)
 	case *sensor.DNS:
 		return e.dns(v, out)
+	case *sensor.Library:
+		return append(out, e.libraryItem(v))
 	case *sensor.Fork:
 		e.fork(v)
 	case *sensor.Exit:

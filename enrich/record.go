@@ -48,6 +48,8 @@ func (e *Enricher) exec(v *sensor.Exec) Item {
 	r := e.newRecord(event.KindProcessLaunch, &v.Header)
 	r.Process = e.process(p, &v.Task, v.TID, v.Exe, v.ParentComm)
 	r.Process.Ancestors = p.Ancestors
+	r.Process.LoaderEnv, p.preload = e.loaderEnv(v.LoaderEnv)
+	r.Process.LoaderEnvTruncated = v.LoaderEnvTruncated
 	return Item{Rec: r, proc: p}
 }
 

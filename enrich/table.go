@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -60,6 +61,10 @@ type Proc struct {
 	md5        bool // the exe's package records md5
 	trust      [2]*event.Trust
 	script     *script
+	// libs are the files the process mapped executable (library.go);
+	// preload the paths its LD_PRELOAD named at exec.
+	libs    []*library
+	preload []string
 }
 
 // script is the file an interpreter process runs.
@@ -230,6 +235,7 @@ func (e *Enricher) fork(v *sensor.Fork) {
 	child := *parent
 	child.PID, child.StartNs, child.coarseStart, child.PPID, child.Source = v.TGID, v.StartNs, false, v.PPID, SourceFork
 	child.Ancestors = nil
+	child.libs = slices.Clip(parent.libs) // the child has the parent's mappings
 	e.add(&child)
 }
 

@@ -44,6 +44,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		b = append(b, `,"dns":`...)
 		b = r.DNS.appendJSON(b)
 	}
+	if r.Library != nil {
+		b = r.Library.appendJSON(append(b, `,"library":`...))
+	}
 	if r.Health != nil {
 		// Health is written once a minute: reflection is fine there.
 		h, err := json.Marshal(r.Health)
@@ -110,6 +113,37 @@ func (p *Process) appendJSON(b []byte) []byte {
 		}
 		b = appendAge(b, sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 		b = append(b, '}')
+	}
+	if len(p.Libraries) > 0 {
+		b = append(b, `,"libraries":[`...)
+		for i := range p.Libraries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = p.Libraries[i].appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	if len(p.LoaderEnv) > 0 {
+		b = append(b, `,"loader_env":[`...)
+		for i, v := range p.LoaderEnv {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(append(b, `{"name":`...), v.Name)
+			b = AppendString(append(b, `,"value":`...), v.Value)
+			if v.Truncated {
+				b = append(b, `,"truncated":true`...)
+			}
+			if len(v.PathClasses) > 0 {
+				b = appendStrings(append(b, `,"path_classes":`...), v.PathClasses)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if p.LoaderEnvTruncated {
+		b = append(b, `,"loader_env_truncated":true`...)
 	}
 	if p.Parent != nil {
 		b = appendUint(append(b, `,"parent":{"pid":`...), uint64(p.Parent.PID))
@@ -179,6 +213,43 @@ func (e *Exe) appendJSON(b []byte) []byte {
 		b = appendStrings(append(b, `,"path_classes":`...), e.PathClasses)
 	}
 	b = appendAge(b, e.AgeSeconds, e.AgeSource, e.Prevalence)
+	return append(b, '}')
+}
+
+func (l *Library) appendJSON(b []byte) []byte {
+	b = AppendString(append(b, `{"path":`...), l.Path)
+	if l.PathTruncated {
+		b = append(b, `,"path_truncated":true`...)
+	}
+	b = appendUint(append(b, `,"device":`...), l.Device)
+	b = appendUint(append(b, `,"inode":`...), l.Inode)
+	b = strconv.AppendInt(append(b, `,"size":`...), l.Size, 10)
+	b = strconv.AppendInt(append(b, `,"mtime_ns":`...), l.MtimeNs, 10)
+	b = strconv.AppendInt(append(b, `,"ctime_ns":`...), l.CtimeNs, 10)
+	b = appendUint(append(b, `,"nlink":`...), uint64(l.Nlink))
+	b = appendUint(append(b, `,"mode":`...), uint64(l.Mode))
+	b = appendUint(append(b, `,"uid":`...), uint64(l.UID))
+	b = strconv.AppendBool(append(b, `,"memfd":`...), l.Memfd)
+	b = strconv.AppendBool(append(b, `,"deleted":`...), l.Deleted)
+	if l.FSType != "" {
+		b = AppendString(append(b, `,"fs_type":`...), l.FSType)
+	}
+	if l.SHA256 != "" {
+		b = AppendString(append(b, `,"sha256":`...), l.SHA256)
+	}
+	if l.HashStatus != "" {
+		b = AppendString(append(b, `,"hash_status":`...), l.HashStatus)
+	}
+	if l.Trust != nil {
+		b = l.Trust.appendJSON(append(b, `,"trust":`...))
+	}
+	if len(l.PathClasses) > 0 {
+		b = appendStrings(append(b, `,"path_classes":`...), l.PathClasses)
+	}
+	b = AppendString(append(b, `,"via":`...), l.Via)
+	if l.Preload != "" {
+		b = AppendString(append(b, `,"preload":`...), l.Preload)
+	}
 	return append(b, '}')
 }
 

@@ -22,6 +22,9 @@ const (
 	// KindDNSQuery is a DNS response delivered to a process on the host:
 	// the question, the answers and the process that asked.
 	KindDNSQuery Kind = "dns_query"
+	// KindLibraryLoad is a file a process mapped executable that is not
+	// its main executable: a shared library, preloaded or dlopen()ed.
+	KindLibraryLoad Kind = "library_load"
 )
 
 // Record is one argus.v1 event.
@@ -37,7 +40,9 @@ type Record struct {
 	Network   *Network   `json:"network,omitempty"`
 	Health    *Health    `json:"health,omitempty"`
 	Detection *Detection `json:"detection,omitempty"`
-	DNS       *DNS       `json:"dns,omitempty"`
+	// Library, on a library_load, is the file Process mapped executable.
+	Library *Library `json:"library,omitempty"`
+	DNS     *DNS     `json:"dns,omitempty"`
 }
 
 // DNS is a DNS response a process received, in a dns_query record.
@@ -109,7 +114,19 @@ type Process struct {
 	// Script is the file an interpreter runs (python3 ~/.n2/pay, node
 	// /tmp/x.js): the payload's own identity, not the interpreter's.
 	Script *Script `json:"script,omitempty"`
-	Parent *Parent `json:"parent,omitempty"`
+	// Libraries, on a network_connection, are the files the process
+	// mapped executable that no package or signature vouches for (at
+	// most MaxLibraries): identities of the process, as its script is.
+	Libraries []Library `json:"libraries,omitempty"`
+	// LoaderEnv holds the dynamic loader's variables (LD_PRELOAD,
+	// LD_LIBRARY_PATH, LD_AUDIT, or the configured names) from the
+	// environment the program was executed with, captured in the kernel
+	// at exec. Present on process_launch when any is set.
+	LoaderEnv []LoaderVar `json:"loader_env,omitempty"`
+	// LoaderEnvTruncated: the environment had more strings than the
+	// kernel scans, or more loader variables than it keeps.
+	LoaderEnvTruncated bool    `json:"loader_env_truncated,omitempty"`
+	Parent             *Parent `json:"parent,omitempty"`
 	// Ancestors is the process's ancestry beyond itself, parent first, as
 	// far as the sensor knows it (at least four levels where they exist).
 	// Present on process_launch.
@@ -207,6 +224,51 @@ type Script struct {
 	AgeSeconds  *int64      `json:"age_seconds,omitempty"`
 	AgeSource   string      `json:"age_source,omitempty"`
 	Prevalence  *Prevalence `json:"prevalence,omitempty"`
+}
+
+// MaxLibraries bounds Process.Libraries.
+const MaxLibraries = 8
+
+// Library is a file mapped executable into a process, other than its main
+// executable.
+type Library struct {
+	Path          string `json:"path"`
+	PathTruncated bool   `json:"path_truncated,omitempty"`
+	Device        uint64 `json:"device"`
+	Inode         uint64 `json:"inode"`
+	Size          int64  `json:"size"`
+	MtimeNs       int64  `json:"mtime_ns"`
+	CtimeNs       int64  `json:"ctime_ns"`
+	Nlink         uint32 `json:"nlink"`
+	Mode          uint32 `json:"mode"`
+	UID           uint32 `json:"uid"`
+	Memfd         bool   `json:"memfd"`
+	Deleted       bool   `json:"deleted"`
+	FSType        string `json:"fs_type,omitempty"`
+	SHA256        string `json:"sha256,omitempty"`
+	HashStatus    string `json:"hash_status,omitempty"`
+	Trust         *Trust `json:"trust,omitempty"`
+	// PathClasses are as Exe.PathClasses, for the library's path.
+	PathClasses []string `json:"path_classes,omitempty"`
+	// Via is "mmap" (mapped executable) or "mprotect" (made executable
+	// after it was mapped).
+	Via string `json:"via"`
+	// Preload says who named the library for preloading: "LD_PRELOAD"
+	// (the process's loader environment) or "ld.so.preload"
+	// (/etc/ld.so.preload). Absent otherwise.
+	Preload string `json:"preload,omitempty"`
+}
+
+// LoaderVar is one dynamic loader variable of a process's environment.
+type LoaderVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	// Truncated: the value was longer than the kernel keeps.
+	Truncated bool `json:"truncated,omitempty"`
+	// PathClasses are the path classes of the paths the value names
+	// (LD_PRELOAD=/tmp/x.so: tmp), so a library preloaded from a
+	// user-writable place shows on the launch.
+	PathClasses []string `json:"path_classes,omitempty"`
 }
 
 // Parent is the parent of a process.
@@ -325,8 +387,13 @@ type Health struct {
 	// already had its network_connection record: counted, not reported
 	// one by one.
 	DatagramsFolded uint64 `json:"datagrams_folded,omitempty"`
-	RingBytes       int    `json:"ring_bytes,omitempty"`
-	RingPending     int    `json:"ring_pending,omitempty"`
+	// LibrariesTrusted counts executable file mappings the kernel left
+	// unreported because the file was judged trusted; LibrariesRepeated
+	// those of a file the process image had already mapped.
+	LibrariesTrusted  uint64 `json:"libraries_trusted,omitempty"`
+	LibrariesRepeated uint64 `json:"libraries_repeated,omitempty"`
+	RingBytes         int    `json:"ring_bytes,omitempty"`
+	RingPending       int    `json:"ring_pending,omitempty"`
 	// Processes is the size of the process table; ProcessesEvicted counts
 	// entries its bound pushed out.
 	Processes        int    `json:"processes"`

@@ -19,7 +19,7 @@ import (
 // Kinds are the record kinds an output can name in kinds:.
 var Kinds = []event.Kind{
 	event.KindProcessLaunch, event.KindNetworkConnection, event.KindDetection,
-	event.KindSensorHealth, event.KindHashUpdate, event.KindDNSQuery,
+	event.KindSensorHealth, event.KindHashUpdate, event.KindDNSQuery, event.KindLibraryLoad,
 }
 
 // Error is a filter that does not compile. Field is "kinds[I]" or
@@ -90,7 +90,7 @@ func parseKind(s string) (event.Kind, error) {
 var topLevel = map[string]any{
 	"schema": "", "id": "", "kind": "", "time": "", "ref_id": "",
 	"host": map[string]any{}, "process": map[string]any{}, "network": map[string]any{},
-	"health": map[string]any{}, "detection": map[string]any{},
+	"health": map[string]any{}, "detection": map[string]any{}, "library": map[string]any{},
 }
 
 // options are the compile options every condition gets.

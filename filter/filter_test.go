@@ -242,3 +242,23 @@ func normTimes(v any) any {
 	}
 	return v
 }
+
+// TestLibraryLoadFilter: library_load is a kind an output can take or
+// leave, and conditions reach its library, so package libraries can be
+// kept from a SIEM billed by volume.
+func TestLibraryLoadFilter(t *testing.T) {
+	f, err := Compile([]string{"library_load"}, []string{`library.trust.verdict == "package_verified"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := func(verdict string) *event.Record {
+		return &event.Record{Schema: event.Schema, Kind: event.KindLibraryLoad, Time: time.Unix(1, 0),
+			Process: &event.Process{}, Library: &event.Library{Path: "/x.so", Trust: &event.Trust{Verdict: verdict}}}
+	}
+	if r := lib("package_verified"); func() bool { k, _ := f.Keep(r, NewEnv(r)); return k }() {
+		t.Error("a package library was kept")
+	}
+	if r := lib("unowned"); !func() bool { k, _ := f.Keep(r, NewEnv(r)); return k }() {
+		t.Error("an unowned library was dropped")
+	}
+}

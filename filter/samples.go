@@ -19,6 +19,8 @@ var samples = sync.OnceValue(func() []*event.Record {
 		Exe: event.Exe{Path: "/tmp/x", InvokedAs: "./x", Device: 1, Inode: 2, Size: 3, MtimeNs: 4, CtimeNs: 5,
 			Nlink: 1, Mode: 0o100755, SHA256: "00", Trust: trust, PathClasses: []string{"tmp"}},
 		Script:    &event.Script{Path: "/tmp/s.py", SHA256: "00", PathClasses: []string{"tmp"}, Trust: trust},
+		Libraries: []event.Library{{Path: "/tmp/l.so", SHA256: "00", Trust: trust, PathClasses: []string{"tmp"}, Via: "mmap"}},
+		LoaderEnv: []event.LoaderVar{{Name: "LD_PRELOAD", Value: "/tmp/l.so", PathClasses: []string{"tmp"}}},
 		Parent:    &event.Parent{PID: 1, Comm: "sh", Exe: event.ParentExe{Path: "/bin/sh"}},
 		Ancestors: []event.Ancestor{{PID: 1, ExePath: "/bin/sh", Args: []string{"sh"}}}, Source: "exec"}
 	netw := &event.Network{Protocol: "tcp", Family: "ipv4", DstIP: "192.0.2.1", DstPort: 443, SrcIP: "192.0.2.2",
@@ -29,6 +31,9 @@ var samples = sync.OnceValue(func() []*event.Record {
 	return []*event.Record{
 		launch, conn,
 		{Schema: event.Schema, ID: "3", Kind: event.KindHashUpdate, Time: t, Host: host, RefID: "1", Process: proc},
+		{Schema: event.Schema, ID: "6", Kind: event.KindLibraryLoad, Time: t, Host: host, Process: proc,
+			Library: &event.Library{Path: "/tmp/l.so", Device: 1, Inode: 3, SHA256: "00", Trust: trust,
+				PathClasses: []string{"tmp"}, Via: "mmap", Preload: "LD_PRELOAD"}},
 		{Schema: event.Schema, ID: "4", Kind: event.KindSensorHealth, Time: t, Host: host, Health: &event.Health{
 			State: "running", EventsByKind: map[string]uint64{"exec": 1}, Hooks: []event.HookState{{Name: "exec", Attach: "tp_btf", Attached: true}},
 			Hashing:       &event.HashingHealth{Failures: map[string]uint64{"gone": 1}},

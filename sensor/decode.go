@@ -38,6 +38,7 @@ var (
 	forkSize    = int(unsafe.Sizeof(lifecycleForkEvent{}))
 	connectSize = int(unsafe.Sizeof(connectConnectEvent{}))
 	dnsFixed    = int(unsafe.Offsetof(dnsDnsEvent{}.Payload))
+	librarySize = int(unsafe.Sizeof(mmapLibraryEvent{}))
 )
 
 // Decode parses one ring buffer record. It never panics: a record that is
@@ -67,6 +68,12 @@ func Decode(b []byte) (Event, error) {
 			return nil, err
 		}
 		return d, nil
+	case KindLibrary:
+		l, err := decodeLibrary(b)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
 	case KindExit:
 		var r lifecycleExitEvent
 		if !load(&r, b) {
@@ -97,36 +104,61 @@ func decodeExec(b []byte) (*Exec, error) {
 		return nil, shortErr(KindExec, len(b), execSize)
 	}
 	rest := b[execSize:]
-	need := int(r.PathLen) + int(r.CwdLen) + int(r.ArgsLen) + int(r.FilenameLen)
+	need := int(r.PathLen) + int(r.CwdLen) + int(r.ArgsLen) + int(r.FilenameLen) + int(r.EnvLen)
 	if need > len(rest) {
 		return nil, fmt.Errorf("decode exec record: sections need %d bytes, %d present: %w", need, len(rest), ErrBadSection)
 	}
 	pathB, rest := rest[:r.PathLen], rest[r.PathLen:]
 	cwdB, rest := rest[:r.CwdLen], rest[r.CwdLen:]
 	argsB, rest := rest[:r.ArgsLen], rest[r.ArgsLen:]
-	fileB := rest[:r.FilenameLen]
+	fileB, rest := rest[:r.FilenameLen], rest[r.FilenameLen:]
+	envB := rest[:r.EnvLen]
 
 	flags := execExecFlag(r.Flags)
 	e := &Exec{
-		Header:            header(r.Hdr),
-		Task:              task(r.Task),
-		Exe:               file(r.Exe),
-		Path:              joinComponents(pathB, flags&execExecFlagEXEC_PATH_TRUNCATED != 0),
-		PathTruncated:     flags&execExecFlagEXEC_PATH_TRUNCATED != 0,
-		Disconnected:      flags&execExecFlagEXEC_PATH_DISCONNECTED != 0,
-		Detached:          flags&execExecFlagEXEC_PATH_DETACHED != 0,
-		UsernsBind:        flags&execExecFlagEXEC_PATH_USERNS_BIND != 0,
-		Cwd:               joinComponents(cwdB, flags&execExecFlagEXEC_CWD_TRUNCATED != 0),
-		CwdTruncated:      flags&execExecFlagEXEC_CWD_TRUNCATED != 0,
-		Args:              splitArgs(argsB),
-		Argc:              r.Argc,
-		ArgsTruncated:     flags&execExecFlagEXEC_ARGS_TRUNCATED != 0,
-		ArgsUnreadable:    flags&execExecFlagEXEC_ARGS_UNREADABLE != 0,
-		Filename:          cString(fileB),
-		FilenameTruncated: flags&execExecFlagEXEC_FILENAME_TRUNCATED != 0,
-		ParentComm:        comm(r.ParentComm),
+		Header:             header(r.Hdr),
+		Task:               task(r.Task),
+		Exe:                file(r.Exe),
+		Path:               joinComponents(pathB, flags&execExecFlagEXEC_PATH_TRUNCATED != 0),
+		PathTruncated:      flags&execExecFlagEXEC_PATH_TRUNCATED != 0,
+		Disconnected:       flags&execExecFlagEXEC_PATH_DISCONNECTED != 0,
+		Detached:           flags&execExecFlagEXEC_PATH_DETACHED != 0,
+		UsernsBind:         flags&execExecFlagEXEC_PATH_USERNS_BIND != 0,
+		Cwd:                joinComponents(cwdB, flags&execExecFlagEXEC_CWD_TRUNCATED != 0),
+		CwdTruncated:       flags&execExecFlagEXEC_CWD_TRUNCATED != 0,
+		Args:               splitArgs(argsB),
+		Argc:               r.Argc,
+		ArgsTruncated:      flags&execExecFlagEXEC_ARGS_TRUNCATED != 0,
+		ArgsUnreadable:     flags&execExecFlagEXEC_ARGS_UNREADABLE != 0,
+		Filename:           cString(fileB),
+		FilenameTruncated:  flags&execExecFlagEXEC_FILENAME_TRUNCATED != 0,
+		ParentComm:         comm(r.ParentComm),
+		LoaderEnv:          splitEnv(envB, r.EnvTrunc),
+		LoaderEnvTruncated: flags&execExecFlagEXEC_LOADER_ENV_TRUNCATED != 0,
 	}
 	return e, nil
+}
+
+func decodeLibrary(b []byte) (*Library, error) {
+	var r mmapLibraryEvent
+	if !load(&r, b) {
+		return nil, shortErr(KindLibrary, len(b), librarySize)
+	}
+	rest := b[librarySize:]
+	if int(r.PathLen) > len(rest) {
+		return nil, fmt.Errorf("decode library record: path needs %d bytes, %d present: %w", r.PathLen, len(rest), ErrBadSection)
+	}
+	flags := mmapLibraryFlag(r.Flags)
+	trunc := flags&mmapLibraryFlagLIBRARY_PATH_TRUNCATED != 0
+	return &Library{
+		Header:        header(execEventHeader(r.Hdr)),
+		Task:          task(execTaskInfo(r.Task)),
+		File:          file(execFileInfo(r.File)),
+		Path:          joinComponents(rest[:r.PathLen], trunc),
+		PathTruncated: trunc,
+		Disconnected:  flags&mmapLibraryFlagLIBRARY_PATH_DISCONNECTED != 0,
+		Mprotect:      flags&mmapLibraryFlagLIBRARY_VIA_MPROTECT != 0,
+	}, nil
 }
 
 func decodeConnect(b []byte) (*Connect, error) {
@@ -281,6 +313,17 @@ func joinComponents(b []byte, truncated bool) string {
 		sb.Write(parts[i])
 	}
 	return sb.String()
+}
+
+// splitEnv splits NUL-terminated NAME=value strings; bit i of trunc marks
+// the i-th value as cut.
+func splitEnv(b []byte, trunc uint16) []EnvVar {
+	var out []EnvVar
+	for i, s := range splitArgs(b) {
+		name, value, _ := strings.Cut(s, "=")
+		out = append(out, EnvVar{Name: name, Value: value, Truncated: i < 16 && trunc&(1<<i) != 0})
+	}
+	return out
 }
 
 // splitArgs splits NUL-terminated argv strings. A final string without its

@@ -280,3 +280,48 @@ func TestDecodeDNS(t *testing.T) {
 		t.Errorf("oversized payload_len: %v", err)
 	}
 }
+
+func TestDecodeLibrary(t *testing.T) {
+	r := mmapLibraryEvent{Flags: uint32(mmapLibraryFlagLIBRARY_VIA_MPROTECT), PathLen: uint16(len("x.so\x00tmp\x00"))}
+	r.Hdr.Type, r.Hdr.Tgid, r.Hdr.Tid = uint32(KindLibrary), 7, 8
+	r.Task.StartNs, r.Task.Comm = 11, comm16("curl")
+	r.File.Ino, r.File.Dev, r.File.Flags = 99, 8<<20|2, uint32(execFileFlagFILE_MEMFD)
+	b := append(raw(&r), "x.so\x00tmp\x00"...)
+	ev, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ev.(*Library)
+	if l.Path != "/tmp/x.so" || !l.Mprotect || l.PathTruncated || l.TGID != 7 || l.TID != 8 || l.Task.Comm != "curl" ||
+		l.File.Ino != 99 || l.File.Dev != unix.Mkdev(8, 2) || !l.File.Memfd {
+		t.Errorf("library %+v", l)
+	}
+	// A path section longer than the record, and a record shorter than
+	// its struct, are refused, never read past.
+	if _, err := Decode(b[:len(b)-1]); !errors.Is(err, ErrBadSection) {
+		t.Errorf("cut path: %v, want ErrBadSection", err)
+	}
+	if _, err := Decode(b[:40]); !errors.Is(err, ErrShortRecord) {
+		t.Errorf("short record: %v, want ErrShortRecord", err)
+	}
+}
+
+// TestDecodeLoaderEnv: NAME=value strings split at the first '=', with
+// the kernel's per-variable truncation bits.
+func TestDecodeLoaderEnv(t *testing.T) {
+	env := "LD_PRELOAD=/tmp/a.so\x00LD_LIBRARY_PATH=/x=y\x00"
+	b := execRecord("t\x00", "", "t\x00", "t\x00", execExecFlagEXEC_LOADER_ENV_TRUNCATED)
+	var r execExecEvent
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&r)), unsafe.Sizeof(r)), b)
+	r.EnvLen, r.EnvTrunc = uint16(len(env)), 1<<1
+	b = append(append(raw(&r), b[unsafe.Sizeof(r):]...), env...)
+	ev, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ev.(*Exec)
+	want := []EnvVar{{Name: "LD_PRELOAD", Value: "/tmp/a.so"}, {Name: "LD_LIBRARY_PATH", Value: "/x=y", Truncated: true}}
+	if !slices.Equal(e.LoaderEnv, want) || !e.LoaderEnvTruncated {
+		t.Errorf("loader env %+v (truncated %v), want %+v", e.LoaderEnv, e.LoaderEnvTruncated, want)
+	}
+}

@@ -3,12 +3,13 @@
 //
 // # Kernel side
 //
-// Four BPF objects, generated from ../bpf by bpf2go and committed, cover the
+// Five BPF objects, generated from ../bpf by bpf2go and committed, cover the
 // hook families: exec (tp_btf/sched_process_exec), lifecycle
 // (tp_btf/sched_process_fork and sched_process_exit), connect
-// (syscalls:sys_enter_connect and sys_exit_connect) and sockaddr (cgroup
+// (syscalls:sys_enter_connect and sys_exit_connect), sockaddr (cgroup
 // sock_addr programs connect4, connect6, sendmsg4 and sendmsg6 on the root
-// of the cgroup v2 hierarchy). They share one BPF ring buffer and one
+// of the cgroup v2 hierarchy) and mmap (syscalls:sys_enter_mmap and
+// sys_enter_mprotect: files mapped executable, the Library records). They share one BPF ring buffer and one
 // per-CPU stats array: the exec object is loaded first and its maps are
 // handed to the others as replacements.
 //
@@ -22,6 +23,16 @@
 // entry stash, which the loader then selects. They are optional: where
 // they cannot load or attach the sensor runs without them and Hooks says
 // why.
+//
+// The library hooks report a file mapped PROT_EXEC (or mprotect()ed to it)
+// that is not the process's executable, once per process image and file.
+// A file userspace has judged trusted ([Sensor.TrustLibrary]: a package
+// database or signature vouched for its content) is dropped in the kernel
+// while its ctime is unchanged, so an exec storm makes no library records.
+// The exec program also copies the loader's variables (Options.LoaderEnv)
+// out of the new image's environment, and nothing else of it. The library
+// hooks are optional like the sockaddr ones; mprotect needs bpf_find_vma
+// (Linux 5.17).
 //
 // Wakeups are batched. A record submitted into an empty ring wakes the
 // reader (the kernel's default: it wakes a consumer that had caught up);

@@ -14,6 +14,7 @@ const (
 	KindFork    Kind = Kind(execEventTypeEVENT_FORK)
 	KindConnect Kind = Kind(execEventTypeEVENT_CONNECT)
 	KindDNS     Kind = Kind(execEventTypeEVENT_DNS)
+	KindLibrary Kind = Kind(execEventTypeEVENT_LIBRARY)
 )
 
 func (k Kind) String() string {
@@ -28,12 +29,14 @@ func (k Kind) String() string {
 		return "connect"
 	case KindDNS:
 		return "dns"
+	case KindLibrary:
+		return "library"
 	}
 	return "unknown"
 }
 
 // Event is one decoded kernel record: *Exec, *Exit, *Fork, *Connect or
-// *DNS.
+// *DNS or *Library.
 type Event interface {
 	Head() *Header
 }
@@ -119,6 +122,36 @@ type Exec struct {
 	Filename          string
 	FilenameTruncated bool
 	ParentComm        string
+	// LoaderEnv are the loader variables (Options.LoaderEnv) of the
+	// environment the program was executed with, in their order there.
+	LoaderEnv []EnvVar
+	// LoaderEnvTruncated: the environment was not scanned to its end, or
+	// had more loader variables than the kernel keeps.
+	LoaderEnvTruncated bool
+}
+
+// EnvVar is one environment variable.
+type EnvVar struct {
+	Name, Value string
+	// Truncated: the value was cut at the kernel's bound.
+	Truncated bool
+}
+
+// Library is a file a process mapped executable that is not its main
+// executable: a shared library the loader mapped (LD_PRELOAD included), one
+// dlopen(3) loaded, or any file mapped PROT_EXEC. The kernel reports each
+// (process, file) once, and not at all a file TrustLibrary vouched for.
+type Library struct {
+	Header
+	Task Task
+	File File
+	// Path is the file's absolute path, walked in the kernel as for Exec.
+	Path          string
+	PathTruncated bool
+	Disconnected  bool
+	// Mprotect means the mapping was made executable by mprotect(2), not
+	// mapped so by mmap(2).
+	Mprotect bool
 }
 
 // Exit is the death of a whole process (its last thread).

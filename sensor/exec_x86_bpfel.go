@@ -51,6 +51,7 @@ const (
 	execEventTypeEVENT_FORK    execEventType = 3
 	execEventTypeEVENT_CONNECT execEventType = 4
 	execEventTypeEVENT_DNS     execEventType = 5
+	execEventTypeEVENT_LIBRARY execEventType = 6
 )
 
 type execExecEvent struct {
@@ -65,27 +66,37 @@ type execExecEvent struct {
 	CwdLen      uint16
 	ArgsLen     uint16
 	FilenameLen uint16
+	EnvLen      uint16
+	EnvTrunc    uint16
+	_           [4]byte
 }
 
 type execExecFlag uint32
 
 const (
-	execExecFlagEXEC_PATH_TRUNCATED     execExecFlag = 1
-	execExecFlagEXEC_CWD_TRUNCATED      execExecFlag = 2
-	execExecFlagEXEC_ARGS_TRUNCATED     execExecFlag = 4
-	execExecFlagEXEC_FILENAME_TRUNCATED execExecFlag = 8
-	execExecFlagEXEC_PATH_DISCONNECTED  execExecFlag = 16
-	execExecFlagEXEC_ARGS_UNREADABLE    execExecFlag = 32
-	execExecFlagEXEC_PATH_DETACHED      execExecFlag = 128
-	execExecFlagEXEC_PATH_USERNS_BIND   execExecFlag = 512
+	execExecFlagEXEC_PATH_TRUNCATED       execExecFlag = 1
+	execExecFlagEXEC_CWD_TRUNCATED        execExecFlag = 2
+	execExecFlagEXEC_ARGS_TRUNCATED       execExecFlag = 4
+	execExecFlagEXEC_FILENAME_TRUNCATED   execExecFlag = 8
+	execExecFlagEXEC_PATH_DISCONNECTED    execExecFlag = 16
+	execExecFlagEXEC_ARGS_UNREADABLE      execExecFlag = 32
+	execExecFlagEXEC_LOADER_ENV_TRUNCATED execExecFlag = 64
+	execExecFlagEXEC_PATH_DETACHED        execExecFlag = 128
+	execExecFlagEXEC_PATH_USERNS_BIND     execExecFlag = 512
 )
 
 type execExecScratch struct {
-	_       structs.HostLayout
-	Ev      execExecEvent
-	Data    [20480]uint8
-	WalkLen uint32
-	_       [4]byte
+	_          structs.HostLayout
+	Ev         execExecEvent
+	Data       [20480]uint8
+	WalkLen    uint32
+	Envbuf     [256]uint8
+	_          [4]byte
+	EnvPos     uint64
+	EnvAtStart uint32
+	EnvKept    uint32
+	EnvLen     uint32
+	_          [4]byte
 }
 
 type execFileFlag uint32
@@ -110,6 +121,12 @@ type execFileInfo struct {
 	FsMagic uint32
 }
 
+type execLoaderName struct {
+	_    structs.HostLayout
+	Word [4]uint64
+	Mask [4]uint64
+}
+
 type execStatIndex uint32
 
 const (
@@ -128,7 +145,11 @@ const (
 	execStatIndexSTAT_DNS_LOST             execStatIndex = 12
 	execStatIndexSTAT_DNS_RATE_LIMITED     execStatIndex = 13
 	execStatIndexSTAT_DNS_SKIPPED          execStatIndex = 14
-	execStatIndexSTAT_MAX                  execStatIndex = 15
+	execStatIndexSTAT_LIBRARY_EMITTED      execStatIndex = 15
+	execStatIndexSTAT_LIBRARY_LOST         execStatIndex = 16
+	execStatIndexSTAT_LIBRARY_TRUSTED      execStatIndex = 17
+	execStatIndexSTAT_LIBRARY_REPEATED     execStatIndex = 18
+	execStatIndexSTAT_MAX                  execStatIndex = 19
 )
 
 type execTaskInfo struct {
@@ -152,6 +173,8 @@ const (
 	execMapExecScratch       = "exec_scratch"
 	execMapStats             = "stats"
 	execProgHandleExec       = "handle_exec"
+	execVarLoaderNameCount   = "loader_name_count"
+	execVarLoaderNames       = "loader_names"
 	execVarSelfTgid          = "self_tgid"
 	execVarUnusedConnectFlag = "unused_connect_flag"
 	execVarUnusedConnectVia  = "unused_connect_via"
@@ -220,6 +243,8 @@ type execMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execVariableSpecs struct {
+	LoaderNameCount   *ebpf.VariableSpec `ebpf:"loader_name_count"`
+	LoaderNames       *ebpf.VariableSpec `ebpf:"loader_names"`
 	SelfTgid          *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectFlag *ebpf.VariableSpec `ebpf:"unused_connect_flag"`
 	UnusedConnectVia  *ebpf.VariableSpec `ebpf:"unused_connect_via"`
@@ -267,6 +292,8 @@ func (m *execMaps) Close() error {
 //
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execVariables struct {
+	LoaderNameCount   *ebpf.Variable `ebpf:"loader_name_count"`
+	LoaderNames       *ebpf.Variable `ebpf:"loader_names"`
 	SelfTgid          *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectFlag *ebpf.Variable `ebpf:"unused_connect_flag"`
 	UnusedConnectVia  *ebpf.Variable `ebpf:"unused_connect_via"`

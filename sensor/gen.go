@@ -16,5 +16,6 @@ package sensor
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type connect_event connect ../bpf/connect.bpf.c
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include -DARGUS_LEGACY" -target amd64,arm64 connectlegacy ../bpf/connect.bpf.c
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 sockaddr ../bpf/sockaddr.bpf.c
+//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include -DARGUS_LEGACY" -target amd64,arm64 -type library_event -type library_flag mmap ../bpf/mmap.bpf.c
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include -DARGUS_LEGACY" -target amd64,arm64 sockaddrlegacy ../bpf/sockaddr.bpf.c
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type dns_event -type dns_flag dns ../bpf/dns.bpf.c

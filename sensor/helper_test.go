@@ -50,6 +50,16 @@ func runHelper(action string, args []string) int {
 		err = helperMemfdExec()
 	case "exec-unlinked":
 		err = helperExecUnlinked(args[0])
+	case "map-exec":
+		// map-exec PATH mmap|mprotect [N]: map PATH executable N times
+		// (default 1), as a loader would, or readable then mprotect it.
+		n := 1
+		if len(args) > 2 {
+			n, err = strconv.Atoi(args[2])
+		}
+		for i := 0; i < n && err == nil; i++ {
+			err = helperMapExec(args[0], args[1] == "mprotect")
+		}
 	default:
 		err = fmt.Errorf("unknown helper action %q", action)
 	}
@@ -216,4 +226,28 @@ func helperDNSQuery(mode, server, name string) error {
 		return err
 	}
 	return fmt.Errorf("dns-query: unknown mode %q", mode)
+}
+
+// helperMapExec maps the first page of path executable: PROT_EXEC at mmap
+// time, or PROT_READ followed by mprotect(PROT_READ|PROT_EXEC).
+func helperMapExec(path string, viaMprotect bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	prot := unix.PROT_READ | unix.PROT_EXEC
+	if viaMprotect {
+		prot = unix.PROT_READ
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, 4096, prot, unix.MAP_PRIVATE)
+	if err != nil {
+		return fmt.Errorf("mmap: %w", err)
+	}
+	if viaMprotect {
+		if err := unix.Mprotect(b, unix.PROT_READ|unix.PROT_EXEC); err != nil {
+			return fmt.Errorf("mprotect: %w", err)
+		}
+	}
+	return unix.Munmap(b)
 }

@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // Options configures a Sensor. The zero value is usable: every field has a
@@ -51,6 +53,15 @@ type Options struct {
 	// hooks attach to. Default: the first cgroup2 mount in /proc/mounts.
 	// "-" leaves the socket address hooks and the DNS response hook out.
 	CgroupRoot string
+	// LoaderEnv names the environment variables whose values each exec
+	// record carries (Exec.LoaderEnv), read in the kernel from the new
+	// image's environment; the rest of the environment is never read
+	// out. At most 8 names of at most 31 bytes. Nil means
+	// DefaultLoaderEnv; an empty, non-nil slice captures none.
+	LoaderEnv []string
+	// NoLibraries leaves out the library hooks (executable file mappings,
+	// bpf/mmap.bpf.c): no Library records.
+	NoLibraries bool
 	// DNS configures the DNS response hook.
 	DNS DNSOptions
 }
@@ -78,6 +89,44 @@ const (
 // ErrDNSOff is why the DNS response hook is not loaded when DNSOptions.Off
 // is set.
 var ErrDNSOff = errors.New("DNS response hook turned off in the configuration")
+
+// DefaultLoaderEnv are the dynamic loader's variables that make a program
+// run code it did not ask for: libraries to preload, where to look for
+// libraries first, and audit modules the loader calls into.
+var DefaultLoaderEnv = []string{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"}
+
+// loaderNames encodes names for the exec program's loader_names: each
+// "NAME=" as little-endian words with a mask of the bytes that count.
+func loaderNames(names []string) (uint32, [loaderNamesMax]execLoaderName, error) {
+	var out [loaderNamesMax]execLoaderName
+	if len(names) > loaderNamesMax {
+		return 0, out, fmt.Errorf("loader environment: %d names, at most %d", len(names), loaderNamesMax)
+	}
+	for i, n := range names {
+		if n == "" || strings.ContainsAny(n, "=\x00") || len(n)+1 > 8*len(out[i].Word) {
+			return 0, out, fmt.Errorf("loader environment name %q: want 1 to %d bytes without '=' or NUL", n, 8*len(out[i].Word)-1)
+		}
+		var b, m [32]byte
+		copy(b[:], n+"=")
+		for j := range len(n) + 1 {
+			m[j] = 0xff
+		}
+		for w := range out[i].Word {
+			out[i].Word[w] = binary.LittleEndian.Uint64(b[8*w:])
+			out[i].Mask[w] = binary.LittleEndian.Uint64(m[8*w:])
+		}
+	}
+	return uint32(len(names)), out, nil
+}
+
+// CheckLoaderEnv reports whether names can be Options.LoaderEnv.
+func CheckLoaderEnv(names []string) error {
+	_, _, err := loaderNames(names)
+	return err
+}
+
+// loaderNamesMax is LOADER_NAMES_MAX in bpf/include/events.h.
+const loaderNamesMax = 8
 
 // DefaultRingBytes is the default ring size: 2 MiB per online CPU (every
 // CPU produces into the one ring), rounded up to a power of two and kept
@@ -163,6 +212,12 @@ func (o *Options) setDefaults() error {
 	if o.DNS.Burst <= 0 {
 		o.DNS.Burst = DefaultDNSBurst
 	}
+	if o.LoaderEnv == nil {
+		o.LoaderEnv = DefaultLoaderEnv
+	}
+	if _, _, err := loaderNames(o.LoaderEnv); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -208,8 +263,12 @@ type Sensor struct {
 	sockaddrMode   string // "", "regs" or "stash": how a 64-bit connect(2) is told apart
 	cgroupRoot     string
 
-	dns    dnsObjects
-	dnsErr error // why the DNS response hook is not loaded
+	dns         dnsObjects
+	dnsErr      error // why the DNS response hook is not loaded
+	libs        libraryObjects
+	libMprotect *ebpf.Program // nil where bpf_find_vma is missing
+	libErr      error         // why the library hooks are not loaded
+	mprotectErr error         // why the mprotect hook is not loaded
 
 	linkMu sync.Mutex
 	links  []link.Link
@@ -219,7 +278,7 @@ type Sensor struct {
 	waiter *ringWaiter // nil: the reader blocks in its own epoll_wait
 	out    chan Event
 
-	read         [KindDNS + 1]atomic.Uint64
+	read         [KindLibrary + 1]atomic.Uint64
 	dropped      atomic.Uint64
 	decodeErrors atomic.Uint64
 	lastDecodeMu sync.Mutex
@@ -295,6 +354,16 @@ func (s *Sensor) load() error {
 	if err := prepare("exec", execSpec); err != nil {
 		return err
 	}
+	count, names, err := loaderNames(s.opts.LoaderEnv)
+	if err != nil {
+		return err
+	}
+	if err := execSpec.Variables["loader_name_count"].Set(count); err != nil {
+		return fmt.Errorf("set exec variable loader_name_count: %w", err)
+	}
+	if err := execSpec.Variables["loader_names"].Set(names); err != nil {
+		return fmt.Errorf("set exec variable loader_names: %w", err)
+	}
 	if err := execSpec.LoadAndAssign(&s.exec, &ebpf.CollectionOptions{Cache: cache}); err != nil {
 		return fmt.Errorf("load exec programs: %w", err)
 	}
@@ -350,6 +419,74 @@ func (s *Sensor) load() error {
 		s.dnsErr = cgErr
 	default:
 		s.dnsErr = s.loadDNS(cache, prepare)
+	}
+	s.libErr = errors.New("library hooks disabled")
+	if !s.opts.NoLibraries {
+		s.libErr = s.loadLibraries(cache, prepare)
+	}
+	return nil
+}
+
+// libraryObjects are the parts of the mmap object every kernel loads; the
+// mprotect program is loaded apart, where bpf_find_vma exists.
+type libraryObjects struct {
+	HandleMmap     *ebpf.Program `ebpf:"handle_mmap"`
+	LibTrusted     *ebpf.Map     `ebpf:"lib_trusted"`
+	LibSeen        *ebpf.Map     `ebpf:"lib_seen"`
+	LibraryScratch *ebpf.Map     `ebpf:"library_scratch"`
+}
+
+func (o *libraryObjects) Close() error {
+	// Close on a nil program or map (not loaded) returns nil.
+	return errors.Join(o.HandleMmap.Close(), o.LibTrusted.Close(), o.LibSeen.Close(), o.LibraryScratch.Close())
+}
+
+// loadLibraries loads the library hooks (bpf/mmap.bpf.c). An error leaves
+// them out; the sensor runs with the rest.
+func (s *Sensor) loadLibraries(cache *btf.Cache, prepare func(string, *ebpf.CollectionSpec) error) error {
+	spec, err := loadMmap()
+	if err != nil {
+		return fmt.Errorf("parse mmap object: %w", err)
+	}
+	if err := prepare("mmap", spec); err != nil {
+		return err
+	}
+	repl := map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats}
+	if err := spec.LoadAndAssign(&s.libs, &ebpf.CollectionOptions{Cache: cache, MapReplacements: repl}); err != nil {
+		return fmt.Errorf("load mmap programs: %w", err)
+	}
+	if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnFindVma); err != nil {
+		s.mprotectErr = fmt.Errorf("bpf_find_vma not available: %w", err)
+		return nil
+	}
+	repl["lib_trusted"], repl["lib_seen"], repl["library_scratch"] = s.libs.LibTrusted, s.libs.LibSeen, s.libs.LibraryScratch
+	var mp struct {
+		P *ebpf.Program `ebpf:"handle_mprotect"`
+	}
+	if err := spec.LoadAndAssign(&mp, &ebpf.CollectionOptions{Cache: cache, MapReplacements: repl}); err != nil {
+		s.mprotectErr = fmt.Errorf("load mprotect program: %w", err)
+		return nil
+	}
+	s.libMprotect = mp.P
+	return nil
+}
+
+// TrustLibrary tells the kernel that f, at its current ctime, is trusted:
+// its executable mappings are no longer reported. Userspace calls it once
+// it has hashed the file and a package database or signature vouched for
+// that content; a write to the file changes its ctime, which ends the
+// exemption. A full map (16,384 files) refuses more: they stay reported.
+func (s *Sensor) TrustLibrary(f File) error {
+	if s.libs.LibTrusted == nil {
+		return nil
+	}
+	key := struct {
+		Ino uint64
+		Dev uint32
+		_   uint32
+	}{Ino: f.Ino, Dev: uint32(unix.Major(f.Dev)<<20 | unix.Minor(f.Dev))}
+	if err := s.libs.LibTrusted.Update(&key, uint64(f.CtimeNs), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("trust library %d:%d: %w", f.Dev, f.Ino, err)
 	}
 	return nil
 }
@@ -498,25 +635,47 @@ func (s *Sensor) attach() error {
 		name, where string
 		attach      func() (link.Link, error)
 		optional    bool
+		warn        string // what is missed without it
 	}
 	plan := []hook{
-		{"exit", "tp_btf/sched_process_exit", tracing(s.lifecycle.HandleExit), false},
-		{"fork", "tp_btf/sched_process_fork", tracing(s.lifecycle.HandleFork), false},
-		{"exec", "tp_btf/sched_process_exec", tracing(s.exec.HandleExec), false},
+		{"exit", "tp_btf/sched_process_exit", tracing(s.lifecycle.HandleExit), false, ""},
+		{"fork", "tp_btf/sched_process_fork", tracing(s.lifecycle.HandleFork), false, ""},
+		{"exec", "tp_btf/sched_process_exec", tracing(s.exec.HandleExec), false, ""},
 	}
 	if s.legacy {
 		plan = append(plan,
-			hook{"connect_exit", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connectLegacy.HandleConnectExit), false},
-			hook{"connect_enter", "tracepoint/syscalls/sys_enter_connect", tracepoint("syscalls", "sys_enter_connect", s.connectLegacy.HandleConnectEnter), false})
+			hook{"connect_exit", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connectLegacy.HandleConnectExit), false, ""},
+			hook{"connect_enter", "tracepoint/syscalls/sys_enter_connect", tracepoint("syscalls", "sys_enter_connect", s.connectLegacy.HandleConnectEnter), false, ""})
 	} else {
 		plan = append(plan,
-			hook{"connect", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connect.HandleConnectExit), false})
+			hook{"connect", "tracepoint/syscalls/sys_exit_connect", tracepoint("syscalls", "sys_exit_connect", s.connect.HandleConnectExit), false, ""})
 	}
 	for _, p := range s.sockaddrPlan() {
-		plan = append(plan, hook{p.name, p.where, p.attach, true})
+		plan = append(plan, hook{p.name, p.where, p.attach, true,
+			"socket address hook not attached: 32-bit, io_uring, datagram and Fast Open connections are not seen"})
+	}
+	if !s.opts.NoLibraries {
+		lib := func(name string, p *ebpf.Program, err error) func() (link.Link, error) {
+			return func() (link.Link, error) {
+				if err != nil {
+					return nil, err
+				}
+				return link.Tracepoint("syscalls", name, p, nil)
+			}
+		}
+		mprotectErr := s.libErr
+		if mprotectErr == nil {
+			mprotectErr = s.mprotectErr
+		}
+		plan = append(plan,
+			hook{"library_mmap", "tracepoint/syscalls/sys_enter_mmap", lib("sys_enter_mmap", s.libs.HandleMmap, s.libErr), true,
+				"library hook not attached: shared libraries and other executable file mappings are not seen"},
+			hook{"library_mprotect", "tracepoint/syscalls/sys_enter_mprotect", lib("sys_enter_mprotect", s.libMprotect, mprotectErr), true,
+				"library hook not attached: file mappings made executable by mprotect(2) are not seen"})
 	}
 	if p, ok := s.dnsPlan(); ok {
-		plan = append(plan, hook{p.name, p.where, p.attach, true})
+		plan = append(plan, hook{p.name, p.where, p.attach, true,
+			"DNS response hook not attached: connections carry no destination name and no dns_query records are written"})
 	}
 	s.linkMu.Lock()
 	defer s.linkMu.Unlock()
@@ -527,13 +686,8 @@ func (s *Sensor) attach() error {
 		if err != nil {
 			h.Err = err
 			failed = failed || !p.optional
-			switch {
-			case p.optional && p.name == "dns":
-				s.log.Warn("DNS response hook not attached: connections carry no destination name and no dns_query records are written",
-					"hook", p.name, "attach", p.where, "err", err)
-			case p.optional:
-				s.log.Warn("socket address hook not attached: 32-bit, io_uring, datagram and Fast Open connections are not seen",
-					"hook", p.name, "attach", p.where, "err", err)
+			if p.optional {
+				s.log.Warn(p.warn, "hook", p.name, "attach", p.where, "err", err)
 			}
 		} else {
 			h.Attached = true
@@ -819,10 +973,13 @@ func (s *Sensor) Close() error {
 			errs = append(errs, fmt.Errorf("close ring waiter: %w", err))
 		}
 	}
-	for _, c := range []interface{ Close() error }{&s.dns, &s.sockaddr, &s.sockaddrLegacy, &s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {
+	for _, c := range []interface{ Close() error }{&s.dns, &s.libs, &s.sockaddr, &s.sockaddrLegacy, &s.connect, &s.connectLegacy, &s.lifecycle, &s.exec} {
 		if err := c.Close(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.libMprotect != nil {
+		errs = append(errs, s.libMprotect.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -28,6 +28,11 @@ type Stats struct {
 	// does not reassemble.
 	DNSRateLimited uint64
 	DNSSkipped     uint64
+	// LibrariesTrusted counts executable file mappings the kernel did not
+	// report because userspace had judged the file trusted (TrustLibrary);
+	// LibrariesRepeated those of a file the process had already mapped.
+	LibrariesTrusted  uint64
+	LibrariesRepeated uint64
 
 	// Read counts records decoded by the reader, by kind.
 	Read map[Kind]uint64
@@ -65,6 +70,7 @@ var statSlots = []struct {
 	{KindFork, execStatIndexSTAT_FORK_EMITTED, execStatIndexSTAT_FORK_LOST},
 	{KindConnect, execStatIndexSTAT_CONNECT_EMITTED, execStatIndexSTAT_CONNECT_LOST},
 	{KindDNS, execStatIndexSTAT_DNS_EMITTED, execStatIndexSTAT_DNS_LOST},
+	{KindLibrary, execStatIndexSTAT_LIBRARY_EMITTED, execStatIndexSTAT_LIBRARY_LOST},
 }
 
 // Stats reads the kernel counters and the reader's own.
@@ -99,6 +105,8 @@ func (s *Sensor) Stats() (Stats, error) {
 	st.DatagramsFolded = kernel[execStatIndexSTAT_DATAGRAM_FOLDED]
 	st.DNSRateLimited = kernel[execStatIndexSTAT_DNS_RATE_LIMITED]
 	st.DNSSkipped = kernel[execStatIndexSTAT_DNS_SKIPPED]
+	st.LibrariesTrusted = kernel[execStatIndexSTAT_LIBRARY_TRUSTED]
+	st.LibrariesRepeated = kernel[execStatIndexSTAT_LIBRARY_REPEATED]
 	if s.reader != nil {
 		st.RingPending = s.reader.AvailableBytes()
 	}

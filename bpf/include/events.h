@@ -17,6 +17,7 @@ enum event_type {
 	EVENT_FORK = 3,
 	EVENT_CONNECT = 4,
 	EVENT_DNS = 5,
+	EVENT_LIBRARY = 6,
 };
 
 /* Sizes of the variable-length sections of an exec record. */
@@ -26,6 +27,14 @@ enum event_type {
 #define NAME_MAX_BUF 256  /* one path component, including its NUL */
 #define PATH_DEPTH_MAX 64 /* components walked before truncation */
 
+/* The loader environment: NAME=value strings of the configured names. */
+#define LOADER_NAMES_MAX 8   /* configurable names (loader_env_names) */
+#define LOADER_NAME_WORDS 4  /* each name with its '=' fits in 32 bytes */
+#define LOADER_VARS_MAX 4    /* NAME=value strings kept per exec */
+#define LOADER_VAR_BUF 512   /* one NAME=value string, including its NUL */
+#define ENV_CHUNK 256        /* bytes of the environment read per step */
+#define ENV_STEPS_MAX 256    /* steps before the scan gives up (truncated) */
+
 /* exec_event.flags */
 enum exec_flag {
 	EXEC_PATH_TRUNCATED = 1 << 0,
@@ -34,6 +43,7 @@ enum exec_flag {
 	EXEC_FILENAME_TRUNCATED = 1 << 3,
 	EXEC_PATH_DISCONNECTED = 1 << 4, /* walk ended at a pseudo or unlinked root */
 	EXEC_ARGS_UNREADABLE = 1 << 5,
+	EXEC_LOADER_ENV_TRUNCATED = 1 << 6, /* environment not scanned to its end, or more vars than kept */
 	EXEC_PATH_DETACHED = 1 << 7, /* walk ended at a mount in no namespace (umount -l) */
 	EXEC_PATH_USERNS_BIND = 1 << 9, /* the exe's mount binds a subtree, in a namespace a user namespace owns */
 };
@@ -54,6 +64,13 @@ enum connect_flag {
 	CONNECT_IO_URING = 1 << 3,      /* issued through io_uring (inline, io-wq worker or SQPOLL) */
 	CONNECT_OWNER_FROM_MM = 1 << 4, /* made by a kernel thread on a process's behalf: task is mm->owner */
 	CONNECT_KERNEL_THREAD = 1 << 5, /* made by a kernel thread with no process behind it */
+};
+
+/* library_event.flags (the path bits are exec_flag's, set by the shared walk) */
+enum library_flag {
+	LIBRARY_PATH_TRUNCATED = 1 << 0,    /* = EXEC_PATH_TRUNCATED */
+	LIBRARY_PATH_DISCONNECTED = 1 << 4, /* = EXEC_PATH_DISCONNECTED */
+	LIBRARY_VIA_MPROTECT = 1 << 8,      /* made executable by mprotect(2), not mapped so by mmap(2) */
 };
 
 /* connect_event.via: the operation that made the connection. */
@@ -82,6 +99,10 @@ enum stat_index {
 	STAT_DNS_LOST,             /* DNS responses the full ring could not take */
 	STAT_DNS_RATE_LIMITED,     /* DNS responses over the in-kernel rate limit: not copied */
 	STAT_DNS_SKIPPED,          /* port 53 segments not copied: TCP segments without a whole message, IP fragments */
+	STAT_LIBRARY_EMITTED,
+	STAT_LIBRARY_LOST,
+	STAT_LIBRARY_TRUSTED,      /* executable mappings of files userspace judged trusted: not reported */
+	STAT_LIBRARY_REPEATED,     /* a file the process had already mapped executable: not reported again */
 	STAT_MAX,
 };
 
@@ -132,6 +153,8 @@ struct exec_event {
 	__u16 cwd_len;      /* cwd components, leaf first, each NUL-terminated */
 	__u16 args_len;     /* argv strings, each NUL-terminated */
 	__u16 filename_len; /* execve filename, NUL-terminated */
+	__u16 env_len;      /* loader variables, "NAME=value", each NUL-terminated */
+	__u16 env_trunc;    /* bit i: the i-th kept variable's value was cut */
 };
 
 struct exit_event {
@@ -206,6 +229,20 @@ struct dns_event {
 	__u16 msg_len;     /* the message's length on the wire */
 	__u16 _pad;
 	__u8 payload[DNS_PAYLOAD_MAX];
+};
+
+/*
+ * A file mapped executable that is not the process's main executable: a
+ * shared library the loader mapped, one dlopen(3) loaded, or any file a
+ * program mapped PROT_EXEC itself. Reported once per (process, file).
+ */
+struct library_event {
+	struct event_header hdr;
+	struct task_info task;
+	struct file_info file;
+	__u32 flags;    /* enum library_flag */
+	__u16 path_len; /* path components, leaf first, each NUL-terminated */
+	__u16 _pad;
 };
 
 #endif /* ARGUS_EVENTS_H */

@@ -182,8 +182,15 @@ struct task_struct;
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
 	struct file *exe_file;
 	struct task_struct *owner; /* CONFIG_MEMCG */
+} __attribute__((preserve_access_index));
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	struct file *vm_file;
 } __attribute__((preserve_access_index));
 
 struct cred {

@@ -36,6 +36,8 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 			PollInterval: time.Duration(c.Sensor.PollInterval),
 			QueueLen:     c.Sensor.QueueLen,
 			DNS:          sensor.DNSOptions{Off: !c.DNS.Capture, Rate: c.DNS.RateLimit, Burst: c.DNS.Burst},
+			LoaderEnv:    c.Sensor.LoaderEnv,
+			NoLibraries:  c.Sensor.Libraries != nil && !*c.Sensor.Libraries,
 		},
 		Hasher: hasher.Options{
 			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), SuspectMaxFileSize: int64(c.Hashing.SuspectMaxFileSize), Workers: c.Hashing.Workers,

@@ -41,6 +41,7 @@ type runFlags struct {
 	maxProcs *int
 	hashWait *time.Duration
 	noSnap   *bool
+	libs     *bool
 	level    *string
 	metrics  *string
 	cpuProf  *string
@@ -63,6 +64,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	f.maxProcs = fs.Int("max-processes", d.ProcessTable.MaxProcesses, "process table bound")
 	f.hashWait = fs.Duration("hash-wait", time.Duration(d.Hashing.Wait), "longest a record waits for its executable's hash before going out as pending")
 	f.noSnap = fs.Bool("no-snapshot", false, "do not read already-running processes and open connections at start")
+	f.libs = fs.Bool("libraries", true, "report files mapped executable (library_load records); false leaves the library hooks out")
 	f.level = fs.String("log-level", d.LogLevel, "log level: debug, info, warn or error")
 	f.metrics = fs.String("metrics-address", d.Metrics.Address, "host:port for /metrics and /healthz (empty disables)")
 	f.cpuProf = fs.String("cpu-profile", "", "write a CPU profile of the whole run to this file (for performance work)")
@@ -116,6 +118,9 @@ func (f *runFlags) load() (*config.Config, string, error) {
 	}
 	if set["queue-len"] {
 		c.Sensor.QueueLen = *f.queue
+	}
+	if set["libraries"] {
+		c.Sensor.Libraries = f.libs
 	}
 	if set["health-interval"] {
 		c.HealthInterval = config.Duration(*f.health)

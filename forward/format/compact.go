@@ -107,6 +107,20 @@ func appendCompact(dst []byte, r *event.Record, color bool) []byte {
 	case event.KindSensorHealth:
 		c.paint(cGreen, func() { c.b = append(c.b, "health "...) })
 		c.health(r.Health)
+	case event.KindLibraryLoad:
+		c.paint(cBlue, func() { c.b = append(c.b, "library"...) })
+		c.process(r.Process, false)
+		if l := r.Library; l != nil {
+			c.b = append(c.b, " lib="...)
+			c.b = appendSafe(c.b, l.Path)
+			c.exe("", l.SHA256, l.HashStatus, l.Trust, l.PathClasses)
+			if l.Preload != "" {
+				c.kv("preload", l.Preload)
+			}
+			if l.Via != "mmap" {
+				c.kv("via", l.Via)
+			}
+		}
 	case event.KindHashUpdate:
 		c.paint(cDim, func() { c.b = append(c.b, "hash   "...) })
 		c.kv("ref", r.RefID)
@@ -152,6 +166,14 @@ func (c *compact) process(p *event.Process, launch bool) {
 		c.b = append(c.b, " script="...)
 		c.b = appendSafe(c.b, s.Path)
 		c.exe("", s.SHA256, s.HashStatus, s.Trust, s.PathClasses)
+	}
+	for _, v := range p.LoaderEnv {
+		c.kv(v.Name, v.Value)
+		if len(v.PathClasses) > 0 {
+			c.b = append(c.b, '[')
+			c.b = appendSafe(c.b, strings.Join(v.PathClasses, ","))
+			c.b = append(c.b, ']')
+		}
 	}
 	c.b = append(c.b, " uid="...)
 	c.b = strconv.AppendUint(c.b, uint64(p.UID), 10)

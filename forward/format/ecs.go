@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/json"
+	"path"
 	"strconv"
 	"strings"
 
@@ -75,6 +76,12 @@ func appendECS(b []byte, r *event.Record) []byte {
 			ecsProcess(&w, r, r.Process, "")
 			ecsUser(&w, r.Process)
 		}
+		ecsArgus(&w, r, r.Process)
+	case r.Library != nil && r.Process != nil:
+		ecsEvent(&w, r, "event", "library", "start", "library_load", "success")
+		ecsProcess(&w, r, r.Process, "")
+		ecsUser(&w, r.Process)
+		ecsDLL(&w, r.Library)
 		ecsArgus(&w, r, r.Process)
 	case r.Process != nil:
 		typ, action := "start", "exec"
@@ -294,6 +301,39 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 			ecsAge(w, sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 			w.end()
 		}
+		if len(p.Libraries) > 0 {
+			w.arr("libraries")
+			for i := range p.Libraries {
+				w.open()
+				ecsLibrary(w, &p.Libraries[i], false)
+				w.end()
+			}
+			w.endArr()
+		}
+		if len(p.LoaderEnv) > 0 {
+			w.arr("loader_env")
+			for _, v := range p.LoaderEnv {
+				w.open()
+				w.str("name", v.Name)
+				w.str("value", v.Value)
+				if v.Truncated {
+					w.bool("truncated", true)
+				}
+				if len(v.PathClasses) > 0 {
+					w.strs("path_classes", v.PathClasses)
+				}
+				w.end()
+			}
+			w.endArr()
+		}
+		if p.LoaderEnvTruncated {
+			w.bool("loader_env_truncated", true)
+		}
+		w.end()
+	}
+	if l := r.Library; l != nil {
+		w.obj("library")
+		ecsLibrary(w, l, true)
 		w.end()
 	}
 	if n := r.Network; n != nil {
@@ -390,6 +430,64 @@ func ecsDNS(w *jw, r *event.Record) {
 	}
 	ecsArgus(w, r, r.Process)
 	w.str("message", "dns "+d.Name+" "+d.Type+" "+d.RCode)
+}
+
+// ecsDLL writes dll.*, ECS's field set for a library loaded into a
+// process (on Linux, a shared object).
+func ecsDLL(w *jw, l *event.Library) {
+	w.obj("dll")
+	w.str("path", l.Path)
+	w.str("name", path.Base(l.Path))
+	if l.SHA256 != "" {
+		w.obj("hash")
+		w.str("sha256", l.SHA256)
+		w.end()
+	}
+	if t := l.Trust; t != nil {
+		w.obj("code_signature")
+		w.bool("exists", t.Signer != "" || t.Package != "")
+		w.strNZ("subject_name", t.Signer)
+		w.bool("trusted", t.Severity == "INFORMATIONAL")
+		w.str("status", t.Verdict)
+		w.end()
+	}
+	w.end()
+}
+
+// ecsLibrary writes a library's argus fields: what dll.* has no name for.
+func ecsLibrary(w *jw, l *event.Library, full bool) {
+	w.str("path", l.Path)
+	if l.SHA256 != "" {
+		w.obj("hash")
+		w.str("sha256", l.SHA256)
+		w.end()
+	}
+	w.strNZ("hash_status", l.HashStatus)
+	if len(l.PathClasses) > 0 {
+		w.strs("path_classes", l.PathClasses)
+	}
+	if l.Trust != nil {
+		ecsTrust(w, l.Trust)
+	}
+	w.str("via", l.Via)
+	w.strNZ("preload", l.Preload)
+	if !full {
+		return
+	}
+	w.uint("device", l.Device)
+	w.uint("inode", l.Inode)
+	w.int("size", l.Size)
+	w.int("mtime_ns", l.MtimeNs)
+	w.int("ctime_ns", l.CtimeNs)
+	w.uint("nlink", uint64(l.Nlink))
+	w.uint("mode", uint64(l.Mode))
+	w.uint("uid", uint64(l.UID))
+	w.bool("memfd", l.Memfd)
+	w.bool("deleted", l.Deleted)
+	if l.PathTruncated {
+		w.bool("path_truncated", true)
+	}
+	w.strNZ("fs_type", l.FSType)
 }
 
 // ecsTree writes a process lineage (a record's ancestors, a detection's

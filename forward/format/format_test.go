@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/internal/recordtest"
+	"github.com/argus-sensor/argus-sensor/internal/schematest"
 )
 
 func TestFormatsEmitOneValidJSONObject(t *testing.T) {
@@ -54,7 +56,7 @@ func TestParseFormat(t *testing.T) {
 
 var udmEventTypes = map[string]bool{
 	"PROCESS_LAUNCH": true, "NETWORK_CONNECTION": true, "STATUS_UPDATE": true,
-	"PROCESS_UNCATEGORIZED": true, "GENERIC_EVENT": true, "NETWORK_DNS": true,
+	"PROCESS_UNCATEGORIZED": true, "GENERIC_EVENT": true, "NETWORK_DNS": true, "PROCESS_MODULE_LOAD": true,
 }
 
 func TestUDMRequiredFields(t *testing.T) {
@@ -484,3 +486,62 @@ func TestNormIP(t *testing.T) {
 }
 
 var _ = event.Schema
+
+// TestLibraryLoadSemantics: a library_load is UDM's PROCESS_MODULE_LOAD
+// with the library as target.process.file, and ECS's library event with
+// dll.*; a connection's untrusted libraries reach both.
+func TestLibraryLoadSemantics(t *testing.T) {
+	var lib, conn *event.Record
+	for _, r := range schematest.Rich() {
+		switch {
+		case r.Kind == event.KindLibraryLoad:
+			lib = r
+		case r.Kind == event.KindNetworkConnection && len(r.Process.Libraries) > 0:
+			conn = r
+		}
+	}
+	if lib == nil || conn == nil {
+		t.Fatal("schematest.Rich has no library_load, or no connection with libraries")
+	}
+	m := recordtest.MustJSON(t, FormatUDM.Append(nil, lib))
+	for k, want := range map[string]any{
+		"metadata.event_type":              "PROCESS_MODULE_LOAD",
+		"principal.process.pid":            fmt.Sprint(lib.Process.PID),
+		"principal.process.file.full_path": lib.Process.Exe.Path,
+		"target.process.pid":               fmt.Sprint(lib.Process.PID),
+		"target.process.file.full_path":    lib.Library.Path,
+		"target.process.file.sha256":       lib.Library.SHA256,
+		"additional.library_preload":       "LD_PRELOAD",
+	} {
+		if got := recordtest.Get(m, k); got != want {
+			t.Errorf("udm %s = %v, want %v", k, got, want)
+		}
+	}
+	e := recordtest.MustJSON(t, FormatECS.Append(nil, lib))
+	for k, want := range map[string]any{
+		"event.action":       "library_load",
+		"dll.path":           lib.Library.Path,
+		"dll.name":           "T1574006.so",
+		"dll.hash.sha256":    lib.Library.SHA256,
+		"process.executable": lib.Process.Exe.Path,
+	} {
+		if got := recordtest.Get(e, k); got != want {
+			t.Errorf("ecs %s = %v, want %v", k, got, want)
+		}
+	}
+	if cat, _ := recordtest.Get(e, "event.category").([]any); len(cat) != 1 || cat[0] != "library" {
+		t.Errorf("ecs event.category %v, want [library]", cat)
+	}
+	c := recordtest.MustJSON(t, FormatUDM.Append(nil, conn))
+	about, _ := recordtest.Get(c, "about").([]any)
+	found := false
+	for _, a := range about {
+		found = found || recordtest.Get(a, "file.sha256") == conn.Process.Libraries[0].SHA256
+	}
+	if !found {
+		t.Errorf("udm connection about %v lacks the library", about)
+	}
+	if s := string(FormatCompact.Append(nil, lib)); !strings.Contains(s, "lib="+lib.Library.Path) || !strings.Contains(s, "preload=LD_PRELOAD") {
+		t.Errorf("compact %q", s)
+	}
+}

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ const (
 	udmProcessUncategorized = "PROCESS_UNCATEGORIZED"
 	udmGenericEvent         = "GENERIC_EVENT"
 	udmNetworkDNS           = "NETWORK_DNS"
+	udmProcessModuleLoad    = "PROCESS_MODULE_LOAD"
 )
 
 // udmEventType picks the event type from what the record holds, not from
@@ -48,6 +50,10 @@ func udmEventType(r *event.Record) string {
 	case event.KindHashUpdate:
 		if r.Process != nil {
 			return udmProcessUncategorized
+		}
+	case event.KindLibraryLoad:
+		if r.Process != nil && r.Library != nil {
+			return udmProcessModuleLoad
 		}
 	}
 	return udmGenericEvent
@@ -84,6 +90,8 @@ func appendUDM(b []byte, r *event.Record) []byte {
 		udmConnection(&w, r)
 	case typ == udmNetworkDNS:
 		udmDNS(&w, r)
+	case typ == udmProcessModuleLoad:
+		udmModuleLoad(&w, r)
 	case r.Process != nil:
 		udmLaunch(&w, r)
 	default:
@@ -140,7 +148,32 @@ func udmLaunch(w *jw, r *event.Record) {
 	w.end()
 	udmAncestors(w, p)
 	w.end()
-	udmScript(w, p)
+	udmAbout(w, p)
+	udmProcessAdditional(w, r, p)
+}
+
+// udmModuleLoad maps library_load: principal is the process that mapped
+// the file, target.process the same process with the module as its file,
+// as UDM's PROCESS_MODULE_LOAD has it.
+func udmModuleLoad(w *jw, r *event.Record) {
+	p, l := r.Process, r.Library
+	udmPrincipalHost(w, r, "")
+	w.obj("user")
+	w.uintStr("userid", uint64(p.UID))
+	w.end()
+	w.obj("process")
+	udmProcessBody(w, r, p)
+	w.end()
+	udmAncestors(w, p)
+	w.end()
+
+	w.obj("target")
+	w.str("hostname", principalHost(r))
+	w.obj("process")
+	w.uintStr("pid", uint64(p.PID))
+	udmFile(w, "file", l.Path, l.SHA256, l.Size, l.MtimeNs, l.Trust)
+	w.end()
+	w.end()
 	udmProcessAdditional(w, r, p)
 }
 
@@ -185,7 +218,7 @@ func udmConnection(w *jw, r *event.Record) {
 
 	udmNetwork(w, n)
 	if r.Process != nil {
-		udmScript(w, r.Process)
+		udmAbout(w, r.Process)
 	}
 	udmProcessAdditional(w, r, r.Process)
 }
@@ -252,7 +285,7 @@ func udmDNS(w *jw, r *event.Record) {
 	w.end()
 	w.end()
 	if r.Process != nil {
-		udmScript(w, r.Process)
+		udmAbout(w, r.Process)
 	}
 	udmProcessAdditional(w, r, r.Process)
 }
@@ -386,18 +419,27 @@ func udmSeverity(s string) bool {
 	return false
 }
 
-// udmScript puts the file an interpreter runs in about[]: UDM's Process
-// has no place for it, and about is for entities "referenced by the
-// event that are not otherwise described".
-func udmScript(w *jw, p *event.Process) {
+// udmAbout puts the file an interpreter runs, and the untrusted libraries
+// a connecting process loaded, in about[]: UDM's Process has no place for
+// them, and about is for entities "referenced by the event that are not
+// otherwise described".
+func udmAbout(w *jw, p *event.Process) {
 	sc := p.Script
-	if sc == nil {
+	if sc == nil && len(p.Libraries) == 0 {
 		return
 	}
 	w.arr("about")
-	w.open()
-	udmFile(w, "file", sc.Path, sc.SHA256, 0, 0, sc.Trust)
-	w.end()
+	if sc != nil {
+		w.open()
+		udmFile(w, "file", sc.Path, sc.SHA256, 0, 0, sc.Trust)
+		w.end()
+	}
+	for i := range p.Libraries {
+		l := &p.Libraries[i]
+		w.open()
+		udmFile(w, "file", l.Path, l.SHA256, l.Size, l.MtimeNs, l.Trust)
+		w.end()
+	}
 	w.endArr()
 }
 
@@ -472,6 +514,52 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 			}
 			udmAge(w, "script_", sc.AgeSeconds, sc.AgeSource, sc.Prevalence)
 		}
+		for _, v := range p.LoaderEnv {
+			w.str("loader_env_"+v.Name, v.Value)
+			if v.Truncated {
+				w.bool("loader_env_"+v.Name+"_truncated", true)
+			}
+			if len(v.PathClasses) > 0 {
+				w.strs("loader_env_"+v.Name+"_path_classes", v.PathClasses)
+			}
+		}
+		if p.LoaderEnvTruncated {
+			w.bool("loader_env_truncated", true)
+		}
+		var libClasses []string
+		for _, l := range p.Libraries {
+			for _, c := range l.PathClasses {
+				if !slices.Contains(libClasses, c) {
+					libClasses = append(libClasses, c)
+				}
+			}
+		}
+		if len(libClasses) > 0 {
+			w.strs("libraries_path_classes", libClasses)
+		}
+	}
+	if l := r.Library; l != nil {
+		w.uintStr("library_device", l.Device)
+		w.uintStr("library_inode", l.Inode)
+		w.uint("library_mode", uint64(l.Mode))
+		w.uint("library_uid", uint64(l.UID))
+		w.bool("library_memfd", l.Memfd)
+		w.bool("library_deleted", l.Deleted)
+		if l.PathTruncated {
+			w.bool("library_path_truncated", true)
+		}
+		w.strNZ("library_fs_type", l.FSType)
+		w.strNZ("library_hash_status", l.HashStatus)
+		if len(l.PathClasses) > 0 {
+			w.strs("library_path_classes", l.PathClasses)
+		}
+		if t := l.Trust; t != nil {
+			w.str("library_trust_verdict", t.Verdict)
+			w.strNZ("library_trust_severity", t.Severity)
+			w.strNZ("library_trust_package", t.Package)
+		}
+		w.str("library_via", l.Via)
+		w.strNZ("library_preload", l.Preload)
 	}
 	if n := r.Network; n != nil {
 		w.str("network_protocol", n.Protocol)

@@ -42,6 +42,17 @@ func Rich() []*event.Record {
 		NetNS: 4026531840, Source: "sock_diag", External: &ext, Via: "io_uring_connect32",
 	}
 
+	lib := richLibrary()
+	memfdLib := *lib.Library
+	memfdLib.Path, memfdLib.PathTruncated, memfdLib.Memfd, memfdLib.Deleted, memfdLib.Nlink = "/memfd:x", false, true, true, 0
+	memfdLib.SHA256, memfdLib.HashStatus, memfdLib.Via, memfdLib.Preload = "", "gone", "mprotect", ""
+	conn.Process.Libraries = []event.Library{*lib.Library, memfdLib}
+	launch.Process.LoaderEnv = []event.LoaderVar{
+		{Name: "LD_PRELOAD", Value: "/tmp/T1574006.so", PathClasses: []string{"tmp"}},
+		{Name: "LD_LIBRARY_PATH", Value: "/opt/app/lib:/opt/app/lib64:/opt/a", Truncated: true},
+	}
+	launch.Process.LoaderEnvTruncated = true
+
 	update := richLaunch()
 	update.Kind = event.KindHashUpdate
 	update.RefID = pending.ID
@@ -78,6 +89,7 @@ func Rich() []*event.Record {
 				{Name: "sockaddr_sendmsg6", Attach: "cgroup/sendmsg6", Error: "no cgroup v2 hierarchy", Optional: true},
 			},
 			RingBytes: 8 << 20, RingPending: 4096, Processes: 312, ProcessesEvicted: 7, WriteErrors: 6, DatagramsFolded: 998,
+			LibrariesTrusted: 5120, LibrariesRepeated: 77,
 			UptimeSeconds: 61.5,
 			Hashing: &event.HashingHealth{CacheHits: 90, CacheMisses: 10, HitRatio: 0.9, FilesHashed: 10,
 				BytesHashed: 1 << 20, InFlight: 1, Failures: map[string]uint64{"too_large": 1, "gone": 0}, LateDropped: 2},
@@ -111,7 +123,24 @@ func Rich() []*event.Record {
 		ResolvedIPs: []string{"192.0.2.1"}, Transport: "tcp", ServerIP: "192.0.2.1", ServerPort: 53,
 		ClientIP: "192.0.2.2", ClientPort: 40000, ServerTruncated: true, Truncated: true, Partial: true,
 	}
-	return []*event.Record{launch, pending, conn, update, det, health, &byFile, query}
+	return []*event.Record{launch, pending, conn, update, det, health, &byFile, query, lib}
+}
+
+func richLibrary() *event.Record {
+	r := richLaunch()
+	r.ID = richBoot[:8] + "-76b359cae0-1f51-5"
+	r.Kind = event.KindLibraryLoad
+	r.Time = richTime.Add(5 * time.Millisecond)
+	r.Process.Ancestors, r.Process.Script = nil, nil
+	r.Library = &event.Library{
+		Path: ".../tmp/T1574006.so", PathTruncated: true, Device: 65024, Inode: 1<<63 + 9, Size: 15560,
+		MtimeNs: 1795660818193980487, CtimeNs: 1795660818193980487, Nlink: 1, Mode: 0o100755, UID: 1000,
+		Memfd: false, Deleted: false, FSType: "tmpfs", SHA256: strings.Repeat("5a", 32),
+		Trust: &event.Trust{Verdict: "signed_untrusted", Severity: "MEDIUM", Signer: "keyid:0badc0de",
+			Reason: "no trusted certificate"},
+		PathClasses: []string{"tmp"}, Via: "mmap", Preload: "LD_PRELOAD",
+	}
+	return r
 }
 
 func richLaunch() *event.Record {
