@@ -101,15 +101,23 @@ func (e *Enricher) sameStart(p *Proc, startNs uint64) bool {
 // track starts what a new table entry needs: the exe's hash, and the
 // script's if the process is an interpreter running one.
 func (e *Enricher) track(p *Proc) {
-	if h := e.opts.Hasher; h != nil && p.HaveExe && p.ExePath != "" && !p.ExePathTruncated {
-		if e.opts.Trust != nil {
-			if o, owned := e.opts.Trust.Owner(p.ExePath); owned {
-				p.owned, p.md5 = true, o.NeedsMD5()
+	if h := e.opts.Hasher; h != nil && p.HaveExe && p.ExePath != "" {
+		path, suspect := p.ExePath, true
+		if p.ExePathTruncated {
+			// Deeper than the kernel walks and not recovered (the
+			// process was gone): only /proc/<pid>/exe can reach it.
+			path = ""
+		} else {
+			if e.opts.Trust != nil {
+				if o, owned := e.opts.Trust.Owner(p.ExePath); owned {
+					p.owned, p.md5 = true, o.NeedsMD5()
+				}
 			}
+			suspect = e.suspect(p)
 		}
 		p.exeHash = h.Submit(hasher.Request{
-			PID: p.PID, StartNs: p.StartNs, Path: p.ExePath, ID: exeID(p.Exe), WantMD5: p.md5,
-			Suspect: e.suspect(p),
+			PID: p.PID, StartNs: p.StartNs, Path: path, ID: exeID(p.Exe), WantMD5: p.md5,
+			Suspect: suspect,
 		})
 	}
 	sp := classify.ScriptPath(p.ExePath, p.Args, p.Cwd)
