@@ -32,22 +32,47 @@ func CgroupV2Mount(path string) string {
 // mount at "/" is the one the process sees.
 func RootUpper(mountinfo []byte) string {
 	upper := ""
+	overlays(mountinfo, func(mountpoint, up string) {
+		if mountpoint == "/" {
+			upper = up
+		}
+	})
+	return upper
+}
+
+// MountOf returns where, in the mountinfo given, the overlay whose upper
+// directory is upper is mounted: on the host, the container's merged root
+// (containers/storage's overlay/<layer>/merged, docker's
+// overlay2/<id>/merged). "" when it is not mounted there.
+func MountOf(mountinfo []byte, upper string) string {
+	at := ""
+	overlays(mountinfo, func(mountpoint, up string) {
+		if up == upper && up != "" {
+			at = mountpoint
+		}
+	})
+	return at
+}
+
+// overlays calls fn with the mount point and upper directory ("" for
+// none) of each mount in mountinfo, and "" for the upper directory of
+// any mount that is not an overlay.
+func overlays(mountinfo []byte, fn func(mountpoint, upper string)) {
 	for _, line := range strings.Split(string(mountinfo), "\n") {
 		pre, post, ok := strings.Cut(line, " - ")
 		f := strings.Fields(pre)
-		if !ok || len(f) < 5 || f[4] != "/" {
+		if !ok || len(f) < 5 {
 			continue
 		}
-		upper = ""
+		upper := ""
 		p := strings.Fields(post)
-		if len(p) < 3 || p[0] != "overlay" {
-			continue
-		}
-		for _, opt := range strings.Split(p[2], ",") {
-			if v, ok := strings.CutPrefix(opt, "upperdir="); ok && strings.HasPrefix(v, "/") {
-				upper = unescapeMount.Replace(v)
+		if len(p) >= 3 && p[0] == "overlay" {
+			for _, opt := range strings.Split(p[2], ",") {
+				if v, ok := strings.CutPrefix(opt, "upperdir="); ok && strings.HasPrefix(v, "/") {
+					upper = unescapeMount.Replace(v)
+				}
 			}
 		}
+		fn(unescapeMount.Replace(f[4]), upper)
 	}
-	return upper
 }

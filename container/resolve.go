@@ -45,6 +45,11 @@ type Info struct {
 	// filesystem, as a path on the host; "" when its root is not an
 	// overlay.
 	Upper string
+	// Root is where the container's root filesystem is mounted on the
+	// host (the overlay's merged directory), "" when it is not mounted in
+	// the sensor's namespace: its files are read there when the process
+	// that ran them is gone.
+	Root string
 	// Image keys the package index of the container's root filesystem:
 	// the image id where the runtime records one (containers of one
 	// image share it), else the container id.
@@ -114,6 +119,18 @@ func New(opts Options) (*Resolver, error) {
 // root (a host whose runtimes use only the v1 hierarchies) share one id,
 // so theirs is read from /proc each time: callers cache it per process.
 func (r *Resolver) Lookup(pid uint32, cgroupID uint64) *Info {
+	if cgroupID == 0 {
+		// A process read from /proc (the startup snapshot): its cgroup's
+		// id is its directory's inode number.
+		if b, err := os.ReadFile(filepath.Join(r.opts.ProcRoot, strconv.FormatUint(uint64(pid), 10), "cgroup")); err == nil {
+			if _, v2, _ := ParseProcCgroup(b); v2 != "" && r.opts.CgroupRoot != "" {
+				var st unix.Stat_t
+				if unix.Stat(filepath.Join(r.opts.CgroupRoot, v2), &st) == nil {
+					cgroupID = st.Ino
+				}
+			}
+		}
+	}
 	shared := cgroupID != 0 && cgroupID != r.rootID
 	if shared {
 		r.mu.Lock()
@@ -195,7 +212,13 @@ func (r *Resolver) describe(pid uint32, ref Ref) *Info {
 	if b, err := os.ReadFile(filepath.Join(r.opts.ProcRoot, strconv.FormatUint(uint64(pid), 10), "mountinfo")); err == nil {
 		info.Upper = RootUpper(b)
 	}
-	r.log.Debug("container resolved", "id", c.ID, "runtime", c.Runtime, "name", c.Name, "image", c.Image, "upper", info.Upper)
+	if info.Upper != "" {
+		if b, err := os.ReadFile(filepath.Join(r.opts.ProcRoot, "self", "mountinfo")); err == nil {
+			info.Root = MountOf(b, info.Upper)
+		}
+	}
+	r.log.Debug("container resolved", "id", c.ID, "runtime", c.Runtime, "name", c.Name, "image", c.Image,
+		"upper", info.Upper, "root", info.Root)
 	return info
 }
 
