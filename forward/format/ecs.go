@@ -72,7 +72,7 @@ func appendECS(b []byte, r *event.Record) []byte {
 		if r.Process != nil {
 			ecsProcess(&w, r, r.Process, "")
 			ecsUser(&w, r.Process)
-		ecsContainer(&w, r.Process)
+			ecsContainer(&w, r.Process)
 		}
 		ecsArgus(&w, r, r.Process)
 	case r.Process != nil:
