@@ -56,6 +56,23 @@ type Info struct {
 	Image string
 }
 
+// InUpper reports whether the file at path (in the container's mount
+// namespace) is in the container's writable layer: the path exists, as a
+// regular file of the given size, in the overlay's upper directory. That
+// is a file created, or copied up by a modification, after the container
+// started; the image's files stay in the lower layers. The caller checks
+// that the executed file is on the container's overlay at all.
+func (i *Info) InUpper(path string, size int64) bool {
+	if i == nil || i.Upper == "" || path == "" {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Lstat(filepath.Join(i.Upper, path), &st) != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == size
+}
+
 // Stats counts the Resolver's work.
 type Stats struct {
 	Cached     int    // cgroups in the cache now, containers and not

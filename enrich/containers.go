@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/argus-sensor/argus-sensor/signature"
 )
 
@@ -37,20 +35,14 @@ func (e *Enricher) owner(p *Proc, path string) (signature.Owner, bool) {
 }
 
 // inUpper reports whether p's executable lives in its container's
-// writable layer: the file is on the container's overlay root and its path
-// exists, as a regular file of the executed size, in the overlay's upper
-// directory. That is a file created, or copied up by a modification, after
-// the container started; the image's files stay in the lower layers.
+// writable layer (container.Info.InUpper): the executed file is on an
+// overlay, and its path is in the container's upper directory.
 func (e *Enricher) inUpper(p *Proc) bool {
-	if p.ctr == nil || p.ctr.Upper == "" || !p.HaveExe || p.Exe.FSMagic != overlayMagic ||
-		p.ExePath == "" || p.ExePathTruncated || p.Exe.Memfd || p.Exe.Deleted {
+	if p.ctr == nil || !p.HaveExe || p.Exe.FSMagic != overlayMagic ||
+		p.ExePathTruncated || p.Exe.Memfd || p.Exe.Deleted {
 		return false
 	}
-	var st unix.Stat_t
-	if unix.Lstat(filepath.Join(p.ctr.Upper, p.ExePath), &st) != nil {
-		return false
-	}
-	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == p.Exe.Size
+	return p.ctr.InUpper(p.ExePath, p.Exe.Size)
 }
 
 // sweepContainers drops cached cgroups that are gone, at most every
