@@ -427,6 +427,10 @@ func (p *pipeline) publish() {
 		ps := p.prev.Stats()
 		s.prev = &ps
 	}
+	if p.containers != nil {
+		cs := p.containers.Stats()
+		s.ctrs = &cs
+	}
 	p.metrics.last.Store(s)
 }
 

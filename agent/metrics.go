@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/forward"
@@ -37,6 +38,7 @@ type counters struct {
 	enrich  enrich.Stats
 	outputs []forward.SinkStats
 	prev    *prevalence.Stats
+	ctrs    *container.Stats
 }
 
 // drainStale is how long the reader may go without emptying the ring or
@@ -147,6 +149,11 @@ var (
 	dPrevEvicted = desc("prevalence_evicted_total", "Prevalence entries deleted by the store's bound, least recently seen first.")
 	dPrevErrors  = desc("prevalence_write_errors_total", "Failed writes to the prevalence store (the counts carry on in memory).")
 	dProcs       = desc("process_table_entries", "Process table entries.")
+	dCtrCgroups  = desc("container_cgroups", "Cgroups whose container (or absence of one) is cached.")
+	dCtrResolved = desc("containers_resolved_total", "Containers named from their cgroup and runtime state (once per cgroup).")
+	dCtrSwept    = desc("container_cgroups_swept_total", "Cached cgroups dropped because they no longer exist.")
+	dCtrImages   = desc("container_image_indexes", "Container images whose package index is held.")
+	dCtrBuilds   = desc("container_image_index_builds_total", "Container image package indexes built.")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
@@ -163,7 +170,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
+		dCorrKeys, dCorrEvicted, dProcs, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes} {
 		ch <- d
 	}
 }
@@ -225,6 +232,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dCorrKeys, float64(s.engine.Keys))
 	counter(dCorrEvicted, float64(s.engine.Evicted))
 	gauge(dProcs, float64(s.enrich.Processes))
+	if c := s.ctrs; c != nil {
+		gauge(dCtrCgroups, float64(c.Cached))
+		counter(dCtrResolved, float64(c.Containers))
+		counter(dCtrSwept, float64(c.Swept))
+	}
+	gauge(dCtrImages, float64(s.trust.ImageIndexes))
+	counter(dCtrBuilds, float64(s.trust.ImageIndexBuilds))
 	if s.prev != nil {
 		gauge(dPrevEntries, float64(s.prev.Entries))
 		gauge(dPrevBytes, float64(s.prev.Bytes))

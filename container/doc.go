@@ -23,10 +23,12 @@
 // /kubepods/burstable/pod<uid>/ under cgroupfs, where the container's own
 // directory is its bare id and names no runtime. The innermost container
 // in a path wins. On a hybrid host (cgroup v1 controllers, an empty v2
-// hierarchy) a runtime may leave the process in the v2 root: then the
-// v1 lines of the same file are parsed, and since every such process
-// shares the root's id the result is not cached by id (the enricher keeps
-// it per process).
+// hierarchy) runc still places containers in the v2 hierarchy; a process
+// in the v2 root is the host's, answered without reading anything (runc's
+// init, exec'd there before it joins the container's cgroup, is too). On
+// a host with no v2 hierarchy every process reports the same id: the
+// cgroup file's v1 lines are parsed per process, nothing is cached by id,
+// and the enricher keeps the result with the process.
 //
 // A process already gone when its record is read leaves no cgroup file:
 // the Resolver then walks the v2 hierarchy for the directory whose inode

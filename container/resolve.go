@@ -132,9 +132,10 @@ func New(opts Options) (*Resolver, error) {
 
 // Lookup returns the container of process pid, whose kernel-reported
 // cgroup v2 id is cgroupID, or nil when it runs on the host (or cannot be
-// told). A cgroup seen before costs one map lookup. Processes in the v2
-// root (a host whose runtimes use only the v1 hierarchies) share one id,
-// so theirs is read from /proc each time: callers cache it per process.
+// told). A cgroup seen before costs one map lookup, and a process in the
+// v2 root none. On a host without a cgroup v2 hierarchy every process
+// reports one id, so the cgroup file is read each time (its v1 lines
+// name the container): callers keep the result per process.
 func (r *Resolver) Lookup(pid uint32, cgroupID uint64) *Info {
 	if cgroupID == 0 {
 		// A process read from /proc (the startup snapshot): its cgroup's
@@ -148,7 +149,16 @@ func (r *Resolver) Lookup(pid uint32, cgroupID uint64) *Info {
 			}
 		}
 	}
-	shared := cgroupID != 0 && cgroupID != r.rootID
+	if r.rootID != 0 && cgroupID == r.rootID {
+		// The v2 root holds host processes, and processes a runtime
+		// starts before moving them into a container's cgroup (runc's
+		// init at its own exec): not a container, at no cost.
+		return nil
+	}
+	// Without a v2 hierarchy (a cgroup v1 host) every process reports the
+	// same id: the cgroup file is read per process, and the caller keeps
+	// the result with the process.
+	shared := cgroupID != 0 && r.rootID != 0
 	if shared {
 		r.mu.Lock()
 		e, ok := r.cache.Get(cgroupID)

@@ -23,6 +23,9 @@ func newFakeHost(t *testing.T) *fakeHost {
 	h := &fakeHost{t: t, proc: d + "/proc", cgroups: d + "/cgroup", stored: d + "/storage"}
 	write(t, h.proc+"/self/mountinfo", "51 104 0:42 / /var/lib/containers/storage/overlay/L1/merged rw - overlay overlay rw,lowerdir=/l,upperdir=/var/lib/containers/storage/overlay/L1/diff,workdir=/w\n")
 	write(t, h.stored+"/overlay-containers/containers.json", "[]")
+	if err := os.MkdirAll(h.cgroups, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
@@ -71,6 +74,15 @@ func TestResolverCachesAndSweeps(t *testing.T) {
 	}
 	if r.Lookup(7, hostID) != nil {
 		t.Fatal("a host service named as a container")
+	}
+	// A process in the v2 root (a host process, or runc's init before it
+	// joins the container's cgroup) is the host's, whatever its cgroup
+	// file says by the time it is read.
+	var root unix.Stat_t
+	unix.Stat(h.cgroups, &root)
+	write(t, h.proc+"/8/cgroup", "0::/libpod_parent/libpod-"+id1+"\n")
+	if got := r.Lookup(8, root.Ino); got != nil {
+		t.Fatalf("a process in the v2 root named as container %+v", got.Container)
 	}
 	// Cached: a second process of the container, already gone, is named
 	// by its cgroup id alone, and shares the Info.
@@ -142,5 +154,27 @@ func TestResolverBounded(t *testing.T) {
 	}
 	if s := r.Stats(); s.Evicted != 4*(50-32) || s.Swept != 4*32 {
 		t.Fatalf("after 200 containers came and went: %+v", s)
+	}
+}
+
+// A host without a cgroup v2 hierarchy: every process reports the same
+// id, so nothing is cached by it and each process's v1 lines decide.
+func TestResolverWithoutV2(t *testing.T) {
+	h := newFakeHost(t)
+	write(t, h.proc+"/10/cgroup", "12:pids:/docker/"+id1+"\n4:memory:/docker/"+id1+"\n")
+	write(t, h.proc+"/11/cgroup", "12:pids:/user.slice\n4:memory:/user.slice\n")
+	r, err := New(Options{ProcRoot: h.proc, CgroupRoot: h.cgroups + "/not-mounted",
+		State: StateRoots{Storage: h.stored, Docker: h.stored + "/none", Containerd: h.stored + "/none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Lookup(10, 1); got == nil || got.Container.ID != id1 || got.Container.Runtime != Docker {
+		t.Fatalf("docker process: %+v", got)
+	}
+	if got := r.Lookup(11, 1); got != nil {
+		t.Fatalf("host process with the same id named as %+v", got.Container)
+	}
+	if s := r.Stats(); s.Cached != 0 {
+		t.Fatalf("%d cached by an id every process shares", s.Cached)
 	}
 }
