@@ -63,11 +63,19 @@ type Info struct {
 // started; the image's files stay in the lower layers. The caller checks
 // that the executed file is on the container's overlay at all.
 func (i *Info) InUpper(path string, size int64) bool {
-	if i == nil || i.Upper == "" || path == "" {
+	if i == nil {
+		return false
+	}
+	return InUpperDir(i.Upper, path, size)
+}
+
+// InUpperDir is InUpper for the upper directory upper.
+func InUpperDir(upper, path string, size int64) bool {
+	if upper == "" || path == "" {
 		return false
 	}
 	var st unix.Stat_t
-	if unix.Lstat(filepath.Join(i.Upper, path), &st) != nil {
+	if unix.Lstat(filepath.Join(upper, path), &st) != nil {
 		return false
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == size

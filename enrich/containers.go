@@ -1,10 +1,12 @@
 package enrich
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/signature"
 )
 
@@ -42,7 +44,17 @@ func (e *Enricher) inUpper(p *Proc) bool {
 		p.ExePathTruncated || p.Exe.Memfd || p.Exe.Deleted {
 		return false
 	}
-	return p.ctr.InUpper(p.ExePath, p.Exe.Size)
+	upper := p.ctr.Upper
+	if upper == "" {
+		// The container was named from a process that was gone before
+		// its mounts could be read: this one's say.
+		b, err := os.ReadFile(filepath.Join(e.root, strconv.FormatUint(uint64(p.PID), 10), "mountinfo"))
+		if err != nil {
+			return false
+		}
+		upper = container.RootUpper(b)
+	}
+	return container.InUpperDir(upper, p.ExePath, p.Exe.Size)
 }
 
 // sweepContainers drops cached cgroups that are gone, at most every
