@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/event"
@@ -45,12 +46,17 @@ type Config struct {
 	// enrich.DefaultQueueBytes.
 	QueueBytes int64
 
-	Sensor       sensor.Options
-	Hasher       hasher.Options
-	Signature    signature.Options
-	PathRules    classify.PathRules
-	Internal     []string // extra internal CIDRs
-	Detect       detect.Config
+	Sensor    sensor.Options
+	Hasher    hasher.Options
+	Signature signature.Options
+	PathRules classify.PathRules
+	Internal  []string // extra internal CIDRs
+	Detect    detect.Config
+	// Containers configures how records name their process's container;
+	// NoContainers leaves process.container out and judges every
+	// executable by the host's packages.
+	Containers   container.Options
+	NoContainers bool
 	MaxProcesses int
 	// NoSnapshot skips reading already-running processes and open
 	// connections at start.
@@ -145,17 +151,18 @@ type pipeline struct {
 	log   *slog.Logger
 	start time.Time
 
-	sensor  *sensor.Sensor
-	hasher  *hasher.Hasher
-	trust   *signature.Checker
-	nets    *classify.Networks
-	watcher *classify.AddrWatcher
-	enrich  *enrich.Enricher
-	engine  *detect.Engine
-	fwd     *forward.Forwarder
-	metrics *metricsServer
-	prev    *prevalence.Store
-	dns     *pdns.Cache
+	sensor     *sensor.Sensor
+	hasher     *hasher.Hasher
+	trust      *signature.Checker
+	containers *container.Resolver
+	nets       *classify.Networks
+	watcher    *classify.AddrWatcher
+	enrich     *enrich.Enricher
+	engine     *detect.Engine
+	fwd        *forward.Forwarder
+	metrics    *metricsServer
+	prev       *prevalence.Store
+	dns        *pdns.Cache
 
 	dets     []*event.Record
 	lastLoss [2]uint64 // kernel lost, userspace dropped, at the last look
@@ -210,9 +217,16 @@ func (p *pipeline) build(ctx context.Context) error {
 	if p.dns, err = pdns.NewCache(cfg.DNSCacheSize, cfg.DNSMinTTL); err != nil {
 		return err
 	}
+	if !cfg.NoContainers {
+		co := cfg.Containers
+		co.Logger = p.log
+		if p.containers, err = container.New(co); err != nil {
+			return fmt.Errorf("container resolver: %w", err)
+		}
+	}
 	if p.enrich, err = enrich.New(enrich.Options{
 		Hostname: hostname, BootID: bootID, MaxProcesses: cfg.MaxProcesses, Logger: p.log,
-		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev,
+		Hasher: p.hasher, Trust: p.trust, Paths: paths, Networks: p.nets, Prevalence: p.prev, Containers: p.containers,
 		HashWait: cfg.HashWait, QueueLimit: cfg.QueueLimit, QueueBytes: cfg.QueueBytes,
 		DNSCache: p.dns, NoDNSRecords: cfg.NoDNSRecords,
 		TrustLibrary: func(f sensor.File) {
@@ -433,6 +447,10 @@ func (p *pipeline) publish() {
 	if p.prev != nil {
 		ps := p.prev.Stats()
 		s.prev = &ps
+	}
+	if p.containers != nil {
+		cs := p.containers.Stats()
+		s.ctrs = &cs
 	}
 	p.metrics.last.Store(s)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/event"
@@ -39,6 +40,7 @@ type counters struct {
 	outputs []forward.SinkStats
 	prev    *prevalence.Stats
 	dns     *event.DNSHealth
+	ctrs    *container.Stats
 }
 
 // drainStale is how long the reader may go without emptying the ring or
@@ -153,6 +155,11 @@ var (
 	dScripts     = desc("scripts_total", "Interpreter scripts identified, by where they were opened: in the process's own root, or in the sensor's (the process was gone).", "opened")
 	dRecovered   = desc("exe_paths_recovered_total", "Executables deeper than the kernel walks whose whole path was read back from /proc/<pid>/exe.")
 	dSelfJoined  = desc("detections_self_joined_total", "T1587 detections fired by a live process's connection alone (no launch in the window).")
+	dCtrCgroups  = desc("container_cgroups", "Cgroups whose container (or absence of one) is cached.")
+	dCtrResolved = desc("containers_resolved_total", "Containers named from their cgroup and runtime state (once per cgroup).")
+	dCtrSwept    = desc("container_cgroups_swept_total", "Cached cgroups dropped because they no longer exist.")
+	dCtrImages   = desc("container_image_indexes", "Container images whose package index is held.")
+	dCtrBuilds   = desc("container_image_index_builds_total", "Container image package indexes built.")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
@@ -179,7 +186,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
+		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
 		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
 		ch <- d
 	}
@@ -247,6 +254,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dScripts, float64(s.enrich.Scripts-s.enrich.ScriptsInRoot), "sensor_root")
 	counter(dRecovered, float64(s.enrich.PathsRecovered))
 	counter(dSelfJoined, float64(s.engine.SelfJoined))
+	if c := s.ctrs; c != nil {
+		gauge(dCtrCgroups, float64(c.Cached))
+		counter(dCtrResolved, float64(c.Containers))
+		counter(dCtrSwept, float64(c.Swept))
+	}
+	gauge(dCtrImages, float64(s.trust.ImageIndexes))
+	counter(dCtrBuilds, float64(s.trust.ImageIndexBuilds))
 	if s.prev != nil {
 		gauge(dPrevEntries, float64(s.prev.Entries))
 		gauge(dPrevBytes, float64(s.prev.Bytes))

@@ -401,6 +401,17 @@ func signerOf(t *event.Trust) string {
 	return t.Signer
 }
 
+// inContainer: the process runs in the named container of runtime.
+func inContainer(name, runtime string) cond {
+	return cond{"in container " + name + " (" + runtime + ")", func(r *event.Record) string {
+		c := r.Process.Container
+		if c == nil {
+			return "on the host"
+		}
+		return unless(c.Name == name && c.Runtime == runtime && c.ID != "", c.Name+" ("+c.Runtime+") "+c.ID)
+	}}
+}
+
 func classes(want ...string) cond {
 	return cond{"class " + strings.Join(want, ","), func(r *event.Record) string {
 		return missing(r.Process.Exe.PathClasses, want)

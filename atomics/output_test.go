@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -199,7 +200,18 @@ var (
 	kindLaunc = []byte("process_launch")
 	kindConn  = []byte("network_connection")
 	kindLib   = []byte("library_load")
+	// The atomics' containers are named argus-atomic-...: their processes
+	// are started by the runtime, not below the runner.
+	atomicContainer = []byte(`"name":"` + atomicContainerPrefix)
 )
+
+const atomicContainerPrefix = "argus-atomic-"
+
+// inAtomicContainer reports whether p runs in one of the atomics'
+// containers.
+func inAtomicContainer(p *event.Process) bool {
+	return p != nil && p.Container != nil && strings.HasPrefix(p.Container.Name, atomicContainerPrefix)
+}
 
 func (o *output) line(b []byte) {
 	o.lines++
@@ -208,7 +220,7 @@ func (o *output) line(b []byte) {
 	case bytes.Equal(kind, kindLaunc), bytes.Equal(kind, kindConn), bytes.Equal(kind, kindLib):
 		pid, ppid := number(b, pidKey), number(b, ppidKey)
 		runnerAncestor := bytes.Contains(b, []byte(`{"pid":`+strconv.FormatUint(uint64(o.runner), 10)+`,`))
-		if !o.ours[pid] && !o.ours[ppid] && !runnerAncestor {
+		if !o.ours[pid] && !o.ours[ppid] && !runnerAncestor && !bytes.Contains(b, atomicContainer) {
 			return
 		}
 	case len(kind) == 0:
@@ -261,7 +273,7 @@ func (o *output) descends(r *event.Record) bool {
 	if p == nil {
 		return false
 	}
-	if o.ours[p.PID] || o.ours[p.PPID] {
+	if o.ours[p.PID] || o.ours[p.PPID] || inAtomicContainer(p) {
 		return true
 	}
 	for _, a := range p.Ancestors {
@@ -353,7 +365,9 @@ func (o *output) attribute(shell uint32, from, to time.Time) *window {
 		p := r.Process
 		switch r.Kind {
 		case event.KindProcessLaunch:
-			mine := pids[p.PID] || pids[p.PPID]
+			// A container's processes are the runtime's children: they
+			// are the atomic's when made in its window.
+			mine := pids[p.PID] || pids[p.PPID] || inAtomicContainer(p)
 			for _, a := range p.Ancestors {
 				mine = mine || a.PID == shell
 			}

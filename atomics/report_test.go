@@ -85,7 +85,7 @@ func (rep *report) write(t *testing.T, path string) {
 		kernel = unix.ByteSliceToString(u.Release[:])
 	}
 	w("Run of %s on Linux %s with %s.\n\n", rep.start.Format(time.RFC3339), kernel, orUnknown(rep.version))
-	w("Each atomic's command ran exactly as written in its YAML file, with its arguments' defaults except `netns_exec`, ")
+	w("Each atomic's command ran exactly as written in its YAML file, with its arguments' defaults except `netns_exec` (and `netns_path`, the container atomic's), ")
 	w("which points into a network namespace pair the runner made (192.0.2.1 and 10.9.0.1 live in the server namespace, ")
 	w("so no packet leaves the machine), and `payload_dir`, which is %s/.n2. ", throwawayHome)
 	if rep.unit != "" {

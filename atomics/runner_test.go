@@ -308,8 +308,24 @@ func (e *env) setup(t *testing.T) {
 
 	e.overrides = map[string]string{
 		"netns_exec":  "ip netns exec " + e.pair.Client,
+		"netns_path":  "/run/netns/" + e.pair.Client,
 		"payload_dir": throwawayHome + "/.n2",
 	}
+	// The container atomic's image, built once and cached, where the
+	// tools to build it are here (its prerequisite says what is missing
+	// otherwise).
+	if havePrograms("podman", "runc", "debootstrap") {
+		testutil.PodmanDebian(t)
+	}
+}
+
+func havePrograms(names ...string) bool {
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func goTool() string {

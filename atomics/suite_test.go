@@ -184,6 +184,18 @@ var suite = []caseSpec{
 		},
 	},
 	{
+		id: "V20", file: "argus/T1587-variants.yaml", name: "Static implant dropped into a running container's /usr/local/bin",
+		collect: func(r *caseRun) { r.hash("#{tool_path}") },
+		created: []string{"#{tool_path}"},
+		expect: func(x *expect) {
+			tool, name := x.arg("tool_path"), x.arg("container_name")
+			l := x.launch(exePath("/usr/local/bin/argus-atomic-implant"), inContainer(name, "podman"), trust("unowned"),
+				classes("container_upper"), sha(x.digest(tool), tool))
+			c := x.connect(by(l), inContainer(name, "podman"), dst(x.arg("c2_host"), x.port("c2_port")), external(true))
+			x.detection(detect.RuleT1587, keyedOn(x.digest(tool), tool), names(l, c))
+		},
+	},
+	{
 		id: "C1", file: "argus/T1587-controls.yaml", name: "Build artifact in /tmp calls an internal registry",
 		collect: func(r *caseRun) { r.hash("#{build_dir}/out/fetch-deps") },
 		created: []string{"#{build_dir}"},

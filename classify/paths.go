@@ -17,6 +17,10 @@ const (
 	ClassHiddenDir   = "hidden_dir"
 	ClassMemfd       = "memfd"
 	ClassDeleted     = "deleted"
+	// ClassContainerUpper: the executable is in its container's writable
+	// (overlay upper) layer: written or modified after the container
+	// started, not part of its image. Set by the enricher, not by path.
+	ClassContainerUpper = "container_upper"
 )
 
 // PathRules configures path classification. Prefixes and patterns are

@@ -33,6 +33,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/enrich"
 	"github.com/argus-sensor/argus-sensor/filter"
@@ -43,6 +44,7 @@ import (
 	"github.com/argus-sensor/argus-sensor/pdns"
 	"github.com/argus-sensor/argus-sensor/prevalence"
 	"github.com/argus-sensor/argus-sensor/sensor"
+	"github.com/argus-sensor/argus-sensor/signature"
 )
 
 // DefaultPath is where the packaged sensor looks for its configuration.
@@ -71,6 +73,8 @@ type Config struct {
 	} `yaml:"process_table"`
 	// Snapshot reads running processes and open connections at start.
 	Snapshot bool `yaml:"snapshot"`
+	// Containers names the containers of processes (docs/containers.md).
+	Containers Containers `yaml:"containers"`
 	// StateDir holds what the sensor keeps across restarts (the
 	// prevalence store).
 	StateDir   string     `yaml:"state_dir"`
@@ -183,6 +187,17 @@ type Prevalence struct {
 	MaxEntries int  `yaml:"max_entries"`
 }
 
+// Containers configures container context and in-container trust.
+type Containers struct {
+	// Enabled names every record's container and judges a container's
+	// executables by its own packages; false judges them by the host's.
+	Enabled bool `yaml:"enabled"`
+	// MaxCgroups bounds the cgroups whose container is cached.
+	MaxCgroups int `yaml:"max_cgroups"`
+	// MaxImages bounds the container images whose package index is kept.
+	MaxImages int `yaml:"max_images"`
+}
+
 // Metrics is the Prometheus endpoint.
 type Metrics struct {
 	// Address is host:port for /metrics and /healthz; empty disables.
@@ -210,6 +225,7 @@ func Default() *Config {
 				NewSeverity: "CRITICAL", EstablishedSeverity: "HIGH"}},
 		Metrics:    Metrics{Address: DefaultMetricsAddress},
 		Snapshot:   true,
+		Containers: Containers{Enabled: true, MaxCgroups: container.DefaultMaxEntries, MaxImages: signature.DefaultMaxImages},
 		StateDir:   DefaultStateDir,
 		Prevalence: Prevalence{Enabled: true, MaxEntries: prevalence.DefaultMaxEntries},
 		DNS: DNS{Capture: true, Records: true, RateLimit: sensor.DefaultDNSRate, Burst: sensor.DefaultDNSBurst,
@@ -372,6 +388,12 @@ func (c *Config) validate() error {
 	}
 	if c.Hashing.QueueBytes < 1<<20 {
 		return bad("hashing.queue_bytes", "want at least 1MiB")
+	}
+	if c.Containers.MaxCgroups <= 0 {
+		return bad("containers.max_cgroups", "%d: want a positive number", c.Containers.MaxCgroups)
+	}
+	if c.Containers.MaxImages <= 0 {
+		return bad("containers.max_images", "%d: want a positive number", c.Containers.MaxImages)
 	}
 	if c.Trust.Root == "" || !strings.HasPrefix(c.Trust.Root, "/") {
 		return bad("trust.root", "%q: want an absolute path", c.Trust.Root)

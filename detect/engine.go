@@ -32,7 +32,7 @@ const (
 // daemon still running after a package upgrade replaced its binary is
 // deleted too, and is not what the rule is about.
 var DefaultSuspiciousClasses = []string{"tmp", "shm", "run_user", "downloads", "node_modules", "hidden_dir", "memfd", "deleted",
-	"tmpfs", "ramfs", "fuse", "detached", "userns_bind"}
+	"tmpfs", "ramfs", "fuse", "detached", "userns_bind", "container_upper"}
 
 // Config configures an Engine.
 type Config struct {

@@ -115,6 +115,7 @@ func (e *Enricher) Ready(now time.Time) (out []Out, wait <-chan struct{}, until 
 // hash come back once it is known: the hash_update to send, and the
 // completed record for the rules. The slice is valid until the next call.
 func (e *Enricher) Tick(now time.Time) []Out {
+	e.sweepContainers(now)
 	e.enqueue(e.flush(now, e.items[:0]))
 	e.out = e.followUps(e.out[:0])
 	return e.out
@@ -286,6 +287,8 @@ func (e *Enricher) followUp(it Item) *event.Record {
 			Comm:        r.Process.Comm,
 			Args:        r.Process.Args,
 			Cwd:         r.Process.Cwd,
+			Container:   r.Process.Container,
+			K8s:         r.Process.K8s,
 			Exe:         r.Process.Exe,
 			Script:      r.Process.Script,
 			Parent:      r.Process.Parent,
@@ -323,7 +326,17 @@ func (e *Enricher) exeTrust(p *Proc, exe *event.Exe, res hasher.Result) *event.T
 		// The checker stats it only when the verdict is not cached.
 		in.ProcExe = procExe
 	}
-	v := c.Verdict(in)
+	var v signature.Trust
+	if ctr := p.ctr; ctr != nil {
+		// Judged by the container's own packages, its file looked up
+		// through its root; never by the host's.
+		if !exe.Deleted && !exe.Memfd {
+			in.XattrPath = ""
+		}
+		v = c.VerdictIn(ctr.Image, e.containerRoot(p), in)
+	} else {
+		v = c.Verdict(in)
+	}
 	t := &event.Trust{Verdict: string(v.Verdict), Severity: string(v.Severity), Package: v.Package, Signer: v.Signer, Reason: v.Reason}
 	p.trust[slot] = t
 	return t

@@ -32,7 +32,7 @@ func (e *Enricher) dns(v *sensor.DNS, out []Item) []Item {
 	rec.DNS = dnsRecord(v, r)
 	it := Item{Rec: rec}
 	if v.Owner {
-		p := e.lookup(v.TGID, v.OwnerStartNs)
+		p := e.lookup(v.TGID, v.OwnerStartNs, 0)
 		if p == nil {
 			p = &Proc{PID: v.TGID, StartNs: v.OwnerStartNs, Comm: v.OwnerComm, Source: SourceKernel}
 			e.add(p)

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/pdns"
@@ -52,6 +53,10 @@ type Options struct {
 	// Prevalence, when set, gives launches, scripts and connections how
 	// new and how common their binary is on this host.
 	Prevalence *prevalence.Store
+	// Containers, when set, names the container of every record's
+	// process, judges a container's executables by its own package
+	// databases, and classes files in its writable layer.
+	Containers *container.Resolver
 	Logger     *slog.Logger
 	// HashWait bounds how long a record waits in order for its hashes
 	// before it goes out with hash_status "pending". Default
@@ -120,6 +125,8 @@ type Enricher struct {
 	// pathsGen counts SetPaths calls, so classes cached on table entries
 	// are recomputed after a reload.
 	pathsGen uint64
+	// nextSweep is when Tick next drops gone containers' cgroups.
+	nextSweep time.Time
 
 	// The order records leave in (complete.go).
 	queue []queued // in order; the head may wait for its hashes

@@ -40,7 +40,7 @@ type library struct {
 // libraryItem makes the library_load record of v. The library joins the
 // process's entry, so the process's later connections carry it.
 func (e *Enricher) libraryItem(v *sensor.Library) Item {
-	p := e.lookup(v.TGID, v.Task.StartNs)
+	p := e.lookup(v.TGID, v.Task.StartNs, v.Task.CgroupID)
 	if p == nil {
 		p = &Proc{PID: v.TGID, StartNs: v.Task.StartNs, PPID: v.Task.PPID, Comm: v.Task.Comm, Source: SourceKernel}
 		e.add(p)

@@ -43,7 +43,7 @@ func (e *Enricher) exec(v *sensor.Exec) Item {
 	}
 	p.detached, p.usernsBind = v.Detached, v.UsernsBind
 	p.Ancestors = e.ancestors(p.PPID)
-	e.track(p)
+	e.track(p, v.Task.CgroupID)
 	e.add(p)
 	r := e.newRecord(event.KindProcessLaunch, &v.Header)
 	r.Process = e.process(p, &v.Task, v.TID, v.Exe, v.ParentComm)
@@ -54,7 +54,7 @@ func (e *Enricher) exec(v *sensor.Exec) Item {
 }
 
 func (e *Enricher) connectItem(v *sensor.Connect) Item {
-	p := e.lookup(v.TGID, v.Task.StartNs)
+	p := e.lookup(v.TGID, v.Task.StartNs, v.Task.CgroupID)
 	if p == nil {
 		// Neither the table nor /proc knows it (it exited before its
 		// records were read): report what the kernel said, and remember
@@ -94,6 +94,9 @@ func (e *Enricher) process(p *Proc, t *sensor.Task, tid uint32, exe sensor.File,
 		CgroupID:      t.CgroupID,
 		Source:        p.Source,
 		Exe:           e.exe(p, exe),
+	}
+	if c := p.ctr; c != nil {
+		out.Container, out.K8s = c.Container, c.K8s
 	}
 	if tid != p.PID {
 		out.TID = tid
@@ -153,6 +156,9 @@ func (e *Enricher) exeClasses(p *Proc, memfd, deleted bool) []string {
 	}
 	if p.classes[i] == nil {
 		c := e.opts.Paths.Classes(p.ExePath, memfd, deleted)
+		if !memfd && !deleted && e.inUpper(p) {
+			c = append(c, classify.ClassContainerUpper)
+		}
 		if c == nil {
 			c = []string{} // computed: none
 		}

@@ -25,7 +25,7 @@ func (e *Enricher) reresolve(p *Proc, v *sensor.Connect) *Proc {
 		return np
 	}
 	np.Ancestors = e.ancestors(np.PPID)
-	e.track(np)
+	e.track(np, v.Task.CgroupID)
 	e.add(np)
 	return np
 }

@@ -47,7 +47,7 @@ func (e *Enricher) seed(procs []snapshot.Process, now time.Time, out []Item) []I
 	}
 	for i, p := range seeded {
 		p.Ancestors = e.ancestors(p.PPID)
-		e.track(p)
+		e.track(p, 0)
 		r := &event.Record{
 			Schema: event.Schema,
 			ID:     fmt.Sprintf("%s-seed-%x-%x-%d", e.bootPrefix(), p.StartNs, p.PID, i),

@@ -2,12 +2,14 @@ package enrich
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/fileid"
 	"github.com/argus-sensor/argus-sensor/hasher"
@@ -46,6 +48,11 @@ type Proc struct {
 	CwdTruncated  bool
 	Source        string
 	Ancestors     []event.Ancestor
+
+	// ctr is the process's container, nil on the host (ctrKnown says
+	// whether it was looked up).
+	ctr      *container.Info
+	ctrKnown bool
 
 	exeHash *hasher.Future
 	// classes caches the exe's path classes by memfd<<1|deleted, for the
@@ -100,20 +107,28 @@ func (e *Enricher) sameStart(p *Proc, startNs uint64) bool {
 
 // track starts what a new table entry needs: the exe's hash, and the
 // script's if the process is an interpreter running one.
-func (e *Enricher) track(p *Proc) {
+func (e *Enricher) track(p *Proc, cgroupID uint64) {
+	if r := e.opts.Containers; r != nil && !p.ctrKnown {
+		p.ctr, p.ctrKnown = r.Lookup(p.PID, cgroupID), true
+	}
 	if h := e.opts.Hasher; h != nil && p.HaveExe && p.ExePath != "" {
 		path, suspect := p.ExePath, true
-		if p.ExePathTruncated {
+		switch {
+		case p.ExePathTruncated:
 			// Deeper than the kernel walks and not recovered (the
 			// process was gone): only /proc/<pid>/exe can reach it.
 			path = ""
-		} else {
+		default:
 			if e.opts.Trust != nil {
-				if o, owned := e.opts.Trust.Owner(p.ExePath); owned {
+				if o, owned := e.owner(p, p.ExePath); owned {
 					p.owned, p.md5 = true, o.NeedsMD5()
 				}
 			}
 			suspect = e.suspect(p)
+			if p.ctr != nil {
+				// The path is in the container's mount namespace.
+				path = filepath.Join(e.containerRoot(p), p.ExePath)
+			}
 		}
 		p.exeHash = h.Submit(hasher.Request{
 			PID: p.PID, StartNs: p.StartNs, Path: path, ID: exeID(p.Exe), WantMD5: p.md5,
@@ -121,7 +136,8 @@ func (e *Enricher) track(p *Proc) {
 		})
 	}
 	sp := classify.ScriptPath(p.ExePath, p.Args, p.Cwd)
-	if sp == "" {
+	if sp == "" || p.ctr != nil {
+		// A container's script path is in its mount namespace, not ours.
 		return
 	}
 	f, st, ok := e.openScript(p, sp)
@@ -204,7 +220,7 @@ func (e *Enricher) suspect(p *Proc) bool {
 	if p.Exe.Memfd || p.Exe.Deleted {
 		return true
 	}
-	return e.opts.Paths != nil && len(e.opts.Paths.Classes(p.ExePath, p.Exe.Memfd, p.Exe.Deleted)) > 0
+	return e.inUpper(p) || e.opts.Paths != nil && len(e.opts.Paths.Classes(p.ExePath, p.Exe.Memfd, p.Exe.Deleted)) > 0
 }
 
 func exeID(f sensor.File) fileid.ID {
@@ -236,7 +252,7 @@ func (e *Enricher) ancestors(pid uint32) []event.Ancestor {
 }
 
 func (e *Enricher) fork(v *sensor.Fork) {
-	parent := e.lookup(v.PPID, v.ParentStartNs)
+	parent := e.lookup(v.PPID, v.ParentStartNs, 0)
 	if parent == nil {
 		return // the child is looked up in /proc if it ever connects
 	}
@@ -249,7 +265,7 @@ func (e *Enricher) fork(v *sensor.Fork) {
 
 // lookup finds the process that started at startNs, in the table or else
 // in /proc.
-func (e *Enricher) lookup(pid uint32, startNs uint64) *Proc {
+func (e *Enricher) lookup(pid uint32, startNs, cgroupID uint64) *Proc {
 	if p, ok := e.procs.Get(pid); ok && e.sameStart(p, startNs) {
 		return p
 	}
@@ -260,7 +276,7 @@ func (e *Enricher) lookup(pid uint32, startNs uint64) *Proc {
 		return nil
 	}
 	p.Ancestors = e.ancestors(p.PPID)
-	e.track(p)
+	e.track(p, cgroupID)
 	e.add(p)
 	return p
 }

@@ -96,6 +96,27 @@ func (p *Process) appendJSON(b []byte) []byte {
 	if p.CgroupID != 0 {
 		b = appendUint(append(b, `,"cgroup_id":`...), p.CgroupID)
 	}
+	if c := p.Container; c != nil {
+		b = AppendString(append(b, `,"container":{"id":`...), c.ID)
+		b = appendOpt(b, `,"runtime":`, c.Runtime)
+		b = appendOpt(b, `,"name":`, c.Name)
+		b = appendOpt(b, `,"image":`, c.Image)
+		b = appendOpt(b, `,"image_id":`, c.ImageID)
+		b = append(b, '}')
+	}
+	if k := p.K8s; k != nil {
+		b = append(b, `,"k8s":{`...)
+		n := len(b)
+		b = appendOpt(b, `,"pod_name":`, k.PodName)
+		b = appendOpt(b, `,"namespace":`, k.Namespace)
+		b = appendOpt(b, `,"pod_uid":`, k.PodUID)
+		b = appendOpt(b, `,"container_name":`, k.ContainerName)
+		if len(b) > n {
+			// The first field's comma.
+			b = append(b[:n], b[n+1:]...)
+		}
+		b = append(b, '}')
+	}
 	b = p.Exe.appendJSON(append(b, `,"exe":`...))
 	if sc := p.Script; sc != nil {
 		b = AppendString(append(b, `,"script":{"path":`...), sc.Path)
@@ -480,3 +501,11 @@ func appendDigits(b []byte, v, width int) []byte {
 
 // FormatTime formats t as records do.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// appendOpt appends key and s when s is not empty (key holds the comma).
+func appendOpt(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return AppendString(append(b, key...), s)
+}

@@ -110,7 +110,11 @@ type Process struct {
 	Cwd           string   `json:"cwd"`
 	CwdTruncated  bool     `json:"cwd_truncated,omitempty"`
 	CgroupID      uint64   `json:"cgroup_id,omitempty"`
-	Exe           Exe      `json:"exe"`
+	// Container is the container the process runs in; absent on the host.
+	Container *Container `json:"container,omitempty"`
+	// K8s is the Kubernetes pod of that container, when it belongs to one.
+	K8s *K8s `json:"k8s,omitempty"`
+	Exe Exe  `json:"exe"`
 	// Script is the file an interpreter runs (python3 ~/.n2/pay, node
 	// /tmp/x.js): the payload's own identity, not the interpreter's.
 	Script *Script `json:"script,omitempty"`
@@ -136,6 +140,25 @@ type Process struct {
 	// "procfs" (read from /proc for a process older than the sensor) or
 	// "kernel" (gone before it could be read: only the record's own fields).
 	Source string `json:"source,omitempty"`
+}
+
+// Container names the container a process runs in: the id and runtime
+// from its cgroup path, the rest from the runtime's own state on disk
+// where the runtime records it.
+type Container struct {
+	ID      string `json:"id"`
+	Runtime string `json:"runtime,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Image   string `json:"image,omitempty"`
+	ImageID string `json:"image_id,omitempty"`
+}
+
+// K8s names the Kubernetes pod and container of a containerised process.
+type K8s struct {
+	PodName       string `json:"pod_name,omitempty"`
+	Namespace     string `json:"namespace,omitempty"`
+	PodUID        string `json:"pod_uid,omitempty"`
+	ContainerName string `json:"container_name,omitempty"`
 }
 
 // Exe is the executable of a process.

@@ -31,6 +31,9 @@ type Options struct {
 	TrustedKeyDir string
 	// CacheSize bounds the verdict cache. Default 16384.
 	CacheSize int
+	// MaxImages bounds the package indexes of container root filesystems
+	// kept in memory (VerdictIn). Default DefaultMaxImages.
+	MaxImages int
 	// RefreshInterval is how often a lookup may stat the databases and
 	// the key directory to see whether they changed. Default 2s.
 	RefreshInterval time.Duration
@@ -95,6 +98,10 @@ type Stats struct {
 	IndexProblems int                `json:"index_problems"`
 	Refreshes     uint64             `json:"refreshes"`
 	TrustedCerts  int                `json:"trusted_certs"`
+	// ImageIndexes is how many container images' package indexes are
+	// held; ImageIndexBuilds how many were built.
+	ImageIndexes     int    `json:"image_indexes"`
+	ImageIndexBuilds uint64 `json:"image_index_builds"`
 }
 
 // Checker decides Trust verdicts. It is safe for concurrent use.
@@ -115,6 +122,11 @@ type Checker struct {
 	background sync.WaitGroup
 	nextCheck  atomic.Int64
 
+	// images holds the package indexes of container images (images.go).
+	images      *lru.Cache[string, *index]
+	imageBuild  sync.Mutex
+	imageBuilds atomic.Uint64
+
 	counts    [len(verdicts)]atomic.Uint64
 	hits      atomic.Uint64
 	misses    atomic.Uint64
@@ -130,6 +142,7 @@ type Checker struct {
 type cacheKey struct {
 	id             fileid.ID
 	path           string
+	image          string // "" for the host
 	memfd, deleted bool
 }
 
@@ -152,6 +165,9 @@ func New(opts Options) (*Checker, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 16384
 	}
+	if opts.MaxImages <= 0 {
+		opts.MaxImages = DefaultMaxImages
+	}
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = 2 * time.Second
 	}
@@ -166,7 +182,12 @@ func New(opts Options) (*Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verdict cache: %w", err)
 	}
+	images, err := lru.New[string, *index](opts.MaxImages)
+	if err != nil {
+		return nil, fmt.Errorf("image index cache: %w", err)
+	}
 	c := &Checker{
+		images:   images,
 		root:     root,
 		keyDir:   opts.TrustedKeyDir,
 		interval: opts.RefreshInterval,
@@ -334,15 +355,34 @@ func normalise(path string, deleted, memfd bool) (string, bool, bool) {
 // Verdict decides where in's executable comes from.
 func (c *Checker) Verdict(in Input) Trust {
 	c.refresh(false)
+	return c.verdict(view{root: c.root}, in)
+}
+
+// view is the root filesystem a verdict is decided against: the host's
+// (image "", whose index is c.ix and refreshes), or a container's.
+type view struct {
+	root  string
+	image string
+	ix    *index // a container's; the host's is c.ix
+}
+
+func (c *Checker) index(v view) *index {
+	if v.ix != nil {
+		return v.ix
+	}
+	return c.ix.Load()
+}
+
+func (c *Checker) verdict(v view, in Input) Trust {
 	p, deleted, memfd := normalise(in.Path, in.Deleted, in.Memfd)
 	id := in.ID
 	if id == (fileid.ID{}) {
 		var st unix.Stat_t
-		if unix.Stat(c.contentPath(in, p), &st) == nil {
+		if unix.Stat(v.contentPath(in, p), &st) == nil {
 			id = fileid.FromStat(&st)
 		}
 	}
-	key := cacheKey{id: id, path: p, memfd: memfd, deleted: deleted}
+	key := cacheKey{id: id, path: p, image: v.image, memfd: memfd, deleted: deleted}
 	gen := c.gen.Load()
 	now := c.now()
 	if id != (fileid.ID{}) {
@@ -358,7 +398,7 @@ func (c *Checker) Verdict(in Input) Trust {
 			in.XattrPath = in.ProcExe
 		}
 	}
-	d := c.decide(in, p, id, deleted, memfd, now)
+	d := c.decide(v, in, p, id, deleted, memfd, now)
 	t := d.t
 	if memfd {
 		t = t.atLeast(Medium, "memfd-backed executable: no file on disk to vouch for it")
@@ -375,11 +415,11 @@ func (c *Checker) Verdict(in Input) Trust {
 }
 
 // contentPath is where the executable's content and xattrs are read.
-func (c *Checker) contentPath(in Input, p string) string {
+func (v view) contentPath(in Input, p string) string {
 	if in.XattrPath != "" {
 		return in.XattrPath
 	}
-	return filepath.Join(c.root, p)
+	return filepath.Join(v.root, p)
 }
 
 type decision struct {
@@ -387,15 +427,15 @@ type decision struct {
 	until time.Time
 }
 
-func (c *Checker) decide(in Input, p string, id fileid.ID, deleted, memfd bool, now time.Time) decision {
+func (c *Checker) decide(v view, in Input, p string, id fileid.ID, deleted, memfd bool, now time.Time) decision {
 	if p == "" {
 		return decision{t: trust(Unknown, "", "", "no executable path")}
 	}
-	ds := &digestSource{in: in, path: c.contentPath(in, p), id: id}
+	ds := &digestSource{in: in, path: v.contentPath(in, p), id: id}
 	// undecided is why a package record exists but could not decide.
 	var undecided string
 	if !memfd {
-		t, why := c.byPath(p, id, deleted, ds)
+		t, why := c.byPath(v, p, id, deleted, ds)
 		if t.Verdict != "" {
 			return decision{t: t}
 		}
@@ -413,26 +453,26 @@ func (c *Checker) decide(in Input, p string, id fileid.ID, deleted, memfd bool, 
 	if undecided != "" {
 		return decision{t: trust(Unknown, "", "", joinReason(undecided, ds.note))}
 	}
-	return decision{t: c.unowned(c.ix.Load(), ds.note)}
+	return decision{t: c.unowned(c.index(v), ds.note)}
 }
 
 // byPath decides from the package databases. A zero Trust means they do
 // not decide: no package owns p (why is "") or the record cannot be
 // applied (why says so), and the signature is consulted next.
-func (c *Checker) byPath(p string, id fileid.ID, deleted bool, ds *digestSource) (Trust, string) {
+func (c *Checker) byPath(v view, p string, id fileid.ID, deleted bool, ds *digestSource) (Trust, string) {
 	for attempt := 0; ; attempt++ {
-		ix := c.ix.Load()
+		ix := c.index(v)
 		owners := ix.owners(canonical(p, ix.aliases))
 		if len(owners) == 0 {
 			return Trust{}, ""
 		}
 		if !deleted {
-			if why := c.sameFile(p, id); why != "" {
+			if why := v.sameFile(p, id); why != "" {
 				return Trust{}, why
 			}
 		}
 		t, why := byPackage(owners, ds)
-		if t.Verdict == PackageModified && attempt == 0 && c.refresh(true) {
+		if t.Verdict == PackageModified && attempt == 0 && v.image == "" && c.refresh(true) {
 			// The database changed since the index was built: an
 			// upgrade may have put this very file in place.
 			continue
@@ -455,16 +495,16 @@ func (c *Checker) unowned(ix *index, note string) Trust {
 // executable id, or "": the path under Root must be this very inode. It
 // is not when the process runs in another mount namespace (a container's
 // /usr/bin/python3 is not the host's) or the path was replaced since exec.
-func (c *Checker) sameFile(p string, id fileid.ID) string {
+func (v view) sameFile(p string, id fileid.ID) string {
 	if id == (fileid.ID{}) {
 		return ""
 	}
-	have, err := fileid.StatAs(filepath.Join(c.root, p), id)
+	have, err := fileid.StatAs(filepath.Join(v.root, p), id)
 	if err != nil {
-		return fmt.Sprintf("stat %s under %s: %v", p, c.root, err)
+		return fmt.Sprintf("stat %s under %s: %v", p, v.name(), err)
 	}
 	if !have.SameFile(id) {
-		return fmt.Sprintf("%s under %s is not the executed file (another mount namespace, or replaced since exec), so its package record does not apply", p, c.root)
+		return fmt.Sprintf("%s under %s is not the executed file (another mount namespace, or replaced since exec), so its package record does not apply", p, v.name())
 	}
 	return ""
 }
@@ -688,18 +728,28 @@ func hashFile(p string, h crypto.Hash, id fileid.ID) (string, error) {
 func (c *Checker) Stats() Stats {
 	ix := c.ix.Load()
 	s := Stats{
-		Verdicts:      make(map[Verdict]uint64, len(verdicts)),
-		CacheHits:     c.hits.Load(),
-		CacheMisses:   c.misses.Load(),
-		IndexPaths:    len(ix.files),
-		IndexPackages: ix.packages,
-		IndexBuild:    ix.built,
-		IndexProblems: len(ix.problems),
-		Refreshes:     c.refreshes.Load(),
-		TrustedCerts:  len(c.keys.Load().certs),
+		Verdicts:         make(map[Verdict]uint64, len(verdicts)),
+		CacheHits:        c.hits.Load(),
+		CacheMisses:      c.misses.Load(),
+		IndexPaths:       len(ix.files),
+		IndexPackages:    ix.packages,
+		IndexBuild:       ix.built,
+		IndexProblems:    len(ix.problems),
+		Refreshes:        c.refreshes.Load(),
+		TrustedCerts:     len(c.keys.Load().certs),
+		ImageIndexes:     c.images.Len(),
+		ImageIndexBuilds: c.imageBuilds.Load(),
 	}
 	for i, v := range verdicts {
 		s.Verdicts[v] = c.counts[i].Load()
 	}
 	return s
+}
+
+// name is how reasons name the view's root.
+func (v view) name() string {
+	if v.image == "" {
+		return v.root
+	}
+	return "the root of container image " + v.image
 }

@@ -142,3 +142,23 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAPKInstalled: no input panics, every file parsed has an
+// absolute path, and a digest is hex of its algorithm's size.
+func FuzzParseAPKInstalled(f *testing.F) {
+	f.Add("C:Q1x0=\nP:musl\nV:1\nF:lib\nR:ld.so\na:0:0:755\nZ:Q1OR21cpf2INrOZXtXeMnWdqhkld4=\n\nP:b\nR:x\nZ:Q2\n")
+	f.Add("F:../..\nR:..\nZ:Q1!!\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		pkgs, _, _ := parseAPKInstalled(strings.NewReader(s))
+		for _, p := range pkgs {
+			for _, fl := range p.files {
+				if !strings.HasPrefix(fl.path, "/") {
+					t.Fatalf("relative path %q", fl.path)
+				}
+				if fl.digest != "" && len(fl.digest) != 2*fl.algo.Size() {
+					t.Fatalf("digest %q for %v", fl.digest, fl.algo)
+				}
+			}
+		}
+	})
+}

@@ -72,12 +72,13 @@ type fileRec struct {
 type noteCode uint8
 
 const (
-	noteNone      noteCode = iota
-	notePackage            // the package's own note (pkgInfo.note): md5sums missing or unreadable
-	noteGhost              // an rpm ghost file
-	noteNoDigest           // rpm records no digest
-	noteBadDigest          // the database's digest is not hex of the algorithm's length
-	noteIndexFull          // the digest arena reached 4 GiB (never on a real system)
+	noteNone        noteCode = iota
+	notePackage              // the package's own note (pkgInfo.note): md5sums missing or unreadable
+	noteGhost                // an rpm ghost file
+	noteNoDigest             // rpm records no digest
+	noteBadDigest            // the database's digest is not hex of the algorithm's length
+	noteIndexFull            // the digest arena reached 4 GiB (never on a real system)
+	noteAPKNoDigest          // apk records no checksum
 )
 
 func (n noteCode) text(pkg *pkgInfo) string {
@@ -90,6 +91,8 @@ func (n noteCode) text(pkg *pkgInfo) string {
 		return "rpm records no digest for it"
 	case noteBadDigest:
 		return "the database's digest for it is malformed"
+	case noteAPKNoDigest:
+		return "apk records no checksum for it"
 	case noteIndexFull:
 		return "the package index is too large to hold its digest"
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/argus-sensor/argus-sensor/agent"
 	"github.com/argus-sensor/argus-sensor/config"
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/detect"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/prevalence"
@@ -42,9 +43,11 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 		Hasher: hasher.Options{
 			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), SuspectMaxFileSize: int64(c.Hashing.SuspectMaxFileSize), Workers: c.Hashing.Workers,
 		},
-		Signature: signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys},
-		PathRules: c.PathClasses,
-		Internal:  c.InternalNetworks,
+		Signature:    signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys, MaxImages: c.Containers.MaxImages},
+		Containers:   container.Options{MaxEntries: c.Containers.MaxCgroups},
+		NoContainers: !c.Containers.Enabled,
+		PathRules:    c.PathClasses,
+		Internal:     c.InternalNetworks,
 		Detect: detect.Config{Window: time.Duration(c.Detect.Window), MaxKeys: c.Detect.MaxKeys, Allow: c.Detect.Allow,
 			Novelty: c.Detect.Novelty},
 		MaxProcesses: c.ProcessTable.MaxProcesses,

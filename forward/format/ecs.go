@@ -75,6 +75,7 @@ func appendECS(b []byte, r *event.Record) []byte {
 		if r.Process != nil {
 			ecsProcess(&w, r, r.Process, "")
 			ecsUser(&w, r.Process)
+			ecsContainer(&w, r.Process)
 		}
 		ecsArgus(&w, r, r.Process)
 	case r.Library != nil && r.Process != nil:
@@ -91,6 +92,7 @@ func appendECS(b []byte, r *event.Record) []byte {
 		ecsEvent(&w, r, "event", "process", typ, action, "success")
 		ecsProcess(&w, r, r.Process, "")
 		ecsUser(&w, r.Process)
+		ecsContainer(&w, r.Process)
 		ecsArgus(&w, r, r.Process)
 	default:
 		ecsEvent(&w, r, "event", "host", "info", string(r.Kind), "")
@@ -98,6 +100,40 @@ func appendECS(b []byte, r *event.Record) []byte {
 	}
 	w.end()
 	return w.b
+}
+
+// ecsContainer writes ECS's container and orchestrator fields: the
+// container the process runs in, and its Kubernetes pod as the
+// orchestrator's resource.
+func ecsContainer(w *jw, p *event.Process) {
+	if c := p.Container; c != nil {
+		w.obj("container")
+		w.str("id", c.ID)
+		w.strNZ("name", c.Name)
+		w.strNZ("runtime", c.Runtime)
+		if c.Image != "" || c.ImageID != "" {
+			w.obj("image")
+			w.strNZ("name", c.Image)
+			if c.ImageID != "" {
+				w.obj("hash")
+				w.strs("all", []string{c.ImageID})
+				w.end()
+			}
+			w.end()
+		}
+		w.end()
+	}
+	if k := p.K8s; k != nil {
+		w.obj("orchestrator")
+		w.str("type", "kubernetes")
+		w.strNZ("namespace", k.Namespace)
+		w.obj("resource")
+		w.str("type", "pod")
+		w.strNZ("name", k.PodName)
+		w.strNZ("id", k.PodUID)
+		w.end()
+		w.end()
+	}
 }
 
 func ecsEvent(w *jw, r *event.Record, kind, category, typ, action, outcome string) {
@@ -249,6 +285,12 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 		w.strNZ("comm", p.Comm)
 		if p.CgroupID != 0 {
 			w.uint("cgroup_id", p.CgroupID)
+		}
+		if k := p.K8s; k != nil && k.ContainerName != "" {
+			// ECS has no field for the container's name in the pod spec.
+			w.obj("k8s")
+			w.str("container_name", k.ContainerName)
+			w.end()
 		}
 		w.strNZ("source", p.Source)
 		if p.ArgsTruncated {
@@ -612,6 +654,7 @@ func ecsDetection(w *jw, r *event.Record) {
 		}
 		ecsProcess(w, pr, p, d.SHA256)
 		ecsUser(w, p)
+		ecsContainer(w, p)
 	} else if d.SHA256 != "" {
 		w.obj("process")
 		w.obj("hash")

@@ -477,6 +477,7 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 		if p.CgroupID != 0 {
 			w.uintStr("cgroup_id", p.CgroupID)
 		}
+		udmContainer(w, p)
 		w.strNZ("source", p.Source)
 		e := &p.Exe
 		w.strNZ("exe_invoked_as", e.InvokedAs)
@@ -808,6 +809,9 @@ func udmDetection(w *jw, r *event.Record) {
 	if len(d.Techniques) > 0 {
 		w.strs("techniques", d.Techniques)
 	}
+	if _, p := detectionProcess(d); p != nil {
+		udmContainer(w, p)
+	}
 	if len(d.Events) > 0 {
 		w.arr("event_ids")
 		for i := range d.Events {
@@ -848,5 +852,26 @@ func udmAge(w *jw, prefix string, age *int64, source string, p *event.Prevalence
 		w.uintStr(prefix+"prevalence_executions", p.Executions)
 		w.bool(prefix+"prevalence_first_execution", p.FirstExecution)
 		w.bool(prefix+"prevalence_connected_outside", p.ConnectedOutside)
+	}
+}
+
+// udmContainer writes the container and pod of p into additional. UDM's
+// Noun.resource could hold them (resource_type CONTAINER, POD in
+// resource_ancestors), but those enum values were not checked against a
+// live Chronicle, and one invalid value makes events:import reject the
+// whole batch: the flat additional fields cannot.
+func udmContainer(w *jw, p *event.Process) {
+	if c := p.Container; c != nil {
+		w.str("container_id", c.ID)
+		w.strNZ("container_runtime", c.Runtime)
+		w.strNZ("container_name", c.Name)
+		w.strNZ("container_image", c.Image)
+		w.strNZ("container_image_id", c.ImageID)
+	}
+	if k := p.K8s; k != nil {
+		w.strNZ("k8s_pod_name", k.PodName)
+		w.strNZ("k8s_namespace", k.Namespace)
+		w.strNZ("k8s_pod_uid", k.PodUID)
+		w.strNZ("k8s_container_name", k.ContainerName)
 	}
 }

@@ -154,6 +154,9 @@ func richLaunch() *event.Record {
 			StartTimeNs: 509814896624, Comm: "mytrue",
 			Args: []string{"./mytrue", "-c", "b c", "\x00\xff<&>\u2028"}, ArgsTruncated: true,
 			Cwd: "/tmp/work", CwdTruncated: true, CgroupID: 1 << 40,
+			Container: &event.Container{ID: strings.Repeat("c0", 32), Runtime: "cri-o", Name: "k8s_web_web-7d4b9_shop_1",
+				Image: "registry.example/shop/web:1.4", ImageID: strings.Repeat("1d", 32)},
+			K8s: &event.K8s{PodName: "web-7d4b9", Namespace: "shop", PodUID: "5f1c0b3e-2a47-4d38-9b6e-0c8e1f2a3b4c", ContainerName: "web"},
 			Exe: event.Exe{
 				Path: ".../deep/tmp/mytrue", PathTruncated: true, InvokedAs: "./mytrue",
 				Device: 65024, Inode: 1<<63 + 5, Size: 35664, MtimeNs: 1795660818193980487,

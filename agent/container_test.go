@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/argus-sensor/argus-sensor/event"
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
+)
+
+// TestContainer runs a real podman (runc) container of a Debian image,
+// joined to the client side of a namespace pair:
+//   - a packaged binary run in it is named by the container and judged
+//     package_verified by the container's own dpkg database;
+//   - an implant copied into the running container's /usr/local/bin that
+//     connects to 192.0.2.1:4444 is unowned, in the container_upper class,
+//     and gives one T1587 detection whose records name the container.
+func TestContainer(t *testing.T) {
+	image := testutil.PodmanDebian(t)
+	n := testutil.NewNetPair(t)
+	n.Listen(t, testutil.ServerV4+":4444")
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	name, id := testutil.PodmanRun(t, image, "/run/netns/"+n.Client)
+
+	out, stop := startAgent(t, dir)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+
+	inContainer := func(r *event.Record) bool {
+		return r.Process != nil && r.Process.Container != nil && r.Process.Container.ID == id
+	}
+	checkContainer := func(what string, p *event.Process) {
+		t.Helper()
+		c := p.Container
+		if c == nil || c.ID != id || c.Runtime != "podman" || c.Name != name || c.Image != image || len(c.ImageID) != 64 {
+			t.Errorf("%s: container %+v, want id %s podman %s image %s and its id", what, c, id, name, image)
+		}
+		if p.K8s != nil {
+			t.Errorf("%s: k8s %+v for a plain podman container", what, p.K8s)
+		}
+	}
+
+	testutil.Podman(t, "exec", name, "dpkg-query", "--version")
+	launch := out.await(t, "launch of dpkg-query in the container", func(r *event.Record) bool {
+		return r.Kind == event.KindProcessLaunch && inContainer(r) && r.Process.Exe.Path == "/usr/bin/dpkg-query" &&
+			r.Process.Exe.Trust != nil
+	})
+	checkContainer("dpkg-query", launch.Process)
+	if x := launch.Process.Exe; x.SHA256 == "" || x.Trust.Verdict != "package_verified" || x.Trust.Package != "dpkg" ||
+		slices.Contains(x.PathClasses, "container_upper") {
+		t.Errorf("dpkg-query in the container: sha256 %q classes %v trust %+v", x.SHA256, x.PathClasses, x.Trust)
+	}
+
+	tool, toolSHA := implant(t, dir, "implant", "in a container")
+	testutil.Podman(t, "cp", tool, name+":/usr/local/bin/implant")
+	c := exec.Command("podman", "exec", "-e", helperEnv+"=connect", name, "/usr/local/bin/implant", testutil.ServerV4+":4444")
+	if b, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("implant in the container: %v %s", err, b)
+	}
+	det := out.await(t, "t1587 detection of the implant", func(r *event.Record) bool {
+		return r.Kind == event.KindDetection && r.Detection.SHA256 == toolSHA
+	})
+	d := det.Detection
+	if d.Rule != "t1587_develop_capabilities_unsigned_exec" || len(d.Events) != 2 {
+		t.Fatalf("detection %+v", d)
+	}
+	for _, ev := range d.Events {
+		checkContainer("detection event "+string(ev.Kind), ev.Process)
+	}
+	l := d.Events[0].Process.Exe
+	if l.Path != "/usr/local/bin/implant" || l.Trust == nil || l.Trust.Verdict != "unowned" ||
+		!slices.Contains(l.PathClasses, "container_upper") {
+		t.Errorf("implant launch: path %s classes %v trust %+v", l.Path, l.PathClasses, l.Trust)
+	}
+	if n := d.Events[1].Network; n == nil || n.DstIP != testutil.ServerV4 || n.DstPort != 4444 {
+		t.Errorf("implant connection: %+v", n)
+	}
+	stop()
+	stopped = true
+	if got := out.detections(t, toolSHA); got != 1 {
+		t.Errorf("%d detections of the implant, want 1", got)
+	}
+	var other []string
+	for _, r := range out.records(t) {
+		if r.Kind == event.KindDetection && inContainer(&event.Record{Process: r.Detection.Events[0].Process}) && r.Detection.SHA256 != toolSHA {
+			other = append(other, r.Detection.Events[0].Process.Exe.Path)
+		}
+	}
+	if len(other) > 0 {
+		t.Errorf("other detections in the container: %s", strings.Join(other, ", "))
+	}
+}
