@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,6 +63,25 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// beacon starts c (an implant copy, under n.Command) in connect-live mode:
+// it connects, then stays up, as a beaconing implant does, until the test
+// ends, so the sensor reads its file through /proc/<pid>/exe.
+func beacon(t *testing.T, c *exec.Cmd) {
+	t.Helper()
+	c.Env = append(os.Environ(), helperEnv+"=connect-live")
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		c.Wait()
+	})
 }
 
 func dial(addr string) int {

@@ -39,18 +39,7 @@ func TestT1587DeepPath(t *testing.T) {
 	// from /proc/<pid>/exe (one that exits before its launch is read
 	// keeps ".../tail" and path_truncated).
 	c := n.Command(tool, external)
-	c.Env = append(os.Environ(), helperEnv+"=connect-live")
-	stdin, err := c.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		c.Wait()
-	}()
+	beacon(t, c)
 	det := out.await(t, "detection on the deep implant's sha256", func(r *event.Record) bool {
 		return r.Kind == event.KindDetection && r.Detection.SHA256 == sha
 	})

@@ -44,18 +44,7 @@ func TestT1587DetachedMount(t *testing.T) {
 	}()
 	c := n.Command("sh", "-c", `mount --bind "$1" "$2" && cd "$2" && umount -l "$2" && exec ./implant "$3"`,
 		"sh", src, mnt, external)
-	c.Env = append(os.Environ(), helperEnv+"=connect-live")
-	stdin, err := c.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		c.Wait()
-	}()
+	beacon(t, c)
 	det := out.await(t, "detection on the implant's sha256", func(r *event.Record) bool {
 		return r.Kind == event.KindDetection && r.Detection.SHA256 == sha
 	})

@@ -41,18 +41,7 @@ func TestT1587UsernsBind(t *testing.T) {
 	}()
 	c := n.Command(unshare, "-rm", "sh", "-c", `mount --bind "$1" /usr/bin/true && exec /usr/bin/true "$2"`,
 		"sh", tool, external)
-	c.Env = append(os.Environ(), helperEnv+"=connect-live")
-	stdin, err := c.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		c.Wait()
-	}()
+	beacon(t, c)
 	det := out.await(t, "detection on the implant's sha256", func(r *event.Record) bool {
 		return r.Kind == event.KindDetection && r.Detection.SHA256 == sha
 	})
@@ -61,7 +50,6 @@ func TestT1587UsernsBind(t *testing.T) {
 		x.Trust == nil || x.Trust.Severity == "INFORMATIONAL" {
 		t.Errorf("launch exe %q classes %v trust %+v; want /usr/bin/true, class userns_bind, untrusted", x.Path, x.PathClasses, x.Trust)
 	}
-	stdin.Close()
 	stop()
 	stopped = true
 	if got := out.detections(t, sha); got != 1 {
