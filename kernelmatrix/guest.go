@@ -71,7 +71,7 @@ type guestArch struct {
 // times slower than an x86-64 guest (docs/kernels.md has the numbers), so
 // its storms are smaller and its waits and time limit longer.
 var guestArches = map[string]guestArch{
-	"amd64": {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", console: "ttyS0", storm: 0.25, patience: 1},
+	"amd64": {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", console: "ttyS0", storm: 0.25, patience: 2},
 	"arm64": {qemu: "qemu-system-aarch64", qemuPkg: "qemu-system-arm", machine: []string{"-M", "virt", "-cpu", "neoverse-n1"}, console: "ttyAMA0", storm: 0.05, patience: 3},
 }
 

@@ -141,8 +141,8 @@ func TestQemuArgs(t *testing.T) {
 		storm: map[string]float64{"amd64": 0.25, "arm64": 0.125}}
 	args := strings.Join(c.qemuArgs(scenario{Arch: "amd64", Mode: "refuse", Append: []string{"argus.hidebtf=1"}}, "vmlinuz", "initrd"), " ")
 	for _, want := range []string{"-accel tcg,thread=single", "-nic none", "-no-reboot", "-smp 2", "-m 1536",
-		"console=ttyS0", "panic=-1", "argus.mode=refuse", "argus.storm=0.25", "argus.timeout=8m0s", "argus.hidebtf=1",
-		"argus.run=TestExec", "loglevel=7", "argus.patience=1"} {
+		"console=ttyS0", "panic=-1", "argus.mode=refuse", "argus.storm=0.25", "argus.timeout=16m0s", "argus.hidebtf=1",
+		"argus.run=TestExec", "loglevel=7", "argus.patience=2"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("qemu args lack %q: %s", want, args)
 		}

@@ -42,6 +42,7 @@ func Podman(t testing.TB, args ...string) string {
 func PodmanDebian(t testing.TB) string {
 	t.Helper()
 	RequireRoot(t)
+	SkipInMatrixGuest(t, "it needs podman, runc and a Debian image")
 	for _, p := range [][2]string{{"podman", "podman"}, {"runc", "runc"}, {"debootstrap", "debootstrap"}} {
 		if LookTool(t, p[0], p[1], "the container test is skipped") == "" {
 			t.Skip("skipping: needs " + p[0])
