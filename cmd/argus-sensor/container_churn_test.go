@@ -120,7 +120,15 @@ func TestContainerChurn(t *testing.T) {
 	if resolved > 210 {
 		t.Errorf("%g containers resolved for 200 containers: a container is named more than once", resolved)
 	}
-	if rss > baseline+16<<10 {
-		t.Errorf("RSS %d KiB after 200 containers, %d KiB after 10: more than 16 MiB kept", rss, baseline)
+	// 16 MiB of slack for the runtime; under the race detector (CI runs
+	// the tests with -race, and this binary is the sensor) its shadow
+	// memory grows with the work done, measured at 21 MiB here, so the
+	// slack is four times that. The cache bound above holds either way.
+	slack := int64(16 << 10)
+	if raceEnabled {
+		slack *= 4
+	}
+	if int64(rss) > int64(baseline)+slack {
+		t.Errorf("RSS %d KiB after 200 containers, %d KiB after 10: more than %d MiB kept", rss, baseline, slack>>10)
 	}
 }
