@@ -158,12 +158,7 @@ func udmLaunch(w *jw, r *event.Record) {
 func udmModuleLoad(w *jw, r *event.Record) {
 	p, l := r.Process, r.Library
 	udmPrincipalHost(w, r, "")
-	w.obj("user")
-	w.uintStr("userid", uint64(p.UID))
-	w.end()
-	w.obj("process")
-	udmProcessBody(w, r, p)
-	w.end()
+	udmUserProcess(w, r, p)
 	udmAncestors(w, p)
 	w.end()
 
@@ -175,6 +170,17 @@ func udmModuleLoad(w *jw, r *event.Record) {
 	w.end()
 	w.end()
 	udmProcessAdditional(w, r, p)
+}
+
+// udmUserProcess writes the acting process of a principal: its user and
+// its process (launches write their parent there instead).
+func udmUserProcess(w *jw, r *event.Record, p *event.Process) {
+	w.obj("user")
+	w.uintStr("userid", uint64(p.UID))
+	w.end()
+	w.obj("process")
+	udmProcessBody(w, r, p)
+	w.end()
 }
 
 func principalHost(r *event.Record) string {
@@ -198,12 +204,7 @@ func udmConnection(w *jw, r *event.Record) {
 		w.uint("port", uint64(n.SrcPort))
 	}
 	if p := r.Process; p != nil {
-		w.obj("user")
-		w.uintStr("userid", uint64(p.UID))
-		w.end()
-		w.obj("process")
-		udmProcessBody(w, r, p)
-		w.end()
+		udmUserProcess(w, r, p)
 		udmAncestors(w, p)
 	}
 	w.end()
@@ -233,12 +234,7 @@ func udmDNS(w *jw, r *event.Record) {
 	w.endArr()
 	w.uint("port", uint64(d.ClientPort))
 	if p := r.Process; p != nil {
-		w.obj("user")
-		w.uintStr("userid", uint64(p.UID))
-		w.end()
-		w.obj("process")
-		udmProcessBody(w, r, p)
-		w.end()
+		udmUserProcess(w, r, p)
 	}
 	w.end()
 
