@@ -130,18 +130,62 @@ func (o output) records(t *testing.T) []event.Record {
 
 func (o output) await(t *testing.T, what string, match func(*event.Record) bool) *event.Record {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		recs := o.records(t)
+	return o.awaitWithin(t, what, 20*time.Second, match)
+}
+
+// awaitWithin polls the output file for a record match accepts, for at most
+// d. Each poll parses only the whole lines written since the last one, so a
+// test that waits behind a backlog of thousands of records does not spend
+// the agent's CPU re-reading them (quadratic under -race).
+func (o output) awaitWithin(t *testing.T, what string, d time.Duration, match func(*event.Record) bool) *event.Record {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var off int64
+	for {
+		recs, next := o.recordsFrom(t, off)
+		off = next
 		for i := range recs {
 			if match(&recs[i]) {
 				return &recs[i]
 			}
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, d)
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no %s within 20s", what)
-	return nil
+}
+
+// recordsFrom parses the whole lines of the output file from byte off on,
+// and returns them with the offset after the last one. A file shorter than
+// off was rotated or truncated: it is read again from the start.
+func (o output) recordsFrom(t *testing.T, off int64) ([]event.Record, int64) {
+	t.Helper()
+	f, err := os.Open(o.path)
+	if err != nil {
+		return nil, off
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() < off {
+		off = 0
+	}
+	b, err := io.ReadAll(io.NewSectionReader(f, off, 1<<62))
+	if err != nil {
+		t.Fatalf("read output: %v", err)
+	}
+	whole := bytes.LastIndexByte(b, '\n') + 1
+	var out []event.Record
+	for _, line := range bytes.Split(b[:whole], []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var r event.Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("output line: %v", err)
+		}
+		out = append(out, r)
+	}
+	return out, off + int64(whole)
 }
 
 func (o output) detections(t *testing.T, sha string) int {
