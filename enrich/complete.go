@@ -348,9 +348,18 @@ func (e *Enricher) scriptTrust(s *script, res hasher.Result) *event.Trust {
 		return nil
 	}
 	if s.trust == nil {
-		v := c.Verdict(signature.Input{
+		in := signature.Input{
 			Path: s.path, XattrPath: s.path, ID: s.id, SHA256: res.SHA256, MD5: res.MD5, HashStatus: hashStatusReason(res),
-		})
+		}
+		var v signature.Trust
+		if s.ctr != nil {
+			// The container's packages judge it; its xattr is read
+			// through the container's root.
+			in.XattrPath = ""
+			v = c.VerdictIn(s.ctr.Image, s.root, in)
+		} else {
+			v = c.Verdict(in)
+		}
 		s.trust = &event.Trust{Verdict: string(v.Verdict), Severity: string(v.Severity), Package: v.Package, Signer: v.Signer, Reason: v.Reason}
 	}
 	return s.trust

@@ -44,17 +44,22 @@ func (e *Enricher) inUpper(p *Proc) bool {
 		p.ExePathTruncated || p.Exe.Memfd || p.Exe.Deleted {
 		return false
 	}
-	upper := p.ctr.Upper
-	if upper == "" {
-		// The container was named from a process that was gone before
-		// its mounts could be read: this one's say.
-		b, err := os.ReadFile(filepath.Join(e.root, strconv.FormatUint(uint64(p.PID), 10), "mountinfo"))
-		if err != nil {
-			return false
-		}
-		upper = container.RootUpper(b)
+	return container.InUpperDir(e.upperDir(p), p.ExePath, p.Exe.Size)
+}
+
+// upperDir is the upper (writable) directory of p's container's root
+// overlay, or "" when it is not known.
+func (e *Enricher) upperDir(p *Proc) string {
+	if p.ctr.Upper != "" {
+		return p.ctr.Upper
 	}
-	return container.InUpperDir(upper, p.ExePath, p.Exe.Size)
+	// The container was named from a process that was gone before its
+	// mounts could be read: this one's say.
+	b, err := os.ReadFile(filepath.Join(e.root, strconv.FormatUint(uint64(p.PID), 10), "mountinfo"))
+	if err != nil {
+		return ""
+	}
+	return container.RootUpper(b)
 }
 
 // sweepContainers drops cached cgroups that are gone, at most every

@@ -81,6 +81,11 @@ type script struct {
 	classes []string
 	hash    *hasher.Future
 	trust   *event.Trust
+	// ctr is the container the interpreter runs in (nil on the host):
+	// path is then in its mount namespace, root the container's root as
+	// the sensor reads it, and the script is judged by its packages.
+	ctr  *container.Info
+	root string
 }
 
 // add puts p in the table; pushing out the least recently used entry
@@ -136,8 +141,7 @@ func (e *Enricher) track(p *Proc, cgroupID uint64) {
 		})
 	}
 	sp := classify.ScriptPath(p.ExePath, p.Args, p.Cwd)
-	if sp == "" || p.ctr != nil {
-		// A container's script path is in its mount namespace, not ours.
+	if sp == "" {
 		return
 	}
 	f, st, ok := e.openScript(p, sp)
@@ -145,18 +149,30 @@ func (e *Enricher) track(p *Proc, cgroupID uint64) {
 		return // an argument that names no file: not a script after all
 	}
 	e.stats.Scripts++
-	s := &script{path: sp, id: fileid.FromStat(&st)}
+	s := &script{path: sp, id: fileid.FromStat(&st), ctr: p.ctr}
 	if e.opts.Paths != nil {
 		s.classes = e.opts.Paths.Classes(sp, false, false)
+	}
+	hashPath := sp
+	if p.ctr != nil {
+		// sp is in the container's mount namespace: its package database,
+		// its writable layer and (once the process is gone) its root.
+		s.root = e.containerRoot(p)
+		hashPath = filepath.Join(s.root, sp)
+		var fs unix.Statfs_t
+		if unix.Fstatfs(int(f.Fd()), &fs) == nil && uint32(fs.Type) == overlayMagic &&
+			container.InUpperDir(e.upperDir(p), sp, st.Size) {
+			s.classes = append(s.classes, classify.ClassContainerUpper)
+		}
 	}
 	if h := e.opts.Hasher; h != nil {
 		md5 := false
 		if e.opts.Trust != nil {
-			if o, owned := e.opts.Trust.Owner(sp); owned {
+			if o, owned := e.owner(p, sp); owned {
 				md5 = o.NeedsMD5()
 			}
 		}
-		s.hash = h.Submit(hasher.Request{Path: sp, ID: s.id, WantMD5: md5, File: f})
+		s.hash = h.Submit(hasher.Request{Path: hashPath, ID: s.id, WantMD5: md5, File: f})
 	} else {
 		f.Close()
 	}
@@ -197,9 +213,20 @@ func (e *Enricher) openScript(p *Proc, sp string) (f *os.File, st unix.Stat_t, o
 		}
 	}
 	if fd < 0 {
-		var err error
-		if fd, err = unix.Open(sp, flags, 0); err != nil {
-			return nil, st, false
+		if p.ctr != nil {
+			// Gone: a container's script is only in its root, never at the
+			// same path on the host.
+			if p.ctr.Root == "" {
+				return nil, st, false
+			}
+			if fd = openInRoot(p.ctr.Root, sp, flags); fd < 0 {
+				return nil, st, false
+			}
+		} else {
+			var err error
+			if fd, err = unix.Open(sp, flags, 0); err != nil {
+				return nil, st, false
+			}
 		}
 	}
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -207,6 +234,24 @@ func (e *Enricher) openScript(p *Proc, sp string) (f *os.File, st unix.Stat_t, o
 		return nil, st, false
 	}
 	return os.NewFile(uintptr(fd), sp), st, true
+}
+
+// openInRoot opens path resolved inside the directory root (openat2
+// RESOLVE_IN_ROOT), or returns -1.
+func openInRoot(root, path string, flags int) int {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	defer unix.Close(rfd)
+	fd, err := unix.Openat2(rfd, path, &unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	if err == unix.ENOSYS {
+		fd, err = unix.Open(filepath.Join(root, path), flags, 0)
+	}
+	if err != nil {
+		return -1
+	}
+	return fd
 }
 
 // suspect reports whether p's executable is one the T1587 rule could
