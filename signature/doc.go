@@ -88,8 +88,11 @@
 // BASENAMES[i], digests from FILEDIGESTS in the FILEDIGESTALGO algorithm
 // (OpenPGP numbering; md5 when absent), conffiles from FILEFLAGS. Files
 // rpm did not install (FILESTATES not normal), ghosts and non-regular
-// files carry no comparable digest. Berkeley DB (RHEL 8 and older) and
-// ndb (SUSE) databases are detected but not read: files they may own are
+// files carry no comparable digest. The Berkeley DB backend (RHEL,
+// CentOS and UBI 8 and older, Amazon Linux 2: /var/lib/rpm/Packages)
+// holds the same header blobs in a hash database, read here by a
+// bounded page walker (rpmbdb.go, which says why not go-rpmdb). ndb
+// (SUSE) databases are detected but not read: files they may own are
 // unknown with that reason, never unowned.
 //
 // # IMA signatures

@@ -2,6 +2,7 @@ package signature
 
 import (
 	"bytes"
+	"os"
 	"path"
 	"strings"
 	"testing"
@@ -159,6 +160,29 @@ func FuzzParseAPKInstalled(f *testing.F) {
 					t.Fatalf("digest %q for %v", fl.digest, fl.algo)
 				}
 			}
+		}
+	})
+}
+
+// FuzzRPMBDB: a Berkeley DB rpm database is an image author's input.
+// Whatever the bytes, the reader returns without panicking, and the
+// values it hands out add up to no more than the file.
+func FuzzRPMBDB(f *testing.F) {
+	if b, err := os.ReadFile(bdbFixture); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		db, err := openBDB(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		total := 0
+		db.values(func(v []byte) {
+			total += len(v)
+			decodeRPMPackage(v)
+		})
+		if total > len(b) {
+			t.Fatalf("%d bytes of values from a %d byte file", total, len(b))
 		}
 	})
 }

@@ -27,9 +27,9 @@ func requireTool(t testing.TB, names ...string) {
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
 			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed (apt-get install rpm ima-evm-utils openssl)", n)
+				t.Fatalf("%s is not installed (its package: .ci/tools)", n)
 			}
-			t.Skipf("skipping: %s is not installed (apt-get install rpm ima-evm-utils openssl)", n)
+			t.Skipf("skipping: %s is not installed (its package: .ci/tools)", n)
 		}
 	}
 }

@@ -56,14 +56,24 @@ func addRPM(ix *index, root string) (bool, error) {
 	dbs := findRPMDBs(root)
 	var errs []error
 	for _, db := range dbs {
-		if db.backend != "sqlite" {
-			// Berkeley DB (RHEL <= 8, old SUSE) and ndb (SUSE) are not
-			// read: say so, so that files they may own are unknown
-			// rather than unowned.
+		var err error
+		switch db.backend {
+		case "sqlite":
+			err = addRPMSqlite(ix, db.path)
+		case "bdb":
+			var (
+				pkgs []*rpmPackage
+				bad  []string
+			)
+			if pkgs, bad, err = readRPMBDB(db.path); err == nil {
+				addRPMPackages(ix, pkgs, bad)
+			}
+		default:
+			// ndb (SUSE) is not read: say so, so that files it may own
+			// are unknown rather than unowned.
 			ix.missReason = joinReason(ix.missReason, fmt.Sprintf("rpm database %s uses the %s backend, which is not supported", db.path, db.backend))
-			continue
 		}
-		if err := addRPMSqlite(ix, db.path); err != nil {
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -83,6 +93,13 @@ func addRPMSqlite(ix *index, name string) error {
 	if err != nil {
 		return err
 	}
+	addRPMPackages(ix, pkgs, bad)
+	return nil
+}
+
+// addRPMPackages adds the decoded packages to ix, and the headers that did
+// not decode as problems.
+func addRPMPackages(ix *index, pkgs []*rpmPackage, bad []string) {
 	for _, p := range pkgs {
 		addRPMPackage(ix, p)
 	}
@@ -92,7 +109,6 @@ func addRPMSqlite(ix *index, name string) error {
 		ix.problem(b)
 		ix.missReason = joinReason(ix.missReason, b)
 	}
-	return nil
 }
 
 // readRPMSqlite decodes every header in an sqlite rpmdb. Headers that do

@@ -115,10 +115,10 @@ func TestRPMSymlinkedDBReadOnce(t *testing.T) {
 	}
 }
 
-// A Berkeley DB or ndb database is not read: files it may own are unknown,
-// never unowned.
+// An ndb database (SUSE) is not read: files it may own are unknown, never
+// unowned. (Berkeley DB: rpmbdb_test.go.)
 func TestRPMUnsupportedBackend(t *testing.T) {
-	for name, backend := range map[string]string{"Packages": "bdb", "Packages.db": "ndb"} {
+	for name, backend := range map[string]string{"Packages.db": "ndb"} {
 		root := t.TempDir()
 		writeFile(t, filepath.Join(root, "var/lib/rpm", name), "\x00\x00\x00\x00", 0o644)
 		writeFile(t, filepath.Join(root, "usr/bin/x"), "x\n", 0o755)
@@ -258,6 +258,24 @@ func TestDecodeRPMPackage(t *testing.T) {
 	blob := b.bytes()
 	if _, err := decodeRPMPackage(blob[:len(blob)-3]); err == nil {
 		t.Error("truncated header accepted")
+	}
+	// A file array present with a count of 0 is an absent one (a
+	// container image's header crashed the sensor before: found by
+	// FuzzRPMBDB).
+	for _, tag := range []uint32{rpmTagFileDigests, rpmTagFileFlags, rpmTagFileStates, rpmTagFileModes} {
+		var empty rpmHeaderBuilder
+		empty.strs(rpmTagName, rpmTypeString, "x")
+		empty.strs(rpmTagBaseNames, rpmTypeStringArray, "a")
+		empty.strs(rpmTagDirNames, rpmTypeStringArray, "/")
+		empty.int32s(rpmTagDirIndexes, 0)
+		if tag == rpmTagFileDigests {
+			empty.add(tag, rpmTypeStringArray, 0, nil)
+		} else {
+			empty.add(tag, rpmTypeInt32, 0, nil)
+		}
+		if p, err := decodeRPMPackage(empty.bytes()); err != nil || len(p.files) != 1 || p.files[0] != (rpmFile{path: "/a"}) {
+			t.Errorf("tag %d with no values: %+v, %v", tag, p, err)
+		}
 	}
 	var typ rpmHeaderBuilder
 	typ.int32s(rpmTagName, 1)

@@ -279,16 +279,18 @@ func decodeRPMPackage(blob []byte) (*rpmPackage, error) {
 	p.files = make([]rpmFile, len(names))
 	for i, n := range names {
 		f := rpmFile{path: n}
-		if digests != nil {
+		// Each array is either absent (empty, even when its tag is
+		// present with a count of 0) or as long as names: checked above.
+		if len(digests) > 0 {
 			f.digest = strings.ToLower(digests[i])
 		}
-		if flags != nil {
+		if len(flags) > 0 {
 			f.flags = flags[i]
 		}
-		if states != nil && states[i] != 0 {
+		if len(states) > 0 && states[i] != 0 {
 			f.skip = true
 		}
-		if modes != nil && modes[i]&0o170000 != 0o100000 {
+		if len(modes) > 0 && modes[i]&0o170000 != 0o100000 {
 			f.notRegular = true
 		}
 		p.files[i] = f
