@@ -62,6 +62,36 @@ func TestContainer(t *testing.T) {
 		t.Errorf("dpkg-query in the container: sha256 %q classes %v trust %+v", x.SHA256, x.PathClasses, x.Trust)
 	}
 
+	// The libraries its processes map are the container's files, hashed
+	// through its root and judged by its dpkg, not the host's.
+	libc := out.await(t, "libc mapped in the container", func(r *event.Record) bool {
+		return r.Kind == event.KindLibraryLoad && inContainer(r) && strings.HasSuffix(r.Library.Path, "/libc.so.6") &&
+			r.Library.Trust != nil
+	})
+	checkContainer("libc library_load", libc.Process)
+	sumOut, err := exec.Command("podman", "exec", name, "sha256sum", libc.Library.Path).Output()
+	if err != nil {
+		t.Fatalf("sha256sum in the container: %v", err)
+	}
+	if l := libc.Library; l.SHA256 == "" || !strings.HasPrefix(string(sumOut), l.SHA256) ||
+		l.Trust.Verdict != "package_verified" || !strings.HasPrefix(l.Trust.Package, "libc6") {
+		t.Errorf("container libc %s: sha256 %q (the container's: %.64s) trust %+v, want the container's file, package_verified by libc6",
+			l.Path, l.SHA256, sumOut, l.Trust)
+	}
+	// A library dropped into the container and preloaded: unowned, in
+	// the writable layer.
+	gcc := needTool(t, "gcc", "gcc")
+	inject := filepath.Join(dir, "inject.so")
+	injectSHA := buildLibrary(t, gcc, inject, "container-"+id)
+	testutil.Podman(t, "cp", inject, name+":/usr/local/lib/inject.so")
+	testutil.Podman(t, "exec", "-e", "LD_PRELOAD=/usr/local/lib/inject.so", name, "dpkg-query", "--version")
+	load := out.await(t, "the injected library's load in the container", func(r *event.Record) bool {
+		return r.Kind == event.KindLibraryLoad && inContainer(r) && r.Library.Path == "/usr/local/lib/inject.so" && r.Library.Trust != nil
+	})
+	if l := load.Library; l.SHA256 != injectSHA || l.Trust.Verdict != "unowned" || !slices.Contains(l.PathClasses, "container_upper") {
+		t.Errorf("injected library: sha256 %q classes %v trust %+v, want %s unowned container_upper", l.SHA256, l.PathClasses, l.Trust, injectSHA)
+	}
+
 	tool, toolSHA := implant(t, dir, "implant", "in a container")
 	testutil.Podman(t, "cp", tool, name+":/usr/local/bin/implant")
 	c := exec.Command("podman", "exec", "-e", helperEnv+"=connect", name, "/usr/local/bin/implant", testutil.ServerV4+":4444")

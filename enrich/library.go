@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/fileid"
 	"github.com/argus-sensor/argus-sensor/hasher"
@@ -35,6 +37,11 @@ type library struct {
 	hash  *hasher.Future
 	done  bool // hash and trust filled into rec
 	trust *event.Trust
+	// ctr is the mapping process's container (nil on the host): the path
+	// is then in its mount namespace, root is where the sensor reads
+	// that, and the container's packages judge the file.
+	ctr  *container.Info
+	root string
 }
 
 // libraryItem makes the library_load record of v. The library joins the
@@ -43,6 +50,9 @@ func (e *Enricher) libraryItem(v *sensor.Library) Item {
 	p := e.lookup(v.TGID, v.Task.StartNs, v.Task.CgroupID)
 	if p == nil {
 		p = &Proc{PID: v.TGID, StartNs: v.Task.StartNs, PPID: v.Task.PPID, Comm: v.Task.Comm, Source: SourceKernel}
+		if r := e.opts.Containers; r != nil {
+			p.ctr, p.ctrKnown = r.Lookup(p.PID, v.Task.CgroupID), true
+		}
 		e.add(p)
 	}
 	f := v.File
@@ -64,16 +74,26 @@ func (e *Enricher) libraryItem(v *sensor.Library) Item {
 	case usable && e.preloadList().has(v.Path):
 		l.rec.Preload = "ld.so.preload"
 	}
+	hashPath := v.Path
+	if p.ctr != nil && usable {
+		// The container's file: read through its root, judged by its
+		// packages, and in its writable layer when it was dropped there.
+		l.ctr, l.root = p.ctr, e.containerRoot(p)
+		hashPath = filepath.Join(l.root, v.Path)
+		if f.FSMagic == overlayMagic && container.InUpperDir(e.upperDir(p), v.Path, f.Size) {
+			l.rec.PathClasses = append(l.rec.PathClasses, classify.ClassContainerUpper)
+		}
+	}
 	if h := e.opts.Hasher; h != nil && usable {
 		owned, md5 := false, false
 		if e.opts.Trust != nil {
-			if o, ok := e.opts.Trust.Owner(v.Path); ok {
+			if o, ok := e.owner(p, v.Path); ok {
 				owned, md5 = true, o.NeedsMD5()
 			}
 		}
 		// The file is read by path and hashed only if it is still the
 		// version the kernel mapped (a memfd or deleted file is gone).
-		l.hash = h.Submit(hasher.Request{Path: v.Path, ID: exeID(f), WantMD5: md5,
+		l.hash = h.Submit(hasher.Request{Path: hashPath, ID: exeID(f), WantMD5: md5,
 			Suspect: !owned && (len(l.rec.PathClasses) > 0 || f.Deleted)})
 	} else if f.Memfd || v.Disconnected {
 		// A memfd (or unlinked) library has no path to read it by: the
@@ -108,10 +128,17 @@ func (e *Enricher) finishLibrary(l *library) bool {
 	}
 	l.rec.SHA256, l.rec.HashStatus = res.SHA256, string(res.Status)
 	if c := e.opts.Trust; c != nil {
-		v := c.Verdict(signature.Input{
+		in := signature.Input{
 			Path: l.rec.Path, XattrPath: l.rec.Path, ID: exeID(l.file), SHA256: res.SHA256, MD5: res.MD5,
 			HashStatus: hashStatusReason(res), Memfd: l.rec.Memfd, Deleted: l.rec.Deleted,
-		})
+		}
+		var v signature.Trust
+		if l.ctr != nil {
+			in.XattrPath = "" // read through the container's root
+			v = c.VerdictIn(l.ctr.Image, l.root, in)
+		} else {
+			v = c.Verdict(in)
+		}
 		l.rec.Trust = &event.Trust{Verdict: string(v.Verdict), Severity: string(v.Severity), Package: v.Package,
 			Signer: v.Signer, Reason: v.Reason}
 		if trusted(l.rec.Trust) && res.SHA256 != "" && e.opts.TrustLibrary != nil {
