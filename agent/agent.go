@@ -589,11 +589,12 @@ func (p *pipeline) apply(nc Config) error {
 		}
 	}
 	for name, changed := range map[string]bool{
-		"sensor":                 !reflect.DeepEqual(nc.Sensor, p.cfg.Sensor),
-		"hashing":                !reflect.DeepEqual(nc.Hasher, p.cfg.Hasher) || nc.HashWait != p.cfg.HashWait,
-		"trust":                  !reflect.DeepEqual(nc.Signature, p.cfg.Signature),
-		"metrics":                nc.MetricsAddr != p.cfg.MetricsAddr,
-		"detect.window/max_keys": nc.Detect.Window != p.cfg.Detect.Window || nc.Detect.MaxKeys != p.cfg.Detect.MaxKeys,
+		"sensor":  !reflect.DeepEqual(nc.Sensor, p.cfg.Sensor),
+		"hashing": !reflect.DeepEqual(nc.Hasher, p.cfg.Hasher) || nc.HashWait != p.cfg.HashWait,
+		"trust":   !reflect.DeepEqual(nc.Signature, p.cfg.Signature),
+		"metrics": nc.MetricsAddr != p.cfg.MetricsAddr,
+		"detect.window/max_keys/max_bytes": nc.Detect.Window != p.cfg.Detect.Window || nc.Detect.MaxKeys != p.cfg.Detect.MaxKeys ||
+			nc.Detect.MaxBytes != p.cfg.Detect.MaxBytes,
 		"process_table/snapshot": nc.MaxProcesses != p.cfg.MaxProcesses || nc.NoSnapshot != p.cfg.NoSnapshot,
 		"dns":                    nc.DNSCacheSize != p.cfg.DNSCacheSize || nc.DNSMinTTL != p.cfg.DNSMinTTL || nc.NoDNSRecords != p.cfg.NoDNSRecords,
 	} {

@@ -145,7 +145,8 @@ var (
 	dDetections  = desc("detections_total", "Detections, by rule.", "rule")
 	dAllowed     = desc("allowlisted_total", "Activity suppressed by an allowlist entry.", "entry")
 	dCorrKeys    = desc("correlation_keys", "Correlation entries held.")
-	dCorrEvicted = desc("correlation_evicted_total", "Live correlation entries evicted for lack of room.")
+	dCorrEvicted = desc("correlation_evicted_total", "Live correlation entries evicted for lack of room (detect.max_keys or detect.max_bytes).")
+	dCorrBytes   = desc("correlation_kept_bytes", "Size of the records the correlation entries keep (bounded by detect.max_bytes).")
 	dPrevEntries = desc("prevalence_entries", "Binaries in the prevalence store.")
 	dPrevBytes   = desc("prevalence_bytes", "Size of the prevalence store on disk (database and write-ahead log).")
 	dPrevEvicted = desc("prevalence_evicted_total", "Prevalence entries deleted by the store's bound, least recently seen first.")
@@ -186,7 +187,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
+		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
 		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
 		ch <- d
 	}
@@ -247,6 +248,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dAllowed, float64(n), entry)
 	}
 	gauge(dCorrKeys, float64(s.engine.Keys))
+	gauge(dCorrBytes, float64(s.engine.KeptBytes))
 	counter(dCorrEvicted, float64(s.engine.Evicted))
 	gauge(dProcs, float64(s.enrich.Processes))
 	counter(dReresolved, float64(s.enrich.Reresolved))

@@ -172,9 +172,11 @@ type Trust struct {
 
 // Detect tunes the rules.
 type Detect struct {
-	Window  Duration            `yaml:"window"`
-	MaxKeys int                 `yaml:"max_keys"`
-	Allow   []detect.AllowEntry `yaml:"allow"`
+	Window  Duration `yaml:"window"`
+	MaxKeys int      `yaml:"max_keys"`
+	// MaxBytes bounds the records the correlation entries keep.
+	MaxBytes ByteSize            `yaml:"max_bytes"`
+	Allow    []detect.AllowEntry `yaml:"allow"`
 	// Novelty grades T1587 detections by the binary's age and
 	// prevalence (docs/detection.md#novelty).
 	Novelty detect.Novelty `yaml:"novelty"`
@@ -220,7 +222,7 @@ func Default() *Config {
 		Trust:            Trust{Root: "/", TrustedKeys: "/etc/keys/ima"},
 		PathClasses:      classify.DefaultPathRules(),
 		InternalNetworks: []string{},
-		Detect: Detect{Window: Duration(detect.DefaultWindow), MaxKeys: detect.DefaultMaxKeys, Allow: []detect.AllowEntry{},
+		Detect: Detect{Window: Duration(detect.DefaultWindow), MaxKeys: detect.DefaultMaxKeys, MaxBytes: detect.DefaultMaxBytes, Allow: []detect.AllowEntry{},
 			Novelty: detect.Novelty{MaxAge: detect.DefaultNoveltyMaxAge, MaxExecutions: detect.DefaultNoveltyMaxExecutions,
 				NewSeverity: "CRITICAL", EstablishedSeverity: "HIGH"}},
 		Metrics:    Metrics{Address: DefaultMetricsAddress},
@@ -411,6 +413,9 @@ func (c *Config) validate() error {
 	}
 	if c.Detect.MaxKeys <= 0 {
 		return bad("detect.max_keys", "%d: want a positive number", c.Detect.MaxKeys)
+	}
+	if c.Detect.MaxBytes < 1<<20 {
+		return bad("detect.max_bytes", "%d: want at least 1MiB", c.Detect.MaxBytes)
 	}
 	for i := range c.Detect.Allow {
 		if _, err := detect.New(detect.Config{Allow: c.Detect.Allow[i : i+1]}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -668,5 +669,54 @@ func TestT1587Library(t *testing.T) {
 				t.Errorf("summary %q novelty %v: want the loading executable named and no novelty", d.Summary, d.Novelty)
 			}
 		})
+	}
+}
+
+// TestBoundedStateBytes: 2,000 candidate launches with 8 KiB command
+// lines (each kept until its connection, which never comes) stay within
+// MaxBytes; the oldest entries go as evictions, the newest still fires,
+// and the accounting returns to zero when everything has expired.
+func TestBoundedStateBytes(t *testing.T) {
+	const maxBytes = 256 << 10
+	rnd := rand.New(rand.NewPCG(1, 2))
+	arg := func() string { // 8 KiB that deflate cannot shrink much
+		b := make([]byte, 8<<10)
+		for i := range b {
+			b[i] = 'a' + byte(rnd.IntN(26))
+		}
+		return string(b)
+	}
+	var lines []string
+	for i := range 2000 {
+		sha := fmt.Sprintf("%064x", i+1)
+		a := arg()
+		lines = append(lines, launch("h1", time.Duration(i)*time.Millisecond, uint32(i+2), "/tmp/x", sha, unowned,
+			func(r *event.Record) { r.Process.Args = []string{"/tmp/x", a} }))
+	}
+	last := fmt.Sprintf("%064x", 2000)
+	lines = append(lines, connect("h1", 3*time.Second, 2001, "/tmp/x", last, "192.0.2.1"))
+	dets, e, _ := replay(t, Config{MaxBytes: maxBytes}, lines...)
+	st := e.Stats()
+	if st.KeptBytes > maxBytes || st.KeptBytes <= 0 {
+		t.Errorf("kept %d bytes, want 1..%d", st.KeptBytes, maxBytes)
+	}
+	if st.Evicted == 0 || st.Keys >= 2000 {
+		t.Errorf("keys %d evicted %d: the byte bound did not evict", st.Keys, st.Evicted)
+	}
+	if len(dets) != 1 || dets[0].Detection.SHA256 != last || !dets[0].Detection.Degraded {
+		t.Errorf("detections %d: want one on the newest launch, degraded by the evictions", len(dets))
+	}
+	t.Logf("kept %d bytes in %d keys, %d evicted", st.KeptBytes, st.Keys, st.Evicted)
+
+	// Everything expires: the kept bytes come back to zero exactly.
+	var more []string
+	for i := range 50 {
+		more = append(more, launch("h1", time.Duration(i)*time.Millisecond, uint32(i+2), "/tmp/x", fmt.Sprintf("%064x", i+1), unowned,
+			func(r *event.Record) { r.Process.Args = []string{"/tmp/x", arg()[:1024]} }))
+	}
+	more = append(more, launch("h1", 3*time.Hour, 9, "/usr/bin/true", shaCurl, verified))
+	_, e, _ = replay(t, Config{MaxBytes: maxBytes}, more...)
+	if st := e.Stats(); st.KeptBytes != 0 || st.Expired != 50 {
+		t.Errorf("after expiry: %+v, want 0 bytes kept and 50 expired", st)
 	}
 }

@@ -24,6 +24,8 @@ const (
 const (
 	DefaultWindow  = time.Hour
 	DefaultMaxKeys = 1 << 16
+	// DefaultMaxBytes bounds the records the correlation state keeps.
+	DefaultMaxBytes = 64 << 20
 )
 
 // DefaultSuspiciousClasses are the path classes that make a launch a
@@ -41,6 +43,13 @@ type Config struct {
 	// MaxKeys bounds the (hostname, sha256) correlation entries and the
 	// npm deduplication entries. Default 65536.
 	MaxKeys int
+	// MaxBytes bounds the size of the records the correlation entries
+	// keep (each keeps up to two: the newest qualifying launch and the
+	// newest external connection). Records with long command lines make
+	// the key bound alone hundreds of MiB; past this one the least
+	// recently used entries go, counted as evictions. Default
+	// DefaultMaxBytes.
+	MaxBytes int64
 	// SuspiciousClasses make a launch a t1587 candidate. Default
 	// DefaultSuspiciousClasses.
 	SuspiciousClasses []string
@@ -62,6 +71,7 @@ type Stats struct {
 	// process's own identity qualified and no launch was in the window.
 	SelfJoined         uint64            `json:"self_joined"`
 	Keys               int               `json:"keys"`
+	KeptBytes          int64             `json:"kept_bytes"`
 	Evicted            uint64            `json:"evicted"`
 	Expired            uint64            `json:"expired"`
 	Detections         map[string]uint64 `json:"detections"`
@@ -76,6 +86,7 @@ type Engine struct {
 	pack       packer
 	suspicious map[string]bool
 	keys       *simplelru.LRU[key, *window]
+	bytes      int64 // the records keys keep, by capacity
 	npm        *simplelru.LRU[key, time.Time]
 	now        time.Time
 	lastLoss   time.Time
@@ -92,6 +103,9 @@ type window struct {
 	lastSeen        time.Time
 	firedAt         time.Time
 }
+
+// size is the bytes w's kept records hold.
+func (w *window) size() int64 { return int64(cap(w.launch.rec) + cap(w.conn.rec)) }
 
 // half is the kept record of one half of the join: the newest qualifying
 // launch, or the newest external connection, since the key last fired.
@@ -111,6 +125,8 @@ type half struct {
 // busy key (a program that connects out all day) costs one JSON encoding
 // per record and no deflate.
 func (e *Engine) keep(h *half, rec *event.Record, encoded *[]byte) {
+	before := cap(h.rec)
+	defer func() { e.bytes += int64(cap(h.rec) - before) }()
 	switch {
 	case h.rec == nil:
 		if *encoded == nil {
@@ -132,6 +148,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultMaxKeys
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.SuspiciousClasses == nil {
 		cfg.SuspiciousClasses = DefaultSuspiciousClasses
@@ -159,7 +178,10 @@ func New(cfg Config) (*Engine, error) {
 		e.suspicious[c] = true
 	}
 	var err error
-	if e.keys, err = simplelru.NewLRU[key, *window](cfg.MaxKeys, nil); err != nil {
+	// Every way an entry leaves (the key bound, the byte bound, expiry)
+	// gives its records' bytes back.
+	drop := func(_ key, w *window) { e.bytes -= w.size() }
+	if e.keys, err = simplelru.NewLRU[key, *window](cfg.MaxKeys, drop); err != nil {
 		return nil, fmt.Errorf("create correlation state: %w", err)
 	}
 	if e.npm, err = simplelru.NewLRU[key, time.Time](cfg.MaxKeys, nil); err != nil {
@@ -217,6 +239,7 @@ func (e *Engine) Loss(t time.Time) {
 func (e *Engine) Stats() Stats {
 	s := e.stats
 	s.Keys = e.keys.Len()
+	s.KeptBytes = e.bytes
 	s.Detections = clone(s.Detections)
 	s.Suppressed = clone(s.Suppressed)
 	return s
@@ -482,6 +505,7 @@ func (e *Engine) fire(k key, w *window, cur *event.Record, other *half, curIsCon
 		}
 	}
 	w.firedAt = cur.Time
+	e.bytes -= w.size()
 	w.launch, w.conn = half{}, half{}
 	exe := launchIdentity(&launch, k.id)
 	sha, joinKey, fileIdentity, hashStatus := describeKey(k.id, exe)
@@ -591,6 +615,10 @@ func (e *Engine) sweep() {
 		}
 		e.keys.Remove(k)
 		e.stats.Expired++
+	}
+	for e.bytes > e.cfg.MaxBytes && e.keys.Len() > 1 {
+		e.keys.RemoveOldest()
+		e.evicted()
 	}
 }
 

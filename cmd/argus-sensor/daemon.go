@@ -48,7 +48,7 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 		NoContainers: !c.Containers.Enabled,
 		PathRules:    c.PathClasses,
 		Internal:     c.InternalNetworks,
-		Detect: detect.Config{Window: time.Duration(c.Detect.Window), MaxKeys: c.Detect.MaxKeys, Allow: c.Detect.Allow,
+		Detect: detect.Config{Window: time.Duration(c.Detect.Window), MaxKeys: c.Detect.MaxKeys, MaxBytes: int64(c.Detect.MaxBytes), Allow: c.Detect.Allow,
 			Novelty: c.Detect.Novelty},
 		MaxProcesses: c.ProcessTable.MaxProcesses,
 		NoSnapshot:   !c.Snapshot,
