@@ -370,6 +370,7 @@ func (p *pipeline) loop() {
 				p.deliver(p.enrich.Drain())
 				return
 			}
+			p.sensor.Release(ev)
 			p.enrich.Handle(ev)
 		case <-wait:
 		case <-headDeadline:

@@ -128,6 +128,8 @@ var (
 	dEvents      = desc("events_read_total", "Kernel records read from the ring buffer, by kind.", "kind")
 	dKernelLost  = desc("events_lost_total", "Records the kernel could not write because the ring buffer was full, by kind.", "kind")
 	dDropped     = desc("events_dropped_total", "Records read but discarded because the pipeline fell behind.")
+	dDropBytes   = desc("events_dropped_for_bytes_total", "Of events_dropped_total, those turned away by sensor.queue_bytes rather than sensor.queue_len.")
+	dSensorQB    = desc("sensor_queue_bytes", "Size of the events between the ring reader and the pipeline (bounded by sensor.queue_bytes).")
 	dDecodeErr   = desc("decode_errors_total", "Records that failed to decode.")
 	dRingSize    = desc("ring_buffer_size_bytes", "Ring buffer size.")
 	dRingPending = desc("ring_buffer_pending_bytes", "Bytes waiting in the ring buffer.")
@@ -185,7 +187,7 @@ var (
 type collector struct{ m *metricsServer }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDecodeErr, dRingSize, dRingPending, dHook,
+	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDropBytes, dSensorQB, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
 		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
 		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
@@ -212,6 +214,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(dKernelLost, float64(s.sensor.PendingFull+s.sensor.ScratchMissing), "other")
 	counter(dDropped, float64(s.sensor.Dropped))
+	counter(dDropBytes, float64(s.sensor.DroppedForBytes))
+	gauge(dSensorQB, float64(s.sensor.QueueBytes))
 	counter(dDecodeErr, float64(s.sensor.DecodeErrors))
 	gauge(dRingSize, float64(s.sensor.RingBytes))
 	gauge(dRingPending, float64(s.sensor.RingPending))

@@ -138,6 +138,8 @@ type Sensor struct {
 	RingBytes    ByteSize `yaml:"ring_bytes"`
 	PollInterval Duration `yaml:"poll_interval"`
 	QueueLen     int      `yaml:"queue_len"`
+	// QueueBytes bounds the same events by size.
+	QueueBytes ByteSize `yaml:"queue_bytes"`
 	// LoaderEnv names the environment variables each launch carries
 	// (process.loader_env), read in the kernel at exec. Default
 	// LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT; [] captures none.
@@ -209,10 +211,11 @@ type Metrics struct {
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	return &Config{
-		LogLevel:       "info",
-		Outputs:        []Output{{Spec: "stdout"}},
-		Spool:          Spool{Dir: spool.DefaultDir, MaxBytes: 1 << 30},
-		Sensor:         Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen},
+		LogLevel: "info",
+		Outputs:  []Output{{Spec: "stdout"}},
+		Spool:    Spool{Dir: spool.DefaultDir, MaxBytes: 1 << 30},
+		Sensor: Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen,
+			QueueBytes: sensor.DefaultQueueBytes},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{
 			CacheSize: hasher.DefaultCacheSize, MaxFileSize: hasher.DefaultMaxFileSize, SuspectMaxFileSize: hasher.DefaultSuspectMaxFileSize,
@@ -369,6 +372,9 @@ func (c *Config) validate() error {
 	}
 	if c.Sensor.QueueLen <= 0 {
 		return bad("sensor.queue_len", "%d: want a positive number", c.Sensor.QueueLen)
+	}
+	if c.Sensor.QueueBytes < 1<<20 {
+		return bad("sensor.queue_bytes", "%d: want at least 1MiB", c.Sensor.QueueBytes)
 	}
 	if c.HealthInterval < 0 {
 		return bad("health_interval", "must not be negative (0 disables)")

@@ -49,6 +49,9 @@ type Header struct {
 	CPU  uint32
 	// BootNs is CLOCK_BOOTTIME in nanoseconds when the record was built.
 	BootNs uint64
+	// queued is what the record counts against Options.QueueBytes until
+	// Release.
+	queued int64
 }
 
 // Head returns the header; it makes every record type an Event.

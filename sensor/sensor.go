@@ -43,6 +43,13 @@ type Options struct {
 	PollInterval time.Duration
 	// QueueLen is the capacity of the Events channel. Default 65536.
 	QueueLen int
+	// QueueBytes, when set, also bounds the Events channel by size: the
+	// records waiting in it, each counted as its ring record plus
+	// EventOverhead, until the consumer hands it to Release. A record
+	// that would pass the bound is dropped and counted, like one that
+	// finds the channel full. 0: no size bound (a consumer that never
+	// calls Release).
+	QueueBytes int64
 	// Logger receives load and runtime diagnostics. Default slog.Default().
 	Logger *slog.Logger
 	// LegacyConnect forces the connect hooks for kernels before 5.15
@@ -181,6 +188,9 @@ func countCPUList(s string) (int, bool) {
 const (
 	DefaultPollInterval = 25 * time.Millisecond
 	DefaultQueueLen     = 1 << 16
+	// DefaultQueueBytes is the size bound a daemon gives the Events
+	// channel (Options.QueueBytes).
+	DefaultQueueBytes = 64 << 20
 )
 
 func (o *Options) setDefaults() error {
@@ -280,6 +290,8 @@ type Sensor struct {
 
 	read         [KindLibrary + 1]atomic.Uint64
 	dropped      atomic.Uint64
+	droppedBytes atomic.Uint64 // of dropped: for QueueBytes
+	queuedBytes  atomic.Int64
 	decodeErrors atomic.Uint64
 	lastDecodeMu sync.Mutex
 	lastDecode   error
@@ -929,14 +941,40 @@ func (s *Sensor) handle(raw []byte) {
 		s.lastDecodeMu.Unlock()
 		return
 	}
-	k := ev.Head().Kind
-	if int(k) < len(s.read) {
-		s.read[k].Add(1)
+	h := ev.Head()
+	if int(h.Kind) < len(s.read) {
+		s.read[h.Kind].Add(1)
+	}
+	if s.opts.QueueBytes > 0 {
+		n := int64(len(raw)) + EventOverhead
+		if s.queuedBytes.Add(n) > s.opts.QueueBytes {
+			s.queuedBytes.Add(-n)
+			s.dropped.Add(1)
+			s.droppedBytes.Add(1)
+			return
+		}
+		h.queued = n
 	}
 	select {
 	case s.out <- ev:
 	default:
+		s.queuedBytes.Add(-h.queued)
 		s.dropped.Add(1)
+	}
+}
+
+// EventOverhead is what a decoded record costs beyond its ring bytes, for
+// QueueBytes: the Go values and string headers of a record.
+const EventOverhead = 256
+
+// Release tells the sensor the consumer has taken ev from Events: its
+// bytes no longer count against QueueBytes. Releasing a record twice, or
+// one read without QueueBytes, does nothing.
+func (s *Sensor) Release(ev Event) {
+	h := ev.Head()
+	if h.queued != 0 {
+		s.queuedBytes.Add(-h.queued)
+		h.queued = 0
 	}
 }
 

@@ -39,14 +39,18 @@ type Stats struct {
 	// Dropped counts decoded events discarded because the Events channel
 	// was full: the consumer fell behind.
 	Dropped uint64
+	// DroppedForBytes counts the records of Dropped that the size bound
+	// (Options.QueueBytes) turned away, not the channel's length.
+	DroppedForBytes uint64
 	// DecodeErrors counts records that failed to decode; LastDecodeError
 	// says why the last one did.
 	DecodeErrors    uint64
 	LastDecodeError string
 
-	RingBytes   int // ring buffer size
-	RingPending int // bytes queued in the ring now
-	QueueLen    int // events waiting in the Events channel now
+	RingBytes   int   // ring buffer size
+	RingPending int   // bytes queued in the ring now
+	QueueLen    int   // events waiting in the Events channel now
+	QueueBytes  int64 // their size, as QueueBytes counts it
 	// LastDrain is when the reader last found the ring empty, or last
 	// read another 1024 records from it.
 	LastDrain time.Time
@@ -76,14 +80,16 @@ var statSlots = []struct {
 // Stats reads the kernel counters and the reader's own.
 func (s *Sensor) Stats() (Stats, error) {
 	st := Stats{
-		Emitted:      map[Kind]uint64{},
-		Lost:         map[Kind]uint64{},
-		Read:         map[Kind]uint64{},
-		Dropped:      s.dropped.Load(),
-		DecodeErrors: s.decodeErrors.Load(),
-		RingBytes:    s.opts.RingBytes,
-		QueueLen:     len(s.out),
-		LastDrain:    time.Unix(0, s.lastRead.Load()),
+		Emitted:         map[Kind]uint64{},
+		Lost:            map[Kind]uint64{},
+		Read:            map[Kind]uint64{},
+		Dropped:         s.dropped.Load(),
+		DecodeErrors:    s.decodeErrors.Load(),
+		RingBytes:       s.opts.RingBytes,
+		QueueLen:        len(s.out),
+		QueueBytes:      s.queuedBytes.Load(),
+		DroppedForBytes: s.droppedBytes.Load(),
+		LastDrain:       time.Unix(0, s.lastRead.Load()),
 	}
 	kernel := make([]uint64, execStatIndexSTAT_MAX)
 	for i := range kernel {

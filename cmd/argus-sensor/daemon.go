@@ -36,6 +36,7 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 			RingBytes:    int(c.Sensor.RingBytes),
 			PollInterval: time.Duration(c.Sensor.PollInterval),
 			QueueLen:     c.Sensor.QueueLen,
+			QueueBytes:   int64(c.Sensor.QueueBytes),
 			DNS:          sensor.DNSOptions{Off: !c.DNS.Capture, Rate: c.DNS.RateLimit, Burst: c.DNS.Burst},
 			LoaderEnv:    c.Sensor.LoaderEnv,
 			NoLibraries:  c.Sensor.Libraries != nil && !*c.Sensor.Libraries,

@@ -549,6 +549,12 @@ func TestConfigReloadMetricsHealth(t *testing.T) {
 		_, m := httpGet(t, "http://"+addr+"/metrics")
 		return strings.Contains(m, `argus_events_read_total{kind="exec"}`) && !strings.Contains(m, `argus_events_read_total{kind="exec"} 0`)
 	}, "exec counted in /metrics")
+	// The pipeline hands every event it takes back to the sensor's size
+	// bound: once idle, nothing is counted as queued.
+	waitFor(t, func() bool {
+		_, m := httpGet(t, "http://"+addr+"/metrics")
+		return strings.Contains(m, "\nargus_sensor_queue_bytes 0\n")
+	}, "argus_sensor_queue_bytes back to 0")
 	_, m := httpGet(t, "http://"+addr+"/metrics")
 	for _, want := range []string{`argus_hook_attached{attach="tp_btf/sched_process_exec",hook="exec"} 1`, "argus_events_lost_total",
 		"argus_hash_cache_hits_total", "argus_trust_verdicts_total", "argus_output_sent_total",
