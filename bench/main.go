@@ -63,6 +63,8 @@ type config struct {
 	sensorConfig string
 	// soak, when set, replaces the measurements with one long run.
 	soak time.Duration
+	// container runs the exec-container workload.
+	container *benchContainer
 }
 
 func (c config) sensorArgs() []string {
@@ -83,7 +85,7 @@ func run() error {
 	flag.StringVar(&cfg.sensorBin, "sensor", "", "argus-sensor binary (default: build ./cmd/argus-sensor)")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the JSON results")
 	flag.StringVar(&cfg.sensorConfig, "sensor-config", "", "configuration file for the sensor (default: its defaults)")
-	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, connect, mixed, hash, udp-many, udp-one")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, exec-container (the exec storm inside a podman container), connect, mixed, hash, udp-many, udp-one")
 	flag.StringVar(&conditions, "conditions", "none,argus,auditd", "comma-separated conditions: none, argus, auditd, argus-nolibs (the sensor without its library hooks)")
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
@@ -140,6 +142,17 @@ func run() error {
 		Loops: cfg.loops, Conditions: cfg.conditions, SHA256SingleCoreMBps: cfg.sha256MBps,
 		Skipped: skipped,
 	}
+	if slices.Contains(cfg.workloads, "exec-container") {
+		c, why := startContainer()
+		if c == nil {
+			log.Warn("leaving the exec-container workload out", "reason", why)
+			res.SkippedWorkloads = map[string]string{"exec-container": why}
+			cfg.workloads = slices.DeleteFunc(cfg.workloads, func(w string) bool { return w == "exec-container" })
+		} else {
+			defer c.stop()
+			cfg.container = c
+		}
+	}
 	for _, w := range cfg.workloads {
 		log.Info("workload", "name", w, "rounds", cfg.rounds, "duration", cfg.duration)
 		wr, err := measure(cfg, tmp, k, w, log)
@@ -170,6 +183,9 @@ type results struct {
 	Conditions      []string          `json:"conditions"`
 	// Skipped names each requested condition that did not run, and why.
 	Skipped map[string]string `json:"skipped_conditions,omitempty"`
+	// SkippedWorkloads names each requested workload that did not run,
+	// and why.
+	SkippedWorkloads map[string]string `json:"skipped_workloads,omitempty"`
 	// SHA256SingleCoreMBps is Go's crypto/sha256 over an in-memory buffer
 	// on one core, measured in this run: the hash workload's yardstick.
 	SHA256SingleCoreMBps float64          `json:"sha256_single_core_mb_per_s"`
@@ -241,8 +257,15 @@ func sha256Speed() float64 {
 }
 
 func workloadCmd(name string, cfg config, args ...string) *exec.Cmd {
+	args = append([]string{cfg.duration.String(), strconv.Itoa(cfg.loops)}, args...)
+	if name == "exec-container" {
+		// The exec storm, run by the same binary inside a container.
+		cmd := cfg.container.command("exec", args...)
+		cmd.Stderr = os.Stderr
+		return cmd
+	}
 	self, _ := os.Executable()
-	cmd := exec.Command(self, append([]string{cfg.duration.String(), strconv.Itoa(cfg.loops)}, args...)...)
+	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), workloadEnv+"="+name)
 	cmd.Stderr = os.Stderr
 	return cmd
@@ -484,7 +507,7 @@ func argusMatcher(name string, k *kit, r workloadResult) func(*outRecord) bool {
 		return rec.Kind == "network_connection" && rec.Network != nil && slices.Contains(r.Ports, rec.Network.DstPort)
 	}
 	switch name {
-	case "exec":
+	case "exec", "exec-container":
 		return func(rec *outRecord) bool {
 			return launchOf(rec, func(p string) bool { return p == "/usr/bin/true" })
 		}
@@ -542,7 +565,7 @@ func auditdRound(cfg config, tmp string, k *kit, name string, cr *conditionRepor
 func auditMatcher(name string, k *kit) func(line string) bool {
 	self, _ := os.Executable()
 	switch name {
-	case "exec":
+	case "exec", "exec-container":
 		return func(l string) bool { return strings.Contains(l, ` exe="/usr/bin/true"`) }
 	case "connect":
 		return func(l string) bool { return strings.Contains(l, ` exe="`+self+`"`) && isConnect(l) }
@@ -666,6 +689,9 @@ func printTable(w io.Writer, r results) {
 		r.Machine["kernel"], r.Machine["cpus"], r.Rounds, r.DurationSeconds, r.Loops, r.SHA256SingleCoreMBps)
 	for _, c := range slices.Sorted(maps.Keys(r.Skipped)) {
 		fmt.Fprintf(w, "CONDITION SKIPPED: %s: %s\n\n", c, r.Skipped[c])
+	}
+	for _, c := range slices.Sorted(maps.Keys(r.SkippedWorkloads)) {
+		fmt.Fprintf(w, "WORKLOAD SKIPPED: %s: %s\n\n", c, r.SkippedWorkloads[c])
 	}
 	fmt.Fprintln(w, "| workload | condition | ops/s | ratio | events expected | reported | lost | CPU µs/event | RSS MiB under load | peak RSS MiB | hash MB/s per worker (× sha256) |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -34,7 +34,7 @@ type workloadResult struct {
 }
 
 // workload names, in report order.
-var allWorkloads = []string{"exec", "connect", "mixed", "hash", "udp-many", "udp-one"}
+var allWorkloads = []string{"exec", "exec-container", "connect", "mixed", "hash", "udp-many", "udp-one"}
 
 // kit is what the workloads run: prepared once by the harness.
 type kit struct {
