@@ -43,6 +43,8 @@ packages=(
 	# static builds and liburing for the escape variants
 	gcc libc6-dev ima-evm-utils openssl nodejs npm python3 curl iproute2
 	gcc-multilib liburing-dev
+	# the btrfs variant, and the container variant (its image: below)
+	btrfs-progs podman runc
 )
 
 # Vagrant's well-known insecure public key: vagrant replaces it with a
@@ -182,6 +184,16 @@ chmod 600 "$root/home/vagrant/.ssh/authorized_keys"
 echo 'UseDNS no' >"$root/etc/ssh/sshd_config.d/vagrant.conf"
 rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf"
 rm -rf "$root"/var/lib/apt/lists/* "$root"/tmp/* "$root"/var/tmp/*
+
+# The container atomic's image, the tests' own (internal/testutil:
+# debootstrap minbase), as a tarball the Vagrantfile's tools provisioner
+# imports into podman: the VM has no route to a mirror.
+step "container image root (debootstrap minbase)"
+ctr=$work/container-root
+debootstrap --variant=minbase bookworm "$ctr" "$mirror" >>"$log" 2>&1 || fail "debootstrap (container image)"
+install -d "$root/var/cache/argus-sensor-test"
+tar -C "$ctr" -cf "$root/var/cache/argus-sensor-test/debian-minbase.tar" . || fail "container image tarball"
+rm -rf "$ctr"
 
 # GRUB reads this; the kernel and initramfs are the symlinks Debian keeps
 # at / so an upgrade inside the VM boots the new kernel.
