@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
@@ -151,5 +152,86 @@ func TestDNSResponses(t *testing.T) {
 				t.Errorf("truncated %v, %d bytes copied of %d", d.Truncated, len(d.Message), d.MsgLen)
 			}
 		})
+	}
+}
+
+// TestDNSSplitTCPAnswerCounted: an implant author's resolver can write a
+// TCP answer in two segments (the length prefix, then the message), which
+// the hook does not reassemble. That answer gives no DNS record, so the
+// connection that follows has no dst_hostname; but it is not silent:
+// both segments are counted in DNSSkipped (argus_dns_skipped_total).
+func TestDNSSplitTCPAnswerCounted(t *testing.T) {
+	s, h := startSensor(t)
+	if on, err := s.DNSCapture(); !on {
+		t.Fatalf("DNS response hook not attached: %v", err)
+	}
+	const addr = "127.83.0.54:53"
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("DNS server: %v", err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.(*net.TCPConn).SetNoDelay(true)
+				var pfx [2]byte
+				if _, err := io.ReadFull(c, pfx[:]); err != nil {
+					return
+				}
+				q := make([]byte, binary.BigEndian.Uint16(pfx[:]))
+				if _, err := io.ReadFull(c, q); err != nil {
+					return
+				}
+				resp, err := answer(q)
+				if err != nil {
+					return
+				}
+				c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(resp))))
+				time.Sleep(50 * time.Millisecond) // a segment of its own
+				c.Write(resp)
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	before, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := h.subscribe(func(ev Event) bool {
+		d, ok := ev.(*DNS)
+		return ok && strings.Contains(string(d.Message), "split")
+	})
+	defer w.stop()
+	bin, _ := testBinary(t)
+	cmd := helperCmd(bin, "dns-query", "tcp", addr, "split.argus.test")
+	cmd.Stderr = nil
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("query: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		after, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.DNSSkipped-before.DNSSkipped >= 2 {
+			t.Logf("skipped %d segments", after.DNSSkipped-before.DNSSkipped)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("DNSSkipped went from %d to %d, want both segments of the split answer counted", before.DNSSkipped, after.DNSSkipped)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case ev := <-w.ch:
+		t.Errorf("a split answer was copied: %+v", ev)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
