@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime/debug"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/container"
@@ -235,13 +238,55 @@ func (p *pipeline) build(ctx context.Context) error {
 				p.log.Debug("library stays reported", "err", err)
 			}
 		},
+		Interpreter: func(f sensor.File) {
+			if err := p.sensor.AddInterpreter(f); err != nil {
+				p.log.Debug("interpreter keeps the poll interval", "err", err)
+			}
+		},
 	}); err != nil {
 		return err
 	}
 	if p.sensor, err = sensor.New(cfg.Sensor); err != nil {
 		return err
 	}
+	p.addInterpreters()
 	return nil
+}
+
+// interpreterDirs are where the host's script interpreters are looked
+// for at start.
+var interpreterDirs = []string{"/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"}
+
+// addInterpreters tells the sensor the host's script interpreters before
+// anything runs, so even the first python exec is read at once; others
+// (a container's, one installed later) are added as they run (enrich).
+func (p *pipeline) addInterpreters() {
+	seen := map[[2]uint64]bool{}
+	for _, dir := range interpreterDirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, ent := range ents {
+			path := filepath.Join(dir, ent.Name())
+			if !classify.IsInterpreter(path) {
+				continue
+			}
+			var st unix.Stat_t
+			if unix.Stat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+				continue
+			}
+			k := [2]uint64{st.Dev, st.Ino}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if err := p.sensor.AddInterpreter(sensor.File{Dev: st.Dev, Ino: st.Ino}); err != nil {
+				p.log.Warn("interpreter keeps the poll interval", "path", path, "err", err)
+			}
+		}
+	}
+	p.log.Debug("script interpreters", "files", len(seen))
 }
 
 func (p *pipeline) close() {

@@ -59,6 +59,30 @@ struct {
 } exec_scratch SEC(".maps");
 
 /*
+ * Script interpreters (python, perl, node, sh ...), by file identity, as
+ * userspace found them (Sensor.AddInterpreter). An interpreter exec with an
+ * argument may be a script its payload is about to unlink: its record
+ * wakes the reader at once (BPF_RB_FORCE_WAKEUP) and bumps urgent_execs,
+ * which ends the reader's gathering, so userspace opens the script within
+ * a millisecond or so instead of a poll interval later.
+ */
+struct interp_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct interp_key);
+	__type(value, __u8);
+} interpreters SEC(".maps");
+
+/* Interpreter execs reported, read by the reader through the mmapped .bss. */
+volatile __u64 urgent_execs;
+
+/*
  * The environment names whose values are kept ("LD_PRELOAD=" and kin), set
  * by the loader: each as up to 32 bytes with a mask of the bytes that count,
  * compared a word at a time.
@@ -290,6 +314,18 @@ int handle_exec(unsigned long long *ctx)
 	size = sizeof(*ev) + off;
 	if (size > sizeof(*s))
 		size = sizeof(*s);
+	if (ev->argc > 1) {
+		struct interp_key k = { .ino = ev->exe.ino, .dev = ev->exe.dev };
+
+		if (bpf_map_lookup_elem(&interpreters, &k)) {
+			__sync_fetch_and_add(&urgent_execs, 1);
+			if (bpf_ringbuf_output(&events, ev, size, BPF_RB_FORCE_WAKEUP))
+				stat_inc(STAT_EXEC_LOST);
+			else
+				stat_inc(STAT_EXEC_EMITTED);
+			return 0;
+		}
+	}
 	emit(ev, size, STAT_EXEC_EMITTED, STAT_EXEC_LOST);
 	return 0;
 }

@@ -78,6 +78,11 @@ type Options struct {
 	// database or trusted signature vouched for, with the identity the
 	// kernel reported: the sensor then stops reporting its mappings.
 	TrustLibrary func(sensor.File)
+	// Interpreter, when set, is told each script interpreter's file the
+	// first time one runs (a file the kernel has not been told about):
+	// the sensor then reads that interpreter's execs at once, before a
+	// script can unlink itself.
+	Interpreter func(sensor.File)
 	// PreloadFile is the loader's system-wide preload list. Default
 	// DefaultPreloadFile.
 	PreloadFile string
@@ -114,6 +119,9 @@ type Stats struct {
 // goroutine.
 type Enricher struct {
 	opts  Options
+	// interps are the interpreter files handed to Options.Interpreter,
+	// bounded (maxInterpreters) as the kernel's map is.
+	interps map[[2]uint64]bool
 	host  event.Host
 	root  string
 	log   *slog.Logger

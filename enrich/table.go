@@ -140,6 +140,7 @@ func (e *Enricher) track(p *Proc, cgroupID uint64) {
 			Suspect: suspect,
 		})
 	}
+	e.noteInterpreter(p)
 	sp := classify.ScriptPath(p.ExePath, p.Args, p.Cwd)
 	if sp == "" {
 		return
@@ -177,6 +178,27 @@ func (e *Enricher) track(p *Proc, cgroupID uint64) {
 		f.Close()
 	}
 	p.script = s
+}
+
+// maxInterpreters bounds the interpreter files told to the kernel (its
+// map holds 1,024).
+const maxInterpreters = 1024
+
+// noteInterpreter hands p's executable to Options.Interpreter the first
+// time an interpreter file runs, so its later execs are read at once.
+func (e *Enricher) noteInterpreter(p *Proc) {
+	if e.opts.Interpreter == nil || !p.HaveExe || p.Exe.Memfd || !classify.IsInterpreter(p.ExePath) {
+		return
+	}
+	k := [2]uint64{p.Exe.Dev, p.Exe.Ino}
+	if e.interps[k] || len(e.interps) >= maxInterpreters {
+		return
+	}
+	if e.interps == nil {
+		e.interps = map[[2]uint64]bool{}
+	}
+	e.interps[k] = true
+	e.opts.Interpreter(p.Exe)
 }
 
 // openScript opens the script sp that p's interpreter runs, as the

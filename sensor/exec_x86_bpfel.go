@@ -121,6 +121,13 @@ type execFileInfo struct {
 	FsMagic uint32
 }
 
+type execInterpKey struct {
+	_   structs.HostLayout
+	Ino uint64
+	Dev uint32
+	Pad uint32
+}
+
 type execLoaderName struct {
 	_    structs.HostLayout
 	Word [4]uint64
@@ -171,6 +178,7 @@ type execTaskInfo struct {
 const (
 	execMapEvents            = "events"
 	execMapExecScratch       = "exec_scratch"
+	execMapInterpreters      = "interpreters"
 	execMapStats             = "stats"
 	execProgHandleExec       = "handle_exec"
 	execVarLoaderNameCount   = "loader_name_count"
@@ -182,6 +190,7 @@ const (
 	execVarUnusedExecFlag    = "unused_exec_flag"
 	execVarUnusedFileFlag    = "unused_file_flag"
 	execVarUnusedStatIndex   = "unused_stat_index"
+	execVarUrgentExecs       = "urgent_execs"
 	execVarWakeupBytes       = "wakeup_bytes"
 )
 
@@ -234,9 +243,10 @@ type execProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execMapSpecs struct {
-	Events      *ebpf.MapSpec `ebpf:"events"`
-	ExecScratch *ebpf.MapSpec `ebpf:"exec_scratch"`
-	Stats       *ebpf.MapSpec `ebpf:"stats"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	ExecScratch  *ebpf.MapSpec `ebpf:"exec_scratch"`
+	Interpreters *ebpf.MapSpec `ebpf:"interpreters"`
+	Stats        *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // execVariableSpecs contains global variables before they are loaded into the kernel.
@@ -252,6 +262,7 @@ type execVariableSpecs struct {
 	UnusedExecFlag    *ebpf.VariableSpec `ebpf:"unused_exec_flag"`
 	UnusedFileFlag    *ebpf.VariableSpec `ebpf:"unused_file_flag"`
 	UnusedStatIndex   *ebpf.VariableSpec `ebpf:"unused_stat_index"`
+	UrgentExecs       *ebpf.VariableSpec `ebpf:"urgent_execs"`
 	WakeupBytes       *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
@@ -275,15 +286,17 @@ func (o *execObjects) Close() error {
 //
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execMaps struct {
-	Events      *ebpf.Map `ebpf:"events"`
-	ExecScratch *ebpf.Map `ebpf:"exec_scratch"`
-	Stats       *ebpf.Map `ebpf:"stats"`
+	Events       *ebpf.Map `ebpf:"events"`
+	ExecScratch  *ebpf.Map `ebpf:"exec_scratch"`
+	Interpreters *ebpf.Map `ebpf:"interpreters"`
+	Stats        *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *execMaps) Close() error {
 	return _ExecClose(
 		m.Events,
 		m.ExecScratch,
+		m.Interpreters,
 		m.Stats,
 	)
 }
@@ -301,6 +314,7 @@ type execVariables struct {
 	UnusedExecFlag    *ebpf.Variable `ebpf:"unused_exec_flag"`
 	UnusedFileFlag    *ebpf.Variable `ebpf:"unused_file_flag"`
 	UnusedStatIndex   *ebpf.Variable `ebpf:"unused_stat_index"`
+	UrgentExecs       *ebpf.Variable `ebpf:"urgent_execs"`
 	WakeupBytes       *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 

@@ -290,6 +290,7 @@ type Sensor struct {
 
 	read         [KindLibrary + 1]atomic.Uint64
 	dropped      atomic.Uint64
+	urgentSeen   uint64        // urgent_execs at the last urgent drain (reader only)
 	droppedBytes atomic.Uint64 // of dropped: for QueueBytes
 	queuedBytes  atomic.Int64
 	decodeErrors atomic.Uint64
@@ -481,6 +482,40 @@ func (s *Sensor) loadLibraries(cache *btf.Cache, prepare func(string, *ebpf.Coll
 	}
 	s.libMprotect = mp.P
 	return nil
+}
+
+// AddInterpreter marks the file f as a script interpreter: its execs
+// with an argument wake the reader at once and end its gathering (see
+// bpf/exec.bpf.c), so the script is opened before its payload can unlink
+// it. Userspace adds the interpreters it finds at start and those it
+// recognises as they run (a container's python is its own file). A full
+// map (1,024 files) refuses more: their execs keep the poll interval.
+func (s *Sensor) AddInterpreter(f File) error {
+	key := struct {
+		Ino uint64
+		Dev uint32
+		_   uint32
+	}{Ino: f.Ino, Dev: uint32(unix.Major(f.Dev)<<20 | unix.Minor(f.Dev))}
+	if err := s.exec.Interpreters.Update(&key, uint8(1), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("add interpreter %d:%d: %w", f.Dev, f.Ino, err)
+	}
+	return nil
+}
+
+// urgent reports whether an interpreter exec was reported since the last
+// call that said so (the .bss counter, read through its mmapped page: no
+// system call).
+func (s *Sensor) urgent() bool {
+	v := s.exec.UrgentExecs
+	if v == nil {
+		return false
+	}
+	var n uint64
+	if v.Get(&n) != nil || n == s.urgentSeen {
+		return false
+	}
+	s.urgentSeen = n
+	return true
 }
 
 // TrustLibrary tells the kernel that f, at its current ctime, is trusted:
@@ -837,7 +872,7 @@ func (s *Sensor) Run(ctx context.Context) error {
 	// shutdown or a queue that came just before the wait is not slept
 	// through.
 	burst := func() bool {
-		return s.draining.Load() || s.reader.AvailableBytes() >= s.opts.WakeupBytes
+		return s.draining.Load() || s.reader.AvailableBytes() >= s.opts.WakeupBytes || s.urgent()
 	}
 	queued := func() bool {
 		return s.draining.Load() || s.reader.AvailableBytes() > 0
