@@ -118,18 +118,18 @@ type Stats struct {
 // complete, in order (see the package comment). It is used from one
 // goroutine.
 type Enricher struct {
-	opts  Options
+	opts Options
 	// interps are the interpreter files handed to Options.Interpreter,
 	// bounded (maxInterpreters) as the kernel's map is.
 	interps map[[2]uint64]bool
-	host  event.Host
-	root  string
-	log   *slog.Logger
-	procs *simplelru.LRU[uint32, *Proc]
-	clock Clock
-	stats Stats
-	idBuf []byte
-	held  map[uint32]interrupted // by thread id
+	host    event.Host
+	root    string
+	log     *slog.Logger
+	procs   *simplelru.LRU[uint32, *Proc]
+	clock   Clock
+	stats   Stats
+	idBuf   []byte
+	held    map[uint32]interrupted // by thread id
 	// pathsGen counts SetPaths calls, so classes cached on table entries
 	// are recomputed after a reload.
 	pathsGen uint64
