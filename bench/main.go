@@ -85,7 +85,7 @@ func run() error {
 	flag.StringVar(&cfg.sensorBin, "sensor", "", "argus-sensor binary (default: build ./cmd/argus-sensor)")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the JSON results")
 	flag.StringVar(&cfg.sensorConfig, "sensor-config", "", "configuration file for the sensor (default: its defaults)")
-	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, exec-container (the exec storm inside a podman container), connect, mixed, hash, udp-many, udp-one")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, exec-container (the exec storm inside a podman container), exec-script (sh /dev/null: the interpreter wakeup path), connect, mixed, hash, udp-many, udp-one")
 	flag.StringVar(&conditions, "conditions", "none,argus,auditd", "comma-separated conditions: none, argus, auditd, argus-nolibs (the sensor without its library hooks)")
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
@@ -511,6 +511,11 @@ func argusMatcher(name string, k *kit, r workloadResult) func(*outRecord) bool {
 		return func(rec *outRecord) bool {
 			return launchOf(rec, func(p string) bool { return p == "/usr/bin/true" })
 		}
+	case "exec-script":
+		sh, _ := filepath.EvalSymlinks("/bin/sh")
+		return func(rec *outRecord) bool {
+			return launchOf(rec, func(p string) bool { return p == sh })
+		}
 	case "connect":
 		return connTo
 	case "mixed":
@@ -567,6 +572,9 @@ func auditMatcher(name string, k *kit) func(line string) bool {
 	switch name {
 	case "exec", "exec-container":
 		return func(l string) bool { return strings.Contains(l, ` exe="/usr/bin/true"`) }
+	case "exec-script":
+		sh, _ := filepath.EvalSymlinks("/bin/sh")
+		return func(l string) bool { return strings.Contains(l, ` exe="`+sh+`"`) }
 	case "connect":
 		return func(l string) bool { return strings.Contains(l, ` exe="`+self+`"`) && isConnect(l) }
 	case "mixed":

@@ -34,7 +34,7 @@ type workloadResult struct {
 }
 
 // workload names, in report order.
-var allWorkloads = []string{"exec", "exec-container", "connect", "mixed", "hash", "udp-many", "udp-one"}
+var allWorkloads = []string{"exec", "exec-container", "exec-script", "connect", "mixed", "hash", "udp-many", "udp-one"}
 
 // kit is what the workloads run: prepared once by the harness.
 type kit struct {
@@ -87,6 +87,11 @@ func runWorkload(name string, d time.Duration, loops int, args []string) error {
 	switch name {
 	case "exec":
 		res, err = forkExecLoop(d, loops, func(int) (string, []string) { return "/bin/true", []string{"true"} })
+	case "exec-script":
+		// An interpreter with a script argument: each exec takes the
+		// kernel's urgent path (a forced wakeup that ends the reader's
+		// gathering), the cost of anchoring scripts at once.
+		res, err = forkExecLoop(d, loops, func(int) (string, []string) { return "/bin/sh", []string{"sh", "/dev/null"} })
 	case "connect":
 		res, err = connectStorm(d, loops)
 	case "mixed":
