@@ -238,6 +238,32 @@ static __always_inline bool userns_bind(struct vfsmount *vfs)
 	return BPF_CORE_READ(ns, user_ns, level) > 0;
 }
 
+/*
+ * script_arg reports whether argv[1] may name a script: anything but "-c",
+ * the inline-code option of sh, bash, zsh and python, which runs no script
+ * file. So `sh -c CMD`, the interpreter exec that comes in storms (every
+ * command make or a CI runner spawns), keeps the batched wakeups, while
+ * `python3 payload.py`, `python3 -u payload.py` and `sh -e payload.sh`
+ * take the urgent path. (perl, ruby and node's inline option is -e, which
+ * is errexit for a shell: those stay urgent.) An argv[0] longer than
+ * ARGV0_SCAN counts as a script (the safe answer).
+ */
+#define ARGV0_SCAN 64
+static __always_inline bool script_arg(struct exec_scratch *s, __u32 off, __u32 len)
+{
+	for (__u32 i = 0; i < ARGV0_SCAN; i++) {
+		if (i + 1 >= len)
+			return false; /* no argv[1] */
+		if (s->data[(off + i) & DATA_MASK] != 0)
+			continue;
+		if (i + 3 >= len || s->data[(off + i + 1) & DATA_MASK] != '-' ||
+		    s->data[(off + i + 3) & DATA_MASK] != 0)
+			return true;
+		return s->data[(off + i + 2) & DATA_MASK] != 'c';
+	}
+	return true;
+}
+
 SEC("tp_btf/sched_process_exec")
 int handle_exec(unsigned long long *ctx)
 {
@@ -314,7 +340,7 @@ int handle_exec(unsigned long long *ctx)
 	size = sizeof(*ev) + off;
 	if (size > sizeof(*s))
 		size = sizeof(*s);
-	if (ev->argc > 1) {
+	if (ev->argc > 1 && script_arg(s, ev->path_len + ev->cwd_len, ev->args_len)) {
 		struct interp_key k = { .ino = ev->exe.ino, .dev = ev->exe.dev };
 
 		if (bpf_map_lookup_elem(&interpreters, &k)) {
