@@ -290,7 +290,7 @@ type Sensor struct {
 
 	read         [KindLibrary + 1]atomic.Uint64
 	dropped      atomic.Uint64
-	urgentSeen   uint64        // urgent_execs at the last urgent drain (reader only)
+	urgentSeen   uint64        // urgent_execs when the last drain began (reader only)
 	droppedBytes atomic.Uint64 // of dropped: for QueueBytes
 	queuedBytes  atomic.Int64
 	decodeErrors atomic.Uint64
@@ -485,8 +485,8 @@ func (s *Sensor) loadLibraries(cache *btf.Cache, prepare func(string, *ebpf.Coll
 }
 
 // AddInterpreter marks the file f as a script interpreter: its execs
-// with an argument wake the reader at once and end its gathering (see
-// bpf/exec.bpf.c), so the script is opened before its payload can unlink
+// whose first argument may name a script (anything but -c) wake the
+// reader at once and end its gathering (see bpf/exec.bpf.c), so the script is opened before its payload can unlink
 // it. Userspace adds the interpreters it finds at start and those it
 // recognises as they run (a container's python is its own file). A full
 // map (1,024 files) refuses more: their execs keep the poll interval.
@@ -502,21 +502,20 @@ func (s *Sensor) AddInterpreter(f File) error {
 	return nil
 }
 
-// urgent reports whether an interpreter exec was reported since the last
-// call that said so (the .bss counter, read through its mmapped page: no
-// system call).
-func (s *Sensor) urgent() bool {
-	v := s.exec.UrgentExecs
-	if v == nil {
-		return false
-	}
+// urgentCount reads urgent_execs, the kernel's count of interpreter
+// execs, through the .bss page mapped into the sensor (no system call).
+func (s *Sensor) urgentCount() uint64 {
 	var n uint64
-	if v.Get(&n) != nil || n == s.urgentSeen {
-		return false
+	if v := s.exec.UrgentExecs; v != nil {
+		v.Get(&n)
 	}
-	s.urgentSeen = n
-	return true
+	return n
 }
+
+// urgent reports whether an interpreter exec was reported since the last
+// drain began. It does not consume the news: only a drain does (Run), so
+// a check inside the waiter and the gathering loop's own check agree.
+func (s *Sensor) urgent() bool { return s.urgentCount() != s.urgentSeen }
 
 // TrustLibrary tells the kernel that f, at its current ctime, is trusted:
 // its executable mappings are no longer reported. Userspace calls it once
@@ -897,6 +896,9 @@ func (s *Sensor) Run(ctx context.Context) error {
 		// Read draining before the drain: once set, the hooks are
 		// detached, so this drain reaches the end of what they wrote.
 		stopping := s.draining.Load()
+		// Interpreter execs counted so far are read by this drain; one
+		// counted during it ends the next gathering at once.
+		s.urgentSeen = s.urgentCount()
 		// A deadline already past: read what is queued, do not wait.
 		if _, closed, err := s.drain(&rec, time.Unix(1, 0)); closed || err != nil {
 			return err
