@@ -108,24 +108,8 @@ type output struct {
 
 func (o output) records(t *testing.T) []event.Record {
 	t.Helper()
-	b, err := os.ReadFile(o.path)
-	if err != nil {
-		return nil
-	}
-	// The agent may be writing a line as it is read: only whole lines count.
-	b = b[:bytes.LastIndexByte(b, '\n')+1]
-	var out []event.Record
-	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var r event.Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatalf("output line: %v", err)
-		}
-		out = append(out, r)
-	}
-	return out
+	recs, _ := o.recordsFrom(t, 0)
+	return recs
 }
 
 func (o output) await(t *testing.T, what string, match func(*event.Record) bool) *event.Record {

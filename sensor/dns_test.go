@@ -74,29 +74,44 @@ func serveDNS(t *testing.T) {
 			}
 		}
 	}()
-	go func() {
-		for {
-			c, err := l.Accept()
+	go serveTCPDNS(l, false)
+}
+
+// serveTCPDNS answers each DNS query on l's connections, its length prefix
+// and message in one segment, or with split in two (the prefix alone,
+// then the message 50 ms later), until l is closed.
+func serveTCPDNS(l net.Listener, split bool) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			var pfx [2]byte
+			if _, err := io.ReadFull(c, pfx[:]); err != nil {
+				return
+			}
+			q := make([]byte, binary.BigEndian.Uint16(pfx[:]))
+			if _, err := io.ReadFull(c, q); err != nil {
+				return
+			}
+			resp, err := answer(q)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				var pfx [2]byte
-				if _, err := io.ReadFull(c, pfx[:]); err != nil {
-					return
-				}
-				q := make([]byte, binary.BigEndian.Uint16(pfx[:]))
-				if _, err := io.ReadFull(c, q); err != nil {
-					return
-				}
-				if resp, err := answer(q); err == nil {
-					c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(resp))), resp...))
-				}
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+			prefix := binary.BigEndian.AppendUint16(nil, uint16(len(resp)))
+			if split {
+				c.(*net.TCPConn).SetNoDelay(true) // Go's default, said: no Nagle merging
+				c.Write(prefix)
+				time.Sleep(50 * time.Millisecond) // a segment of its own
+				c.Write(resp)
+			} else {
+				c.Write(append(prefix, resp...))
+			}
+			io.Copy(io.Discard, c)
+		}()
+	}
 }
 
 // TestDNSResponses: answers delivered to a process are copied with the
@@ -171,34 +186,7 @@ func TestDNSSplitTCPAnswerCounted(t *testing.T) {
 		t.Fatalf("DNS server: %v", err)
 	}
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.(*net.TCPConn).SetNoDelay(true)
-				var pfx [2]byte
-				if _, err := io.ReadFull(c, pfx[:]); err != nil {
-					return
-				}
-				q := make([]byte, binary.BigEndian.Uint16(pfx[:]))
-				if _, err := io.ReadFull(c, q); err != nil {
-					return
-				}
-				resp, err := answer(q)
-				if err != nil {
-					return
-				}
-				c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(resp))))
-				time.Sleep(50 * time.Millisecond) // a segment of its own
-				c.Write(resp)
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	go serveTCPDNS(l, true)
 	before, err := s.Stats()
 	if err != nil {
 		t.Fatal(err)
