@@ -123,6 +123,7 @@ func (o output) await(t *testing.T, what string, match func(*event.Record) bool)
 // the agent's CPU re-reading them (quadratic under -race).
 func (o output) awaitWithin(t *testing.T, what string, d time.Duration, match func(*event.Record) bool) *event.Record {
 	t.Helper()
+	d = testutil.Patience(t, d)
 	deadline := time.Now().Add(d)
 	var off int64
 	for {

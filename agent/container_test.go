@@ -88,8 +88,26 @@ func TestContainer(t *testing.T) {
 	load := out.await(t, "the injected library's load in the container", func(r *event.Record) bool {
 		return r.Kind == event.KindLibraryLoad && inContainer(r) && r.Library.Path == "/usr/local/lib/inject.so" && r.Library.Trust != nil
 	})
-	if l := load.Library; l.SHA256 != injectSHA || l.Trust.Verdict != "unowned" || !slices.Contains(l.PathClasses, "container_upper") {
-		t.Errorf("injected library: sha256 %q classes %v trust %+v, want %s unowned container_upper", l.SHA256, l.PathClasses, l.Trust, injectSHA)
+	if l := load.Library; l.SHA256 != injectSHA || l.Trust.Verdict != "unowned" || !slices.Contains(l.PathClasses, "container_upper") ||
+		l.Preload != "LD_PRELOAD" {
+		t.Errorf("injected library: sha256 %q classes %v trust %+v preload %q, want %s unowned container_upper LD_PRELOAD",
+			l.SHA256, l.PathClasses, l.Trust, l.Preload, injectSHA)
+	}
+	// Preloaded for every program of the container by the container's own
+	// /etc/ld.so.preload (the host has none naming it).
+	inject2 := filepath.Join(dir, "inject2.so")
+	inject2SHA := buildLibrary(t, gcc, inject2, "container-preload-"+id)
+	testutil.Podman(t, "cp", inject2, name+":/usr/local/lib/inject2.so")
+	testutil.Podman(t, "exec", name, "sh", "-c", "echo /usr/local/lib/inject2.so > /etc/ld.so.preload")
+	testutil.Podman(t, "exec", name, "dpkg-query", "--version")
+	load2 := out.await(t, "the library the container's ld.so.preload names", func(r *event.Record) bool {
+		return r.Kind == event.KindLibraryLoad && inContainer(r) && r.Library.Path == "/usr/local/lib/inject2.so" && r.Library.Trust != nil
+	})
+	// The list is read when the record is, so it goes only now.
+	testutil.Podman(t, "exec", name, "rm", "/etc/ld.so.preload")
+	if l := load2.Library; l.SHA256 != inject2SHA || l.Preload != "ld.so.preload" || !slices.Contains(l.PathClasses, "container_upper") {
+		t.Errorf("library preloaded by the container's ld.so.preload: sha256 %q preload %q classes %v, want %s ld.so.preload container_upper",
+			l.SHA256, l.Preload, l.PathClasses, inject2SHA)
 	}
 
 	tool, toolSHA := implant(t, dir, "implant", "in a container")

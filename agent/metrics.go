@@ -161,6 +161,9 @@ var (
 	dCtrCgroups  = desc("container_cgroups", "Cgroups whose container (or absence of one) is cached.")
 	dCtrResolved = desc("containers_resolved_total", "Containers named from their cgroup and runtime state (once per cgroup).")
 	dCtrSwept    = desc("container_cgroups_swept_total", "Cached cgroups dropped because they no longer exist.")
+	dCtrCreated  = desc("container_cgroups_created_total", "Container cgroups remembered from the kernel's record of their creation.")
+	dCtrFromCrt  = desc("containers_named_from_creation_total", "Lookups answered from a cgroup's creation record because the process's cgroup file could not be read (the process, or its container, was gone).")
+	dCtrUnres    = desc("container_cgroups_unresolved_total", "Cgroups of processes gone before their records were read that neither a creation record nor the cgroup tree could name.")
 	dCtrImages   = desc("container_image_indexes", "Container images whose package index is held.")
 	dCtrBuilds   = desc("container_image_index_builds_total", "Container image package indexes built.")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
@@ -189,7 +192,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDropBytes, dSensorQB, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
+		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrCreated, dCtrFromCrt, dCtrUnres, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
 		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
 		ch <- d
 	}
@@ -264,6 +267,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dCtrCgroups, float64(c.Cached))
 		counter(dCtrResolved, float64(c.Containers))
 		counter(dCtrSwept, float64(c.Swept))
+		counter(dCtrCreated, float64(c.Created))
+		counter(dCtrFromCrt, float64(c.FromCreation))
+		counter(dCtrUnres, float64(c.Unresolved))
 	}
 	gauge(dCtrImages, float64(s.trust.ImageIndexes))
 	counter(dCtrBuilds, float64(s.trust.ImageIndexBuilds))

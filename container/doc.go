@@ -30,9 +30,16 @@
 // cgroup file's v1 lines are parsed per process, nothing is cached by id,
 // and the enricher keeps the result with the process.
 //
-// A process already gone when its record is read leaves no cgroup file:
-// the Resolver then walks the v2 hierarchy for the directory whose inode
-// number is the id (bounded at 16,384 directories).
+// A process already gone when its record is read leaves no cgroup file.
+// The kernel reports every new v2 cgroup (a cgroup record, from the
+// cgroup_mkdir tracepoint) before any process runs in it, so its record
+// is read first: Created keeps the paths that name a container, and the
+// Resolver names the process's container from there, even when the
+// container is gone too (podman run --rm that lasts milliseconds while the
+// sensor is behind: an implant author's way to run unnamed). Without that
+// record (a cgroup made before the sensor started, or a kernel that could
+// not attach the hook) it walks the v2 hierarchy for the directory whose
+// inode number is the id (bounded at 16,384 directories).
 //
 // # From the runtime's state
 //
@@ -58,7 +65,8 @@
 //
 // The cache holds DefaultMaxEntries cgroups (containers and host cgroups
 // alike, so a host process also costs one lookup), least recently used
-// first out. Sweep, which the enricher calls every few seconds, drops the
+// first out, and remembers as many container cgroups from their creation.
+// Sweep, which the enricher calls every few seconds, drops the
 // cgroups that no longer exist, so a host that starts and stops
 // containers all day holds only the live ones.
 package container

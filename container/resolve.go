@@ -89,6 +89,11 @@ type Stats struct {
 	Swept      uint64 // cache entries dropped because their cgroup is gone
 	Evicted    uint64 // cache entries pushed out by the bound
 	Unresolved uint64 // cgroups neither /proc nor the cgroup tree could name
+	// Created counts container cgroups remembered from their creation
+	// (Created); FromCreation the lookups those answered, for processes
+	// whose cgroup file could not be read.
+	Created      uint64
+	FromCreation uint64
 }
 
 type entry struct {
@@ -105,6 +110,7 @@ type Resolver struct {
 
 	mu    sync.Mutex
 	cache *simplelru.LRU[uint64, entry]
+	born  *simplelru.LRU[uint64, string] // container cgroups by id, from Created
 	stats Stats
 }
 
@@ -129,6 +135,9 @@ func New(opts Options) (*Resolver, error) {
 		return nil, err
 	}
 	r.cache = cache
+	if r.born, err = simplelru.NewLRU[uint64, string](opts.MaxEntries, nil); err != nil {
+		return nil, err
+	}
 	if opts.CgroupRoot != "" {
 		var st unix.Stat_t
 		if unix.Stat(opts.CgroupRoot, &st) == nil {
@@ -193,7 +202,15 @@ func (r *Resolver) Lookup(pid uint32, cgroupID uint64) *Info {
 		if !shared {
 			return nil
 		}
-		v2 = r.findCgroup(cgroupID)
+		r.mu.Lock()
+		v2, _ = r.born.Get(cgroupID)
+		if v2 != "" {
+			r.stats.FromCreation++
+		}
+		r.mu.Unlock()
+		if v2 == "" {
+			v2 = r.findCgroup(cgroupID)
+		}
 		if v2 == "" {
 			r.mu.Lock()
 			r.stats.Unresolved++
@@ -218,6 +235,26 @@ func (r *Resolver) Lookup(pid uint32, cgroupID uint64) *Info {
 		}
 	}
 	return info
+}
+
+// Created records that the cgroup v2 directory path (from the hierarchy's
+// root) was created with id, as the kernel reports it before any process
+// runs there (sensor.Cgroup). Paths that name a container are kept, the
+// MaxEntries most recent of them: when a process and its cgroup are both
+// gone before their records are read, which a container that runs for
+// milliseconds while the sensor is behind does, Lookup names the
+// container from its path.
+func (r *Resolver) Created(id uint64, path string) {
+	if id == 0 || r.rootID == 0 {
+		return // no v2 hierarchy: records do not carry the id
+	}
+	if _, ok := ParseCgroupPath(path); !ok {
+		return
+	}
+	r.mu.Lock()
+	r.born.Add(id, path)
+	r.stats.Created++
+	r.mu.Unlock()
 }
 
 // describe completes a parsed reference from the runtime's state and the

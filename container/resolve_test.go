@@ -178,3 +178,42 @@ func TestResolverWithoutV2(t *testing.T) {
 		t.Fatalf("%d cached by an id every process shares", s.Cached)
 	}
 }
+
+// TestResolverNamesFromCreation: a container that lived for milliseconds
+// while the sensor was behind. By the time its exec record is read, the
+// process and the cgroup are both gone; only the kernel's record of the
+// cgroup's creation, read before it, can name the container. Host
+// cgroups are not remembered, and without the record the container is
+// unnamed (and counted so).
+func TestResolverNamesFromCreation(t *testing.T) {
+	h := newFakeHost(t)
+	r := h.resolver(2)
+	cg := h.start(200, id1)
+	path := "/libpod_parent/libpod-" + id1
+	r.Created(cg, path)
+	r.Created(cg+1000, "/system.slice/cron.service")
+	gone := h.start(201, id2)
+	for _, p := range []string{h.proc + "/200", h.proc + "/201", h.cgroups + path, h.cgroups + "/libpod_parent/libpod-" + id2} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info := r.Lookup(200, cg)
+	if info == nil || info.Container.ID != id1 || info.Container.Runtime != Podman {
+		t.Fatalf("container gone with its cgroup, creation recorded: Lookup = %+v", info)
+	}
+	if info := r.Lookup(201, gone); info != nil {
+		t.Fatalf("gone, no creation record: Lookup = %+v", info)
+	}
+	st := r.Stats()
+	if st.Created != 1 || st.FromCreation != 1 || st.Containers != 1 || st.Unresolved != 1 {
+		t.Fatalf("stats %+v: want 1 created (the host cgroup is not kept), 1 named from it, 1 unresolved", st)
+	}
+	// The memory is bounded: the oldest creation records give way.
+	for i := range 3 {
+		r.Created(uint64(5000+i), fmt.Sprintf("/libpod_parent/libpod-%064d", i))
+	}
+	if n := r.born.Len(); n != 2 {
+		t.Fatalf("%d creation records kept, bound 2", n)
+	}
+}

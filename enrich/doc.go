@@ -43,7 +43,8 @@
 // first), which makes them identities of the process for the rules, as a
 // script is. An exec's loader variables become process.loader_env with the
 // path classes of the paths they name; a library its LD_PRELOAD, or
-// /etc/ld.so.preload, names is marked so.
+// /etc/ld.so.preload (a container's own, read within its root), names is
+// marked so.
 //
 // # Record building (record.go, seed.go)
 //

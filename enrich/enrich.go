@@ -144,6 +144,8 @@ type Enricher struct {
 	items      []Item // scratch for the records one call makes
 	out        []Out  // what the last Ready, Tick or Drain returned
 	preload    *preloadList
+	// ctrPreload are containers' own preload lists, by container id.
+	ctrPreload *simplelru.LRU[string, *preloadList]
 }
 
 // New returns an Enricher.
@@ -184,6 +186,9 @@ func New(opts Options) (*Enricher, error) {
 		return nil, fmt.Errorf("create process table: %w", err)
 	}
 	e.procs = procs
+	if e.ctrPreload, err = simplelru.NewLRU[string, *preloadList](maxContainerPreloads, nil); err != nil {
+		return nil, fmt.Errorf("create container preload cache: %w", err)
+	}
 	return e, nil
 }
 
@@ -204,7 +209,8 @@ func (e *Enricher) Stats() Stats {
 func (e *Enricher) Host() event.Host { return e.host }
 
 // handle updates the process table from ev and appends the records it
-// makes to out: none for events that only feed the table (fork, exit), and
+// makes to out: none for events that only feed the table (fork, exit, a
+// cgroup's creation), and
 // sometimes two for a connect (see flush).
 func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 	switch v := ev.(type) {
@@ -216,6 +222,10 @@ func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 		return e.dns(v, out)
 	case *sensor.Library:
 		return append(out, e.libraryItem(v))
+	case *sensor.Cgroup:
+		if r := e.opts.Containers; r != nil {
+			r.Created(v.ID, v.Path)
+		}
 	case *sensor.Fork:
 		e.fork(v)
 	case *sensor.Exit:

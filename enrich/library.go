@@ -3,6 +3,7 @@ package enrich
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,6 +29,14 @@ const maxProcLibraries = 64
 
 // DefaultPreloadFile is the dynamic loader's system-wide preload list.
 const DefaultPreloadFile = "/etc/ld.so.preload"
+
+// maxContainerPreloads bounds the containers whose preload list is kept,
+// and maxPreloadBytes what is read of one: a container's root user writes
+// its list, and the loader reads no further than its first few paths.
+const (
+	maxContainerPreloads = 256
+	maxPreloadBytes      = 64 << 10
+)
 
 // library is a file a process mapped executable, with its hash and
 // verdict as they become known.
@@ -71,7 +80,7 @@ func (e *Enricher) libraryItem(v *sensor.Library) Item {
 	switch {
 	case slices.Contains(p.preload, v.Path):
 		l.rec.Preload = "LD_PRELOAD"
-	case usable && e.preloadList().has(v.Path):
+	case usable && e.preloadFor(p).has(v.Path):
 		l.rec.Preload = "ld.so.preload"
 	}
 	hashPath := v.Path
@@ -265,6 +274,39 @@ func (e *Enricher) preloadList() *preloadList {
 	}
 	e.preload = &preloadList{id: id, paths: splitPaths(string(b))}
 	return e.preload
+}
+
+// preloadFor returns the preload list p's loader read: the host's, or, in
+// a container, the container's own /etc/ld.so.preload, opened within the
+// container's root (a symbolic link in it cannot reach the host's files)
+// and reread when its identity changes. An implant that writes it makes
+// every program in the container preload its library. nil when there is
+// none, or the container's root cannot be reached (its last process is
+// gone and its root is not mounted on the host).
+func (e *Enricher) preloadFor(p *Proc) *preloadList {
+	if p.ctr == nil {
+		return e.preloadList()
+	}
+	fd := openInRoot(e.containerRoot(p), DefaultPreloadFile, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK)
+	if fd < 0 {
+		e.ctrPreload.Remove(p.ctr.Container.ID)
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), DefaultPreloadFile)
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	id := fileid.FromStat(&st)
+	if l, ok := e.ctrPreload.Get(p.ctr.Container.ID); ok && l.id == id {
+		return l
+	}
+	b := make([]byte, min(st.Size, maxPreloadBytes))
+	n, _ := io.ReadFull(f, b)
+	l := &preloadList{id: id, paths: splitPaths(string(b[:n]))}
+	e.ctrPreload.Add(p.ctr.Container.ID, l)
+	return l
 }
 
 // splitPaths splits a preload list as the loader does: on white space and

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/argus-sensor/argus-sensor/classify"
+	"github.com/argus-sensor/argus-sensor/container"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
@@ -112,5 +113,63 @@ func TestAddLibraryBound(t *testing.T) {
 	libs = addLibrary(libs, last)
 	if len(libs) != 1 || libs[0] != last {
 		t.Fatalf("%d libraries after the bound: want the trusted ones dropped for the new one", len(libs))
+	}
+}
+
+// TestContainerPreloadList: a container's loader reads the container's
+// /etc/ld.so.preload, not the host's: a library it names is marked so in
+// that container only, the file is reread when it changes, and a symbolic
+// link in the container that points at an absolute path is resolved in
+// the container's root, never to the host's file of that name.
+func TestContainerPreloadList(t *testing.T) {
+	e := libEnricher(t)
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctrList := filepath.Join(root, "etc", "ld.so.preload")
+	if err := os.WriteFile(ctrList, []byte("/usr/local/lib/ctr.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.opts.PreloadFile, []byte("/opt/host.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctr := &container.Info{Container: &event.Container{ID: "c1", Runtime: "podman"}, Root: root}
+	e.add(&Proc{PID: 50, StartNs: 7, ExePath: "/usr/bin/dpkg", ctr: ctr, ctrKnown: true})
+	e.add(&Proc{PID: 51, StartNs: 7, ExePath: "/usr/bin/curl"})
+	lib := func(pid uint32, path string) string {
+		it := e.libraryItem(&sensor.Library{Header: sensor.Header{Kind: sensor.KindLibrary, TGID: pid, TID: pid},
+			Task: sensor.Task{StartNs: 7}, Path: path, File: sensor.File{Ino: 9}})
+		return it.Rec.Library.Preload
+	}
+	for _, c := range []struct {
+		pid        uint32
+		path, want string
+	}{
+		{50, "/usr/local/lib/ctr.so", "ld.so.preload"},
+		{50, "/opt/host.so", ""}, // the host's list is not the container's
+		{51, "/usr/local/lib/ctr.so", ""},
+		{51, "/opt/host.so", "ld.so.preload"},
+	} {
+		if got := lib(c.pid, c.path); got != c.want {
+			t.Errorf("pid %d library %s: preload %q, want %q", c.pid, c.path, got, c.want)
+		}
+	}
+	if err := os.WriteFile(ctrList, []byte("/usr/lib/x:/usr/local/lib/second.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := lib(50, "/usr/local/lib/second.so"); got != "ld.so.preload" {
+		t.Errorf("after the container's list changed: preload %q", got)
+	}
+	// A link to the host's list, by its absolute path: inside the
+	// container's root that path does not exist.
+	if err := os.Remove(ctrList); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(e.opts.PreloadFile, ctrList); err != nil {
+		t.Fatal(err)
+	}
+	if got := lib(50, "/opt/host.so"); got != "" {
+		t.Errorf("a link in the container reached the host's list: preload %q", got)
 	}
 }

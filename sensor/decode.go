@@ -39,6 +39,7 @@ var (
 	connectSize = int(unsafe.Sizeof(connectConnectEvent{}))
 	dnsFixed    = int(unsafe.Offsetof(dnsDnsEvent{}.Payload))
 	librarySize = int(unsafe.Sizeof(mmapLibraryEvent{}))
+	cgroupSize  = int(unsafe.Sizeof(lifecycleCgroupEvent{}))
 )
 
 // Decode parses one ring buffer record. It never panics: a record that is
@@ -86,6 +87,17 @@ func Decode(b []byte) (Event, error) {
 			return nil, shortErr(KindFork, len(b), forkSize)
 		}
 		return &Fork{Header: header(h), StartNs: r.StartNs, ParentStartNs: r.ParentStartNs, PPID: r.Ppid}, nil
+	case KindCgroup:
+		var r lifecycleCgroupEvent
+		if !load(&r, b) {
+			return nil, shortErr(KindCgroup, len(b), cgroupSize)
+		}
+		if int(r.PathLen) > len(r.Path) {
+			return nil, fmt.Errorf("decode cgroup record: path of %d bytes, buffer %d: %w", r.PathLen, len(r.Path), ErrBadSection)
+		}
+		p := unsafe.Slice((*byte)(unsafe.Pointer(&r.Path[0])), len(r.Path))
+		return &Cgroup{Header: header(h), ID: r.Id, Path: cString(p[:r.PathLen]),
+			PathTruncated: lifecycleCgroupFlag(r.Flags)&lifecycleCgroupFlagCGROUP_PATH_TRUNCATED != 0}, nil
 	}
 	return nil, fmt.Errorf("decode record: type %d: %w", h.Type, ErrUnknownKind)
 }

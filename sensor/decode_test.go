@@ -112,6 +112,21 @@ func TestDecodeLifecycle(t *testing.T) {
 	if err != nil || ev.(*Fork).PPID != 9 || ev.(*Fork).ParentStartNs != 4 {
 		t.Fatalf("fork: %+v %v", ev, err)
 	}
+	var c lifecycleCgroupEvent
+	c.Hdr.Type, c.Id = uint32(KindCgroup), 4242
+	path := "/machine.slice/libpod-abc.scope\x00"
+	for i := range len(path) {
+		c.Path[i] = int8(path[i])
+	}
+	c.PathLen = uint16(len(path))
+	ev, err = Decode(raw(&c))
+	if g, ok := ev.(*Cgroup); err != nil || !ok || g.ID != 4242 || g.Path != "/machine.slice/libpod-abc.scope" || g.PathTruncated {
+		t.Fatalf("cgroup: %+v %v", ev, err)
+	}
+	c.Flags = uint16(lifecycleCgroupFlagCGROUP_PATH_TRUNCATED)
+	if ev, err = Decode(raw(&c)); err != nil || !ev.(*Cgroup).PathTruncated {
+		t.Fatalf("cgroup, truncated: %+v %v", ev, err)
+	}
 }
 
 func TestDecodeRejectsBadRecords(t *testing.T) {
@@ -130,6 +145,8 @@ func TestDecodeRejectsBadRecords(t *testing.T) {
 		{"exec sections cut", full[:len(full)-1], ErrBadSection},
 		{"exit short", raw(&execEventHeader{Type: uint32(KindExit)}), ErrShortRecord},
 		{"fork short", raw(&execEventHeader{Type: uint32(KindFork)}), ErrShortRecord},
+		{"cgroup short", raw(&execEventHeader{Type: uint32(KindCgroup)}), ErrShortRecord},
+		{"cgroup path longer than its buffer", raw(&lifecycleCgroupEvent{Hdr: execEventHeader{Type: uint32(KindCgroup)}, PathLen: 513}), ErrBadSection},
 		{"connect short", raw(&execEventHeader{Type: uint32(KindConnect)}), ErrShortRecord},
 		{"connect bad family", raw(&conn), ErrBadAddrFamily},
 	} {

@@ -15,6 +15,7 @@ const (
 	KindConnect Kind = Kind(execEventTypeEVENT_CONNECT)
 	KindDNS     Kind = Kind(execEventTypeEVENT_DNS)
 	KindLibrary Kind = Kind(execEventTypeEVENT_LIBRARY)
+	KindCgroup  Kind = Kind(execEventTypeEVENT_CGROUP)
 )
 
 func (k Kind) String() string {
@@ -31,12 +32,14 @@ func (k Kind) String() string {
 		return "dns"
 	case KindLibrary:
 		return "library"
+	case KindCgroup:
+		return "cgroup"
 	}
 	return "unknown"
 }
 
-// Event is one decoded kernel record: *Exec, *Exit, *Fork, *Connect or
-// *DNS or *Library.
+// Event is one decoded kernel record: *Exec, *Exit, *Fork, *Connect,
+// *DNS, *Library or *Cgroup.
 type Event interface {
 	Head() *Header
 }
@@ -171,6 +174,19 @@ type Fork struct {
 	StartNs       uint64
 	ParentStartNs uint64
 	PPID          uint32
+}
+
+// Cgroup is the creation of a cgroup v2 directory. It precedes, in the
+// ring, every record of a process that runs in it.
+type Cgroup struct {
+	Header // the task that created it
+	// ID is the cgroup's id, as Task.CgroupID carries it: the inode number
+	// of its directory.
+	ID uint64
+	// Path is the cgroup's path from the root of the v2 hierarchy, as the
+	// "0::" line of /proc/<pid>/cgroup shows it.
+	Path          string
+	PathTruncated bool
 }
 
 // Connect is an outbound connection attempt on an IPv4 or IPv6 socket:

@@ -52,6 +52,7 @@ const (
 	execEventTypeEVENT_CONNECT execEventType = 4
 	execEventTypeEVENT_DNS     execEventType = 5
 	execEventTypeEVENT_LIBRARY execEventType = 6
+	execEventTypeEVENT_CGROUP  execEventType = 7
 )
 
 type execExecEvent struct {
@@ -156,7 +157,9 @@ const (
 	execStatIndexSTAT_LIBRARY_LOST         execStatIndex = 16
 	execStatIndexSTAT_LIBRARY_TRUSTED      execStatIndex = 17
 	execStatIndexSTAT_LIBRARY_REPEATED     execStatIndex = 18
-	execStatIndexSTAT_MAX                  execStatIndex = 19
+	execStatIndexSTAT_CGROUP_EMITTED       execStatIndex = 19
+	execStatIndexSTAT_CGROUP_LOST          execStatIndex = 20
+	execStatIndexSTAT_MAX                  execStatIndex = 21
 )
 
 type execTaskInfo struct {

@@ -12,7 +12,7 @@ package sensor
 // every kernel.
 
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type exec_event -type event_header -type task_info -type file_info -type event_type -type stat_index -type exec_flag -type file_flag -type connect_flag -type connect_via exec ../bpf/exec.bpf.c
-//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type exit_event -type fork_event lifecycle ../bpf/lifecycle.bpf.c
+//go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type exit_event -type fork_event -type cgroup_event -type cgroup_flag lifecycle ../bpf/lifecycle.bpf.c
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type connect_event connect ../bpf/connect.bpf.c
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include -DARGUS_LEGACY" -target amd64,arm64 connectlegacy ../bpf/connect.bpf.c
 //go:generate go tool bpf2go -cc clang-19 -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 sockaddr ../bpf/sockaddr.bpf.c

@@ -13,6 +13,29 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type lifecycleCgroupEvent struct {
+	_   structs.HostLayout
+	Hdr struct {
+		_    structs.HostLayout
+		Type uint32
+		Tid  uint32
+		Tgid uint32
+		Cpu  uint32
+		TsNs uint64
+	}
+	Id      uint64
+	PathLen uint16
+	Flags   uint16
+	Pad     uint32
+	Path    [512]int8
+}
+
+type lifecycleCgroupFlag uint32
+
+const (
+	lifecycleCgroupFlagCGROUP_PATH_TRUNCATED lifecycleCgroupFlag = 1
+)
+
 type lifecycleExitEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
@@ -48,14 +71,17 @@ type lifecycleForkEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	lifecycleMapEvents          = "events"
-	lifecycleMapStats           = "stats"
-	lifecycleProgHandleExit     = "handle_exit"
-	lifecycleProgHandleFork     = "handle_fork"
-	lifecycleVarSelfTgid        = "self_tgid"
-	lifecycleVarUnusedExitEvent = "unused_exit_event"
-	lifecycleVarUnusedForkEvent = "unused_fork_event"
-	lifecycleVarWakeupBytes     = "wakeup_bytes"
+	lifecycleMapEvents             = "events"
+	lifecycleMapStats              = "stats"
+	lifecycleProgHandleCgroupMkdir = "handle_cgroup_mkdir"
+	lifecycleProgHandleExit        = "handle_exit"
+	lifecycleProgHandleFork        = "handle_fork"
+	lifecycleVarSelfTgid           = "self_tgid"
+	lifecycleVarUnusedCgroupEvent  = "unused_cgroup_event"
+	lifecycleVarUnusedCgroupFlag   = "unused_cgroup_flag"
+	lifecycleVarUnusedExitEvent    = "unused_exit_event"
+	lifecycleVarUnusedForkEvent    = "unused_fork_event"
+	lifecycleVarWakeupBytes        = "wakeup_bytes"
 )
 
 // loadLifecycle returns the embedded CollectionSpec for lifecycle.
@@ -100,8 +126,9 @@ type lifecycleSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lifecycleProgramSpecs struct {
-	HandleExit *ebpf.ProgramSpec `ebpf:"handle_exit"`
-	HandleFork *ebpf.ProgramSpec `ebpf:"handle_fork"`
+	HandleCgroupMkdir *ebpf.ProgramSpec `ebpf:"handle_cgroup_mkdir"`
+	HandleExit        *ebpf.ProgramSpec `ebpf:"handle_exit"`
+	HandleFork        *ebpf.ProgramSpec `ebpf:"handle_fork"`
 }
 
 // lifecycleMapSpecs contains maps before they are loaded into the kernel.
@@ -116,10 +143,12 @@ type lifecycleMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lifecycleVariableSpecs struct {
-	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
-	UnusedExitEvent *ebpf.VariableSpec `ebpf:"unused_exit_event"`
-	UnusedForkEvent *ebpf.VariableSpec `ebpf:"unused_fork_event"`
-	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	SelfTgid          *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UnusedCgroupEvent *ebpf.VariableSpec `ebpf:"unused_cgroup_event"`
+	UnusedCgroupFlag  *ebpf.VariableSpec `ebpf:"unused_cgroup_flag"`
+	UnusedExitEvent   *ebpf.VariableSpec `ebpf:"unused_exit_event"`
+	UnusedForkEvent   *ebpf.VariableSpec `ebpf:"unused_fork_event"`
+	WakeupBytes       *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // lifecycleObjects contains all objects after they have been loaded into the kernel.
@@ -157,22 +186,26 @@ func (m *lifecycleMaps) Close() error {
 //
 // It can be passed to loadLifecycleObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lifecycleVariables struct {
-	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
-	UnusedExitEvent *ebpf.Variable `ebpf:"unused_exit_event"`
-	UnusedForkEvent *ebpf.Variable `ebpf:"unused_fork_event"`
-	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
+	SelfTgid          *ebpf.Variable `ebpf:"self_tgid"`
+	UnusedCgroupEvent *ebpf.Variable `ebpf:"unused_cgroup_event"`
+	UnusedCgroupFlag  *ebpf.Variable `ebpf:"unused_cgroup_flag"`
+	UnusedExitEvent   *ebpf.Variable `ebpf:"unused_exit_event"`
+	UnusedForkEvent   *ebpf.Variable `ebpf:"unused_fork_event"`
+	WakeupBytes       *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // lifecyclePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadLifecycleObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lifecyclePrograms struct {
-	HandleExit *ebpf.Program `ebpf:"handle_exit"`
-	HandleFork *ebpf.Program `ebpf:"handle_fork"`
+	HandleCgroupMkdir *ebpf.Program `ebpf:"handle_cgroup_mkdir"`
+	HandleExit        *ebpf.Program `ebpf:"handle_exit"`
+	HandleFork        *ebpf.Program `ebpf:"handle_fork"`
 }
 
 func (p *lifecyclePrograms) Close() error {
 	return _LifecycleClose(
+		p.HandleCgroupMkdir,
 		p.HandleExit,
 		p.HandleFork,
 	)

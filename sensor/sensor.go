@@ -288,7 +288,7 @@ type Sensor struct {
 	waiter *ringWaiter // nil: the reader blocks in its own epoll_wait
 	out    chan Event
 
-	read         [KindLibrary + 1]atomic.Uint64
+	read         [KindCgroup + 1]atomic.Uint64
 	dropped      atomic.Uint64
 	urgentSeen   uint64        // urgent_execs when the last drain began (reader only)
 	droppedBytes atomic.Uint64 // of dropped: for QueueBytes
@@ -684,6 +684,9 @@ func (s *Sensor) attach() error {
 		warn        string // what is missed without it
 	}
 	plan := []hook{
+		// Before exec: a cgroup's record precedes its processes'.
+		{"cgroup_mkdir", "tp_btf/cgroup_mkdir", tracing(s.lifecycle.HandleCgroupMkdir), true,
+			"cgroup hook not attached: a container whose process and cgroup are gone before the sensor reads its records is not named"},
 		{"exit", "tp_btf/sched_process_exit", tracing(s.lifecycle.HandleExit), false, ""},
 		{"fork", "tp_btf/sched_process_fork", tracing(s.lifecycle.HandleFork), false, ""},
 		{"exec", "tp_btf/sched_process_exec", tracing(s.exec.HandleExec), false, ""},

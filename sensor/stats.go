@@ -75,6 +75,7 @@ var statSlots = []struct {
 	{KindConnect, execStatIndexSTAT_CONNECT_EMITTED, execStatIndexSTAT_CONNECT_LOST},
 	{KindDNS, execStatIndexSTAT_DNS_EMITTED, execStatIndexSTAT_DNS_LOST},
 	{KindLibrary, execStatIndexSTAT_LIBRARY_EMITTED, execStatIndexSTAT_LIBRARY_LOST},
+	{KindCgroup, execStatIndexSTAT_CGROUP_EMITTED, execStatIndexSTAT_CGROUP_LOST},
 }
 
 // Stats reads the kernel counters and the reader's own.

@@ -18,6 +18,7 @@ enum event_type {
 	EVENT_CONNECT = 4,
 	EVENT_DNS = 5,
 	EVENT_LIBRARY = 6,
+	EVENT_CGROUP = 7,
 };
 
 /* Sizes of the variable-length sections of an exec record. */
@@ -103,6 +104,8 @@ enum stat_index {
 	STAT_LIBRARY_LOST,
 	STAT_LIBRARY_TRUSTED,      /* executable mappings of files userspace judged trusted: not reported */
 	STAT_LIBRARY_REPEATED,     /* a file the process had already mapped executable: not reported again */
+	STAT_CGROUP_EMITTED,       /* cgroup v2 directories created (lifecycle.bpf.c) */
+	STAT_CGROUP_LOST,
 	STAT_MAX,
 };
 
@@ -170,6 +173,29 @@ struct fork_event {
 	__u64 parent_start_ns;
 	__u32 ppid; /* parent tgid */
 	__u32 _pad;
+};
+
+/*
+ * A cgroup v2 directory was created (lifecycle.bpf.c). Its id is the one
+ * exec and connect records carry as task_info.cgroup_id; its path, from
+ * the hierarchy's root, is what names a container. The record arrives
+ * before any process runs in the cgroup, so userspace can name the
+ * container of a process that is gone, with its cgroup, by the time the
+ * record is read.
+ */
+#define CGROUP_PATH_BUF 512 /* the path with its NUL; longer paths are cut */
+
+enum cgroup_flag {
+	CGROUP_PATH_TRUNCATED = 1 << 0,
+};
+
+struct cgroup_event {
+	struct event_header hdr; /* the task that created it */
+	__u64 id;                /* kernfs node id: the cgroup's inode number */
+	__u16 path_len;          /* bytes of path used, with its NUL */
+	__u16 flags;             /* enum cgroup_flag */
+	__u32 _pad;
+	char path[CGROUP_PATH_BUF];
 };
 
 struct connect_event {

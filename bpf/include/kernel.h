@@ -214,6 +214,19 @@ struct thread_info {
 	__u32 status;
 } __attribute__((preserve_access_index));
 
+struct kernfs_node {
+	__u64 id; /* a u64 since 5.5; before, a union the sensor does not support */
+} __attribute__((preserve_access_index));
+
+struct cgroup_root {
+	int hierarchy_id; /* 0: the default (v2) hierarchy */
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+	struct cgroup_root *root;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
 	void *stack;
