@@ -218,6 +218,9 @@ type conditionReport struct {
 	HashMBps          float64 `json:"hash_mb_per_s,omitempty"`
 	HashRatioToSHA256 float64 `json:"hash_ratio_to_sha256,omitempty"`
 	HashHitRatio      float64 `json:"hash_hit_ratio,omitempty"`
+	// RecordBytes is the size of each kind of record the sensor wrote, in
+	// each JSON format, in the last round (argus conditions only).
+	RecordBytes map[string]map[string]sizeStat `json:"record_bytes,omitempty"`
 }
 
 type workloadReport struct {
@@ -392,10 +395,12 @@ func argusRound(cfg config, tmp string, k *kit, name string, cr *conditionReport
 	if err := s.stop(); err != nil {
 		return r, err
 	}
-	n, health, err := s.count(argusMatcher(name, k, r))
+	sizes := newSizeSampler()
+	n, health, err := s.count(argusMatcher(name, k, r), sizes)
 	if err != nil {
 		return r, err
 	}
+	cr.RecordBytes = sizes.stats()
 	cr.EventsExpected += expected(name, r)
 	cr.EventsReported += n
 	cr.Lost += health.EventsLost + health.EventsDropped
@@ -740,6 +745,7 @@ func printTable(w io.Writer, r results) {
 			fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f |\n", x.Name, n, x.BPF[n].Runs, x.BPF[n].NanosPerRun, x.BPFNanosPerOp)
 		}
 	}
+	printSizes(w, r)
 	if r.Profile != "" {
 		fmt.Fprintf(w, "\nsensor CPU profile under the mixed workload:\n\n```\n%s```\n", r.Profile)
 	}

@@ -169,8 +169,8 @@ type finalHealth struct {
 }
 
 // count scans the sensor's output: records matching match, and the last
-// health record.
-func (p *sensorProc) count(match func(rec *outRecord) bool) (uint64, finalHealth, error) {
+// health record. sizes, when not nil, measures the records.
+func (p *sensorProc) count(match func(rec *outRecord) bool, sizes *sizeSampler) (uint64, finalHealth, error) {
 	f, err := os.Open(p.out)
 	if err != nil {
 		return 0, finalHealth{}, err
@@ -187,6 +187,11 @@ func (p *sensorProc) count(match func(rec *outRecord) bool) (uint64, finalHealth
 		}
 		if rec.Kind == "sensor_health" && rec.Health != nil {
 			h = *rec.Health
+		}
+		if sizes != nil {
+			if err := sizes.add(rec.Kind, sc.Bytes()); err != nil {
+				return 0, h, err
+			}
 		}
 		if match(&rec) {
 			n++

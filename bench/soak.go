@@ -64,7 +64,7 @@ func soak(cfg config, tmp string, k *kit, log *slog.Logger) error {
 	if err := s.stop(); err != nil {
 		return err
 	}
-	_, fh, err := s.count(func(*outRecord) bool { return false })
+	_, fh, err := s.count(func(*outRecord) bool { return false }, nil)
 	if err == nil {
 		rep.EventsLost = fh.EventsLost + fh.EventsDropped
 	}

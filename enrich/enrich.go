@@ -223,7 +223,8 @@ func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 	case *sensor.Library:
 		return append(out, e.libraryItem(v))
 	case *sensor.Cgroup:
-		if r := e.opts.Containers; r != nil {
+		// A cut path lost its leaf, the part that names the container.
+		if r := e.opts.Containers; r != nil && !v.PathTruncated {
 			r.Created(v.ID, v.Path)
 		}
 	case *sensor.Fork:
