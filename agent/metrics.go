@@ -166,6 +166,7 @@ var (
 	dCtrUnres    = desc("container_cgroups_unresolved_total", "Cgroups of processes gone before their records were read that neither a creation record nor the cgroup tree could name.")
 	dCtrImages   = desc("container_image_indexes", "Container images whose package index is held.")
 	dCtrBuilds   = desc("container_image_index_builds_total", "Container image package indexes built.")
+	dCtrImgBytes = desc("container_image_index_bytes", "Approximate size of the container image package indexes held (bounded by containers.max_image_bytes).")
 	dOutSent     = desc("output_sent_total", "Records delivered, by output.", "output")
 	dOutErr      = desc("output_errors_total", "Failed delivery attempts, by output.", "output")
 	dOutDrop     = desc("output_dropped_total", "Records an output lost (queue, spool, rejected, oversize), by output.", "output")
@@ -192,7 +193,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDropBytes, dSensorQB, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrCreated, dCtrFromCrt, dCtrUnres, dCtrImages, dCtrBuilds, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
+		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrCreated, dCtrFromCrt, dCtrUnres, dCtrImages, dCtrBuilds, dCtrImgBytes, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
 		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
 		ch <- d
 	}
@@ -273,6 +274,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(dCtrImages, float64(s.trust.ImageIndexes))
 	counter(dCtrBuilds, float64(s.trust.ImageIndexBuilds))
+	gauge(dCtrImgBytes, float64(s.trust.ImageIndexBytes))
 	if s.prev != nil {
 		gauge(dPrevEntries, float64(s.prev.Entries))
 		gauge(dPrevBytes, float64(s.prev.Bytes))

@@ -200,6 +200,8 @@ type Containers struct {
 	MaxCgroups int `yaml:"max_cgroups"`
 	// MaxImages bounds the container images whose package index is kept.
 	MaxImages int `yaml:"max_images"`
+	// MaxImageBytes bounds the same indexes by their approximate size.
+	MaxImageBytes ByteSize `yaml:"max_image_bytes"`
 }
 
 // Metrics is the Prometheus endpoint.
@@ -228,9 +230,10 @@ func Default() *Config {
 		Detect: Detect{Window: Duration(detect.DefaultWindow), MaxKeys: detect.DefaultMaxKeys, MaxBytes: detect.DefaultMaxBytes, Allow: []detect.AllowEntry{},
 			Novelty: detect.Novelty{MaxAge: detect.DefaultNoveltyMaxAge, MaxExecutions: detect.DefaultNoveltyMaxExecutions,
 				NewSeverity: "CRITICAL", EstablishedSeverity: "HIGH"}},
-		Metrics:    Metrics{Address: DefaultMetricsAddress},
-		Snapshot:   true,
-		Containers: Containers{Enabled: true, MaxCgroups: container.DefaultMaxEntries, MaxImages: signature.DefaultMaxImages},
+		Metrics:  Metrics{Address: DefaultMetricsAddress},
+		Snapshot: true,
+		Containers: Containers{Enabled: true, MaxCgroups: container.DefaultMaxEntries, MaxImages: signature.DefaultMaxImages,
+			MaxImageBytes: signature.DefaultMaxImageBytes},
 		StateDir:   DefaultStateDir,
 		Prevalence: Prevalence{Enabled: true, MaxEntries: prevalence.DefaultMaxEntries},
 		DNS: DNS{Capture: true, Records: true, RateLimit: sensor.DefaultDNSRate, Burst: sensor.DefaultDNSBurst,
@@ -402,6 +405,9 @@ func (c *Config) validate() error {
 	}
 	if c.Containers.MaxImages <= 0 {
 		return bad("containers.max_images", "%d: want a positive number", c.Containers.MaxImages)
+	}
+	if c.Containers.MaxImageBytes < 1<<20 {
+		return bad("containers.max_image_bytes", "want at least 1MiB")
 	}
 	if c.Trust.Root == "" || !strings.HasPrefix(c.Trust.Root, "/") {
 		return bad("trust.root", "%q: want an absolute path", c.Trust.Root)

@@ -44,6 +44,7 @@ outputs:
     headers: {X-Tenant: blue}
     token: s3cret
 sensor: {ring_bytes: 16MiB}
+containers: {max_image_bytes: 8MiB}
 hashing: {max_file_size: 64M, suspect_max_file_size: 2GiB, wait: 500ms}
 path_classes:
   prefixes:
@@ -59,7 +60,7 @@ detect:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.LogLevel != "debug" || int64(cfg.Sensor.RingBytes) != 16<<20 || int64(cfg.Hashing.MaxFileSize) != 64<<20 ||
+	if cfg.LogLevel != "debug" || int64(cfg.Sensor.RingBytes) != 16<<20 || int64(cfg.Containers.MaxImageBytes) != 8<<20 || int64(cfg.Hashing.MaxFileSize) != 64<<20 ||
 		int64(cfg.Hashing.SuspectMaxFileSize) != 2<<30 ||
 		time.Duration(cfg.Hashing.Wait) != 500*time.Millisecond || cfg.Hashing.CacheSize != Default().Hashing.CacheSize {
 		t.Errorf("scalars: %+v", cfg)
@@ -101,6 +102,7 @@ func TestRefusesBadInput(t *testing.T) {
 		{"path_classes:\n  prefixes:\n    tmp: [relative]\n", "line 2: path_classes"},
 		{"metrics:\n  address: nowhere\n", "line 2: metrics.address"},
 		{"sensor: [1, 2]\n", "line 1"},
+		{"containers:\n  max_image_bytes: 4KiB\n", "line 2: containers.max_image_bytes"},
 		{"outputs:\n  - spec: stdout\n    kinds: [detection, launches]\n", "line 3: outputs[0].kinds[1]: unknown record kind \"launches\""},
 		{"outputs:\n  - spec: stdout\n  - spec: file:/tmp/x\n    drop:\n      - kind == \"detection\"\n      - 'process.exe.path ==='\n", "line 6: outputs[1].drop[1]"},
 		{"outputs:\n  - spec: stdout\n    drop: ['proces.exe.path == \"/x\"']\n", "line 3: outputs[0].drop[0]"},

@@ -34,6 +34,10 @@ type Options struct {
 	// MaxImages bounds the package indexes of container root filesystems
 	// kept in memory (VerdictIn). Default DefaultMaxImages.
 	MaxImages int
+	// MaxImageBytes bounds them by their approximate size: a host that
+	// runs images with large package databases keeps fewer. The index in
+	// use is kept whatever its size. Default DefaultMaxImageBytes.
+	MaxImageBytes int64
 	// RefreshInterval is how often a lookup may stat the databases and
 	// the key directory to see whether they changed. Default 2s.
 	RefreshInterval time.Duration
@@ -102,6 +106,8 @@ type Stats struct {
 	// held; ImageIndexBuilds how many were built.
 	ImageIndexes     int    `json:"image_indexes"`
 	ImageIndexBuilds uint64 `json:"image_index_builds"`
+	// ImageIndexBytes is their approximate size.
+	ImageIndexBytes int64 `json:"image_index_bytes"`
 }
 
 // Checker decides Trust verdicts. It is safe for concurrent use.
@@ -126,6 +132,8 @@ type Checker struct {
 	images      *lru.Cache[string, *index]
 	imageBuild  sync.Mutex
 	imageBuilds atomic.Uint64
+	imageBytes  atomic.Int64 // the held indexes' approxBytes
+	maxImageB   int64
 
 	counts    [len(verdicts)]atomic.Uint64
 	hits      atomic.Uint64
@@ -168,6 +176,9 @@ func New(opts Options) (*Checker, error) {
 	if opts.MaxImages <= 0 {
 		opts.MaxImages = DefaultMaxImages
 	}
+	if opts.MaxImageBytes <= 0 {
+		opts.MaxImageBytes = DefaultMaxImageBytes
+	}
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = 2 * time.Second
 	}
@@ -182,19 +193,19 @@ func New(opts Options) (*Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verdict cache: %w", err)
 	}
-	images, err := lru.New[string, *index](opts.MaxImages)
+	c := &Checker{
+		maxImageB: opts.MaxImageBytes,
+		root:      root,
+		keyDir:    opts.TrustedKeyDir,
+		interval:  opts.RefreshInterval,
+		log:       opts.Logger,
+		cache:     cache,
+		now:       time.Now,
+		getxattr:  readIMA,
+	}
+	c.images, err = lru.NewWithEvict(opts.MaxImages, func(_ string, ix *index) { c.imageBytes.Add(-ix.bytes) })
 	if err != nil {
 		return nil, fmt.Errorf("image index cache: %w", err)
-	}
-	c := &Checker{
-		images:   images,
-		root:     root,
-		keyDir:   opts.TrustedKeyDir,
-		interval: opts.RefreshInterval,
-		log:      opts.Logger,
-		cache:    cache,
-		now:      time.Now,
-		getxattr: readIMA,
 	}
 	c.ix.Store(c.buildIndex())
 	c.keys.Store(c.loadKeys())
@@ -739,6 +750,7 @@ func (c *Checker) Stats() Stats {
 		TrustedCerts:     len(c.keys.Load().certs),
 		ImageIndexes:     c.images.Len(),
 		ImageIndexBuilds: c.imageBuilds.Load(),
+		ImageIndexBytes:  c.imageBytes.Load(),
 	}
 	for i, v := range verdicts {
 		s.Verdicts[v] = c.counts[i].Load()

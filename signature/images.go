@@ -5,8 +5,13 @@ import (
 	"time"
 )
 
-// DefaultMaxImages bounds the container package indexes kept in memory.
-const DefaultMaxImages = 16
+// DefaultMaxImages and DefaultMaxImageBytes bound the container package
+// indexes kept in memory: a Debian image's index is a few hundred KiB, a
+// large distribution image's a few MiB.
+const (
+	DefaultMaxImages     = 16
+	DefaultMaxImageBytes = 32 << 20
+)
 
 // OwnerIn is Owner for a container: path is looked up in the package
 // databases of the root filesystem at root (/proc/<pid>/root, or a held
@@ -27,8 +32,8 @@ func (c *Checker) OwnerIn(image, root, path string) (Owner, bool) {
 // VerdictIn is Verdict for a container's executable: decided against the
 // container's own package databases (dpkg, rpm, apk) read through root,
 // and the executable looked up under root. The index is built once per
-// image key and shared by its containers; at most MaxImages are kept,
-// least recently used first out.
+// image key and shared by its containers; at most MaxImages are kept, of
+// at most MaxImageBytes together, least recently used first out.
 func (c *Checker) VerdictIn(image, root string, in Input) Trust {
 	return c.verdict(view{root: root, image: image, ix: c.imageIndex(image, root)}, in)
 }
@@ -64,8 +69,14 @@ func (c *Checker) imageIndex(image, root string) *index {
 	c.log.Info("container package index built", "image", image, "paths", len(ix.files), "packages", ix.packages,
 		"duration", ix.built, "problems", len(ix.problems))
 	if found {
+		ix.bytes = ix.approxBytes()
 		c.images.Add(image, ix)
+		c.imageBytes.Add(ix.bytes)
 		c.imageBuilds.Add(1)
+		// Least recently used out until the rest fit; the new one stays.
+		for c.imageBytes.Load() > c.maxImageB && c.images.Len() > 1 {
+			c.images.RemoveOldest()
+		}
 	}
 	return ix
 }

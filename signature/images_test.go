@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -189,5 +190,66 @@ func TestVerdictInDpkgImagesBounded(t *testing.T) {
 	expect(t, got, Unknown, Low, "")
 	if s := c.Stats(); s.ImageIndexBuilds != 4 {
 		t.Errorf("an image without a database was kept: %d builds", s.ImageIndexBuilds)
+	}
+}
+
+// TestIndexSizeEstimate: the size the image bound counts is the heap an
+// index takes, within a third, measured on this host's dpkg database
+// (about 100,000 paths here).
+func TestIndexSizeEstimate(t *testing.T) {
+	if _, err := os.Stat("/var/lib/dpkg/status"); err != nil {
+		t.Skip("skipping: no dpkg database on this host")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ix := newIndex(findAliases("/"))
+	if _, err := addDpkg(ix, "/"); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grew, est := int64(after.HeapAlloc)-int64(before.HeapAlloc), ix.approxBytes()
+	t.Logf("%d paths, %d packages: heap grew %d bytes, estimate %d", len(ix.files), ix.packages, grew, est)
+	if len(ix.files) < 1000 {
+		t.Skipf("skipping: %d paths is too few to measure", len(ix.files))
+	}
+	if est < grew*2/3 || est > grew*4/3 {
+		t.Errorf("estimate %d bytes for a heap of %d", est, grew)
+	}
+	runtime.KeepAlive(ix)
+}
+
+// The byte bound: indexes beyond MaxImageBytes together are dropped,
+// least recently used first, but the one just built is kept even alone
+// over the bound.
+func TestImageIndexesBoundedByBytes(t *testing.T) {
+	img := newFakeRoot(t)
+	img.install(fakePkg{name: "coreutils", files: map[string]string{"/usr/bin/true": "true v9\n"}})
+	host := newFakeRoot(t)
+	probe := host.checker(Options{})
+	in := inputFor(t, "/usr/bin/true", img.path("usr/bin/true"))
+	in.XattrPath = ""
+	probe.VerdictIn("probe", img.root, in)
+	one := probe.Stats().ImageIndexBytes
+	if one <= 0 {
+		t.Fatalf("one image index counted %d bytes", one)
+	}
+	c := host.checker(Options{MaxImages: 16, MaxImageBytes: 2*one + one/2})
+	for _, name := range []string{"a", "b", "c"} {
+		expect(t, c.VerdictIn(name, img.root, in), PackageVerified, Informational, "coreutils")
+	}
+	if s := c.Stats(); s.ImageIndexes != 2 || s.ImageIndexBytes != 2*one {
+		t.Errorf("held %d indexes of %d bytes, want 2 of %d (room for two and a half)", s.ImageIndexes, s.ImageIndexBytes, 2*one)
+	}
+	c.VerdictIn("a", img.root, in) // a was pushed out: rebuilt
+	if s := c.Stats(); s.ImageIndexBuilds != 4 {
+		t.Errorf("%d builds, want 4 (a rebuilt)", s.ImageIndexBuilds)
+	}
+	tiny := host.checker(Options{MaxImageBytes: 1})
+	tiny.VerdictIn("a", img.root, in)
+	tiny.VerdictIn("b", img.root, in)
+	if s := tiny.Stats(); s.ImageIndexes != 1 || s.ImageIndexBytes != one {
+		t.Errorf("over the bound alone: %d held of %d bytes, want the newest one", s.ImageIndexes, s.ImageIndexBytes)
 	}
 }

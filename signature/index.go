@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // pkgInfo is one installed package, shared by all of its files' records.
@@ -137,11 +138,27 @@ type index struct {
 	problems   []string
 	built      time.Duration
 	fp         fingerprint
+	bytes      int64 // approxBytes, once built (container images)
 }
 
 func newIndex(aliases []alias) *index {
 	return &index{seed: maphash.MakeSeed(), files: make(map[pathKey]fileRec, 1<<16), extra: map[pathKey][]fileRec{},
 		listed: map[listedKey]string{}, aliases: aliases}
+}
+
+// approxBytes is the index's heap, approximately: each path's map slot
+// (key, record, and the map's control byte and spare capacity), the
+// digests, the listed paths, the extra owners and the packages.
+func (ix *index) approxBytes() int64 {
+	rec := int64(unsafe.Sizeof(fileRec{}))
+	n := int64(len(ix.files))*(int64(unsafe.Sizeof(pathKey(0)))+rec)*9/7 + int64(len(ix.files)) + int64(len(ix.sums))
+	for _, v := range ix.listed {
+		n += int64(len(v)) + 64
+	}
+	for _, v := range ix.extra {
+		n += int64(len(v))*rec + 64
+	}
+	return n + int64(ix.packages)*int64(unsafe.Sizeof(pkgInfo{})+32)
 }
 
 func (ix *index) key(canon string) pathKey { return pathKey(maphash.String(ix.seed, canon)) }

@@ -44,7 +44,8 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 		Hasher: hasher.Options{
 			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), SuspectMaxFileSize: int64(c.Hashing.SuspectMaxFileSize), Workers: c.Hashing.Workers,
 		},
-		Signature:    signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys, MaxImages: c.Containers.MaxImages},
+		Signature: signature.Options{Root: c.Trust.Root, TrustedKeyDir: c.Trust.TrustedKeys, MaxImages: c.Containers.MaxImages,
+			MaxImageBytes: int64(c.Containers.MaxImageBytes)},
 		Containers:   container.Options{MaxEntries: c.Containers.MaxCgroups},
 		NoContainers: !c.Containers.Enabled,
 		PathRules:    c.PathClasses,
