@@ -516,6 +516,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	}
 	h.EventsLost = st.KernelLost()
 	h.DatagramsFolded = st.DatagramsFolded
+	h.ConnectsFolded, h.ConnectsUnfolded = st.ConnectsFolded, st.ConnectsUnfolded
 	h.LibrariesTrusted, h.LibrariesRepeated = st.LibrariesTrusted, st.LibrariesRepeated
 	h.EventsDropped = st.Dropped
 	h.DecodeErrors = st.DecodeErrors

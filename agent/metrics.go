@@ -178,6 +178,10 @@ var (
 	dSpoolBytes  = desc("spool_bytes", "Spool backlog in bytes, by output.", "output")
 	dDNSCapture  = desc("dns_capture_on", "1 when the DNS response hook is attached, 0 when it is off (health.dns.capture_error says why).")
 	dDNSResp     = desc("dns_responses_total", "DNS responses read from the kernel.")
+	dConnFolded  = desc("connects_folded_total", "Connects identical to one reported within the fold interval: counted in a summary record (network.count), not reported one by one.")
+	dConnUnfold  = desc("connects_unfolded_total", "Foldable connects reported one by one because the kernel's fold table was full.")
+	dFoldSums    = desc("connect_fold_summaries_total", "Summary records (network.count) made from the kernel's fold table.")
+	dFoldErrors  = desc("connect_fold_errors_total", "Reads or deletes of the kernel's fold table that failed.")
 	dDNSLimited  = desc("dns_rate_limited_total", "DNS responses the in-kernel rate limit kept out of the ring (counted, not copied).")
 	dDNSSkipped  = desc("dns_skipped_total", "Port 53 TCP segments not holding one whole DNS message (not reassembled).")
 	dDNSTrunc    = desc("dns_truncated_total", "DNS responses cut at the kernel's 512-byte copy bound.")
@@ -194,6 +198,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDropBytes, dSensorQB, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
 		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrCreated, dCtrFromCrt, dCtrUnres, dCtrImages, dCtrBuilds, dCtrImgBytes, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
+		dConnFolded, dConnUnfold, dFoldSums, dFoldErrors,
 		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
 		ch <- d
 	}
@@ -221,6 +226,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dDropBytes, float64(s.sensor.DroppedForBytes))
 	gauge(dSensorQB, float64(s.sensor.QueueBytes))
 	counter(dDecodeErr, float64(s.sensor.DecodeErrors))
+	counter(dConnFolded, float64(s.sensor.ConnectsFolded))
+	counter(dConnUnfold, float64(s.sensor.ConnectsUnfolded))
+	counter(dFoldSums, float64(s.sensor.FoldSummaries))
+	counter(dFoldErrors, float64(s.sensor.FoldErrors))
 	gauge(dRingSize, float64(s.sensor.RingBytes))
 	gauge(dRingPending, float64(s.sensor.RingPending))
 	for _, h := range s.hooks {

@@ -168,6 +168,15 @@ type finalHealth struct {
 	} `json:"hashing"`
 }
 
+// attempts is how many operations a record accounts for: a summary of
+// folded connects stands for its count, any other record for one.
+func (r *outRecord) attempts() uint64 {
+	if r.Network != nil && r.Network.Count > 0 {
+		return r.Network.Count
+	}
+	return 1
+}
+
 // count scans the sensor's output: records matching match, and the last
 // health record. sizes, when not nil, measures the records.
 func (p *sensorProc) count(match func(rec *outRecord) bool, sizes *sizeSampler) (uint64, finalHealth, error) {
@@ -194,7 +203,7 @@ func (p *sensorProc) count(match func(rec *outRecord) bool, sizes *sizeSampler) 
 			}
 		}
 		if match(&rec) {
-			n++
+			n += rec.attempts()
 		}
 	}
 	return n, h, sc.Err()
@@ -213,6 +222,9 @@ type outRecord struct {
 		DstIP   string `json:"dst_ip"`
 		DstPort uint16 `json:"dst_port"`
 		Via     string `json:"via"`
+		// Count is set on a summary of folded repeats: the attempts it
+		// stands for.
+		Count uint64 `json:"count"`
 	} `json:"network"`
 	Health *finalHealth `json:"health"`
 }

@@ -30,6 +30,13 @@
  * as its result, so an interrupted attempt is never lost; userspace folds it
  * into the restarted call's record when one follows.
  *
+ * Folding: an attempt identical to one reported within fold_ns (same
+ * process, address space, namespace, destination, protocol and result) is
+ * not sent; it is counted in that attempt's entry in connect_folds, and
+ * userspace reports the count, with the first and last folded attempt's
+ * times, when the entry expires (see emit_connect). The first attempt is
+ * always sent at once, so nothing waits on the fold.
+ *
  * Not seen here: io_uring IORING_OP_CONNECT and 32-bit socketcall(2), which
  * do not pass through these tracepoints.
  */
@@ -76,18 +83,60 @@ static __always_inline struct sock *fd_sock(struct task_struct *task, __u64 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/* Set by the loader: how long identical connects after a reported one are
+ * folded into its count (ns); 0: every attempt is reported. */
+volatile const __u64 fold_ns;
+
+/* One entry per reported attempt that later ones may fold into. A full
+ * map folds nothing more until userspace's flush deletes expired entries:
+ * attempts are then reported one by one (STAT_CONNECT_UNFOLDED). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct connect_fold_key);
+	__type(value, struct connect_fold);
+} connect_folds SEC(".maps");
+
+/* Where a record is built: it does not fit on the stack beside the fold
+ * key, and the fold entry is made from the same bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct connect_fold);
+} connect_scratch SEC(".maps");
+
+/* A kernel restart code (-ERESTARTSYS to -ERESTART_RESTARTBLOCK): the call
+ * is normally restarted as the same call. Never folded: userspace pairs it
+ * with the restarted call's record. */
+static __always_inline bool restart_code(long ret)
+{
+	return ret <= -512 && ret >= -516;
+}
+
 /*
  * emit_connect reports a connect on fd with result ret. uaddr is the
  * caller's sockaddr (user memory), or 0 when ucopy already holds a copy.
+ *
+ * Folding: the attempt's key (struct connect_fold_key) is made first, from
+ * the reads the record needs anyway. If an entry for it exists, the attempt
+ * only adds to the entry's count: the process, file and header reads are
+ * skipped. Otherwise the record is built, sent at once, and kept as a new
+ * entry; userspace's flush, once the entry is fold_ns old, deletes it and
+ * reports what was folded into it as one summary record.
  */
 static __always_inline void emit_connect(struct task_struct *task, __u64 fd, long ret, void *uaddr,
 					 struct sockaddr_any *ucopy)
 {
-	struct connect_event ev = {};
+	struct connect_fold_key key = {};
+	struct connect_event *ev;
+	struct connect_fold *f;
 	struct sk_addrs sa = {};
 	struct sock *sk;
-	__u16 family;
+	__u16 protocol, sock_type;
+	__u32 zero = 0;
 	bool connected = ret == 0 || ret == -EINPROGRESS;
+	bool foldable = fold_ns && !restart_code(ret);
 
 	if (ret == -EBADF || ret == -ENOTSOCK)
 		return;
@@ -95,16 +144,13 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	if (!sk)
 		return; /* not a socket, or the fd was closed under us */
 	read_addrs(sk, &sa, connected);
-	family = sa.family;
-	if (family != AF_INET && family != AF_INET6)
+	if (sa.family != AF_INET && sa.family != AF_INET6)
 		return;
-	ev.sport = sa.sport;
 
 	if (connected) {
-		ev.flags = CONNECT_ADDR_FROM_SOCKET;
-		ev.dport = sa.dport;
-		__builtin_memcpy(ev.daddr, sa.daddr, 16);
-		__builtin_memcpy(ev.saddr, sa.saddr, 16);
+		key.family = sa.family;
+		key.dport = sa.dport;
+		__builtin_memcpy(key.daddr, sa.daddr, 16);
 	} else {
 		struct sockaddr_any a;
 
@@ -113,29 +159,74 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 		else if (bpf_probe_read_user(&a, sizeof(a), uaddr))
 			return;
 		if (a.family == AF_INET6) {
-			__builtin_memcpy(ev.daddr, a.v6, 16);
+			__builtin_memcpy(key.daddr, a.v6, 16);
 		} else if (a.family == AF_INET) {
-			__builtin_memcpy(ev.daddr, &a.v4, 4);
+			__builtin_memcpy(key.daddr, &a.v4, 4);
 		} else {
 			return; /* AF_UNSPEC (disassociate) or garbage: not a connection */
 		}
-		family = a.family;
-		ev.dport = __builtin_bswap16(a.port);
+		key.family = a.family;
+		key.dport = __builtin_bswap16(a.port);
 	}
-
-	fill_header(&ev.hdr, EVENT_CONNECT);
-	fill_task(&ev.task, task);
-	/* The memfd and internal-mount flags come from the exec record. */
-	fill_file(&ev.exe, RD(task, mm, exe_file), false);
-	ev.result = ret;
-	ev.fd = fd;
-	ev.family = family;
-	read_proto(sk, &ev.protocol, &ev.sock_type);
+	read_proto(sk, &protocol, &sock_type);
 	/* The caller's network namespace, by direct loads: the namespace the
 	 * connect was made from. (A socket created in another namespace and
 	 * passed over is the rare exception.) */
-	ev.netns = RD(task, nsproxy, net_ns, ns.inum);
-	emit(&ev, sizeof(ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
+	key.netns = RD(task, nsproxy, net_ns, ns.inum);
+
+	if (foldable) {
+		key.mm = (__u64)RD(task, mm);
+		key.start_ns = task_start_ns(task);
+		key.tgid = bpf_get_current_pid_tgid() >> 32;
+		key.result = ret;
+		key.protocol = protocol;
+		f = bpf_map_lookup_elem(&connect_folds, &key);
+		if (f) {
+			__u64 now = bpf_ktime_get_boot_ns();
+
+			/* Two CPUs folding at once may both see count 0 and
+			 * both set fold_first_ns: a few ns apart, harmless. */
+			if (!f->count)
+				f->fold_first_ns = now;
+			__sync_fetch_and_add(&f->count, 1);
+			f->last_ns = now;
+			stat_inc(STAT_CONNECT_FOLDED);
+			return;
+		}
+	}
+
+	f = bpf_map_lookup_elem(&connect_scratch, &zero);
+	if (!f) {
+		stat_inc(STAT_SCRATCH_MISSING);
+		return;
+	}
+	__builtin_memset(f, 0, sizeof(*f));
+	ev = &f->ev;
+	ev->sport = sa.sport;
+	ev->dport = key.dport;
+	__builtin_memcpy(ev->daddr, key.daddr, 16);
+	if (connected) {
+		ev->flags = CONNECT_ADDR_FROM_SOCKET;
+		__builtin_memcpy(ev->saddr, sa.saddr, 16);
+	}
+	fill_header(&ev->hdr, EVENT_CONNECT);
+	fill_task(&ev->task, task);
+	/* The memfd and internal-mount flags come from the exec record. */
+	fill_file(&ev->exe, RD(task, mm, exe_file), false);
+	ev->result = ret;
+	ev->fd = fd;
+	ev->family = key.family;
+	ev->protocol = protocol;
+	ev->sock_type = sock_type;
+	ev->netns = key.netns;
+	if (foldable) {
+		f->first_ns = ev->hdr.ts_ns;
+		/* Fails when the map is full, or when another CPU made this
+		 * entry since the lookup: this record is then sent unfolded. */
+		if (bpf_map_update_elem(&connect_folds, &key, f, BPF_NOEXIST))
+			stat_inc(STAT_CONNECT_UNFOLDED);
+	}
+	emit(ev, sizeof(*ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }
 
 #ifndef ARGUS_LEGACY

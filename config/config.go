@@ -53,6 +53,9 @@ const DefaultPath = "/etc/argus-sensor/config.yaml"
 // DefaultMetricsAddress serves /metrics and /healthz on loopback only.
 const DefaultMetricsAddress = "127.0.0.1:9462"
 
+// DefaultConnectFoldInterval is sensor.connect_fold_interval's default.
+const DefaultConnectFoldInterval = time.Second
+
 // Config is the whole configuration file.
 type Config struct {
 	LogLevel       string             `yaml:"log_level"`
@@ -147,6 +150,12 @@ type Sensor struct {
 	// Libraries reports files mapped executable (library_load). Default
 	// true.
 	Libraries *bool `yaml:"libraries"`
+	// ConnectFoldInterval folds repeated identical connects (same
+	// process, destination, protocol and result) in the kernel: the first
+	// is reported at once, the rest within the interval come as one
+	// summary record with their count (network.count). Default 1s; 0
+	// reports every attempt.
+	ConnectFoldInterval Duration `yaml:"connect_fold_interval"`
 }
 
 // Hashing tunes the hasher.
@@ -217,7 +226,7 @@ func Default() *Config {
 		Outputs:  []Output{{Spec: "stdout"}},
 		Spool:    Spool{Dir: spool.DefaultDir, MaxBytes: 1 << 30},
 		Sensor: Sensor{RingBytes: ByteSize(sensor.DefaultRingBytes()), PollInterval: Duration(sensor.DefaultPollInterval), QueueLen: sensor.DefaultQueueLen,
-			QueueBytes: sensor.DefaultQueueBytes},
+			QueueBytes: sensor.DefaultQueueBytes, ConnectFoldInterval: Duration(DefaultConnectFoldInterval)},
 		HealthInterval: Duration(time.Minute),
 		Hashing: Hashing{
 			CacheSize: hasher.DefaultCacheSize, MaxFileSize: hasher.DefaultMaxFileSize, SuspectMaxFileSize: hasher.DefaultSuspectMaxFileSize,
@@ -369,6 +378,9 @@ func (c *Config) validate() error {
 	}
 	if c.Sensor.PollInterval <= 0 || time.Duration(c.Sensor.PollInterval) > time.Second {
 		return bad("sensor.poll_interval", "%v: want more than 0 and at most 1s", time.Duration(c.Sensor.PollInterval))
+	}
+	if f := time.Duration(c.Sensor.ConnectFoldInterval); f < 0 || f > time.Minute {
+		return bad("sensor.connect_fold_interval", "%v: want 0 (off) to 1m", f)
 	}
 	if err := sensor.CheckLoaderEnv(c.Sensor.LoaderEnv); err != nil {
 		return bad("sensor.loader_env", "%v", err)

@@ -43,7 +43,7 @@ outputs:
     options: {mode: generic}
     headers: {X-Tenant: blue}
     token: s3cret
-sensor: {ring_bytes: 16MiB}
+sensor: {ring_bytes: 16MiB, connect_fold_interval: 0s}
 containers: {max_image_bytes: 8MiB}
 hashing: {max_file_size: 64M, suspect_max_file_size: 2GiB, wait: 500ms}
 path_classes:
@@ -61,7 +61,7 @@ detect:
 		t.Fatal(err)
 	}
 	if cfg.LogLevel != "debug" || int64(cfg.Sensor.RingBytes) != 16<<20 || int64(cfg.Containers.MaxImageBytes) != 8<<20 || int64(cfg.Hashing.MaxFileSize) != 64<<20 ||
-		int64(cfg.Hashing.SuspectMaxFileSize) != 2<<30 ||
+		int64(cfg.Hashing.SuspectMaxFileSize) != 2<<30 || cfg.Sensor.ConnectFoldInterval != 0 || Default().Sensor.ConnectFoldInterval != Duration(time.Second) ||
 		time.Duration(cfg.Hashing.Wait) != 500*time.Millisecond || cfg.Hashing.CacheSize != Default().Hashing.CacheSize {
 		t.Errorf("scalars: %+v", cfg)
 	}
@@ -103,6 +103,8 @@ func TestRefusesBadInput(t *testing.T) {
 		{"metrics:\n  address: nowhere\n", "line 2: metrics.address"},
 		{"sensor: [1, 2]\n", "line 1"},
 		{"containers:\n  max_image_bytes: 4KiB\n", "line 2: containers.max_image_bytes"},
+		{"sensor:\n  connect_fold_interval: -1s\n", "line 2: sensor.connect_fold_interval"},
+		{"sensor:\n  connect_fold_interval: 2m\n", "line 2: sensor.connect_fold_interval"},
 		{"outputs:\n  - spec: stdout\n    kinds: [detection, launches]\n", "line 3: outputs[0].kinds[1]: unknown record kind \"launches\""},
 		{"outputs:\n  - spec: stdout\n  - spec: file:/tmp/x\n    drop:\n      - kind == \"detection\"\n      - 'process.exe.path ==='\n", "line 6: outputs[1].drop[1]"},
 		{"outputs:\n  - spec: stdout\n    drop: ['proces.exe.path == \"/x\"']\n", "line 3: outputs[0].drop[0]"},

@@ -42,6 +42,11 @@ func (e *Enricher) flush(now time.Time, out []Item) []Item {
 // its record is emitted first.
 func (e *Enricher) connect(v *sensor.Connect, out []Item) []Item {
 	it := e.connectItem(v)
+	if v.Folded > 0 {
+		// A summary of repeats, not a call of this thread's: it neither
+		// completes nor ends an interrupted one.
+		return append(out, it)
+	}
 	h, held := e.held[v.TID]
 	if held {
 		delete(e.held, v.TID)

@@ -210,6 +210,34 @@ func TestInterruptedConnectThatReturnedEINTR(t *testing.T) {
 	}
 }
 
+// TestFoldedConnectSummary: a summary of repeats carries its count and
+// times, and does not stand in for a thread's restarted call.
+func TestFoldedConnectSummary(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	intr := connectEv(403, 1e9, "192.0.2.1:4444")
+	intr.Result, intr.FD = -512, 5
+	e.handle(intr, nil)
+	sum := connectEv(403, 1e9, "192.0.2.1:4444")
+	sum.Result, sum.FD = 0, 5
+	sum.Folded, sum.FoldFirstNs, sum.FoldLastNs, sum.BootNs = 1999, 2e9, 3e9, 3e9
+	n := one(t, e.handle(sum, nil)).Network
+	if n.Count != 1999 || n.Result != "success" {
+		t.Errorf("summary network %+v, want count 1999, success", n)
+	}
+	if d := n.LastSeen.Sub(n.FirstSeen); d != time.Second || n.FirstSeen.IsZero() {
+		t.Errorf("first %v last %v: want a second apart", n.FirstSeen, n.LastSeen)
+	}
+	// The interrupted call is still held for its own restart.
+	if out := e.flush(time.Time{}, nil); len(out) != 1 || out[0].Rec.Network.Result != "interrupted" || out[0].Rec.Network.Count != 0 {
+		t.Fatalf("held after a summary: %d records", len(out))
+	}
+	// An ordinary record has no count.
+	plain := connectEv(404, 1e9, "192.0.2.1:4444")
+	if n := one(t, e.handle(plain, nil)).Network; n.Count != 0 || !n.FirstSeen.IsZero() {
+		t.Errorf("plain record: count %d first %v", n.Count, n.FirstSeen)
+	}
+}
+
 func TestResultName(t *testing.T) {
 	for ret, want := range map[int32]string{0: "success", -115: "EINPROGRESS", -111: "ECONNREFUSED", -101: "ENETUNREACH", -512: "interrupted", -516: "interrupted", -9999: "errno_9999"} {
 		if got := ResultName(ret); got != want {

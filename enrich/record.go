@@ -231,6 +231,11 @@ func (e *Enricher) network(v *sensor.Connect) *event.Network {
 	} else {
 		n.Family = "ipv4"
 	}
+	if v.Folded > 0 {
+		n.Count = v.Folded
+		n.FirstSeen = e.clock.Wall(v.FoldFirstNs)
+		n.LastSeen = e.clock.Wall(v.FoldLastNs)
+	}
 	if v.Src.IsValid() && v.Src != (netip.AddrPort{}) {
 		n.SrcIP = v.Src.Addr().String()
 		n.SrcPort = v.Src.Port()

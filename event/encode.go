@@ -352,6 +352,11 @@ func (n *Network) appendJSON(b []byte) []byte {
 	if n.Source != "" {
 		b = AppendString(append(b, `,"source":`...), n.Source)
 	}
+	if n.Count != 0 {
+		b = appendUint(append(b, `,"count":`...), n.Count)
+		b = append(AppendTime(append(b, `,"first_seen":"`...), n.FirstSeen), '"')
+		b = append(AppendTime(append(b, `,"last_seen":"`...), n.LastSeen), '"')
+	}
 	if n.External != nil {
 		b = strconv.AppendBool(append(b, `,"external":`...), *n.External)
 	}

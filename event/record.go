@@ -336,6 +336,16 @@ type Network struct {
 	// "established" and the time is when it was found); absent for
 	// connections the kernel hook saw being made.
 	Source string `json:"source,omitempty"`
+	// Count, when set, makes the record a summary of repeats: Count
+	// attempts identical to an earlier record of the same process (same
+	// destination, protocol and result, within the sensor's fold
+	// interval) that were counted in the kernel instead of reported one
+	// by one. FirstSeen and LastSeen are the first and last of them; the
+	// record's time is LastSeen, and its other fields are the earlier
+	// record's. Absent on an ordinary record, which stands for one.
+	Count     uint64    `json:"count,omitempty"`
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
 	// External is true unless the destination is loopback, private,
 	// link-local, multicast, broadcast, unspecified, one of the host's
 	// own addresses, or a configured internal range. Absent when not
@@ -410,6 +420,12 @@ type Health struct {
 	// already had its network_connection record: counted, not reported
 	// one by one.
 	DatagramsFolded uint64 `json:"datagrams_folded,omitempty"`
+	// ConnectsFolded counts connects counted in a summary record
+	// (network.count) instead of reported one by one; ConnectsUnfolded
+	// foldable connects reported one by one because the kernel's fold
+	// table was full.
+	ConnectsFolded   uint64 `json:"connects_folded,omitempty"`
+	ConnectsUnfolded uint64 `json:"connects_unfolded,omitempty"`
 	// LibrariesTrusted counts executable file mappings the kernel left
 	// unreported because the file was judged trusted; LibrariesRepeated
 	// those of a file the process image had already mapped.

@@ -63,13 +63,40 @@ type connectConnectEvent struct {
 	Pad      uint16
 }
 
+type connectConnectFold struct {
+	_           structs.HostLayout
+	FirstNs     uint64
+	FoldFirstNs uint64
+	LastNs      uint64
+	Count       uint64
+	Ev          connectConnectEvent
+}
+
+type connectConnectFoldKey struct {
+	_        structs.HostLayout
+	Mm       uint64
+	StartNs  uint64
+	Tgid     uint32
+	Netns    uint32
+	Result   int32
+	Family   uint16
+	Dport    uint16
+	Protocol uint16
+	Pad0     uint16
+	Pad1     uint32
+	Daddr    [16]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	connectMapConnectFolds       = "connect_folds"
+	connectMapConnectScratch     = "connect_scratch"
 	connectMapEvents             = "events"
 	connectMapStats              = "stats"
 	connectProgHandleConnectExit = "handle_connect_exit"
+	connectVarFoldNs             = "fold_ns"
 	connectVarSelfTgid           = "self_tgid"
 	connectVarUnusedConnectEvent = "unused_connect_event"
 	connectVarWakeupBytes        = "wakeup_bytes"
@@ -124,14 +151,17 @@ type connectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectMapSpecs struct {
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Stats  *ebpf.MapSpec `ebpf:"stats"`
+	ConnectFolds   *ebpf.MapSpec `ebpf:"connect_folds"`
+	ConnectScratch *ebpf.MapSpec `ebpf:"connect_scratch"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	Stats          *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // connectVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectVariableSpecs struct {
+	FoldNs             *ebpf.VariableSpec `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -157,12 +187,16 @@ func (o *connectObjects) Close() error {
 //
 // It can be passed to loadConnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectMaps struct {
-	Events *ebpf.Map `ebpf:"events"`
-	Stats  *ebpf.Map `ebpf:"stats"`
+	ConnectFolds   *ebpf.Map `ebpf:"connect_folds"`
+	ConnectScratch *ebpf.Map `ebpf:"connect_scratch"`
+	Events         *ebpf.Map `ebpf:"events"`
+	Stats          *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *connectMaps) Close() error {
 	return _ConnectClose(
+		m.ConnectFolds,
+		m.ConnectScratch,
 		m.Events,
 		m.Stats,
 	)
@@ -172,6 +206,7 @@ func (m *connectMaps) Close() error {
 //
 // It can be passed to loadConnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectVariables struct {
+	FoldNs             *ebpf.Variable `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`

@@ -13,6 +13,78 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type connectlegacyConnectFold struct {
+	_           structs.HostLayout
+	FirstNs     uint64
+	FoldFirstNs uint64
+	LastNs      uint64
+	Count       uint64
+	Ev          struct {
+		_   structs.HostLayout
+		Hdr struct {
+			_    structs.HostLayout
+			Type uint32
+			Tid  uint32
+			Tgid uint32
+			Cpu  uint32
+			TsNs uint64
+		}
+		Task struct {
+			_        structs.HostLayout
+			StartNs  uint64
+			CgroupId uint64
+			Ppid     uint32
+			Uid      uint32
+			Gid      uint32
+			Euid     uint32
+			Egid     uint32
+			Auid     uint32
+			Comm     [16]int8
+		}
+		Exe struct {
+			_       structs.HostLayout
+			Ino     uint64
+			Size    int64
+			MtimeNs uint64
+			CtimeNs uint64
+			Dev     uint32
+			Nlink   uint32
+			Mode    uint32
+			Uid     uint32
+			Flags   uint32
+			FsMagic uint32
+		}
+		Result   int32
+		Netns    uint32
+		Fd       uint64
+		Family   uint16
+		Protocol uint16
+		SockType uint16
+		Dport    uint16
+		Sport    uint16
+		Flags    uint16
+		Daddr    [16]uint8
+		Saddr    [16]uint8
+		Via      uint16
+		Pad      uint16
+	}
+}
+
+type connectlegacyConnectFoldKey struct {
+	_        structs.HostLayout
+	Mm       uint64
+	StartNs  uint64
+	Tgid     uint32
+	Netns    uint32
+	Result   int32
+	Family   uint16
+	Dport    uint16
+	Protocol uint16
+	Pad0     uint16
+	Pad1     uint32
+	Daddr    [16]uint8
+}
+
 type connectlegacyPendingConnect struct {
 	_    structs.HostLayout
 	Addr struct {
@@ -29,11 +101,14 @@ type connectlegacyPendingConnect struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	connectlegacyMapConnectFolds        = "connect_folds"
+	connectlegacyMapConnectScratch      = "connect_scratch"
 	connectlegacyMapEvents              = "events"
 	connectlegacyMapPendingConnects     = "pending_connects"
 	connectlegacyMapStats               = "stats"
 	connectlegacyProgHandleConnectEnter = "handle_connect_enter"
 	connectlegacyProgHandleConnectExit  = "handle_connect_exit"
+	connectlegacyVarFoldNs              = "fold_ns"
 	connectlegacyVarSelfTgid            = "self_tgid"
 	connectlegacyVarUnusedConnectEvent  = "unused_connect_event"
 	connectlegacyVarWakeupBytes         = "wakeup_bytes"
@@ -89,6 +164,8 @@ type connectlegacyProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectlegacyMapSpecs struct {
+	ConnectFolds    *ebpf.MapSpec `ebpf:"connect_folds"`
+	ConnectScratch  *ebpf.MapSpec `ebpf:"connect_scratch"`
 	Events          *ebpf.MapSpec `ebpf:"events"`
 	PendingConnects *ebpf.MapSpec `ebpf:"pending_connects"`
 	Stats           *ebpf.MapSpec `ebpf:"stats"`
@@ -98,6 +175,7 @@ type connectlegacyMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectlegacyVariableSpecs struct {
+	FoldNs             *ebpf.VariableSpec `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -123,6 +201,8 @@ func (o *connectlegacyObjects) Close() error {
 //
 // It can be passed to loadConnectlegacyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectlegacyMaps struct {
+	ConnectFolds    *ebpf.Map `ebpf:"connect_folds"`
+	ConnectScratch  *ebpf.Map `ebpf:"connect_scratch"`
 	Events          *ebpf.Map `ebpf:"events"`
 	PendingConnects *ebpf.Map `ebpf:"pending_connects"`
 	Stats           *ebpf.Map `ebpf:"stats"`
@@ -130,6 +210,8 @@ type connectlegacyMaps struct {
 
 func (m *connectlegacyMaps) Close() error {
 	return _ConnectlegacyClose(
+		m.ConnectFolds,
+		m.ConnectScratch,
 		m.Events,
 		m.PendingConnects,
 		m.Stats,
@@ -140,6 +222,7 @@ func (m *connectlegacyMaps) Close() error {
 //
 // It can be passed to loadConnectlegacyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectlegacyVariables struct {
+	FoldNs             *ebpf.Variable `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`

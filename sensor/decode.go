@@ -178,6 +178,12 @@ func decodeConnect(b []byte) (*Connect, error) {
 	if !load(&r, b) {
 		return nil, shortErr(KindConnect, len(b), connectSize)
 	}
+	return connectFrom(&r)
+}
+
+// connectFrom converts a connect record, from the ring or from a fold
+// entry's copy of one.
+func connectFrom(r *connectConnectEvent) (*Connect, error) {
 	c := &Connect{
 		// The connect object's nested structs have the same layout as the
 		// exec object's named ones; Go converts between them field by field.

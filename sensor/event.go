@@ -230,6 +230,16 @@ type Connect struct {
 	OwnerFromMM bool
 	// KernelThread means a kernel thread with no process behind it made it.
 	KernelThread bool
+
+	// Folded, when not 0, makes this a summary: that many attempts
+	// identical to an earlier record (same process, address space,
+	// network namespace, destination, protocol and result) were counted
+	// in the kernel instead of sent (Options.FoldInterval). The rest of
+	// the record is the earlier one's; BootNs is the last folded
+	// attempt's time, FoldFirstNs the first one's.
+	Folded      uint64
+	FoldFirstNs uint64
+	FoldLastNs  uint64
 }
 
 // NoFD is Connect.FD when the descriptor is not known.

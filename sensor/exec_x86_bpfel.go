@@ -159,7 +159,9 @@ const (
 	execStatIndexSTAT_LIBRARY_REPEATED     execStatIndex = 18
 	execStatIndexSTAT_CGROUP_EMITTED       execStatIndex = 19
 	execStatIndexSTAT_CGROUP_LOST          execStatIndex = 20
-	execStatIndexSTAT_MAX                  execStatIndex = 21
+	execStatIndexSTAT_CONNECT_FOLDED       execStatIndex = 21
+	execStatIndexSTAT_CONNECT_UNFOLDED     execStatIndex = 22
+	execStatIndexSTAT_MAX                  execStatIndex = 23
 )
 
 type execTaskInfo struct {

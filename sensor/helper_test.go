@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +43,19 @@ func runHelper(action string, args []string) int {
 		var n int
 		if n, err = strconv.Atoi(args[1]); err == nil {
 			err = helperStorm(args[0], n)
+		}
+	case "connect-exec":
+		// connect-exec ADDR: one TCP connect, then exec this binary to
+		// make the same connect again from the same pid.
+		if err = helperConnect("tcp", args[0], false); err == nil {
+			self, _ := os.Executable()
+			env := []string{helperEnv + "=connect"}
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, helperEnv+"=") {
+					env = append(env, kv)
+				}
+			}
+			err = syscall.Exec(self, []string{self, "tcp", args[0]}, env)
 		}
 	case "dns-query":
 		// dns-query udp|udp-sendto|tcp SERVER NAME: one query, its answer read.

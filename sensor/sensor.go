@@ -71,6 +71,13 @@ type Options struct {
 	NoLibraries bool
 	// DNS configures the DNS response hook.
 	DNS DNSOptions
+	// FoldInterval folds repeated connects: an attempt identical to one
+	// reported less than FoldInterval before (same process, address
+	// space, network namespace, destination, protocol and result) is
+	// counted in the kernel instead of sent, and once the interval has
+	// passed the count comes out as one summary record (Connect.Folded).
+	// The first attempt is always sent at once. 0 reports every attempt.
+	FoldInterval time.Duration
 }
 
 // DNSOptions configures the DNS response hook (bpf/dns.bpf.c), which copies
@@ -266,6 +273,7 @@ type Sensor struct {
 	connect       connectObjects
 	connectLegacy connectlegacyObjects
 	legacy        bool // connectLegacy is loaded instead of connect
+	fold          folder
 
 	sockaddr       sockaddrObjects
 	sockaddrLegacy sockaddrlegacyObjects
@@ -418,8 +426,19 @@ func (s *Sensor) load() error {
 	if err := prepare(name, connSpec); err != nil {
 		return err
 	}
+	if err := connSpec.Variables["fold_ns"].Set(uint64(s.opts.FoldInterval)); err != nil {
+		return fmt.Errorf("set %s variable fold_ns: %w", name, err)
+	}
 	if err := connSpec.LoadAndAssign(objs, shared); err != nil {
 		return fmt.Errorf("load %s programs: %w", name, err)
+	}
+	s.fold.m = s.connect.ConnectFolds
+	if s.legacy {
+		s.fold.m = s.connectLegacy.ConnectFolds
+	}
+	s.fold.interval = s.opts.FoldInterval
+	if n := int(s.fold.m.ValueSize()); n != foldValueSize {
+		return fmt.Errorf("load %s programs: fold entry is %d bytes, want %d", name, n, foldValueSize)
 	}
 	cgErr := s.sockaddrErr
 	if s.sockaddrErr == nil {
@@ -892,8 +911,9 @@ func (s *Sensor) Run(ctx context.Context) error {
 			}
 		}
 		// Idle: sleep until a record arrives, waking now and then so
-		// health sees the reader alive.
-		if !queued() && !s.waiter.wait(idleWait, queued) {
+		// health sees the reader alive and fold entries are flushed on
+		// time (a folded storm sends nothing to wake the reader).
+		if !queued() && !s.waiter.wait(s.fold.wait(idleWait), queued) {
 			return nil
 		}
 		// Read draining before the drain: once set, the hooks are
@@ -906,6 +926,9 @@ func (s *Sensor) Run(ctx context.Context) error {
 		if _, closed, err := s.drain(&rec, time.Unix(1, 0)); closed || err != nil {
 			return err
 		}
+		// After the drain, so a summary follows the record it adds to.
+		// Stopping, the hooks are detached: every entry is reported.
+		s.flushFolds(stopping)
 		if stopping {
 			return nil
 		}
@@ -966,7 +989,9 @@ func (s *Sensor) runBlocking(ctx context.Context) error {
 		if closed || err != nil {
 			return err
 		}
-		if flushed && ctx.Err() != nil {
+		stopping := flushed && ctx.Err() != nil
+		s.flushFolds(stopping)
+		if stopping {
 			return nil
 		}
 	}
@@ -985,8 +1010,15 @@ func (s *Sensor) handle(raw []byte) {
 	if int(h.Kind) < len(s.read) {
 		s.read[h.Kind].Add(1)
 	}
+	s.queue(ev, len(raw))
+}
+
+// queue hands ev, decoded from size ring bytes, to the consumer, or drops
+// and counts it when the queue is full.
+func (s *Sensor) queue(ev Event, size int) {
+	h := ev.Head()
 	if s.opts.QueueBytes > 0 {
-		n := int64(len(raw)) + EventOverhead
+		n := int64(size) + EventOverhead
 		if s.queuedBytes.Add(n) > s.opts.QueueBytes {
 			s.queuedBytes.Add(-n)
 			s.dropped.Add(1)

@@ -22,6 +22,17 @@ type Stats struct {
 	// whose first datagram already has its connection record. They are
 	// not lost: each pair is reported once, not per datagram.
 	DatagramsFolded uint64
+	// ConnectsFolded counts connects identical to one reported within
+	// Options.FoldInterval: counted in the kernel, reported in a summary
+	// record (FoldSummaries), not sent one by one. ConnectsUnfolded
+	// counts foldable connects sent on their own because the fold map
+	// was full (or another CPU's identical record came first).
+	ConnectsFolded   uint64
+	ConnectsUnfolded uint64
+	// FoldSummaries counts the summary records the reader made from fold
+	// entries; FoldErrors the flushes and deletes of entries that failed.
+	FoldSummaries uint64
+	FoldErrors    uint64
 	// DNSRateLimited counts DNS responses the in-kernel rate limit kept
 	// out of the ring (counted, not copied); DNSSkipped counts port 53
 	// TCP segments that did not hold one whole message, which the hook
@@ -110,6 +121,10 @@ func (s *Sensor) Stats() (Stats, error) {
 	st.PendingFull = kernel[execStatIndexSTAT_CONNECT_PENDING_FULL]
 	st.ScratchMissing = kernel[execStatIndexSTAT_SCRATCH_MISSING]
 	st.DatagramsFolded = kernel[execStatIndexSTAT_DATAGRAM_FOLDED]
+	st.ConnectsFolded = kernel[execStatIndexSTAT_CONNECT_FOLDED]
+	st.ConnectsUnfolded = kernel[execStatIndexSTAT_CONNECT_UNFOLDED]
+	st.FoldSummaries = s.fold.summaries.Load()
+	st.FoldErrors = s.fold.errors.Load()
 	st.DNSRateLimited = kernel[execStatIndexSTAT_DNS_RATE_LIMITED]
 	st.DNSSkipped = kernel[execStatIndexSTAT_DNS_SKIPPED]
 	st.LibrariesTrusted = kernel[execStatIndexSTAT_LIBRARY_TRUSTED]

@@ -106,6 +106,8 @@ enum stat_index {
 	STAT_LIBRARY_REPEATED,     /* a file the process had already mapped executable: not reported again */
 	STAT_CGROUP_EMITTED,       /* cgroup v2 directories created (lifecycle.bpf.c) */
 	STAT_CGROUP_LOST,
+	STAT_CONNECT_FOLDED,       /* connects identical to one reported within the fold interval: counted, not sent */
+	STAT_CONNECT_UNFOLDED,     /* foldable connects sent on their own: fold map full, or another CPU's record first */
 	STAT_MAX,
 };
 
@@ -215,6 +217,36 @@ struct connect_event {
 	__u8 saddr[16];
 	__u16 via; /* enum connect_via */
 	__u16 _pad;
+};
+
+/*
+ * Connect folding (connect.bpf.c): identical connect(2) attempts within the
+ * fold interval of a reported one become one count. The key is what makes
+ * two attempts the same: the process (tgid and start time, so a reused pid
+ * is another process), its address space (which exec replaces, so a
+ * program exec'd into a pid is never folded into its predecessor), the
+ * network namespace, the destination, the protocol and the result.
+ */
+struct connect_fold_key {
+	__u64 mm;       /* task->mm, as a number */
+	__u64 start_ns; /* thread group leader's start, CLOCK_BOOTTIME */
+	__u32 tgid;
+	__u32 netns;
+	__s32 result;
+	__u16 family;
+	__u16 dport;
+	__u16 protocol;
+	__u16 _pad0;
+	__u32 _pad1;
+	__u8 daddr[16];
+};
+
+struct connect_fold {
+	__u64 first_ns;      /* ev's time: the attempt that was reported */
+	__u64 fold_first_ns; /* the first attempt folded into count */
+	__u64 last_ns;       /* the latest attempt folded into count */
+	__u64 count;         /* attempts folded since ev: not sent on their own */
+	struct connect_event ev; /* the reported attempt's record, for the summary */
 };
 
 /*

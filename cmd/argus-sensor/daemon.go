@@ -40,6 +40,7 @@ func agentConfig(c *config.Config, version string, log *slog.Logger) (agent.Conf
 			DNS:          sensor.DNSOptions{Off: !c.DNS.Capture, Rate: c.DNS.RateLimit, Burst: c.DNS.Burst},
 			LoaderEnv:    c.Sensor.LoaderEnv,
 			NoLibraries:  c.Sensor.Libraries != nil && !*c.Sensor.Libraries,
+			FoldInterval: time.Duration(c.Sensor.ConnectFoldInterval),
 		},
 		Hasher: hasher.Options{
 			CacheSize: c.Hashing.CacheSize, MaxFileSize: int64(c.Hashing.MaxFileSize), SuspectMaxFileSize: int64(c.Hashing.SuspectMaxFileSize), Workers: c.Hashing.Workers,

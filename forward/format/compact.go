@@ -269,6 +269,9 @@ func (c *compact) network(n *event.Network) {
 	if n.Source != "" {
 		c.kv("source", n.Source)
 	}
+	if n.Count != 0 {
+		c.kv("count", strconv.FormatUint(n.Count, 10))
+	}
 }
 
 // dns writes the question, its response code and what the name resolved

@@ -389,6 +389,11 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 			w.bool("external", *n.External)
 		}
 		w.strNZ("source", n.Source)
+		if n.Count != 0 {
+			w.uint("count", n.Count)
+			w.time("first_seen", n.FirstSeen)
+			w.time("last_seen", n.LastSeen)
+		}
 		w.end()
 	}
 	if d := r.DNS; d != nil && (d.Truncated || d.Partial) {

@@ -570,6 +570,11 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 			w.bool("network_external", *n.External)
 		}
 		w.strNZ("network_source", n.Source)
+		if n.Count != 0 {
+			w.uint("network_count", n.Count)
+			w.time("network_first_seen", n.FirstSeen)
+			w.time("network_last_seen", n.LastSeen)
+		}
 		if normIP(n.DstIP) != n.DstIP {
 			w.str("network_dst_ip_original", n.DstIP)
 		}

@@ -42,6 +42,15 @@ func Rich() []*event.Record {
 		NetNS: 4026531840, Source: "sock_diag", External: &ext, Via: "io_uring_connect32",
 	}
 
+	// A summary of repeats: 1999 more identical attempts after conn.
+	folded := *conn
+	folded.ID = richBoot[:8] + "-76b359d0ff-1f53-4"
+	folded.Time = richTime.Add(1800 * time.Millisecond)
+	fn := *conn.Network
+	fn.Result, fn.ResultCode, fn.Source = "success", 0, ""
+	fn.Count, fn.FirstSeen, fn.LastSeen = 1999, richTime.Add(1001*time.Millisecond), folded.Time
+	folded.Network = &fn
+
 	lib := richLibrary()
 	memfdLib := *lib.Library
 	memfdLib.Path, memfdLib.PathTruncated, memfdLib.Memfd, memfdLib.Deleted, memfdLib.Nlink = "/memfd:x", false, true, true, 0
@@ -89,6 +98,7 @@ func Rich() []*event.Record {
 				{Name: "sockaddr_sendmsg6", Attach: "cgroup/sendmsg6", Error: "no cgroup v2 hierarchy", Optional: true},
 			},
 			RingBytes: 8 << 20, RingPending: 4096, Processes: 312, ProcessesEvicted: 7, WriteErrors: 6, DatagramsFolded: 998,
+			ConnectsFolded: 1999, ConnectsUnfolded: 2,
 			LibrariesTrusted: 5120, LibrariesRepeated: 77,
 			UptimeSeconds: 61.5,
 			Hashing: &event.HashingHealth{CacheHits: 90, CacheMisses: 10, HitRatio: 0.9, FilesHashed: 10,
@@ -123,7 +133,7 @@ func Rich() []*event.Record {
 		ResolvedIPs: []string{"192.0.2.1"}, Transport: "tcp", ServerIP: "192.0.2.1", ServerPort: 53,
 		ClientIP: "192.0.2.2", ClientPort: 40000, ServerTruncated: true, Truncated: true, Partial: true,
 	}
-	return []*event.Record{launch, pending, conn, update, det, health, &byFile, query, lib}
+	return []*event.Record{launch, pending, conn, update, det, health, &byFile, query, lib, &folded}
 }
 
 func richLibrary() *event.Record {

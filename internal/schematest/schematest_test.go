@@ -111,7 +111,7 @@ func obj(m map[string]any, path string) map[string]any {
 // record invalid.
 func TestRejects(t *testing.T) {
 	rich := Rich()
-	launch, conn, det, health := rich[0], rich[2], rich[4], rich[5]
+	launch, conn, det, health, folded := rich[0], rich[2], rich[4], rich[5], rich[len(rich)-1]
 	cases := []struct {
 		name string
 		rec  *event.Record
@@ -154,6 +154,9 @@ func TestRejects(t *testing.T) {
 		{"dst_ip not an address", conn, func(m map[string]any) { obj(m, "network")["dst_ip"] = "invalid IP" }},
 		{"dst_port past 65535", conn, func(m map[string]any) { obj(m, "network")["dst_port"] = 70000 }},
 		{"unknown health state", health, func(m map[string]any) { obj(m, "health")["state"] = "sleeping" }},
+		{"count without its times", folded, func(m map[string]any) { delete(obj(m, "network"), "first_seen") }},
+		{"first_seen without count", folded, func(m map[string]any) { delete(obj(m, "network"), "count") }},
+		{"count as a string", folded, func(m map[string]any) { obj(m, "network")["count"] = "1999" }},
 		{"counter as a float", health, func(m map[string]any) { obj(m, "health")["events_lost"] = 1.5 }},
 	}
 	// The decode and re-encode alone keeps each record valid, so each

@@ -1,0 +1,191 @@
+package sensor
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// folder reports what the connect program folded (bpf/connect.bpf.c,
+// connect_folds): each entry is a reported attempt and the count of
+// identical attempts after it. Once an entry is the fold interval old the
+// reader deletes it and, if anything was folded into it, sends one summary
+// record: a copy of the reported record with Connect.Folded and the first
+// and last folded attempts' times. The next identical attempt makes a new
+// entry and is sent at once.
+type folder struct {
+	m        *ebpf.Map // nil: folding is off
+	interval time.Duration
+	next     time.Time // when the next flush is due
+
+	keys   []connectConnectFoldKey
+	vals   []connectConnectFold
+	expire []connectConnectFoldKey // expired entries with nothing folded
+	batch  bool                    // BPF_MAP_LOOKUP_BATCH works; set after the first flush
+	tried  bool
+
+	summaries atomic.Uint64 // summary records sent
+	errors    atomic.Uint64 // flushes or deletes that failed
+}
+
+// foldBatch is how many entries one batch lookup reads: the whole map.
+const foldBatch = 4096
+
+// period is how often entries are looked at: half the interval, so an
+// entry is reported at most 1.5 intervals after its first attempt.
+func (f *folder) period() time.Duration {
+	return max(f.interval/2, 10*time.Millisecond)
+}
+
+// wait bounds an idle wait so the next flush is not slept through.
+func (f *folder) wait(d time.Duration) time.Duration {
+	if f.m == nil || f.interval == 0 {
+		return d
+	}
+	return max(min(d, time.Until(f.next)), time.Millisecond)
+}
+
+// bootNow is CLOCK_BOOTTIME in nanoseconds, the clock of record times.
+func bootNow() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano())
+}
+
+// flushFolds reports the fold entries that have expired, or all of them
+// when all is set (at shutdown, once the hooks are detached). It runs on
+// the reader's goroutine after a drain, so a summary is queued after the
+// record it adds to.
+func (s *Sensor) flushFolds(all bool) {
+	f := &s.fold
+	if f.m == nil || f.interval == 0 || (!all && time.Now().Before(f.next)) {
+		return
+	}
+	f.next = time.Now().Add(f.period())
+	now := bootNow()
+	expired := func(v *connectConnectFold) bool {
+		return all || now-v.FirstNs >= uint64(f.interval)
+	}
+	f.expire = f.expire[:0]
+	var folded []connectConnectFoldKey
+	visit := func(k connectConnectFoldKey, v *connectConnectFold) {
+		if !expired(v) {
+			return
+		}
+		if v.Count == 0 {
+			f.expire = append(f.expire, k)
+		} else {
+			folded = append(folded, k)
+		}
+	}
+	if err := f.scan(visit); err != nil {
+		f.errors.Add(1)
+		s.log.Warn("read connect fold entries", "err", err)
+		return
+	}
+	// An entry with a count is taken and deleted in one call, so no
+	// attempt folded into it is lost. One with none is deleted in a
+	// batch: an attempt folded into it between the scan and the delete
+	// (a window of microseconds) is not counted, though the record it
+	// repeats was sent.
+	var v connectConnectFold
+	for i := range folded {
+		if err := f.take(&folded[i], &v); err != nil {
+			if !errors.Is(err, ebpf.ErrKeyNotExist) {
+				f.errors.Add(1)
+			}
+			continue
+		}
+		if v.Count == 0 {
+			continue
+		}
+		c, err := connectFrom(&v.Ev)
+		if err != nil {
+			s.decodeErrors.Add(1)
+			continue
+		}
+		c.Folded = v.Count
+		c.FoldFirstNs = v.FoldFirstNs
+		c.FoldLastNs = v.LastNs
+		// The summary is about the folded attempts: it carries the
+		// latest one's time.
+		c.BootNs = v.LastNs
+		f.summaries.Add(1)
+		s.queue(c, connectSize)
+	}
+	if len(f.expire) > 0 {
+		if _, err := f.m.BatchDelete(f.expire, nil); err != nil {
+			for i := range f.expire {
+				if err := f.m.Delete(&f.expire[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+					f.errors.Add(1)
+				}
+			}
+		}
+	}
+}
+
+// take reads and deletes one entry.
+func (f *folder) take(k *connectConnectFoldKey, v *connectConnectFold) error {
+	err := f.m.LookupAndDelete(k, v)
+	if !errors.Is(err, ebpf.ErrNotSupported) {
+		return err
+	}
+	// Hash maps take lookup-and-delete from 5.14: read, then delete.
+	// An attempt folded in between is not counted.
+	if err := f.m.Lookup(k, v); err != nil {
+		return err
+	}
+	return f.m.Delete(k)
+}
+
+// scan calls visit for every entry: by batch lookups where the kernel has
+// them (5.6+), else one entry at a time.
+func (f *folder) scan(visit func(connectConnectFoldKey, *connectConnectFold)) error {
+	if !f.tried || f.batch {
+		err := f.scanBatch(visit)
+		if !f.tried {
+			f.tried = true
+			f.batch = err == nil
+		}
+		if err == nil || f.batch {
+			return err
+		}
+	}
+	var k connectConnectFoldKey
+	var v connectConnectFold
+	it := f.m.Iterate()
+	for it.Next(&k, &v) {
+		visit(k, &v)
+	}
+	return it.Err()
+}
+
+func (f *folder) scanBatch(visit func(connectConnectFoldKey, *connectConnectFold)) error {
+	if f.keys == nil {
+		f.keys = make([]connectConnectFoldKey, foldBatch)
+		f.vals = make([]connectConnectFold, foldBatch)
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := f.m.BatchLookup(&cursor, f.keys, f.vals, nil)
+		for i := range n {
+			visit(f.keys[i], &f.vals[i])
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// foldValueSize is struct connect_fold's size, checked against the map's
+// value size at load.
+const foldValueSize = int(unsafe.Sizeof(connectConnectFold{}))

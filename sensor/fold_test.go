@@ -1,0 +1,202 @@
+package sensor
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
+)
+
+// startFolding runs a sensor of its own that folds connects over interval.
+// stop cancels it and waits for Run to return: every record it made,
+// summaries of the final flush included, has then reached the hub.
+func startFolding(t *testing.T, interval time.Duration, legacy bool) (s *Sensor, h *hub, stop func()) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	s, err := New(Options{FoldInterval: interval, LegacyConnect: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		s.Close()
+	})
+	return s, newHub(s.Events()), stop
+}
+
+// collect gathers the connects a watch delivers until quiet has passed
+// without one, or until ok says enough arrived.
+func collect(w *watch, quiet time.Duration, ok func([]*Connect) bool) []*Connect {
+	var got []*Connect
+	for {
+		select {
+		case ev := <-w.ch:
+			got = append(got, ev.(*Connect))
+			if ok != nil && ok(got) {
+				return got
+			}
+		case <-time.After(quiet):
+			return got
+		}
+	}
+}
+
+// attempts is how many connect attempts records stand for: one each, or
+// a summary's count. A call a signal interrupted (a restart code, never
+// folded) is not an attempt of its own: the kernel restarts it as the same
+// call, whose record, or fold, counts it. (Go's runtime preempts with
+// SIGURG, so a helper's storm has some.)
+func attempts(cs []*Connect) (records, summaries int, n uint64) {
+	for _, c := range cs {
+		if IsRestart(c.Result) {
+			continue
+		}
+		if c.Folded > 0 {
+			summaries++
+			n += c.Folded
+		} else {
+			records++
+			n++
+		}
+	}
+	return records, summaries, n
+}
+
+// TestConnectFolding: a storm of identical connects gives its first record
+// at once and a summary that counts the rest, on both connect hook builds;
+// nothing an implant changes (another process, an exec in the same pid)
+// is folded into another's record.
+func TestConnectFolding(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		t.Run("legacy="+strconv.FormatBool(legacy), func(t *testing.T) {
+			s, h, _ := startFolding(t, 300*time.Millisecond, legacy)
+			bin, _ := testBinary(t)
+			dst := listen(t, "tcp", "127.0.0.1")
+			w := h.subscribe(connectTo(dst.Port()))
+			defer w.stop()
+			before, err := s.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			const storm = 2000
+			cmd := helperCmd(bin, "connect-storm", dst.String(), strconv.Itoa(storm))
+			if err := cmd.Run(); err != nil {
+				t.Fatal(err)
+			}
+			pid := uint32(cmd.Process.Pid)
+			got := collect(w, testutil.Patience(t, 5*time.Second), func(cs []*Connect) bool {
+				_, _, n := attempts(cs)
+				return n >= storm
+			})
+			records, summaries, n := attempts(got)
+			if n != storm {
+				for _, c := range got {
+					t.Logf("pid %d tid %d fd %d src %s result %d folded %d boot %d first %d last %d", c.TGID, c.TID, c.FD, c.Src, c.Result, c.Folded, c.BootNs, c.FoldFirstNs, c.FoldLastNs)
+				}
+				t.Fatalf("%d records and %d summaries stand for %d attempts, want %d", records, summaries, n, storm)
+			}
+			if summaries == 0 || records >= storm/10 {
+				t.Errorf("%d records and %d summaries for %d identical connects: not folded", records, summaries, storm)
+			}
+			first := got[0]
+			if first.Folded != 0 {
+				t.Errorf("first record is a summary (%d folded): the first attempt must be sent on its own", first.Folded)
+			}
+			for _, c := range got {
+				if c.TGID != pid || c.Dst != dst || (c.Result != 0 && !IsRestart(c.Result)) {
+					t.Errorf("record pid %d dst %s result %d, want %d %s 0", c.TGID, c.Dst, c.Result, pid, dst)
+				}
+				if c.Folded == 0 {
+					continue
+				}
+				if c.FoldFirstNs == 0 || c.FoldFirstNs > c.FoldLastNs || c.BootNs != c.FoldLastNs {
+					t.Errorf("summary times first %d last %d record %d", c.FoldFirstNs, c.FoldLastNs, c.BootNs)
+				}
+				if c.FoldFirstNs < first.BootNs {
+					t.Errorf("summary's first folded attempt %d before the reported one %d", c.FoldFirstNs, first.BootNs)
+				}
+				if c.Task.StartNs != first.Task.StartNs || c.Exe.Ino != first.Exe.Ino {
+					t.Errorf("summary task %+v exe %+v, want the reported record's", c.Task, c.Exe)
+				}
+			}
+			after := assertNoLoss(t, s)
+			if d := after.ConnectsFolded - before.ConnectsFolded; d < uint64(storm-records) {
+				t.Errorf("kernel counted %d folded, want at least %d", d, storm-records)
+			}
+			if after.FoldSummaries-before.FoldSummaries < uint64(summaries) {
+				t.Errorf("%d summaries counted, %d seen", after.FoldSummaries-before.FoldSummaries, summaries)
+			}
+
+			// Another process to the same destination, inside the
+			// interval of a fresh entry: its own record.
+			for range 2 {
+				cmd := helperCmd(bin, "connect", "tcp", dst.String())
+				if err := cmd.Run(); err != nil {
+					t.Fatal(err)
+				}
+				c := w.next(t, "connect of a second process").(*Connect)
+				if c.TGID != uint32(cmd.Process.Pid) || c.Folded != 0 {
+					t.Errorf("record pid %d folded %d, want the new process %d on its own", c.TGID, c.Folded, cmd.Process.Pid)
+				}
+			}
+
+			// The same pid after an exec is another program: both of its
+			// connects have their own record, within one interval.
+			cmd = helperCmd(bin, "connect-exec", dst.String())
+			if err := cmd.Run(); err != nil {
+				t.Fatal(err)
+			}
+			got = collect(w, testutil.Patience(t, 2*time.Second), func(cs []*Connect) bool { return len(cs) >= 2 })
+			if len(got) != 2 || got[0].Folded != 0 || got[1].Folded != 0 ||
+				got[0].TGID != uint32(cmd.Process.Pid) || got[1].TGID != got[0].TGID {
+				for _, c := range got {
+					t.Logf("pid %d folded %d exe %d", c.TGID, c.Folded, c.Exe.Ino)
+				}
+				t.Fatalf("%d records for connect, exec, connect in pid %d: want two on their own", len(got), cmd.Process.Pid)
+			}
+		})
+	}
+}
+
+// TestConnectFoldingShutdown: what is folded when the sensor stops is
+// reported, not lost with the map.
+func TestConnectFoldingShutdown(t *testing.T) {
+	_, h, stop := startFolding(t, time.Hour, false)
+	bin, _ := testBinary(t)
+	dst := listen(t, "tcp", "127.0.0.1")
+	w := h.subscribe(connectTo(dst.Port()))
+	defer w.stop()
+	if err := helperCmd(bin, "connect-storm", dst.String(), "300").Run(); err != nil {
+		t.Fatal(err)
+	}
+	first := w.next(t, "first connect")
+	if c := first.(*Connect); c.Folded != 0 {
+		t.Fatalf("first record folded %d", c.Folded)
+	}
+	// Within the hour, nothing more comes; at stop, the summary does.
+	if got := collect(w, 500*time.Millisecond, nil); len(got) != 0 {
+		t.Fatalf("%d records before the interval passed, want none", len(got))
+	}
+	stop()
+	got := collect(w, testutil.Patience(t, 2*time.Second), nil)
+	if len(got) != 1 || got[0].Folded != 299 {
+		t.Fatalf("at stop %d records (first folded %v), want one summary of 299", len(got), got)
+	}
+}
