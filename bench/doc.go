@@ -32,5 +32,14 @@
 // sensor_health.datagrams_folded, not reported). Records expected is what
 // the workload says it should give.
 //
+// The connect-distinct storm connects to a new destination every time (the
+// addresses of 127.0.0.0/8 in turn), so nothing can fold repeated
+// connections; its child is started in a private network namespace whose
+// only interface is lo, and checks that every loop thread is in it.
+//
+// Besides auditd, the peers include bpftrace running a tracepoint script
+// that prints every exec and connect to a file: its lines are counted as
+// its reported events and its process's CPU is divided by them.
+//
 // Output: a markdown table on stdout and the same figures as JSON.
 package main

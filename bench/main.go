@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -85,13 +86,14 @@ func run() error {
 	flag.StringVar(&cfg.sensorBin, "sensor", "", "argus-sensor binary (default: build ./cmd/argus-sensor)")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the JSON results")
 	flag.StringVar(&cfg.sensorConfig, "sensor-config", "", "configuration file for the sensor (default: its defaults)")
-	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, exec-container (the exec storm inside a podman container), exec-script (sh /dev/null: the interpreter wakeup path), connect, mixed, hash, udp-many, udp-one")
-	flag.StringVar(&conditions, "conditions", "none,argus,auditd", "comma-separated conditions: none, argus, auditd, argus-nolibs (the sensor without its library hooks)")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: exec, exec-container (the exec storm inside a podman container), exec-script (sh /dev/null: the interpreter wakeup path), connect, connect-distinct (every connect to a new loopback destination, in a private network namespace), mixed, hash, udp-many, udp-one")
+	flag.StringVar(&conditions, "conditions", "none,argus,auditd,bpftrace", "comma-separated conditions: none, argus, auditd, bpftrace (a bpftrace script printing execs and connects), argus-nolibs (the sensor without its library hooks)")
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
 	flag.BoolVar(&cfg.profile, "profile", true, "profile the sensor under the mixed workload (go tool pprof -top)")
 	flag.DurationVar(&cfg.soak, "soak", 0, "soak instead of measuring: the mixed workload at a moderate rate (2s in every 10s, one loop) for DURATION, the sensor's RSS and goroutines sampled every 30s, with their slopes")
 	noAuditd := flag.Bool("no-auditd", false, "leave the auditd condition out instead of installing auditd when it is missing")
+	noBpftrace := flag.Bool("no-bpftrace", false, "leave the bpftrace condition out instead of installing bpftrace when it is missing")
 	flag.Parse()
 	if cfg.quick {
 		cfg.rounds, cfg.duration, cfg.poolFiles, cfg.poolSize, cfg.profile = 1, 1500*time.Millisecond, 100, 2<<20, false
@@ -99,7 +101,7 @@ func run() error {
 	cfg.workloads = strings.Split(workloads, ",")
 	cfg.conditions = strings.Split(conditions, ",")
 	if os.Geteuid() != 0 {
-		return errors.New("needs root: the sensor loads BPF programs and auditd needs the audit subsystem")
+		return errors.New("needs root: the sensor and bpftrace load BPF programs and auditd needs the audit subsystem")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	skipped := map[string]string{}
@@ -112,6 +114,17 @@ func run() error {
 			log.Warn("leaving the auditd condition out", "reason", why)
 			skipped["auditd"] = why
 			cfg.conditions = slices.DeleteFunc(cfg.conditions, func(c string) bool { return c == "auditd" })
+		}
+	}
+	if slices.Contains(cfg.conditions, "bpftrace") {
+		why := "--no-bpftrace given"
+		if !*noBpftrace {
+			why = ensureBpftrace()
+		}
+		if why != "" {
+			log.Warn("leaving the bpftrace condition out", "reason", why)
+			skipped["bpftrace"] = why
+			cfg.conditions = slices.DeleteFunc(cfg.conditions, func(c string) bool { return c == "bpftrace" })
 		}
 	}
 
@@ -204,7 +217,8 @@ type conditionReport struct {
 	EventsReported uint64 `json:"events_reported"`
 	Lost           uint64 `json:"lost"`
 	// CPUMicrosPerEvent is the tool's CPU (argus: the sensor process;
-	// auditd: auditd plus kauditd) per reported event, median over rounds.
+	// auditd: auditd plus kauditd; bpftrace: the bpftrace process, not its
+	// BPF programs) per reported event, median over rounds.
 	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
 	// PeakRSSBytes is VmHWM: the most the sensor was ever resident,
 	// start-up (package index build, snapshot) included.
@@ -230,6 +244,9 @@ type workloadReport struct {
 	// in a separate round with BPF_ENABLE_STATS on.
 	BPF           map[string]bpfStat `json:"bpf,omitempty"`
 	BPFNanosPerOp float64            `json:"bpf_ns_per_op,omitempty"`
+	// The same for the bpftrace condition's programs.
+	BpftraceBPF           map[string]bpfStat `json:"bpftrace_bpf,omitempty"`
+	BpftraceBPFNanosPerOp float64            `json:"bpftrace_bpf_ns_per_op,omitempty"`
 }
 
 type bpfStat struct {
@@ -271,6 +288,11 @@ func workloadCmd(name string, cfg config, args ...string) *exec.Cmd {
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), workloadEnv+"="+name)
 	cmd.Stderr = os.Stderr
+	if name == "connect-distinct" {
+		// Born in a network namespace of its own, every thread of it:
+		// its listeners and connections never touch the host's network.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	}
 	return cmd
 }
 
@@ -326,6 +348,8 @@ func measure(cfg config, tmp string, k *kit, name string, log *slog.Logger) (wor
 				r, err = argusRound(nolibs, tmp, k, name, cr, cpu)
 			case "auditd":
 				r, err = auditdRound(cfg, tmp, k, name, cr, cpu)
+			case "bpftrace":
+				r, err = bpftraceRound(cfg, tmp, k, name, cr, cpu)
 			default:
 				err = fmt.Errorf("unknown condition %q", c)
 			}
@@ -350,6 +374,11 @@ func measure(cfg config, tmp string, k *kit, name string, log *slog.Logger) (wor
 	if slices.Contains(cfg.conditions, "argus") {
 		if err := measureBPF(cfg, tmp, k, name, &rep); err != nil {
 			log.Warn("bpf stats", "err", err)
+		}
+	}
+	if slices.Contains(cfg.conditions, "bpftrace") {
+		if err := measureBPFBpftrace(cfg, tmp, k, name, &rep); err != nil {
+			log.Warn("bpftrace bpf stats", "err", err)
 		}
 	}
 	return rep, nil
@@ -523,6 +552,8 @@ func argusMatcher(name string, k *kit, r workloadResult) func(*outRecord) bool {
 		}
 	case "connect":
 		return connTo
+	case "connect-distinct":
+		return func(rec *outRecord) bool { return connTo(rec) && strings.HasPrefix(rec.Network.DstIP, "127.") }
 	case "mixed":
 		return func(rec *outRecord) bool {
 			return launchOf(rec, func(p string) bool { return p == k.mixed }) || connTo(rec)
@@ -580,7 +611,7 @@ func auditMatcher(name string, k *kit) func(line string) bool {
 	case "exec-script":
 		sh, _ := filepath.EvalSymlinks("/bin/sh")
 		return func(l string) bool { return strings.Contains(l, ` exe="`+sh+`"`) }
-	case "connect":
+	case "connect", "connect-distinct":
 		return func(l string) bool { return strings.Contains(l, ` exe="`+self+`"`) && isConnect(l) }
 	case "mixed":
 		return func(l string) bool { return strings.Contains(l, ` exe="`+k.mixed+`"`) }
@@ -736,13 +767,13 @@ func printTable(w io.Writer, r results) {
 	fmt.Fprintln(w, "| workload | BPF program | runs | ns/run | BPF ns per op |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	for _, x := range r.Workloads {
-		names := make([]string, 0, len(x.BPF))
-		for n := range x.BPF {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f |\n", x.Name, n, x.BPF[n].Runs, x.BPF[n].NanosPerRun, x.BPFNanosPerOp)
+		for _, progs := range []struct {
+			stats map[string]bpfStat
+			perOp float64
+		}{{x.BPF, x.BPFNanosPerOp}, {x.BpftraceBPF, x.BpftraceBPFNanosPerOp}} {
+			for _, n := range slices.Sorted(maps.Keys(progs.stats)) {
+				fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f |\n", x.Name, n, progs.stats[n].Runs, progs.stats[n].NanosPerRun, progs.perOp)
+			}
 		}
 	}
 	printSizes(w, r)

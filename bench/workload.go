@@ -34,7 +34,7 @@ type workloadResult struct {
 }
 
 // workload names, in report order.
-var allWorkloads = []string{"exec", "exec-container", "exec-script", "connect", "mixed", "hash", "udp-many", "udp-one"}
+var allWorkloads = []string{"exec", "exec-container", "exec-script", "connect", "connect-distinct", "mixed", "hash", "udp-many", "udp-one"}
 
 // kit is what the workloads run: prepared once by the harness.
 type kit struct {
@@ -94,6 +94,8 @@ func runWorkload(name string, d time.Duration, loops int, args []string) error {
 		res, err = forkExecLoop(d, loops, func(int) (string, []string) { return "/bin/sh", []string{"sh", "/dev/null"} })
 	case "connect":
 		res, err = connectStorm(d, loops)
+	case "connect-distinct":
+		res, err = connectDistinct(d, loops)
 	case "mixed":
 		res, err = mixed(d, loops, args[0])
 	case "hash":
@@ -368,4 +370,136 @@ func udpStorm(d time.Duration, loops int, many bool) (workloadResult, error) {
 		res.Records = uint64(loops)
 	}
 	return res, nil
+}
+
+// distinctPeriod is how many destinations distinctAddr gives before it
+// repeats: every address of 127.0.0.0/8 but those whose last byte is 0 or
+// 255.
+const distinctPeriod = 256 * 256 * 254
+
+// distinctAddr is the i-th destination of the connect-distinct storm, in
+// 127.0.0.0/8; it repeats only after distinctPeriod steps.
+func distinctAddr(i uint64) [4]byte {
+	i %= distinctPeriod
+	n := i / 254
+	return [4]byte{127, byte(n >> 8), byte(n), byte(i%254 + 1)}
+}
+
+// netnsOf is the network namespace of a /proc path (self, thread-self or
+// a pid), as the kernel names it: "net:[4026531840]".
+func netnsOf(proc string) (string, error) {
+	return os.Readlink(filepath.Join("/proc", proc, "ns", "net"))
+}
+
+// privateLoopback checks that this process is in a network namespace of
+// its own (workloadCmd starts connect-distinct with CLONE_NEWNET, so
+// every thread is born in it), that the namespace has no interface but
+// lo, and brings lo up. It returns the namespace.
+func privateLoopback() (string, error) {
+	self, err := netnsOf("self")
+	if err != nil {
+		return "", err
+	}
+	parent, err := netnsOf(strconv.Itoa(os.Getppid()))
+	if err != nil {
+		return "", err
+	}
+	if self == parent {
+		return "", fmt.Errorf("not in a private network namespace (%s, the harness's own)", self)
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	if len(ifs) != 1 || ifs[0].Name != "lo" {
+		return "", fmt.Errorf("the namespace has interfaces other than lo: %v", ifs)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return "", err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return "", fmt.Errorf("lo flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return "", fmt.Errorf("lo up: %w", err)
+	}
+	return self, nil
+}
+
+// connectDistinct is the connect storm with a new destination every
+// time, so that nothing folds repeated connections: each loop listens on
+// 0.0.0.0 on a port of its own and connects to the addresses of
+// 127.0.0.0/8 in turn (distinctAddr), from its own offset. It runs in a
+// private network namespace whose only interface is lo, so none of it
+// can leave the host; every loop thread checks that it is in it.
+func connectDistinct(d time.Duration, loops int) (workloadResult, error) {
+	ns, err := privateLoopback()
+	if err != nil {
+		return workloadResult{}, fmt.Errorf("connect-distinct: %w", err)
+	}
+	var ops atomic.Uint64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	var ports []uint16
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for l := range loops {
+		lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return workloadResult{}, fmt.Errorf("connect-distinct: listen: %w", err)
+		}
+		if err := unix.Bind(lfd, &unix.SockaddrInet4{}); err != nil {
+			return workloadResult{}, fmt.Errorf("connect-distinct: bind: %w", err)
+		}
+		if err := unix.Listen(lfd, 16); err != nil {
+			return workloadResult{}, fmt.Errorf("connect-distinct: listen: %w", err)
+		}
+		sa, err := unix.Getsockname(lfd)
+		if err != nil {
+			return workloadResult{}, fmt.Errorf("connect-distinct: listen: %w", err)
+		}
+		port := sa.(*unix.SockaddrInet4).Port
+		ports = append(ports, uint16(port))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer unix.Close(lfd)
+			runtime.LockOSThread()
+			inNS := func() bool {
+				got, err := netnsOf("thread-self")
+				if err != nil || got != ns {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("loop %d thread in network namespace %q, not %q: %v", l, got, ns, err))
+					return false
+				}
+				return true
+			}
+			if !inNS() {
+				return
+			}
+			dst := &unix.SockaddrInet4{Port: port}
+			next := uint64(l) * distinctPeriod / uint64(loops)
+			for time.Now().Before(stop) {
+				dst.Addr = distinctAddr(next)
+				next++
+				if err := connectRST(dst, lfd); err != nil {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("connect %v: %w", dst.Addr, err))
+					return
+				}
+				ops.Add(1)
+			}
+			inNS()
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return workloadResult{}, fmt.Errorf("connect-distinct: %w", err)
+	}
+	return workloadResult{Ops: ops.Load(), Seconds: time.Since(start).Seconds(), Ports: ports}, nil
 }
