@@ -295,6 +295,24 @@ func TestT1587(t *testing.T) {
 	}
 }
 
+// TestT1587CountsFoldedConnects: a summary of folded repeats counts as the
+// attempts it stands for, not as one.
+func TestT1587CountsFoldedConnects(t *testing.T) {
+	sum := connect("h1", time.Minute, 10, "/tmp/implant", shaImplant, "192.0.2.1", func(r *event.Record) {
+		r.Network.Count, r.Network.FirstSeen, r.Network.LastSeen = 41, t0.Add(30*time.Second), t0.Add(time.Minute)
+	})
+	dets, _, _ := replay(t, Config{},
+		launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned),
+		sum,
+	)
+	if len(dets) != 1 {
+		t.Fatalf("%d detections", len(dets))
+	}
+	if n := dets[0].Detection.Connections; n != 41 {
+		t.Errorf("connection_count %d, want the summary's 41", n)
+	}
+}
+
 func TestT1587DetectionContent(t *testing.T) {
 	dets, e, _ := replay(t, Config{},
 		launch("h1", 0, 10, "/tmp/implant", shaImplant, unowned, withAncestors("/usr/bin/bash", "/usr/sbin/sshd")),

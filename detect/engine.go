@@ -419,7 +419,8 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 		}
 		k := key{rec.Host.Hostname, c.joinKey()}
 		w := e.get(k)
-		w.conns++
+		// A summary of folded repeats stands for its count.
+		w.conns += max(int(min(n.Count, 1<<31)), 1)
 		if e.quiet(w, rec.Time) {
 			continue
 		}

@@ -54,7 +54,10 @@ func fieldsOf(t reflect.Type) []field {
 		if name == "" {
 			name = sf.Name
 		}
-		out = append(out, field{index: i, name: name, omitEmpty: strings.Contains(opts, "omitempty")})
+		// omitzero (a time.Time) is left out when zero, as omitempty is
+		// for the rest.
+		omit := strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")
+		out = append(out, field{index: i, name: name, omitEmpty: omit})
 	}
 	fieldCache.Store(t, out)
 	return out
@@ -63,7 +66,8 @@ func fieldsOf(t reflect.Type) []field {
 var timeType = reflect.TypeFor[time.Time]()
 
 // toValue converts v the way encoding/json would shape it: structs to
-// maps by their json names (omitempty fields left out when empty),
+// maps by their json names (omitempty and omitzero fields left out when
+// empty),
 // times to RFC 3339 strings, nil pointers and slices to nil.
 func toValue(v reflect.Value) any {
 	switch v.Kind() {
