@@ -379,8 +379,8 @@ func (c *Config) validate() error {
 	if c.Sensor.PollInterval <= 0 || time.Duration(c.Sensor.PollInterval) > time.Second {
 		return bad("sensor.poll_interval", "%v: want more than 0 and at most 1s", time.Duration(c.Sensor.PollInterval))
 	}
-	if f := time.Duration(c.Sensor.ConnectFoldInterval); f < 0 || f > time.Minute {
-		return bad("sensor.connect_fold_interval", "%v: want 0 (off) to 1m", f)
+	if f := time.Duration(c.Sensor.ConnectFoldInterval); f != 0 && (f < 10*time.Millisecond || f > time.Minute) {
+		return bad("sensor.connect_fold_interval", "%v: want 0 (off), or 10ms to 1m", f)
 	}
 	if err := sensor.CheckLoaderEnv(c.Sensor.LoaderEnv); err != nil {
 		return bad("sensor.loader_env", "%v", err)

@@ -105,6 +105,7 @@ func TestRefusesBadInput(t *testing.T) {
 		{"containers:\n  max_image_bytes: 4KiB\n", "line 2: containers.max_image_bytes"},
 		{"sensor:\n  connect_fold_interval: -1s\n", "line 2: sensor.connect_fold_interval"},
 		{"sensor:\n  connect_fold_interval: 2m\n", "line 2: sensor.connect_fold_interval"},
+		{"sensor:\n  connect_fold_interval: 1ms\n", "line 2: sensor.connect_fold_interval"},
 		{"outputs:\n  - spec: stdout\n    kinds: [detection, launches]\n", "line 3: outputs[0].kinds[1]: unknown record kind \"launches\""},
 		{"outputs:\n  - spec: stdout\n  - spec: file:/tmp/x\n    drop:\n      - kind == \"detection\"\n      - 'process.exe.path ==='\n", "line 6: outputs[1].drop[1]"},
 		{"outputs:\n  - spec: stdout\n    drop: ['proces.exe.path == \"/x\"']\n", "line 3: outputs[0].drop[0]"},

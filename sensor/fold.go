@@ -60,18 +60,18 @@ func bootNow() uint64 {
 
 // flushFolds reports the fold entries that have expired, or all of them
 // when all is set (at shutdown, once the hooks are detached). It runs on
-// the reader's goroutine after a drain, so a summary is queued after the
-// record it adds to.
-func (s *Sensor) flushFolds(all bool) {
+// the reader's goroutine after a drain that began at drained (boot ns), so
+// a summary is queued after the record it adds to: an entry counts as
+// expired only when its record is an interval older than the drain's
+// start, so the drain has read that record. An entry made since, during
+// the drain or this scan, is left for the next flush.
+func (s *Sensor) flushFolds(drained uint64, all bool) {
 	f := &s.fold
 	if f.m == nil || f.interval == 0 || (!all && time.Now().Before(f.next)) {
 		return
 	}
 	f.next = time.Now().Add(f.period())
-	now := bootNow()
-	expired := func(v *connectConnectFold) bool {
-		return all || now-v.FirstNs >= uint64(f.interval)
-	}
+	expired := func(v *connectConnectFold) bool { return all || foldExpired(v.FirstNs, drained, f.interval) }
 	f.expire = f.expire[:0]
 	var folded []connectConnectFoldKey
 	visit := func(k connectConnectFoldKey, v *connectConnectFold) {
@@ -128,6 +128,14 @@ func (s *Sensor) flushFolds(all bool) {
 			}
 		}
 	}
+}
+
+// foldExpired reports whether an entry whose record was made at first (boot
+// ns) is an interval older than a drain that began at drained. An entry
+// made after the drain began is not, whatever the clocks say: its record
+// may still be in the ring.
+func foldExpired(first, drained uint64, interval time.Duration) bool {
+	return first <= drained && drained-first >= uint64(interval)
 }
 
 // take reads and deletes one entry.

@@ -200,3 +200,24 @@ func TestConnectFoldingShutdown(t *testing.T) {
 		t.Fatalf("at stop %d records (first folded %v), want one summary of 299", len(got), got)
 	}
 }
+
+// TestFoldExpired: an entry made after the drain began (its record may
+// still be in the ring) is never due, however the unsigned difference
+// wraps; one an interval older than the drain is.
+func TestFoldExpired(t *testing.T) {
+	const sec = uint64(time.Second)
+	for _, tc := range []struct {
+		first, drained uint64
+		want           bool
+	}{
+		{10 * sec, 11 * sec, true},
+		{10 * sec, 11*sec - 1, false},
+		{10 * sec, 10 * sec, false},
+		{10*sec + 1, 10 * sec, false}, // made during the drain or the scan
+		{^uint64(0), 5 * sec, false},
+	} {
+		if got := foldExpired(tc.first, tc.drained, time.Second); got != tc.want {
+			t.Errorf("first %d drained %d: %v, want %v", tc.first, tc.drained, got, tc.want)
+		}
+	}
+}

@@ -220,6 +220,11 @@ func (o *Options) setDefaults() error {
 	if o.QueueLen <= 0 {
 		o.QueueLen = DefaultQueueLen
 	}
+	if o.FoldInterval < 0 || (o.FoldInterval > 0 && o.FoldInterval < time.Millisecond) {
+		// An entry must outlive the drain that reads its record
+		// (flushFolds).
+		return fmt.Errorf("connect fold interval %v: must be 0 (off) or at least 1ms", o.FoldInterval)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -922,13 +927,16 @@ func (s *Sensor) Run(ctx context.Context) error {
 		// Interpreter execs counted so far are read by this drain; one
 		// counted during it ends the next gathering at once.
 		s.urgentSeen = s.urgentCount()
+		// Fold entries made before the drain began have had their
+		// records read by it.
+		drained := bootNow()
 		// A deadline already past: read what is queued, do not wait.
 		if _, closed, err := s.drain(&rec, time.Unix(1, 0)); closed || err != nil {
 			return err
 		}
 		// After the drain, so a summary follows the record it adds to.
 		// Stopping, the hooks are detached: every entry is reported.
-		s.flushFolds(stopping)
+		s.flushFolds(drained, stopping)
 		if stopping {
 			return nil
 		}
@@ -985,12 +993,13 @@ func (s *Sensor) runBlocking(ctx context.Context) error {
 
 	var rec ringbuf.Record
 	for {
+		drained := bootNow()
 		flushed, closed, err := s.drain(&rec, time.Now().Add(s.opts.PollInterval))
 		if closed || err != nil {
 			return err
 		}
 		stopping := flushed && ctx.Err() != nil
-		s.flushFolds(stopping)
+		s.flushFolds(drained, stopping)
 		if stopping {
 			return nil
 		}
