@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -18,9 +19,10 @@ import (
 // and last folded attempts' times. The next identical attempt makes a new
 // entry and is sent at once.
 type folder struct {
-	m        *ebpf.Map // nil: folding is off
-	interval time.Duration
-	next     time.Time // when the next flush is due
+	m        *ebpf.Map     // nil: folding is off
+	interval time.Duration // 0: folding is off
+	off      error         // why folding is off although asked for
+	next     time.Time     // when the next flush is due
 
 	keys   []connectConnectFoldKey
 	vals   []connectConnectFold
@@ -30,6 +32,30 @@ type folder struct {
 
 	summaries atomic.Uint64 // summary records sent
 	errors    atomic.Uint64 // flushes or deletes that failed
+}
+
+// Folding returns the fold interval in force, 0 when connects are not
+// folded, and why not when Options.FoldInterval asked for it.
+func (s *Sensor) Folding() (time.Duration, error) {
+	return s.fold.interval, s.fold.off
+}
+
+// canTakeFromHash checks that the kernel can look up and delete a hash map
+// entry in one call (Linux 5.14+). Without it an attempt folded into an
+// entry between the reader's lookup and its delete would go uncounted, so
+// folding is left off there and every attempt is reported.
+func canTakeFromHash() error {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		return fmt.Errorf("probe hash map: %w", err)
+	}
+	defer m.Close()
+	var v uint32
+	err = m.LookupAndDelete(uint32(0), &v)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return nil
+	}
+	return fmt.Errorf("kernel cannot look up and delete a hash map entry in one call (Linux 5.14+): %w", err)
 }
 
 // foldBatch is how many entries one batch lookup reads: the whole map.
@@ -138,18 +164,10 @@ func foldExpired(first, drained uint64, interval time.Duration) bool {
 	return first <= drained && drained-first >= uint64(interval)
 }
 
-// take reads and deletes one entry.
+// take reads and deletes one entry in one call (canTakeFromHash), so an
+// attempt folded into it is either in v or makes a new entry.
 func (f *folder) take(k *connectConnectFoldKey, v *connectConnectFold) error {
-	err := f.m.LookupAndDelete(k, v)
-	if !errors.Is(err, ebpf.ErrNotSupported) {
-		return err
-	}
-	// Hash maps take lookup-and-delete from 5.14: read, then delete.
-	// An attempt folded in between is not counted.
-	if err := f.m.Lookup(k, v); err != nil {
-		return err
-	}
-	return f.m.Delete(k)
+	return f.m.LookupAndDelete(k, v)
 }
 
 // scan calls visit for every entry: by batch lookups where the kernel has

@@ -431,7 +431,16 @@ func (s *Sensor) load() error {
 	if err := prepare(name, connSpec); err != nil {
 		return err
 	}
-	if err := connSpec.Variables["fold_ns"].Set(uint64(s.opts.FoldInterval)); err != nil {
+	if s.opts.FoldInterval > 0 {
+		if s.fold.off = canTakeFromHash(); s.fold.off != nil {
+			s.log.Warn("connect folding off: every connect attempt is reported", "reason", s.fold.off)
+		}
+	}
+	foldNs := uint64(s.opts.FoldInterval)
+	if s.fold.off != nil {
+		foldNs = 0
+	}
+	if err := connSpec.Variables["fold_ns"].Set(foldNs); err != nil {
 		return fmt.Errorf("set %s variable fold_ns: %w", name, err)
 	}
 	if err := connSpec.LoadAndAssign(objs, shared); err != nil {
@@ -441,7 +450,7 @@ func (s *Sensor) load() error {
 	if s.legacy {
 		s.fold.m = s.connectLegacy.ConnectFolds
 	}
-	s.fold.interval = s.opts.FoldInterval
+	s.fold.interval = time.Duration(foldNs)
 	if n := int(s.fold.m.ValueSize()); n != foldValueSize {
 		return fmt.Errorf("load %s programs: fold entry is %d bytes, want %d", name, n, foldValueSize)
 	}
