@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -142,6 +143,10 @@ type Report struct {
 	BoundedLoops error
 	Mounts       []MountState
 	Hooks        []Hook
+	// Folding is the connect fold interval in force (0: off); FoldingErr
+	// why it is off although Options.FoldInterval asked for it.
+	Folding    time.Duration
+	FoldingErr error
 	// Err is nil when the sensor can run: every hook loaded and attached.
 	Err error
 }
@@ -170,6 +175,7 @@ func Check(opts Options) Report {
 		return r
 	}
 	r.Hooks = s.Hooks()
+	r.Folding, r.FoldingErr = s.Folding()
 	r.Err = s.Close()
 	return r
 }

@@ -28,7 +28,8 @@ func checkCommand(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	// Check reports everything itself; the logger only carries noise here.
-	r := sensor.Check(sensor.Options{RingBytes: *ring, Logger: newLogger(stderr, slog.LevelError+4)})
+	r := sensor.Check(sensor.Options{RingBytes: *ring, Logger: newLogger(stderr, slog.LevelError+4),
+		FoldInterval: config.DefaultConnectFoldInterval})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -77,6 +78,16 @@ func printCheck(w io.Writer, r sensor.Report) {
 	for _, h := range r.Hooks {
 		fmt.Fprintf(w, "hook %-15s %s  %s\n", h.Name, status(h.Err), h.Attach)
 	}
+	if r.Err == nil {
+		fold := "off"
+		switch {
+		case r.FoldingErr != nil:
+			fold = "off: " + r.FoldingErr.Error()
+		case r.Folding > 0:
+			fold = "yes (" + r.Folding.String() + " by default)"
+		}
+		fmt.Fprintf(w, "connect folding      %s\n", fold)
+	}
 	missing := 0
 	for _, h := range r.Hooks {
 		if h.Err != nil && h.Optional {
@@ -101,8 +112,11 @@ type checkReport struct {
 	Capabilities map[string]bool   `json:"capabilities"`
 	Mounts       map[string]bool   `json:"mounts"`
 	Hooks        map[string]string `json:"hooks"`
-	OK           bool              `json:"ok"`
-	Error        string            `json:"error,omitempty"`
+	// ConnectFolding is "yes", or "no: <why>" on a kernel that cannot
+	// fold (sensor.connect_fold_interval is then ignored).
+	ConnectFolding string `json:"connect_folding,omitempty"`
+	OK             bool   `json:"ok"`
+	Error          string `json:"error,omitempty"`
 }
 
 func checkJSON(r sensor.Report) checkReport {
@@ -121,6 +135,8 @@ func checkJSON(r sensor.Report) checkReport {
 	}
 	if r.Err != nil {
 		out.Error = r.Err.Error()
+	} else {
+		out.ConnectFolding = status(r.FoldingErr)
 	}
 	return out
 }
