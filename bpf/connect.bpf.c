@@ -106,6 +106,13 @@ struct {
 	__type(value, struct connect_fold);
 } connect_scratch SEC(".maps");
 
+/* While the fold map is full, inserts are not tried until this time (boot
+ * ns): a failing insert costs as much as the rest of the program, and
+ * userspace frees entries only every half interval. Attempts meanwhile are
+ * reported one by one, as with a full map. */
+#define E2BIG 7
+__u64 fold_full_until;
+
 /* A kernel restart code (-ERESTARTSYS to -ERESTART_RESTARTBLOCK): the call
  * is normally restarted as the same call. Never folded: userspace pairs it
  * with the restarted call's record. */
@@ -220,11 +227,19 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	ev->sock_type = sock_type;
 	ev->netns = key.netns;
 	if (foldable) {
-		f->first_ns = ev->hdr.ts_ns;
+		__u64 now = ev->hdr.ts_ns;
+		long err;
+
+		f->first_ns = now;
 		/* Fails when the map is full, or when another CPU made this
 		 * entry since the lookup: this record is then sent unfolded. */
-		if (bpf_map_update_elem(&connect_folds, &key, f, BPF_NOEXIST))
+		if (now < fold_full_until) {
 			stat_inc(STAT_CONNECT_UNFOLDED);
+		} else if ((err = bpf_map_update_elem(&connect_folds, &key, f, BPF_NOEXIST))) {
+			stat_inc(STAT_CONNECT_UNFOLDED);
+			if (err == -E2BIG)
+				fold_full_until = now + fold_ns / 4;
+		}
 	}
 	emit(ev, sizeof(*ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }

@@ -96,6 +96,7 @@ const (
 	connectMapEvents             = "events"
 	connectMapStats              = "stats"
 	connectProgHandleConnectExit = "handle_connect_exit"
+	connectVarFoldFullUntil      = "fold_full_until"
 	connectVarFoldNs             = "fold_ns"
 	connectVarSelfTgid           = "self_tgid"
 	connectVarUnusedConnectEvent = "unused_connect_event"
@@ -161,6 +162,7 @@ type connectMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectVariableSpecs struct {
+	FoldFullUntil      *ebpf.VariableSpec `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.VariableSpec `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
@@ -206,6 +208,7 @@ func (m *connectMaps) Close() error {
 //
 // It can be passed to loadConnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectVariables struct {
+	FoldFullUntil      *ebpf.Variable `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.Variable `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`

@@ -108,6 +108,7 @@ const (
 	connectlegacyMapStats               = "stats"
 	connectlegacyProgHandleConnectEnter = "handle_connect_enter"
 	connectlegacyProgHandleConnectExit  = "handle_connect_exit"
+	connectlegacyVarFoldFullUntil       = "fold_full_until"
 	connectlegacyVarFoldNs              = "fold_ns"
 	connectlegacyVarSelfTgid            = "self_tgid"
 	connectlegacyVarUnusedConnectEvent  = "unused_connect_event"
@@ -175,6 +176,7 @@ type connectlegacyMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectlegacyVariableSpecs struct {
+	FoldFullUntil      *ebpf.VariableSpec `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.VariableSpec `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
@@ -222,6 +224,7 @@ func (m *connectlegacyMaps) Close() error {
 //
 // It can be passed to loadConnectlegacyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectlegacyVariables struct {
+	FoldFullUntil      *ebpf.Variable `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.Variable `ebpf:"fold_ns"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
