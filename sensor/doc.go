@@ -54,4 +54,17 @@
 // the channel is full, the event is counted in [Stats.Dropped] rather than
 // blocking the ring. On shutdown the hooks are detached first and the ring is
 // then drained to the end, so nothing the kernel accepted is left unread.
+//
+// # Connect folding
+//
+// With [Options.FoldInterval] set, the connect program counts an attempt
+// identical to one it reported less than the interval before (same process,
+// address space, network namespace, destination, protocol and result) in a
+// hash map entry instead of sending it. After each drain the reader scans
+// that map (one batch lookup, every half interval), takes each entry an
+// interval older than the drain with lookup-and-delete, and queues a summary
+// record ([Connect.Folded]) behind the record it adds to; at shutdown it
+// takes every entry. Where the kernel cannot look up and delete a hash entry
+// in one call (before 5.14) folding stays off ([Sensor.Folding]), so no
+// folded attempt can go uncounted.
 package sensor
