@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -47,6 +48,7 @@ type config struct {
 	host     bool
 	refusals bool
 	keep     bool
+	parallel int
 	vm       vmConfig
 
 	hostStorm   float64
@@ -87,6 +89,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.vm.accel, "accel", "tcg,thread=single", "QEMU accelerator; see docs/kernels.md for why not multi-threaded TCG")
 	fs.IntVar(&cfg.vm.memMB, "memory", 1536, "guest memory, MiB")
 	fs.IntVar(&cfg.vm.cpus, "cpus", 2, "guest CPUs")
+	fs.IntVar(&cfg.parallel, "parallel", runtime.NumCPU(), "guests booted at once; each single-threaded TCG guest keeps one host CPU busy")
 	stormAMD64 := fs.Float64("storm", guestArches["amd64"].storm, "ARGUS_STORM_SCALE in the x86-64 guests (TCG is slow; every assertion still runs)")
 	stormARM64 := fs.Float64("storm-arm64", guestArches["arm64"].storm, "ARGUS_STORM_SCALE in the arm64 guests (slower still under TCG on x86)")
 	fs.DurationVar(&cfg.vm.timeout, "timeout", 8*time.Minute, "limit for one x86-64 guest, boot to power-off (one takes 2 to 3 minutes here, 5 on a loaded machine); arm64 guests get three times as long")
@@ -117,6 +120,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		if !found {
 			return cfg, fmt.Errorf("unknown kernel series %q (have %s)", n, strings.Join(names, ", "))
 		}
+	}
+	if cfg.parallel < 1 {
+		return cfg, errors.New("-parallel must be at least 1")
 	}
 	if *stormAMD64 <= 0 || *stormARM64 <= 0 || cfg.hostStorm <= 0 {
 		return cfg, errors.New("storm scales must be positive")
@@ -215,7 +221,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (bool, error) {
 			}
 			kernels[s.Name] = [2]string{k, pkg}
 		}
-		for _, sc := range scs {
+		results = bootAll(ctx, cfg, scs, func(sc scenario) result {
 			k := kernels[sc.Series]
 			log.Info("booting", "row", sc.Name, "arch", sc.Arch, "kernel", k[1])
 			r := result{sc: sc, pkg: k[1], logPath: filepath.Join(work, "console-"+strings.ReplaceAll(sc.Name, " ", "-")+".log")}
@@ -226,10 +232,10 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (bool, error) {
 			r.tr = parseTranscript(r.log)
 			r.err = errors.Join(err, judge(sc, r.tr))
 			log.Info("finished", "row", sc.Name, "result", r.status(), "duration", r.elapsed.Round(100*time.Millisecond))
-			results = append(results, r)
-			if ctx.Err() != nil {
-				return false, ctx.Err()
-			}
+			return r
+		})
+		if ctx.Err() != nil {
+			return false, ctx.Err()
 		}
 	}
 
@@ -263,4 +269,28 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (bool, error) {
 	}
 	printReport(stdout, results, time.Since(start))
 	return ok, nil
+}
+
+// bootAll runs boot for every scenario, cfg.parallel at a time, and
+// returns the results in the scenarios' order. Guests share nothing but the
+// read-only kernels and initramfs, and each writes its own console log.
+func bootAll(ctx context.Context, cfg config, scs []scenario, boot func(scenario) result) []result {
+	results := make([]result, len(scs))
+	sem := make(chan struct{}, cfg.parallel)
+	var wg sync.WaitGroup
+	for i, sc := range scs {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = boot(sc)
+		}()
+	}
+	wg.Wait()
+	// A row not booted because the run was cancelled has no result.
+	return slices.DeleteFunc(results, func(r result) bool { return r.sc.Name == "" })
 }

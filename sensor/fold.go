@@ -27,8 +27,7 @@ type folder struct {
 	keys   []connectConnectFoldKey
 	vals   []connectConnectFold
 	expire []connectConnectFoldKey // expired entries with nothing folded
-	batch  bool                    // BPF_MAP_LOOKUP_BATCH works; set after the first flush
-	tried  bool
+	folded []connectConnectFoldKey // expired entries with a count
 
 	summaries atomic.Uint64 // summary records sent
 	errors    atomic.Uint64 // flushes or deletes that failed
@@ -98,8 +97,7 @@ func (s *Sensor) flushFolds(drained uint64, all bool) {
 	}
 	f.next = time.Now().Add(f.period())
 	expired := func(v *connectConnectFold) bool { return all || foldExpired(v.FirstNs, drained, f.interval) }
-	f.expire = f.expire[:0]
-	var folded []connectConnectFoldKey
+	f.expire, f.folded = f.expire[:0], f.folded[:0]
 	visit := func(k connectConnectFoldKey, v *connectConnectFold) {
 		if !expired(v) {
 			return
@@ -107,7 +105,7 @@ func (s *Sensor) flushFolds(drained uint64, all bool) {
 		if v.Count == 0 {
 			f.expire = append(f.expire, k)
 		} else {
-			folded = append(folded, k)
+			f.folded = append(f.folded, k)
 		}
 	}
 	if err := f.scan(visit); err != nil {
@@ -121,8 +119,8 @@ func (s *Sensor) flushFolds(drained uint64, all bool) {
 	// (a window of microseconds) is not counted, though the record it
 	// repeats was sent.
 	var v connectConnectFold
-	for i := range folded {
-		if err := f.take(&folded[i], &v); err != nil {
+	for i := range f.folded {
+		if err := f.take(&f.folded[i], &v); err != nil {
 			if !errors.Is(err, ebpf.ErrKeyNotExist) {
 				f.errors.Add(1)
 			}
@@ -170,29 +168,9 @@ func (f *folder) take(k *connectConnectFoldKey, v *connectConnectFold) error {
 	return f.m.LookupAndDelete(k, v)
 }
 
-// scan calls visit for every entry: by batch lookups where the kernel has
-// them (5.6+), else one entry at a time.
+// scan calls visit for every entry, by batch lookups (Linux 5.6+; folding
+// needs 5.14, canTakeFromHash).
 func (f *folder) scan(visit func(connectConnectFoldKey, *connectConnectFold)) error {
-	if !f.tried || f.batch {
-		err := f.scanBatch(visit)
-		if !f.tried {
-			f.tried = true
-			f.batch = err == nil
-		}
-		if err == nil || f.batch {
-			return err
-		}
-	}
-	var k connectConnectFoldKey
-	var v connectConnectFold
-	it := f.m.Iterate()
-	for it.Next(&k, &v) {
-		visit(k, &v)
-	}
-	return it.Err()
-}
-
-func (f *folder) scanBatch(visit func(connectConnectFoldKey, *connectConnectFold)) error {
 	if f.keys == nil {
 		f.keys = make([]connectConnectFoldKey, foldBatch)
 		f.vals = make([]connectConnectFold, foldBatch)
