@@ -420,7 +420,7 @@ func (e *Engine) connect(rec *event.Record, out []*event.Record) []*event.Record
 		k := key{rec.Host.Hostname, c.joinKey()}
 		w := e.get(k)
 		// A summary of folded repeats stands for its count.
-		w.conns += max(int(min(n.Count, 1<<31)), 1)
+		w.conns += n.Attempts()
 		if e.quiet(w, rec.Time) {
 			continue
 		}

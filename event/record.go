@@ -1,6 +1,9 @@
 package event
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Schema is the value of every record's "schema" field.
 const Schema = "argus.v1"
@@ -541,4 +544,14 @@ type HookState struct {
 	// Optional hooks widen coverage; the sensor runs without them.
 	Optional bool   `json:"optional,omitempty"`
 	Error    string `json:"error,omitempty"`
+}
+
+// Attempts is how many connection attempts the record stands for: its
+// Count when it is a summary of folded repeats, else one. It saturates at
+// 2^31-1, so sums of a few stay in an int on every platform.
+func (n *Network) Attempts() int {
+	if n.Count == 0 {
+		return 1
+	}
+	return int(min(n.Count, math.MaxInt32))
 }

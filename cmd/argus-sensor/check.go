@@ -84,7 +84,7 @@ func printCheck(w io.Writer, r sensor.Report) {
 		case r.FoldingErr != nil:
 			fold = "off: " + r.FoldingErr.Error()
 		case r.Folding > 0:
-			fold = "yes (" + r.Folding.String() + " by default)"
+			fold = "yes (interval " + r.Folding.String() + " unless sensor.connect_fold_interval sets another)"
 		}
 		fmt.Fprintf(w, "connect folding      %s\n", fold)
 	}

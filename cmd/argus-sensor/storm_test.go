@@ -129,7 +129,7 @@ func TestRunStormMatchesSchema(t *testing.T) {
 		case r.Kind == event.KindNetworkConnection && r.Process.PID == uint32(os.Getpid()) &&
 			(fmt.Sprint(r.Network.DstPort) == port || net.JoinHostPort(r.Network.DstIP, fmt.Sprint(r.Network.DstPort)) == closed):
 			// Repeats folded into a summary count as what they are.
-			connects += max(int(r.Network.Count), 1)
+			connects += r.Network.Attempts()
 		}
 		last = r
 	}
