@@ -32,10 +32,11 @@
  *
  * Folding: an attempt identical to one reported within fold_ns (same
  * process, address space, namespace, destination, protocol and result) is
- * not sent; it is counted in that attempt's entry in connect_folds, and
- * userspace reports the count, with the first and last folded attempt's
- * times, when the entry expires (see emit_connect). The first attempt is
- * always sent at once, so nothing waits on the fold.
+ * not sent; it is counted in an entry in connect_folds, made by the first
+ * repeat, and userspace reports the count, with the first and last folded
+ * attempt's times, when the entry expires (see emit_connect). The first
+ * attempt is always sent at once, so nothing waits on the fold; attempts
+ * that do not repeat touch no hash map.
  *
  * Not seen here: io_uring IORING_OP_CONNECT and 32-bit socketcall(2), which
  * do not pass through these tracepoints.
@@ -106,6 +107,66 @@ struct {
 	__type(value, struct connect_fold);
 } connect_scratch SEC(".maps");
 
+/* The last attempt each CPU reported per slot (a direct-mapped cache keyed
+ * by a hash of the fold key): an entry in connect_folds is made only for an
+ * attempt that repeats one this CPU reported within fold_ns. A storm to
+ * distinct destinations then costs a slot write per attempt, not a hash map
+ * insert and a flush per destination. An attempt whose earlier twin ran on
+ * another CPU, or was pushed out of its slot, is reported: never less. */
+#define FOLD_RECENT_SLOTS 64
+struct fold_recent {
+	struct connect_fold_key key;
+	__u64 ts_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FOLD_RECENT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fold_recent);
+} connect_fold_recent SEC(".maps");
+
+static __always_inline __u32 fold_slot(const struct connect_fold_key *k)
+{
+	__u32 h = k->tgid * 2654435761u;
+	__u32 a0, a3;
+
+	__builtin_memcpy(&a0, k->daddr, 4);
+	__builtin_memcpy(&a3, k->daddr + 12, 4);
+	h ^= a0 ^ a3 ^ ((__u32)k->dport << 16) ^ (__u32)k->result;
+	h ^= h >> 15;
+	h *= 2246822519u;
+	h ^= h >> 13;
+	return h & (FOLD_RECENT_SLOTS - 1);
+}
+
+static __always_inline bool fold_key_equal(const struct connect_fold_key *a, const struct connect_fold_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+#pragma unroll
+	for (int i = 0; i < sizeof(*a) / 8; i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
+/* repeated reports whether this CPU reported an attempt with key within
+ * fold_ns before now, and remembers this one in its slot. */
+static __always_inline bool repeated(const struct connect_fold_key *key, __u64 now)
+{
+	__u32 slot = fold_slot(key);
+	struct fold_recent *r = bpf_map_lookup_elem(&connect_fold_recent, &slot);
+	bool seen;
+
+	if (!r)
+		return false;
+	seen = now - r->ts_ns < fold_ns && fold_key_equal(&r->key, key);
+	r->key = *key;
+	r->ts_ns = now;
+	return seen;
+}
+
 /* While the fold map is full, inserts are not tried until this time (boot
  * ns): a failing insert costs as much as the rest of the program, and
  * userspace frees entries only every half interval. Attempts meanwhile are
@@ -128,9 +189,12 @@ static __always_inline bool restart_code(long ret)
  * Folding: the attempt's key (struct connect_fold_key) is made first, from
  * the reads the record needs anyway. If an entry for it exists, the attempt
  * only adds to the entry's count: the process, file and header reads are
- * skipped. Otherwise the record is built, sent at once, and kept as a new
- * entry; userspace's flush, once the entry is fold_ns old, deletes it and
- * reports what was folded into it as one summary record.
+ * skipped. Otherwise the record is built. If this CPU reported the same
+ * key within fold_ns (repeated), the record becomes a new entry with a
+ * count of one, this attempt, and is not sent: the earlier one was.
+ * Otherwise it is sent at once. Userspace's flush, once an entry is
+ * fold_ns old, deletes it and reports its count as one summary record,
+ * made from the entry's copy of the record.
  */
 static __always_inline void emit_connect(struct task_struct *task, __u64 fd, long ret, void *uaddr,
 					 struct sockaddr_any *ucopy)
@@ -226,11 +290,14 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	ev->protocol = protocol;
 	ev->sock_type = sock_type;
 	ev->netns = key.netns;
-	if (foldable) {
+	if (foldable && repeated(&key, ev->hdr.ts_ns)) {
 		__u64 now = ev->hdr.ts_ns;
 		long err;
 
 		f->first_ns = now;
+		f->fold_first_ns = now;
+		f->last_ns = now;
+		f->count = 1;
 		/* Fails when the map is full, or when another CPU made this
 		 * entry since the lookup: this record is then sent unfolded. */
 		if (now < fold_full_until) {
@@ -239,6 +306,9 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 			stat_inc(STAT_CONNECT_UNFOLDED);
 			if (err == -E2BIG)
 				fold_full_until = now + fold_ns / 4;
+		} else {
+			stat_inc(STAT_CONNECT_FOLDED);
+			return;
 		}
 	}
 	emit(ev, sizeof(*ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);

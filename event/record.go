@@ -344,8 +344,10 @@ type Network struct {
 	// destination, protocol and result, within the sensor's fold
 	// interval) that were counted in the kernel instead of reported one
 	// by one. FirstSeen and LastSeen are the first and last of them; the
-	// record's time is LastSeen, and its other fields are the earlier
-	// record's. Absent on an ordinary record, which stands for one.
+	// record's time is LastSeen, and its other fields are the first folded
+	// attempt's (the same process, destination, protocol and result as
+	// the earlier record; its own source port). Absent on an ordinary
+	// record, which stands for one.
 	Count     uint64    `json:"count,omitempty"`
 	FirstSeen time.Time `json:"first_seen,omitzero"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`

@@ -87,10 +87,17 @@ type connectConnectFoldKey struct {
 	Daddr    [16]uint8
 }
 
+type connectFoldRecent struct {
+	_    structs.HostLayout
+	Key  connectConnectFoldKey
+	TsNs uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	connectMapConnectFoldRecent  = "connect_fold_recent"
 	connectMapConnectFolds       = "connect_folds"
 	connectMapConnectScratch     = "connect_scratch"
 	connectMapEvents             = "events"
@@ -152,10 +159,11 @@ type connectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectMapSpecs struct {
-	ConnectFolds   *ebpf.MapSpec `ebpf:"connect_folds"`
-	ConnectScratch *ebpf.MapSpec `ebpf:"connect_scratch"`
-	Events         *ebpf.MapSpec `ebpf:"events"`
-	Stats          *ebpf.MapSpec `ebpf:"stats"`
+	ConnectFoldRecent *ebpf.MapSpec `ebpf:"connect_fold_recent"`
+	ConnectFolds      *ebpf.MapSpec `ebpf:"connect_folds"`
+	ConnectScratch    *ebpf.MapSpec `ebpf:"connect_scratch"`
+	Events            *ebpf.MapSpec `ebpf:"events"`
+	Stats             *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // connectVariableSpecs contains global variables before they are loaded into the kernel.
@@ -189,14 +197,16 @@ func (o *connectObjects) Close() error {
 //
 // It can be passed to loadConnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectMaps struct {
-	ConnectFolds   *ebpf.Map `ebpf:"connect_folds"`
-	ConnectScratch *ebpf.Map `ebpf:"connect_scratch"`
-	Events         *ebpf.Map `ebpf:"events"`
-	Stats          *ebpf.Map `ebpf:"stats"`
+	ConnectFoldRecent *ebpf.Map `ebpf:"connect_fold_recent"`
+	ConnectFolds      *ebpf.Map `ebpf:"connect_folds"`
+	ConnectScratch    *ebpf.Map `ebpf:"connect_scratch"`
+	Events            *ebpf.Map `ebpf:"events"`
+	Stats             *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *connectMaps) Close() error {
 	return _ConnectClose(
+		m.ConnectFoldRecent,
 		m.ConnectFolds,
 		m.ConnectScratch,
 		m.Events,

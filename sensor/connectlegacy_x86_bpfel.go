@@ -85,6 +85,12 @@ type connectlegacyConnectFoldKey struct {
 	Daddr    [16]uint8
 }
 
+type connectlegacyFoldRecent struct {
+	_    structs.HostLayout
+	Key  connectlegacyConnectFoldKey
+	TsNs uint64
+}
+
 type connectlegacyPendingConnect struct {
 	_    structs.HostLayout
 	Addr struct {
@@ -101,6 +107,7 @@ type connectlegacyPendingConnect struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	connectlegacyMapConnectFoldRecent   = "connect_fold_recent"
 	connectlegacyMapConnectFolds        = "connect_folds"
 	connectlegacyMapConnectScratch      = "connect_scratch"
 	connectlegacyMapEvents              = "events"
@@ -165,11 +172,12 @@ type connectlegacyProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type connectlegacyMapSpecs struct {
-	ConnectFolds    *ebpf.MapSpec `ebpf:"connect_folds"`
-	ConnectScratch  *ebpf.MapSpec `ebpf:"connect_scratch"`
-	Events          *ebpf.MapSpec `ebpf:"events"`
-	PendingConnects *ebpf.MapSpec `ebpf:"pending_connects"`
-	Stats           *ebpf.MapSpec `ebpf:"stats"`
+	ConnectFoldRecent *ebpf.MapSpec `ebpf:"connect_fold_recent"`
+	ConnectFolds      *ebpf.MapSpec `ebpf:"connect_folds"`
+	ConnectScratch    *ebpf.MapSpec `ebpf:"connect_scratch"`
+	Events            *ebpf.MapSpec `ebpf:"events"`
+	PendingConnects   *ebpf.MapSpec `ebpf:"pending_connects"`
+	Stats             *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // connectlegacyVariableSpecs contains global variables before they are loaded into the kernel.
@@ -203,15 +211,17 @@ func (o *connectlegacyObjects) Close() error {
 //
 // It can be passed to loadConnectlegacyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type connectlegacyMaps struct {
-	ConnectFolds    *ebpf.Map `ebpf:"connect_folds"`
-	ConnectScratch  *ebpf.Map `ebpf:"connect_scratch"`
-	Events          *ebpf.Map `ebpf:"events"`
-	PendingConnects *ebpf.Map `ebpf:"pending_connects"`
-	Stats           *ebpf.Map `ebpf:"stats"`
+	ConnectFoldRecent *ebpf.Map `ebpf:"connect_fold_recent"`
+	ConnectFolds      *ebpf.Map `ebpf:"connect_folds"`
+	ConnectScratch    *ebpf.Map `ebpf:"connect_scratch"`
+	Events            *ebpf.Map `ebpf:"events"`
+	PendingConnects   *ebpf.Map `ebpf:"pending_connects"`
+	Stats             *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *connectlegacyMaps) Close() error {
 	return _ConnectlegacyClose(
+		m.ConnectFoldRecent,
 		m.ConnectFolds,
 		m.ConnectScratch,
 		m.Events,

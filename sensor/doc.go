@@ -60,7 +60,9 @@
 // With [Options.FoldInterval] set, the connect program counts an attempt
 // identical to one it reported less than the interval before (same process,
 // address space, network namespace, destination, protocol and result) in a
-// hash map entry instead of sending it. After each drain the reader scans
+// hash map entry instead of sending it; the entry is made by the first
+// repeat a CPU sees (a per-CPU table remembers what it last reported), so
+// attempts that never repeat touch no hash map. After each drain the reader scans
 // that map (one batch lookup, every half interval), takes each entry an
 // interval older than the drain with lookup-and-delete, and queues a summary
 // record ([Connect.Folded]) behind the record it adds to; at shutdown it

@@ -12,22 +12,22 @@ import (
 )
 
 // folder reports what the connect program folded (bpf/connect.bpf.c,
-// connect_folds): each entry is a reported attempt and the count of
-// identical attempts after it. Once an entry is the fold interval old the
-// reader deletes it and, if anything was folded into it, sends one summary
-// record: a copy of the reported record with Connect.Folded and the first
-// and last folded attempts' times. The next identical attempt makes a new
-// entry and is sent at once.
+// connect_folds): each entry is the record of the first attempt that
+// repeated a reported one, and the count of attempts folded into it (that
+// one included). Once an entry is the fold interval old the reader deletes
+// it and sends one summary record: the entry's record with Connect.Folded
+// and the first and last folded attempts' times. The next identical
+// attempt is reported at once, or, if this CPU reported its twin within
+// the interval, makes a new entry.
 type folder struct {
 	m        *ebpf.Map     // nil: folding is off
 	interval time.Duration // 0: folding is off
 	off      error         // why folding is off although asked for
 	next     time.Time     // when the next flush is due
 
-	keys   []connectConnectFoldKey
-	vals   []connectConnectFold
-	expire []connectConnectFoldKey // expired entries with nothing folded
-	folded []connectConnectFoldKey // expired entries with a count
+	keys    []connectConnectFoldKey
+	vals    []connectConnectFold
+	expired []connectConnectFoldKey // keys of the entries a flush takes
 
 	summaries atomic.Uint64 // summary records sent
 	errors    atomic.Uint64 // flushes or deletes that failed
@@ -87,9 +87,10 @@ func bootNow() uint64 {
 // when all is set (at shutdown, once the hooks are detached). It runs on
 // the reader's goroutine after a drain that began at drained (boot ns), so
 // a summary is queued after the record it adds to: an entry counts as
-// expired only when its record is an interval older than the drain's
-// start, so the drain has read that record. An entry made since, during
-// the drain or this scan, is left for the next flush.
+// expired only when it was made an interval before the drain's start, so
+// the drain has read that record, which was sent before the entry was
+// made. An entry made since, during the drain or this scan, is left for
+// the next flush.
 func (s *Sensor) flushFolds(drained uint64, all bool) {
 	f := &s.fold
 	if f.m == nil || f.interval == 0 || (!all && time.Now().Before(f.next)) {
@@ -97,15 +98,10 @@ func (s *Sensor) flushFolds(drained uint64, all bool) {
 	}
 	f.next = time.Now().Add(f.period())
 	expired := func(v *connectConnectFold) bool { return all || foldExpired(v.FirstNs, drained, f.interval) }
-	f.expire, f.folded = f.expire[:0], f.folded[:0]
+	f.expired = f.expired[:0]
 	visit := func(k connectConnectFoldKey, v *connectConnectFold) {
-		if !expired(v) {
-			return
-		}
-		if v.Count == 0 {
-			f.expire = append(f.expire, k)
-		} else {
-			f.folded = append(f.folded, k)
+		if expired(v) {
+			f.expired = append(f.expired, k)
 		}
 	}
 	if err := f.scan(visit); err != nil {
@@ -113,14 +109,11 @@ func (s *Sensor) flushFolds(drained uint64, all bool) {
 		s.log.Warn("read connect fold entries", "err", err)
 		return
 	}
-	// An entry with a count is taken and deleted in one call, so no
-	// attempt folded into it is lost. One with none is deleted in a
-	// batch: an attempt folded into it between the scan and the delete
-	// (a window of microseconds) is not counted, though the record it
-	// repeats was sent.
+	// An entry is taken and deleted in one call, so an attempt folded
+	// into it is either in what is taken or makes a new entry.
 	var v connectConnectFold
-	for i := range f.folded {
-		if err := f.take(&f.folded[i], &v); err != nil {
+	for i := range f.expired {
+		if err := f.take(&f.expired[i], &v); err != nil {
 			if !errors.Is(err, ebpf.ErrKeyNotExist) {
 				f.errors.Add(1)
 			}
@@ -142,15 +135,6 @@ func (s *Sensor) flushFolds(drained uint64, all bool) {
 		c.BootNs = v.LastNs
 		f.summaries.Add(1)
 		s.queue(c, connectSize)
-	}
-	if len(f.expire) > 0 {
-		if _, err := f.m.BatchDelete(f.expire, nil); err != nil {
-			for i := range f.expire {
-				if err := f.m.Delete(&f.expire[i]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-					f.errors.Add(1)
-				}
-			}
-		}
 	}
 }
 

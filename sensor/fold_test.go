@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -184,6 +185,7 @@ func TestConnectFolding(t *testing.T) {
 				}
 				t.Fatalf("%d records for connect, exec, connect in pid %d: want two on their own", len(exec), cmd.Process.Pid)
 			}
+			checkSpread(t, s, h, bin)
 			after := assertNoLoss(t, s)
 
 			if tc.interval == time.Hour {
@@ -233,6 +235,48 @@ func TestConnectFolding(t *testing.T) {
 				t.Errorf("%d summaries counted, %d seen", after.FoldSummaries-before.FoldSummaries, summaries)
 			}
 		})
+	}
+}
+
+// checkSpread makes a storm of connects to distinct destinations: nothing
+// repeats, so every attempt has its own record and none makes a fold
+// entry (the kernel makes one only for a repeat).
+func checkSpread(t *testing.T, s *Sensor, h *hub, bin string) {
+	t.Helper()
+	const n = 200
+	to := netip.MustParseAddr("127.0.0.2")
+	w := h.subscribe(func(ev Event) bool {
+		c, ok := ev.(*Connect)
+		return ok && c.Dst.Addr() == to
+	})
+	defer w.stop()
+	cmd := helperCmd(bin, "connect-spread", netip.AddrPortFrom(to, 20000).String(), strconv.Itoa(n))
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	got := withoutRestarts(collect(w, testutil.Patience(t, 2*time.Second), func(cs []*Connect) bool {
+		return len(withoutRestarts(cs)) >= n
+	}))
+	ports := map[uint16]bool{}
+	for _, c := range got {
+		if c.Folded != 0 || c.TGID != uint32(cmd.Process.Pid) {
+			t.Errorf("record pid %d port %d folded %d, want pid %d on its own", c.TGID, c.Dst.Port(), c.Folded, cmd.Process.Pid)
+		}
+		ports[c.Dst.Port()] = true
+	}
+	if len(got) != n || len(ports) != n {
+		t.Fatalf("%d records for %d distinct ports of %d connects", len(got), len(ports), n)
+	}
+	var k connectConnectFoldKey
+	var v connectConnectFold
+	entries := 0
+	for it := s.fold.m.Iterate(); it.Next(&k, &v); {
+		if netip.AddrFrom16(k.Daddr).Unmap() == to || [4]byte(k.Daddr[:4]) == to.As4() {
+			entries++
+		}
+	}
+	if entries != 0 {
+		t.Errorf("%d fold entries for %d attempts that never repeated, want none", entries, n)
 	}
 }
 

@@ -44,6 +44,13 @@ func runHelper(action string, args []string) int {
 		if n, err = strconv.Atoi(args[1]); err == nil {
 			err = helperStorm(args[0], n)
 		}
+	case "connect-spread":
+		// connect-spread ADDR N: N TCP connects to ADDR's port and the
+		// N-1 after it: no two alike.
+		var n int
+		if n, err = strconv.Atoi(args[1]); err == nil {
+			err = helperSpread(args[0], n)
+		}
 	case "connect-exec":
 		// connect-exec ADDR: one TCP connect, then exec this binary to
 		// make the same connect again from the same pid.
@@ -142,6 +149,23 @@ func helperStorm(addr string, n int) error {
 		}
 		// RST on close: no TIME_WAIT, so the ephemeral ports never run out.
 		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		unix.Close(fd)
+	}
+	return nil
+}
+
+func helperSpread(addr string, n int) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		family, sa := sockaddr(netip.AddrPortFrom(ap.Addr(), ap.Port()+uint16(i)))
+		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		unix.Connect(fd, sa) // refused, mostly: any result will do
 		unix.Close(fd)
 	}
 	return nil

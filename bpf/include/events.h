@@ -242,11 +242,11 @@ struct connect_fold_key {
 };
 
 struct connect_fold {
-	__u64 first_ns;      /* ev's time: the attempt that was reported */
+	__u64 first_ns;      /* when the entry was made: ev's time */
 	__u64 fold_first_ns; /* the first attempt folded into count */
 	__u64 last_ns;       /* the latest attempt folded into count */
-	__u64 count;         /* attempts folded since ev: not sent on their own */
-	struct connect_event ev; /* the reported attempt's record, for the summary */
+	__u64 count;         /* attempts folded, ev's included: none was sent */
+	struct connect_event ev; /* the first folded attempt's record, for the summary */
 };
 
 /*
