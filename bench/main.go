@@ -57,6 +57,7 @@ type config struct {
 	poolFiles int
 	poolSize  int64
 	profile   bool
+	profileOn string // the workload profiled
 	// sha256MBps is crypto/sha256 on one core of this machine, measured
 	// at the start of the run.
 	sha256MBps float64
@@ -90,7 +91,8 @@ func run() error {
 	flag.StringVar(&conditions, "conditions", "none,argus,auditd,bpftrace", "comma-separated conditions: none, argus, auditd, bpftrace (a bpftrace script printing execs and connects), argus-nolibs (the sensor without its library hooks)")
 	flag.IntVar(&cfg.poolFiles, "hash-files", 400, "distinct binaries in the hash workload's pool")
 	flag.Int64Var(&cfg.poolSize, "hash-file-size", 4<<20, "size of each of them, bytes")
-	flag.BoolVar(&cfg.profile, "profile", true, "profile the sensor under the mixed workload (go tool pprof -top)")
+	flag.BoolVar(&cfg.profile, "profile", true, "profile the sensor under one workload (go tool pprof -top)")
+	flag.StringVar(&cfg.profileOn, "profile-workload", "mixed", "the workload -profile runs, three durations long; it must be among -workloads")
 	flag.DurationVar(&cfg.soak, "soak", 0, "soak instead of measuring: the mixed workload at a moderate rate (2s in every 10s, one loop) for DURATION, the sensor's RSS and goroutines sampled every 30s, with their slopes")
 	noAuditd := flag.Bool("no-auditd", false, "leave the auditd condition out instead of installing auditd when it is missing")
 	noBpftrace := flag.Bool("no-bpftrace", false, "leave the bpftrace condition out instead of installing bpftrace when it is missing")
@@ -174,8 +176,9 @@ func run() error {
 		}
 		res.Workloads = append(res.Workloads, wr)
 	}
-	if cfg.profile && slices.Contains(cfg.workloads, "mixed") && slices.Contains(cfg.conditions, "argus") {
-		if res.Profile, err = profileMixed(cfg, tmp, k); err != nil {
+	if cfg.profile && slices.Contains(cfg.workloads, cfg.profileOn) && slices.Contains(cfg.conditions, "argus") {
+		res.ProfileWorkload = cfg.profileOn
+		if res.Profile, err = profileWorkload(cfg, tmp, k); err != nil {
 			log.Warn("profile", "err", err)
 		}
 	}
@@ -204,6 +207,7 @@ type results struct {
 	SHA256SingleCoreMBps float64          `json:"sha256_single_core_mb_per_s"`
 	Workloads            []workloadReport `json:"workloads"`
 	Profile              string           `json:"profile_top,omitempty"`
+	ProfileWorkload      string           `json:"profile_workload,omitempty"`
 }
 
 type conditionReport struct {
@@ -692,17 +696,17 @@ func progStats() map[string]progCounter {
 	}
 }
 
-// profileMixed profiles the sensor under the mixed workload and returns
+// profileWorkload profiles the sensor under cfg.profileOn and returns
 // pprof's top functions by cumulative CPU.
-func profileMixed(cfg config, tmp string, k *kit) (string, error) {
-	prof := filepath.Join(tmp, "mixed.pprof")
+func profileWorkload(cfg config, tmp string, k *kit) (string, error) {
+	prof := filepath.Join(tmp, cfg.profileOn+".pprof")
 	s, err := startSensor(cfg.sensorBin, tmp, append(cfg.sensorArgs(), "--cpu-profile", prof)...)
 	if err != nil {
 		return "", err
 	}
 	long := cfg
 	long.duration = 3 * cfg.duration
-	if _, err := runOnce("mixed", long, k); err != nil {
+	if _, err := runOnce(cfg.profileOn, long, k); err != nil {
 		s.stop()
 		return "", err
 	}
@@ -778,6 +782,6 @@ func printTable(w io.Writer, r results) {
 	}
 	printSizes(w, r)
 	if r.Profile != "" {
-		fmt.Fprintf(w, "\nsensor CPU profile under the mixed workload:\n\n```\n%s```\n", r.Profile)
+		fmt.Fprintf(w, "\nsensor CPU profile under the %s workload:\n\n```\n%s```\n", r.ProfileWorkload, r.Profile)
 	}
 }

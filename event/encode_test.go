@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,6 +28,40 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 			t.Fatalf("AppendString(%q) = %s, encoding/json gives %s", s, got, want)
 		}
 	}
+}
+
+// TestAppendStringWordBoundaries: AppendEscaped tests eight bytes at a
+// time; every byte that needs care, at every offset of a word and of the
+// tail, is still escaped as encoding/json escapes it.
+func TestAppendStringWordBoundaries(t *testing.T) {
+	specials := []string{"\x00", "\x1f", " ", "~", "\x7f", `"`, `\`, "<", ">", "&", "é", "\xff", "\u2028", "🚀"}
+	for n := 1; n <= 19; n++ {
+		for at := 0; at < n; at++ {
+			for _, sp := range specials {
+				s := strings.Repeat("a", at) + sp + strings.Repeat("b", n-at-1)
+				want, _ := json.Marshal(s)
+				if got := AppendString(nil, s); !bytes.Equal(got, want) {
+					t.Fatalf("AppendString(%q) = %s, encoding/json gives %s", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzAppendString: any bytes are escaped as encoding/json escapes them.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"plain/path/of/some/length", "argv with \"quotes\" and \\", "bad \xff utf8 \xc3", "\u2028<&>\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("AppendString(%q) = %s, encoding/json gives %s", s, got, want)
+		}
+	})
 }
 
 func TestAppendJSONRoundTrip(t *testing.T) {
@@ -216,6 +251,17 @@ func BenchmarkAppendJSON(b *testing.B) {
 		buf = rec.AppendJSON(buf[:0])
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// BenchmarkAppendEscaped: the strings records are mostly made of (paths,
+// argv), which need no escaping.
+func BenchmarkAppendEscaped(b *testing.B) {
+	s := "/root/.pyenv/versions/3.11.7/lib/python3.11/lib-dynload/zlib.cpython-311-x86_64-linux-gnu.so"
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendEscaped(buf[:0], s)
+	}
 }
 
 func BenchmarkEncodingJSON(b *testing.B) {
