@@ -697,7 +697,7 @@ func progStats() map[string]progCounter {
 }
 
 // profileWorkload profiles the sensor under cfg.profileOn and returns
-// pprof's top functions by cumulative CPU.
+// pprof's top functions by their own CPU and by cumulative CPU.
 func profileWorkload(cfg config, tmp string, k *kit) (string, error) {
 	prof := filepath.Join(tmp, cfg.profileOn+".pprof")
 	s, err := startSensor(cfg.sensorBin, tmp, append(cfg.sensorArgs(), "--cpu-profile", prof)...)
@@ -713,11 +713,15 @@ func profileWorkload(cfg config, tmp string, k *kit) (string, error) {
 	if err := s.stop(); err != nil {
 		return "", err
 	}
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", cfg.sensorBin, prof).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("pprof: %w: %s", err, out)
+	var top []byte
+	for _, order := range []string{"-flat", "-cum"} {
+		out, err := exec.Command("go", "tool", "pprof", "-top", order, "-nodecount=25", cfg.sensorBin, prof).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("pprof: %w: %s", err, out)
+		}
+		top = append(top, out...)
 	}
-	return string(out), nil
+	return string(top), nil
 }
 
 func median(v []float64) float64 {
