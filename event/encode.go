@@ -422,18 +422,29 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// plain8 reports whether all of the eight bytes of s are plain, by SWAR
-// tests on one 64-bit word: no byte with its top bit set (not ASCII), none
-// below 0x20, and none equal to one of the five escaped characters.
-func plain8(s string) bool {
+// plainPrefix is the length of s's leading run of plain bytes. It tests
+// eight bytes at a time by SWAR on one 64-bit word: no byte with its top
+// bit set (not ASCII), none below 0x20, and none equal to one of the five
+// escaped characters; then byte by byte, where a word failed.
+func plainPrefix(s string) int {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	// zero(x) is nonzero if and only if some byte of x is zero.
-	zero := func(x uint64) uint64 { return (x - lo) &^ x & hi }
-	bad := w&hi | (w-lo*0x20)&^w&hi |
-		zero(w^(lo*'"')) | zero(w^(lo*'\\')) | zero(w^(lo*'<')) | zero(w^(lo*'>')) | zero(w^(lo*'&'))
-	return bad == 0
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// (x-lo)&^x&hi is nonzero if and only if some byte of x is
+		// zero; (w-lo*n)&^w&hi, if some byte of w is below n (n <= 0x80).
+		q, bs, lt, gt, amp := w^(lo*'"'), w^(lo*'\\'), w^(lo*'<'), w^(lo*'>'), w^(lo*'&')
+		bad := w&hi | (w-lo*0x20)&^w&hi |
+			(q-lo)&^q&hi | (bs-lo)&^bs&hi | (lt-lo)&^lt&hi | (gt-lo)&^gt&hi | (amp-lo)&^amp&hi
+		if bad != 0 {
+			break
+		}
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && plain[s[i]] {
+		i++
+	}
+	return i
 }
 
 // AppendEscaped appends s escaped for the inside of a JSON string, as
@@ -444,11 +455,8 @@ func plain8(s string) bool {
 func AppendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		// Eight plain bytes at a time: most strings need no escaping.
-		for i+8 <= len(s) && plain8(s[i:i+8]) {
-			i += 8
-		}
-		if i >= len(s) {
+		// Most strings need no escaping: skip their plain runs fast.
+		if i += plainPrefix(s[i:]); i >= len(s) {
 			break
 		}
 		c := s[i]
