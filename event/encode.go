@@ -413,8 +413,8 @@ func AppendString(b []byte, s string) []byte {
 	return append(AppendEscaped(append(b, '"'), s), '"')
 }
 
-// plain marks the ASCII bytes a JSON string carries as they are: one load
-// per byte in AppendEscaped's loop instead of six comparisons.
+// plain marks the ASCII bytes a JSON string carries as they are, for
+// plainPrefix's byte-by-byte tail.
 var plain = func() (t [utf8.RuneSelf]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
@@ -459,12 +459,10 @@ func AppendEscaped(b []byte, s string) []byte {
 		if i += plainPrefix(s[i:]); i >= len(s) {
 			break
 		}
+		// s[i] is not plain: an ASCII byte to escape, or the start of
+		// a multi-byte (or invalid) sequence.
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
