@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,10 +40,12 @@ func runHelper(action string, args []string) int {
 			err = helperConnect(args[0], args[1], false)
 		}
 	case "connect-storm":
-		// connect-storm ADDR N: N blocking TCP connects, each closed with RST.
+		// connect-storm ADDR N [pinned]: N blocking TCP connects, each
+		// closed with RST; pinned makes them all from one thread on one
+		// CPU.
 		var n int
 		if n, err = strconv.Atoi(args[1]); err == nil {
-			err = helperStorm(args[0], n)
+			err = helperStorm(args[0], n, len(args) > 2 && args[2] == "pinned")
 		}
 	case "connect-spread":
 		// connect-spread ADDR N: N TCP connects to ADDR's port and the
@@ -132,10 +135,27 @@ func helperConnect(network, addr string, nonblock bool) error {
 	return nil
 }
 
-func helperStorm(addr string, n int) error {
+func helperStorm(addr string, n int, pinned bool) error {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return err
+	}
+	if pinned {
+		// Every connect from this thread, and the thread on the first
+		// CPU it may run on: one CPU's fold slots see them all.
+		runtime.LockOSThread()
+		var allowed, set unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+			return fmt.Errorf("read cpu affinity: %w", err)
+		}
+		cpu := 0
+		for cpu < 1024 && !allowed.IsSet(cpu) {
+			cpu++
+		}
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return fmt.Errorf("pin to cpu %d: %w", cpu, err)
+		}
 	}
 	family, sa := sockaddr(ap)
 	for i := 0; i < n; i++ {
