@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestBootAll: rows run at most -parallel at a time, every row runs once,
@@ -17,13 +18,18 @@ func TestBootAll(t *testing.T) {
 	}
 	for _, parallel := range []int{1, 2, 3} {
 		var mu sync.Mutex
-		running, peak, calls := 0, 0, 0
-		// Each row waits for the next one to start (when the limit
-		// allows), so rows finish out of order.
-		release := make([]chan struct{}, len(scs))
-		for i := range release {
-			release[i] = make(chan struct{})
+		running, peak, calls, finished := 0, 0, 0, 0
+		// With room for two or more, the first row holds its slot
+		// until every other row has finished (so results come back out
+		// of order), and each other row holds its slot until the row
+		// parallel-2 after it has started (so the limit is reached).
+		// bootAll starts rows in order, so neither wait can block a
+		// row that needs the slot.
+		started := make([]chan struct{}, len(scs))
+		for i := range started {
+			started[i] = make(chan struct{})
 		}
+		othersDone := make(chan struct{})
 		boot := func(sc scenario) result {
 			var i int
 			fmt.Sscanf(sc.Name, "row%d", &i)
@@ -32,14 +38,26 @@ func TestBootAll(t *testing.T) {
 			calls++
 			peak = max(peak, running)
 			mu.Unlock()
-			if i > 0 {
-				close(release[i-1])
-			}
-			if parallel > 1 && i < len(scs)-1 {
-				<-release[i]
+			close(started[i])
+			if parallel > 1 {
+				wait := othersDone
+				if j := min(i+parallel-2, len(scs)-1); i > 0 {
+					wait = started[j]
+				}
+				select {
+				case <-wait:
+				case <-time.After(time.Minute):
+					// bootAll ran fewer rows at once than asked.
+					t.Errorf("parallel %d: row %d waited a minute for rows that never started", parallel, i)
+				}
 			}
 			mu.Lock()
 			running--
+			if i > 0 {
+				if finished++; finished == len(scs)-1 {
+					close(othersDone)
+				}
+			}
 			mu.Unlock()
 			return result{sc: sc}
 		}
