@@ -136,6 +136,20 @@ func (w *watch) next(t *testing.T, what string) Event {
 	}
 }
 
+// nextAttempt is the watch's next connect that is not an interrupted call.
+// A helper's blocking connect can be interrupted by a signal (Go's runtime
+// preempts with SIGURG; a slow guest makes that likely): that call has a
+// record with a kernel restart code, and the restarted call its own, the
+// one a test means.
+func nextAttempt(t *testing.T, w *watch, what string) *Connect {
+	t.Helper()
+	for {
+		if c := w.next(t, what).(*Connect); !IsRestart(c.Result) {
+			return c
+		}
+	}
+}
+
 // execPath matches exec events of the executable at path.
 func execPath(path string) func(Event) bool {
 	return func(ev Event) bool {

@@ -120,7 +120,7 @@ func checkLoopback(t *testing.T, h *hub) {
 			if err := cmd.Run(); err != nil {
 				t.Fatal(err)
 			}
-			c := w.next(t, "connect").(*Connect)
+			c := nextAttempt(t, w, "connect")
 			if c.TGID != uint32(cmd.Process.Pid) {
 				t.Errorf("pid %d, want the helper's %d", c.TGID, cmd.Process.Pid)
 			}
@@ -174,7 +174,7 @@ func checkResults(t *testing.T, h *hub) {
 			if err := cmd.Run(); err != nil {
 				t.Fatal(err)
 			}
-			c := w.next(t, "connect").(*Connect)
+			c := nextAttempt(t, w, "connect")
 			if c.Result != tc.want || c.AddrFromSocket != tc.fromSock || c.Dst != dst {
 				t.Errorf("result %d, from socket %v, dst %s; want %d, %v, %s", c.Result, c.AddrFromSocket, c.Dst, tc.want, tc.fromSock, dst)
 			}
@@ -222,7 +222,7 @@ func TestConnectFromDeletedBinary(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	c := w.next(t, "connect").(*Connect)
+	c := nextAttempt(t, w, "connect")
 	if !c.Exe.Deleted || c.Exe.Ino != st.Ino || c.TGID != uint32(cmd.Process.Pid) {
 		t.Errorf("deleted=%v ino=%d pid=%d, want deleted, ino %d, pid %d", c.Exe.Deleted, c.Exe.Ino, c.TGID, st.Ino, cmd.Process.Pid)
 	}

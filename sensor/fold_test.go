@@ -91,16 +91,6 @@ func withoutRestarts(cs []*Connect) []*Connect {
 	return out
 }
 
-// nextAttempt is the watch's next connect that is not an interrupted call.
-func nextAttempt(t *testing.T, w *watch, what string) *Connect {
-	t.Helper()
-	for {
-		if c := w.next(t, what).(*Connect); !IsRestart(c.Result) {
-			return c
-		}
-	}
-}
-
 // TestConnectFolding: a storm of identical connects gives its first record
 // at once and a summary that counts the rest, on both connect hook builds:
 // the current build's sensor folds over an hour, so its summary can only

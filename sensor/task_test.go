@@ -207,7 +207,7 @@ func TestTaskFieldsMatchProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := bootNs(t)
-	c := conns.next(t, "connect of the helper").(*Connect)
+	c := nextAttempt(t, conns, "connect of the helper")
 	if want.cgroupID == 0 {
 		t.Log("no cgroup2 hierarchy mounted: cgroup id not compared")
 	}
