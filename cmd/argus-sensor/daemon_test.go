@@ -34,3 +34,19 @@ func TestAgentConfigFromFile(t *testing.T) {
 		t.Errorf("internal %v ring %d", a.Internal, a.Sensor.RingBytes)
 	}
 }
+
+// TestDefaultGCPercent: the sensor sets its own collector target only when
+// the operator did not set GOGC.
+func TestDefaultGCPercent(t *testing.T) {
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	if pct, ok := defaultGCPercent(env(nil)); !ok || pct != sensorGCPercent {
+		t.Errorf("GOGC unset: %d, %v; want %d, true", pct, ok, sensorGCPercent)
+	}
+	for _, v := range []string{"100", "off", ""} {
+		if _, ok := defaultGCPercent(env(map[string]string{"GOGC": v})); ok {
+			t.Errorf("GOGC=%q: the sensor would override the operator's setting", v)
+		}
+	}
+}

@@ -578,6 +578,10 @@ func TestConfigReloadMetricsHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// The sensor's own collector target, unless GOGC overrides it.
+	if _, set := os.LookupEnv("GOGC"); !set && !strings.Contains(m, fmt.Sprintf("\ngo_gc_gogc_percent %d\n", sensorGCPercent)) {
+		t.Errorf("/metrics does not show the collector target %d set (go_gc_gogc_percent)", sensorGCPercent)
+	}
 
 	// A good reload moves the output.
 	writeCfg(second, "")
