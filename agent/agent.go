@@ -91,6 +91,9 @@ type Config struct {
 	// Started, if set, is called once the sensor is attached and the
 	// "started" record has been sent.
 	Started func()
+	// TuneGC lets the daemon set the Go collector's target from its
+	// backlog (gc.go); leave it false when the operator set GOGC.
+	TuneGC bool
 }
 
 // DefaultHealthInterval is how often a sensor_health record is written
@@ -393,6 +396,10 @@ func (p *pipeline) loop() {
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var gc *gcTuner
+	if p.cfg.TuneGC {
+		gc = newGCTuner(debug.SetGCPercent)
+	}
 	headTimer := time.NewTimer(time.Hour)
 	defer headTimer.Stop()
 	ticks := 0
@@ -422,6 +429,9 @@ func (p *pipeline) loop() {
 		case now := <-tick.C:
 			p.deliver(p.enrich.Tick(now))
 			p.noticeLoss(now)
+			if gc != nil {
+				gc.observe(len(events), cap(events))
+			}
 			if ticks++; ticks%10 == 0 {
 				p.publish()
 			}

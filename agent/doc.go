@@ -20,7 +20,10 @@
 // hash the oldest waiting record needs, for that record's deadline, and on
 // a 100 ms tick: enrich.Tick (held connects, follow-ups of records sent
 // with a pending hash), a loss check that tells the rules to mark their
-// detections degraded, and every tenth tick a metrics snapshot.
+// detections degraded, the collector's target from the queue's length
+// (gc.go: lean while the pipeline keeps up, Go's default while it is
+// behind; only when GOGC is not set), and every tenth tick a metrics
+// snapshot.
 //
 // # Start and stop
 //

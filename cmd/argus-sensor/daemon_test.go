@@ -35,18 +35,18 @@ func TestAgentConfigFromFile(t *testing.T) {
 	}
 }
 
-// TestDefaultGCPercent: the sensor sets its own collector target only when
-// the operator did not set GOGC.
-func TestDefaultGCPercent(t *testing.T) {
+// TestTuneGC: the daemon tunes the collector's target only when the
+// operator did not set GOGC.
+func TestTuneGC(t *testing.T) {
 	env := func(m map[string]string) func(string) (string, bool) {
 		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 	}
-	if pct, ok := defaultGCPercent(env(nil)); !ok || pct != sensorGCPercent {
-		t.Errorf("GOGC unset: %d, %v; want %d, true", pct, ok, sensorGCPercent)
+	if !tuneGC(env(nil)) {
+		t.Error("GOGC unset: the daemon would leave Go's default")
 	}
 	for _, v := range []string{"100", "off", ""} {
-		if _, ok := defaultGCPercent(env(map[string]string{"GOGC": v})); ok {
-			t.Errorf("GOGC=%q: the sensor would override the operator's setting", v)
+		if tuneGC(env(map[string]string{"GOGC": v})) {
+			t.Errorf("GOGC=%q: the daemon would override the operator's setting", v)
 		}
 	}
 }

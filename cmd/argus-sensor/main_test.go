@@ -578,9 +578,9 @@ func TestConfigReloadMetricsHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	// The sensor's own collector target, unless GOGC overrides it.
-	if _, set := os.LookupEnv("GOGC"); !set && !strings.Contains(m, fmt.Sprintf("\ngo_gc_gogc_percent %d\n", sensorGCPercent)) {
-		t.Errorf("/metrics does not show the collector target %d set (go_gc_gogc_percent)", sensorGCPercent)
+	// Idle, the daemon's lean collector target, unless GOGC overrides it.
+	if _, set := os.LookupEnv("GOGC"); !set && !strings.Contains(m, "\ngo_gc_gogc_percent 50\n") {
+		t.Error("/metrics does not show the idle sensor's collector target of 50 (go_gc_gogc_percent)")
 	}
 
 	// A good reload moves the output.

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -154,22 +153,11 @@ func (f *runFlags) load() (*config.Config, string, error) {
 	return c, path, nil
 }
 
-// sensorGCPercent is the sensor's collector target when GOGC is not set:
-// the heap grows to 1.5 times the live data between collections, not
-// Go's 2. Under a storm of distinct connects (about 20 MiB live) that
-// keeps about 9 MiB less resident for a CPU cost within the bench's
-// noise; unlike a memory limit it scales with the live data, so a large
-// correlation window cannot make the collector run without pause
-// (docs/performance.md, "Resident memory under the distinct storm").
-const sensorGCPercent = 50
-
-// defaultGCPercent returns the collector target to set, and whether to set
-// one: none when the operator set GOGC (the runtime has applied it).
-func defaultGCPercent(lookupEnv func(string) (string, bool)) (int, bool) {
-	if _, set := lookupEnv("GOGC"); set {
-		return 0, false
-	}
-	return sensorGCPercent, true
+// tuneGC reports whether the daemon may set the Go collector's target
+// itself (agent.Config.TuneGC): only when the operator did not set GOGC.
+func tuneGC(lookupEnv func(string) (string, bool)) bool {
+	_, set := lookupEnv("GOGC")
+	return !set
 }
 
 func runCommand(args []string, stderr io.Writer) error {
@@ -190,9 +178,6 @@ func runCommand(args []string, stderr io.Writer) error {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.LogLevel)) // validated by load
 	log := newLogger(stderr, lvl)
-	if pct, ok := defaultGCPercent(os.LookupEnv); ok {
-		debug.SetGCPercent(pct)
-	}
 	if jsonToTerminal(c) {
 		fmt.Fprintln(stderr, "argus-sensor: writing argus.v1 JSON to this terminal; run with --format compact for one readable line per record")
 	}
@@ -201,6 +186,7 @@ func runCommand(args []string, stderr io.Writer) error {
 		return err
 	}
 	acfg.Hangups = hup
+	acfg.TuneGC = tuneGC(os.LookupEnv)
 	acfg.Started = func() {
 		if err := sdNotify("READY=1"); err != nil {
 			log.Warn("tell systemd the sensor is ready", "err", err)
