@@ -430,7 +430,7 @@ func (p *pipeline) loop() {
 			p.deliver(p.enrich.Tick(now))
 			p.noticeLoss(now)
 			if gc != nil {
-				gc.observe(len(events), cap(events))
+				gc.observe(p.sensor.QueueFill())
 			}
 			if ticks++; ticks%10 == 0 {
 				p.publish()

@@ -9,26 +9,25 @@ import "testing"
 func TestGCTuner(t *testing.T) {
 	var sets []int
 	g := newGCTuner(func(p int) int { sets = append(sets, p); return 0 })
-	const capacity = 65536
-	step := func(queued, want int) {
+	step := func(fill float64, want int) {
 		t.Helper()
-		g.observe(queued, capacity)
+		g.observe(fill)
 		if g.percent != want || sets[len(sets)-1] != want {
-			t.Fatalf("after %d queued: target %d (last set %d), want %d", queued, g.percent, sets[len(sets)-1], want)
+			t.Fatalf("at %.4f full: target %d (last set %d), want %d", fill, g.percent, sets[len(sets)-1], want)
 		}
 	}
 	step(0, gcPercentLean)
-	step(capacity/4-1, gcPercentLean)
-	step(capacity/4, gcPercentBehind)
+	step(0.2499, gcPercentLean)
+	step(0.25, gcPercentBehind)
 	for range gcCalmTicks - 1 {
-		step(capacity/64, gcPercentBehind)
+		step(1.0/64, gcPercentBehind)
 	}
-	step(capacity/64+1, gcPercentBehind) // not short: the count restarts
+	step(0.0157, gcPercentBehind) // not short: the count restarts
 	for range gcCalmTicks - 1 {
 		step(0, gcPercentBehind)
 	}
 	step(0, gcPercentLean)
-	step(capacity, gcPercentBehind)
+	step(1, gcPercentBehind)
 	if want := []int{gcPercentLean, gcPercentBehind, gcPercentLean, gcPercentBehind}; len(sets) != len(want) {
 		t.Errorf("targets set %v, want %v: set only on a change", sets, want)
 	}

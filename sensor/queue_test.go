@@ -35,6 +35,10 @@ func TestQueueBytes(t *testing.T) {
 		t.Errorf("%d queued + %d dropped = %d, want %d", len(s.out), st.Dropped, got, n)
 	}
 	t.Logf("%d queued in %d bytes, %d dropped for bytes", len(s.out), st.QueueBytes, st.DroppedForBytes)
+	// Full by size with the channel mostly empty: the fill is the size's.
+	if f := s.QueueFill(); f < 0.9 || f > 1 || len(s.out) > n/10 {
+		t.Errorf("queue fill %.3f with %d of %d bytes and %d of %d records, want the bytes' share", f, st.QueueBytes, bound, len(s.out), n)
+	}
 	for len(s.out) > 0 {
 		ev := <-s.out
 		s.Release(ev)
@@ -54,5 +58,13 @@ func TestQueueBytes(t *testing.T) {
 	feed(s)
 	if len(s.out) != n || s.dropped.Load() != 0 || s.queuedBytes.Load() != 0 {
 		t.Errorf("unbounded: %d queued, %d dropped, %d bytes counted", len(s.out), s.dropped.Load(), s.queuedBytes.Load())
+	}
+	// Full by length: the fill is the length's.
+	if f := s.QueueFill(); f != 1 {
+		t.Errorf("queue fill %.3f with the channel full, want 1", f)
+	}
+	<-s.out
+	if f, want := s.QueueFill(), float64(n-1)/n; f != want {
+		t.Errorf("queue fill %.4f, want %.4f", f, want)
 	}
 }

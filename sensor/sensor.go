@@ -1053,6 +1053,20 @@ func (s *Sensor) queue(ev Event, size int) {
 	}
 }
 
+// QueueFill is how full the Events queue is, 0 to 1: the fuller of its
+// length against its capacity and, with Options.QueueBytes, its size
+// against that bound. Cheap enough to call on every tick.
+func (s *Sensor) QueueFill() float64 {
+	fill := 0.0
+	if c := cap(s.out); c > 0 {
+		fill = float64(len(s.out)) / float64(c)
+	}
+	if s.opts.QueueBytes > 0 {
+		fill = max(fill, float64(s.queuedBytes.Load())/float64(s.opts.QueueBytes))
+	}
+	return fill
+}
+
 // EventOverhead is what a decoded record costs beyond its ring bytes, for
 // QueueBytes: the Go values and string headers of a record.
 const EventOverhead = 256
