@@ -372,7 +372,10 @@ func (f *Forwarder) build(p *parsedOutput, spoolDir string, res *net.Resolver) (
 		}
 		s.envelope = syslogEnvelope(p)
 		s.maxRecords, s.maxBytes = 1000, 4<<20
-		s.backoff = Backoff{Max: 30 * time.Second}
+		s.backoff = p.Syslog.Backoff
+		if s.backoff.Max <= 0 {
+			s.backoff.Max = 30 * time.Second
+		}
 	case kindHTTP:
 		h, err := newHTTPSink(p, s.log)
 		if err != nil {

@@ -82,6 +82,9 @@ type SyslogOptions struct {
 	// DialTimeout and WriteTimeout bound network waits. Default 5 s and
 	// 10 s.
 	DialTimeout, WriteTimeout time.Duration
+	// Backoff spaces retries after a failed delivery. Default: from
+	// 500 ms up to 30 s.
+	Backoff Backoff
 }
 
 // HTTPOptions configures an HTTP sink.

@@ -271,14 +271,12 @@ func TestSyslogTCPOutage(t *testing.T) {
 	port := freePort(t)
 	rs := startRsyslog(t, "tcp", port, nil)
 	spoolDir := t.TempDir()
-	out := Output{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d", port), Format: format.FormatUDM}
+	out := Output{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d", port), Format: format.FormatUDM,
+		Syslog: SyslogOptions{Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}}}
 	open := func() *Forwarder {
 		f, err := New(Config{Outputs: []Output{out}, SpoolDir: spoolDir, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
-		}
-		for _, s := range f.sinks {
-			s.backoff = Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
 		}
 		return f
 	}
@@ -412,13 +410,11 @@ func writeTestPKI(t *testing.T) *testPKI {
 func TestSyslogRELPFlapping(t *testing.T) {
 	port := freePort(t)
 	rs := startRsyslog(t, "relp", port, nil)
-	f, err := New(Config{Outputs: []Output{{Spec: fmt.Sprintf("syslog+relp://127.0.0.1:%d", port)}},
+	f, err := New(Config{Outputs: []Output{{Spec: fmt.Sprintf("syslog+relp://127.0.0.1:%d", port),
+		Syslog: SyslogOptions{Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}}}},
 		SpoolDir: t.TempDir(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, s := range f.sinks {
-		s.backoff = Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
 	}
 	const rounds, per = 8, 250
 	for k := 0; k < rounds; k++ {
@@ -462,12 +458,11 @@ func TestSyslogSmallTmpfsSpoolOutage(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	f, err := New(Config{Outputs: []Output{{Spec: fmt.Sprintf("syslog+tcp://127.0.0.1:%d?spool_max_size=3M", port),
-		Spool: spool.Options{SegmentBytes: 256 << 10}}}, SpoolDir: dir, Logger: testLogger(t)})
+		Spool:  spool.Options{SegmentBytes: 256 << 10},
+		Syslog: SyslogOptions{Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}}}},
+		SpoolDir: dir, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, s := range f.sinks {
-		s.backoff = Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
 	}
 	const n = 50000
 	for i := 0; i < n; i++ {
