@@ -44,6 +44,7 @@ int handle_fork(unsigned long long *ctx)
 	ev.start_ns = task_start_ns(child);
 	ev.parent_start_ns = task_start_ns(parent);
 	ev.ppid = parent->tgid;
+	ev.exec_id = child->self_exec_id;
 	emit(&ev, sizeof(ev), STAT_FORK_EMITTED, STAT_FORK_LOST);
 	return 0;
 }

@@ -48,6 +48,14 @@
 // or script under node_modules: what an npm post-install script looks like.
 // One detection per (hostname, package directory) per window.
 //
+// # exe_relabeled_without_exec
+//
+// A network_connection whose process carries process.exe_relabeled: it
+// made the kernel name another file as its executable without an exec
+// (prctl PR_SET_MM_MAP or PR_SET_MM_EXE_FILE), which only checkpoint and
+// restore tools do, and an implant passing as a trusted program. One
+// detection per (hostname, process, label) per window.
+//
 // # Honesty
 //
 // A detection is marked degraded when the sensor lost or dropped events,

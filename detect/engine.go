@@ -18,6 +18,9 @@ import (
 const (
 	RuleT1587 = "t1587_develop_capabilities_unsigned_exec"
 	RuleNPM   = "npm_lifecycle_script_exec"
+	// RuleRelabel fires on a connection by a process that made the kernel
+	// name another file as its executable without an exec.
+	RuleRelabel = "exe_relabeled_without_exec"
 )
 
 // Defaults.
@@ -88,6 +91,7 @@ type Engine struct {
 	keys       *simplelru.LRU[key, *window]
 	bytes      int64 // the records keys keep, by capacity
 	npm        *simplelru.LRU[key, time.Time]
+	relabel    *simplelru.LRU[key, time.Time]
 	now        time.Time
 	lastLoss   time.Time
 	health     map[string][2]uint64 // hostname -> last (lost, dropped)
@@ -187,6 +191,9 @@ func New(cfg Config) (*Engine, error) {
 	if e.npm, err = simplelru.NewLRU[key, time.Time](cfg.MaxKeys, nil); err != nil {
 		return nil, fmt.Errorf("create npm state: %w", err)
 	}
+	if e.relabel, err = simplelru.NewLRU[key, time.Time](cfg.MaxKeys, nil); err != nil {
+		return nil, fmt.Errorf("create relabel state: %w", err)
+	}
 	return e, nil
 }
 
@@ -267,6 +274,7 @@ func (e *Engine) Observe(rec *event.Record, out []*event.Record) []*event.Record
 		out = e.launch(rec, out)
 	case event.KindNetworkConnection:
 		out = e.connect(rec, out)
+		out = e.relabelRule(rec, out)
 	case event.KindSensorHealth:
 		e.healthRecord(rec)
 	}
@@ -716,4 +724,51 @@ func absDur(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// relabelRule fires on a network_connection whose process made the
+// kernel name another file as its executable without an exec
+// (process.exe_relabeled): prctl PR_SET_MM_MAP or PR_SET_MM_EXE_FILE, a
+// restore tool's call that an implant makes to pass as a trusted program.
+// Whatever the files and the destination: one detection per (hostname,
+// process, label) per window.
+func (e *Engine) relabelRule(rec *event.Record, out []*event.Record) []*event.Record {
+	p := rec.Process
+	if p == nil || p.ExeRelabeled == nil || rec.Network == nil {
+		return out
+	}
+	rl := p.ExeRelabeled
+	if e.allowed(RuleRelabel, p, identities(p)[0], rec.Network, true) {
+		return out
+	}
+	k := key{rec.Host.Hostname, fmt.Sprintf("%d:%d:%d:%d", p.PID, p.StartTimeNs, rl.Device, rl.Inode)}
+	if last, ok := e.relabel.Get(k); ok && rec.Time.Sub(last) < e.cfg.Window {
+		e.stats.Repeats++
+		return out
+	}
+	if e.relabel.Add(k, rec.Time) {
+		e.evicted()
+	}
+	label := rl.Path
+	if label == "" {
+		label = fmt.Sprintf("the file with inode %d on device %d", rl.Inode, rl.Device)
+	}
+	d := &event.Detection{
+		Rule:      RuleRelabel,
+		Technique: "T1036",
+		Tactic:    "Defense Evasion",
+		Severity:  "HIGH",
+		Summary: fmt.Sprintf("%s (pid %d) made the kernel name %s as its executable without an exec, then connected to %s on %s",
+			p.Exe.Path, p.PID, label, destination(rec.Network), rec.Host.Hostname),
+		Hostname:      rec.Host.Hostname,
+		SHA256:        p.Exe.SHA256,
+		WindowSeconds: int64(e.cfg.Window / time.Second),
+		Degraded:      e.degraded(rec.Time),
+		Events:        []event.Record{*rec},
+		FirstSeen:     rec.Time,
+		LastSeen:      rec.Time,
+		ProcessTree:   p.Ancestors,
+	}
+	e.stats.Detections[RuleRelabel]++
+	return append(out, e.detection(d, rec.Time, rec.ID))
 }

@@ -267,3 +267,48 @@ func TestSHA256Case(t *testing.T) {
 		t.Fatalf("detections %v: want one for %s", ruleIDs(dets), shaPayload)
 	}
 }
+
+func relabeled(path string, ino uint64) recOpt {
+	return func(r *event.Record) { r.Process.ExeRelabeled = &event.Relabel{Path: path, Device: 8, Inode: ino} }
+}
+
+// TestRelabelRule: a connection whose process relabelled its executable
+// fires exe_relabeled_without_exec, wherever it connects (a private
+// address too) and whatever the executed file's verdict: once per
+// process and label per window, again for another label or process. A
+// connection without a label never fires it, and an allowlist entry
+// scoped to the rule silences it.
+func TestRelabelRule(t *testing.T) {
+	const implant = "/tmp/implant"
+	count := func(dets []event.Record) (n int) {
+		for _, d := range dets {
+			if d.Detection.Rule == RuleRelabel {
+				n++
+			}
+		}
+		return n
+	}
+	dets, _, _ := replay(t, Config{},
+		connect("h1", 0, 10, implant, shaImplant, "10.0.0.1", withTrust(unowned), relabeled("/usr/bin/true", 77)),
+		connect("h1", m, 10, implant, shaImplant, "10.0.0.2", withTrust(unowned), relabeled("/usr/bin/true", 77)),
+		connect("h1", 2*m, 10, implant, shaImplant, "10.0.0.2", withTrust(unowned), relabeled("", 78)),
+		connect("h1", 3*m, 11, "/usr/bin/curl", shaCurl, "10.0.0.2", withTrust(verified), relabeled("/usr/bin/true", 77)),
+		connect("h1", 4*m, 12, implant, shaImplant, "10.0.0.2", withTrust(unowned)),
+		connect("h1", w+m, 10, implant, shaImplant, "10.0.0.2", withTrust(unowned), relabeled("/usr/bin/true", 77)))
+	if n := count(dets); n != 4 {
+		t.Fatalf("%d relabel detections, want 4 (pid 10 twice, then its second label, pid 11, pid 10 again a window later)", n)
+	}
+	d := dets[0].Detection
+	if d.Technique != "T1036" || d.SHA256 != shaImplant || len(d.Events) != 1 ||
+		!strings.Contains(d.Summary, implant+" (pid 10) made the kernel name /usr/bin/true") {
+		t.Errorf("detection %+v", d)
+	}
+	if !strings.Contains(dets[1].Detection.Summary, "inode 78") {
+		t.Errorf("unnamed label: summary %q, want the inode", dets[1].Detection.Summary)
+	}
+	dets, _, _ = replay(t, Config{Allow: []AllowEntry{{Name: "criu", Rules: []string{RuleRelabel}, Exe: []string{implant}}}},
+		connect("h1", 0, 10, implant, shaImplant, "10.0.0.1", withTrust(unowned), relabeled("/usr/bin/true", 77)))
+	if n := count(dets); n != 0 {
+		t.Errorf("%d relabel detections with the process allowlisted, want 0", n)
+	}
+}

@@ -108,6 +108,10 @@ type Stats struct {
 	// Reresolved counts connects whose executable was not the table
 	// entry's, so the process was read again (see reresolve).
 	Reresolved uint64
+	// Relabeled counts labels seen on connects: a process that made the
+	// kernel name another file as its executable without an exec (see
+	// reresolve), once per process and label.
+	Relabeled uint64
 	// DNSResponses counts DNS responses read; DNSTruncated those cut at
 	// the kernel's copy bound, DNSParseErrors those that did not parse,
 	// DNSRecords the dns_query records made.

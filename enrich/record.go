@@ -34,6 +34,8 @@ func (e *Enricher) exec(v *sensor.Exec) Item {
 		Cwd:              v.Cwd,
 		CwdTruncated:     v.CwdTruncated,
 		Source:           SourceExec,
+		execID:           v.Task.ExecID,
+		haveExecID:       true,
 	}
 	if v.PathTruncated {
 		if full, ok := e.wholeExePath(v); ok {
@@ -61,15 +63,20 @@ func (e *Enricher) connectItem(v *sensor.Connect) Item {
 		// that, so its next connect does not retry /proc.
 		p = &Proc{PID: v.TGID, StartNs: v.Task.StartNs, PPID: v.Task.PPID, Comm: v.Task.Comm, Source: SourceKernel}
 		e.add(p)
-	} else {
-		p = e.reresolve(p, v)
 	}
+	p, relabel := e.reresolve(p, v)
 	r := e.newRecord(event.KindNetworkConnection, &v.Header)
 	exe := v.Exe
+	if relabel != nil {
+		// The code running is the executed file's: the record is about
+		// that file, and says what the process had it called instead.
+		exe = p.Exe
+	}
 	// The connect hook does not look at mounts; memfd-ness is fixed at
 	// exec and comes from the table.
 	exe.Memfd = exe.Memfd || p.Exe.Memfd
 	r.Process = e.process(p, &v.Task, v.TID, exe, "")
+	r.Process.ExeRelabeled = relabel
 	r.Network = e.network(v)
 	r.Network.DstHostname = e.dstHostname(v)
 	return Item{Rec: r, proc: p}

@@ -42,6 +42,16 @@ type Proc struct {
 	Exe              sensor.File
 	HaveExe          bool // Exe holds the executed file's identity
 
+	// execID is the kernel's exec count (sensor.Task.ExecID) of the
+	// program image Exe describes; haveExecID says it is known: from the
+	// exec or fork record, or, for an entry read from /proc, from the
+	// first kernel record that agreed with it on the executable.
+	execID     uint64
+	haveExecID bool
+	// relabel is what the process made the kernel name as its executable
+	// without an exec (reresolve.go), once seen.
+	relabel *event.Relabel
+
 	Args          []string
 	ArgsTruncated bool
 	Cwd           string
@@ -325,6 +335,7 @@ func (e *Enricher) fork(v *sensor.Fork) {
 	}
 	child := *parent
 	child.PID, child.StartNs, child.coarseStart, child.PPID, child.Source = v.TGID, v.StartNs, false, v.PPID, SourceFork
+	child.execID, child.haveExecID = v.ExecID, true
 	child.Ancestors = nil
 	child.libs = slices.Clip(parent.libs) // the child has the parent's mappings
 	e.add(&child)

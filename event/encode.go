@@ -118,6 +118,16 @@ func (p *Process) appendJSON(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = p.Exe.appendJSON(append(b, `,"exe":`...))
+	if rl := p.ExeRelabeled; rl != nil {
+		b = append(b, `,"exe_relabeled":{`...)
+		if rl.Path != "" {
+			b = AppendString(append(b, `"path":`...), rl.Path)
+			b = append(b, ',')
+		}
+		b = appendUint(append(b, `"device":`...), rl.Device)
+		b = appendUint(append(b, `,"inode":`...), rl.Inode)
+		b = append(b, '}')
+	}
 	if sc := p.Script; sc != nil {
 		b = AppendString(append(b, `,"script":{"path":`...), sc.Path)
 		if sc.SHA256 != "" {

@@ -118,6 +118,12 @@ type Process struct {
 	// K8s is the Kubernetes pod of that container, when it belongs to one.
 	K8s *K8s `json:"k8s,omitempty"`
 	Exe Exe  `json:"exe"`
+	// ExeRelabeled is the file the kernel names as the process's
+	// executable (/proc/PID/exe) when that is not the file it executed:
+	// the process replaced it without an exec (prctl PR_SET_MM_MAP or
+	// PR_SET_MM_EXE_FILE, what CRIU's restore does). Exe stays the file
+	// that was executed, whose code runs. Present on network_connection.
+	ExeRelabeled *Relabel `json:"exe_relabeled,omitempty"`
 	// Script is the file an interpreter runs (python3 ~/.n2/pay, node
 	// /tmp/x.js): the payload's own identity, not the interpreter's.
 	Script *Script `json:"script,omitempty"`
@@ -162,6 +168,15 @@ type K8s struct {
 	Namespace     string `json:"namespace,omitempty"`
 	PodUID        string `json:"pod_uid,omitempty"`
 	ContainerName string `json:"container_name,omitempty"`
+}
+
+// Relabel is the file a process made the kernel name as its executable
+// without executing it: its identity as the kernel saw it, and its path
+// when /proc still named it when the record was made.
+type Relabel struct {
+	Path   string `json:"path,omitempty"`
+	Device uint64 `json:"device"`
+	Inode  uint64 `json:"inode"`
 }
 
 // Exe is the executable of a process.

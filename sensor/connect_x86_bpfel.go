@@ -34,6 +34,7 @@ type connectConnectEvent struct {
 		Egid     uint32
 		Auid     uint32
 		Comm     [16]int8
+		ExecId   uint64
 	}
 	Exe struct {
 		_       structs.HostLayout

@@ -40,6 +40,7 @@ type connectlegacyConnectFold struct {
 			Egid     uint32
 			Auid     uint32
 			Comm     [16]int8
+			ExecId   uint64
 		}
 		Exe struct {
 			_       structs.HostLayout

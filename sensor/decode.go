@@ -86,7 +86,7 @@ func Decode(b []byte) (Event, error) {
 		if !load(&r, b) {
 			return nil, shortErr(KindFork, len(b), forkSize)
 		}
-		return &Fork{Header: header(h), StartNs: r.StartNs, ParentStartNs: r.ParentStartNs, PPID: r.Ppid}, nil
+		return &Fork{Header: header(h), StartNs: r.StartNs, ParentStartNs: r.ParentStartNs, PPID: r.Ppid, ExecID: r.ExecId}, nil
 	case KindCgroup:
 		var r lifecycleCgroupEvent
 		if !load(&r, b) {
@@ -271,7 +271,7 @@ func task(t execTaskInfo) Task {
 	return Task{
 		StartNs: t.StartNs, CgroupID: t.CgroupId, PPID: t.Ppid,
 		UID: t.Uid, GID: t.Gid, EUID: t.Euid, EGID: t.Egid, AUID: t.Auid,
-		Comm: comm(t.Comm),
+		Comm: comm(t.Comm), ExecID: t.ExecId,
 	}
 }
 

@@ -73,6 +73,13 @@ type Task struct {
 	EGID     uint32
 	AUID     uint32 // login uid; 0xffffffff when unset
 	Comm     string
+	// ExecID is the kernel's count of execs in the task's history
+	// (task->self_exec_id): raised by each exec, copied by fork and clone,
+	// changed by nothing else. Two records of one process with the same
+	// ExecID saw the same program image, so an executable that differs
+	// between them was swapped in without an exec (prctl PR_SET_MM_MAP or
+	// PR_SET_MM_EXE_FILE, which relabel /proc/PID/exe).
+	ExecID uint64
 }
 
 // File is a file's identity as the kernel saw it.
@@ -174,6 +181,7 @@ type Fork struct {
 	StartNs       uint64
 	ParentStartNs uint64
 	PPID          uint32
+	ExecID        uint64 // the child's Task.ExecID, its parent's at the fork
 }
 
 // Cgroup is the creation of a cgroup v2 directory. It precedes, in the

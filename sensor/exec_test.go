@@ -292,3 +292,54 @@ func TestExitAndForkRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestExecID: the kernel's exec count goes up by one at each exec and is
+// copied at fork, so a fork record and the two execs of one process (sh,
+// which execs true in its place) carry n, n+1 and n+2. userspace tells a
+// relabelled executable (prctl, no exec) from a lost exec record by it.
+func TestExecID(t *testing.T) {
+	_, h := startSensor(t)
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := uint32(os.Getpid())
+	w := h.subscribe(func(ev Event) bool {
+		switch v := ev.(type) {
+		case *Fork:
+			return v.PPID == self
+		case *Exec:
+			return v.Task.PPID == self
+		}
+		return false
+	})
+	defer w.stop()
+	cmd := exec.Command("/bin/sh", "-c", "exec "+truePath)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := uint32(cmd.Process.Pid)
+	var fork *Fork
+	var execs []*Exec // in the order the process ran them: sh, then true
+	deadline := time.After(testutil.Patience(t, 10*time.Second))
+	for fork == nil || len(execs) < 2 {
+		select {
+		case ev := <-w.ch:
+			switch v := ev.(type) {
+			case *Fork:
+				if v.TGID == pid {
+					fork = v
+				}
+			case *Exec:
+				if v.TGID == pid {
+					execs = append(execs, v)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("pid %d: fork seen %v, %d of 2 execs", pid, fork != nil, len(execs))
+		}
+	}
+	if fork.ExecID == 0 || execs[0].Task.ExecID != fork.ExecID+1 || execs[1].Task.ExecID != fork.ExecID+2 {
+		t.Errorf("exec counts: fork %d, sh %d, true %d; want n > 0, n+1, n+2", fork.ExecID, execs[0].Task.ExecID, execs[1].Task.ExecID)
+	}
+}

@@ -175,6 +175,7 @@ type execTaskInfo struct {
 	Egid     uint32
 	Auid     uint32
 	Comm     [16]int8
+	ExecId   uint64
 }
 
 // Names of all BPF objects in the ELF.

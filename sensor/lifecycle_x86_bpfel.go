@@ -65,6 +65,7 @@ type lifecycleForkEvent struct {
 	ParentStartNs uint64
 	Ppid          uint32
 	Pad           uint32
+	ExecId        uint64
 }
 
 // Names of all BPF objects in the ELF.

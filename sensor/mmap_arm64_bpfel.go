@@ -41,6 +41,7 @@ type mmapLibraryEvent struct {
 		Egid     uint32
 		Auid     uint32
 		Comm     [16]int8
+		ExecId   uint64
 	}
 	File struct {
 		_       structs.HostLayout

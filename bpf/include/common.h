@@ -120,6 +120,7 @@ static __always_inline void fill_task(struct task_info *ti, struct task_struct *
 	else
 		ti->auid = 0xffffffff;
 	bpf_get_current_comm(ti->comm, sizeof(ti->comm));
+	ti->exec_id = RD(task, self_exec_id);
 }
 
 static __always_inline __u64 ts_ns(__s64 sec, long nsec)

@@ -130,6 +130,11 @@ struct task_info {
 	__u32 egid;
 	__u32 auid; /* loginuid, 0xffffffff when unset */
 	char comm[16];
+	/* task->self_exec_id: one more at each exec, copied by fork and clone,
+	 * changed by nothing else. Two records of a process with the same
+	 * value saw the same program image: a different executable between
+	 * them was swapped in without an exec (prctl PR_SET_MM_MAP/EXE_FILE). */
+	__u64 exec_id;
 };
 
 /* Identity of a file as the kernel saw it at the time of the record. */
@@ -175,6 +180,7 @@ struct fork_event {
 	__u64 parent_start_ns;
 	__u32 ppid; /* parent tgid */
 	__u32 _pad;
+	__u64 exec_id; /* the child's task_info.exec_id: its parent's */
 };
 
 /*

@@ -245,6 +245,7 @@ struct task_struct {
 	struct nsproxy *nsproxy;
 	kuid_t loginuid;
 	char comm[16];
+	__u64 self_exec_id;
 } __attribute__((preserve_access_index));
 
 /* Before 5.5 the boot-based start time was called real_start_time. */

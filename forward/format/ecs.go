@@ -325,6 +325,13 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 		}
 		ecsAge(w, e.AgeSeconds, e.AgeSource, e.Prevalence)
 		w.end()
+		if rl := p.ExeRelabeled; rl != nil {
+			w.obj("exe_relabeled")
+			w.strNZ("path", rl.Path)
+			w.uint("device", rl.Device)
+			w.uint("inode", rl.Inode)
+			w.end()
+		}
 		if sc := p.Script; sc != nil {
 			w.obj("script")
 			w.str("path", sc.Path)

@@ -499,6 +499,11 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 			w.strNZ("exe_trust_signer", t.Signer)
 			w.strNZ("exe_trust_reason", t.Reason)
 		}
+		if rl := p.ExeRelabeled; rl != nil {
+			w.strNZ("exe_relabeled_path", rl.Path)
+			w.uintStr("exe_relabeled_device", rl.Device)
+			w.uintStr("exe_relabeled_inode", rl.Inode)
+		}
 		if sc := p.Script; sc != nil {
 			w.str("script_path", sc.Path)
 			w.strNZ("script_hash_status", sc.HashStatus)
