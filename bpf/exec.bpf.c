@@ -49,6 +49,18 @@ struct exec_scratch {
 	__u32 env_at_start;
 	__u32 env_kept;
 	__u32 env_len;
+	/* The bulk pass (bulk_env): the first ENV_BULK bytes of the
+	 * environment, with room past them for a name compare; the
+	 * environment's bounds and where the record's loader
+	 * variables go; where the string being measured starts; and the
+	 * starts of the strings it measured. */
+	__u8 envbulk[ENV_BULK + 64];
+	__u64 bulk_start;
+	__u64 bulk_end;
+	__u32 bulk_off;
+	__u32 bulk_q;
+	__u32 bulk_count;
+	__u16 bulk_starts[ENV_BULK / 2];
 };
 
 struct {
@@ -144,79 +156,216 @@ static __noinline int walk_path(struct exec_scratch *s, __u32 start, struct vfsm
 	return walk_mounts(s, start, mnt, d, mnt_root, i, trunc_flag);
 }
 
-/* loader_name_at reports whether buf starts with one of the loader names. */
+/* loader_name_at reports whether buf starts with one of the loader names.
+ * Each name is compared in one expression, the words' masked differences
+ * or'ed together: one branch per name, for the verifier as at run time. */
 static __always_inline bool loader_name_at(const __u8 *buf)
 {
 	const __u64 *w = (const __u64 *)buf;
-	int i, j;
+	__u64 w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+	int i;
 
+	_Static_assert(LOADER_NAME_WORDS == 4, "loader_name_at compares four words");
 	for (i = 0; i < LOADER_NAMES_MAX; i++) {
-		bool eq = true;
-
 		if (i >= loader_name_count)
 			break;
-		for (j = 0; j < LOADER_NAME_WORDS; j++)
-			eq = eq && (w[j] & loader_names[i].mask[j]) == loader_names[i].word[j];
-		if (eq)
+		if (!(((w0 & loader_names[i].mask[0]) ^ loader_names[i].word[0]) |
+		      ((w1 & loader_names[i].mask[1]) ^ loader_names[i].word[1]) |
+		      ((w2 & loader_names[i].mask[2]) ^ loader_names[i].word[2]) |
+		      ((w3 & loader_names[i].mask[3]) ^ loader_names[i].word[3])))
 			return true;
 	}
 	return false;
 }
 
+/* keep_var copies the environment string at user address pos, which
+ * starts with a loader name, to the record, or flags the scan truncated
+ * when LOADER_VARS_MAX are kept already. Returns false when the record has
+ * no room left. */
+static __always_inline bool keep_var(struct exec_scratch *s, __u32 off, __u64 pos)
+{
+	__u32 k = s->env_kept;
+	__u32 len = s->env_len;
+	long m;
+
+	if (k >= LOADER_VARS_MAX) {
+		s->ev.flags |= EXEC_LOADER_ENV_TRUNCATED;
+		return true;
+	}
+	if (len > LOADER_VARS_MAX * LOADER_VAR_BUF - LOADER_VAR_BUF)
+		return false;
+	m = bpf_probe_read_user_str(&s->data[(off + len) & DATA_MASK], LOADER_VAR_BUF, (void *)pos);
+	if (m > 0) {
+		s->env_len = len + m;
+		if (m == LOADER_VAR_BUF)
+			s->ev.env_trunc |= 1 << (k & 15);
+		s->env_kept = k + 1;
+	}
+	return true;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define BULK_STARTS_MASK (ENV_BULK / 2 - 1)
+
+/* bulk_env's answers. */
+#define BULK_ON 0   /* go on with the steps from s->env_pos */
+#define BULK_DONE 1 /* every string judged: the scan is over */
+
+/*
+ * bulk_env is the scan's first pass. It reads the first ENV_BULK bytes of
+ * the environment (s->bulk_start to s->bulk_end) with one helper call,
+ * finds its strings in the program, and judges the first ENV_BULK_STRINGS
+ * of them, keeping loader variables at s->data[s->bulk_off]. It returns
+ * BULK_DONE when that covered the whole environment (or the record is out
+ * of room), else BULK_ON with s->env_pos at the first string not judged.
+ *
+ * Strings are found eight bytes at a time (a word has a NUL iff
+ * (w - ONES) & ~w & HIGHS is not 0); a word with one is looked at byte by
+ * byte without a branch: a byte's zero flag is ((b - 1) >> 8) & 1, and the
+ * flag, not a jump, decides whether the count of strings and the start of
+ * the next move. Their starts are noted in s->bulk_starts, used as a ring:
+ * past ENV_BULK / 2 strings the first notes are overwritten, and the steps
+ * start over from the beginning. So each word costs the verifier two
+ * branches whatever its bytes; the count and the start live in map memory,
+ * loaded afresh at each byte (volatile), so a word's two paths meet in one
+ * state it can prune.
+ *
+ * A global function, so the verifier checks it once, on its own, rather
+ * than once for each state the caller reaches it in (a dozen: the path
+ * walks' outcomes). It takes no pointer, which global functions on older
+ * kernels may not: it finds the scratch buffer itself, the caller's, as
+ * the program runs on one CPU throughout.
+ */
+__noinline int bulk_env(void)
+{
+	__u32 zero = 0, n, i;
+	__u64 start, whole;
+	struct exec_scratch *s = bpf_map_lookup_elem(&exec_scratch, &zero);
+
+	if (!s)
+		return BULK_DONE;
+	start = s->bulk_start;
+	whole = s->bulk_end - start;
+	n = whole > ENV_BULK ? ENV_BULK : whole;
+	if (n == 0 || bpf_probe_read_user(s->envbulk, n, (void *)start))
+		return BULK_ON; /* the steps read it string by string */
+	/* Stale bytes after the read must not look like NULs. */
+#pragma unroll
+	for (int b = 0; b < 8; b++)
+		s->envbulk[n + b] = 0xff;
+
+	s->bulk_q = 0;
+	s->bulk_count = 0;
+	for (i = 0; i < ENV_BULK / 8; i++) {
+		__u64 w;
+
+		if (i * 8 >= n)
+			break;
+		w = *(__u64 *)&s->envbulk[i * 8];
+		if (!((w - ONES) & ~w & HIGHS))
+			continue;
+#pragma unroll
+		for (int b = 0; b < 8; b++) {
+			__u64 zf = ((((w >> (8 * b)) & 0xff) - 1) >> 8) & 1;
+			__u32 count = *(volatile __u32 *)&s->bulk_count;
+			__u32 q = *(volatile __u32 *)&s->bulk_q;
+
+			/* Hidden from the compiler, which would turn the
+			 * arithmetic below back into a branch. */
+			asm volatile("" : "+r"(zf));
+			s->bulk_starts[count & BULK_STARTS_MASK] = q;
+			s->bulk_count = count + zf;
+			s->bulk_q = q + zf * (i * 8 + b + 1 - q);
+		}
+	}
+	if (*(volatile __u32 *)&s->bulk_count > BULK_STARTS_MASK + 1)
+		return BULK_ON; /* the notes wrapped: s->env_pos is still the start */
+
+	for (i = 0; i < ENV_BULK_STRINGS; i++) {
+		__u32 q;
+
+		if (i >= *(volatile __u32 *)&s->bulk_count)
+			break;
+		q = s->bulk_starts[i];
+		if (loader_name_at(&s->envbulk[q & (ENV_BULK - 1)]) && !keep_var(s, s->bulk_off, start + q))
+			return BULK_DONE;
+	}
+	if (*(volatile __u32 *)&s->bulk_count > ENV_BULK_STRINGS) {
+		s->env_pos = start + s->bulk_starts[ENV_BULK_STRINGS];
+		return BULK_ON;
+	}
+	if (n == whole)
+		return BULK_DONE;
+	s->env_pos = start + s->bulk_q;
+	return BULK_ON;
+}
+
 /*
  * scan_env appends the loader variables of the new image's environment
  * (never the rest of it: it holds secrets) at s->data[off], and returns the
- * bytes written. The environment is read ENV_CHUNK bytes at a time, string
- * by string; a string that starts with a configured name is copied whole,
- * up to LOADER_VAR_BUF. More than ENV_STEPS_MAX steps, or more matching
- * strings than LOADER_VARS_MAX, set EXEC_LOADER_ENV_TRUNCATED.
+ * bytes written. A string that starts with a configured name is copied
+ * whole, up to LOADER_VAR_BUF.
+ *
+ * The first ENV_BULK bytes are read at once and judged in the program
+ * (bulk_env), up to ENV_BULK_STRINGS strings: most environments end there.
+ * Where one goes on, the rest is read ENV_CHUNK bytes at a time, string by
+ * string, for at most ENV_STEPS_MAX steps. Not reaching the end, or more
+ * matching strings than LOADER_VARS_MAX, sets EXEC_LOADER_ENV_TRUNCATED.
  */
-static __noinline int scan_env(struct exec_scratch *s, __u32 off, unsigned long start, unsigned long end)
+/*
+ * step_env is the scan's second pass, from s->env_pos: string by string,
+ * ENV_CHUNK bytes a read, for at most ENV_STEPS_MAX steps; not reaching
+ * s->bulk_end sets EXEC_LOADER_ENV_TRUNCATED. Global, as bulk_env, so the
+ * verifier checks its loop once rather than once per caller state (it
+ * used to take most of the exec program's verification, 916,019
+ * instructions of the million allowed).
+ */
+__noinline int step_env(void)
 {
+	__u32 zero = 0;
+	struct exec_scratch *s = bpf_map_lookup_elem(&exec_scratch, &zero);
+	__u64 end;
 	int i;
 
-	s->env_pos = start;
-	s->env_at_start = 1;
-	s->env_kept = 0;
-	s->env_len = 0;
-	s->ev.env_trunc = 0;
-	if (loader_name_count == 0)
+	if (!s)
 		return 0;
+	end = s->bulk_end;
 	for (i = 0; i < ENV_STEPS_MAX; i++) {
 		__u64 pos = s->env_pos;
 		long n;
 
 		if (pos >= end)
-			return s->env_len;
+			return 0;
 		n = bpf_probe_read_user_str(s->envbuf, ENV_CHUNK, (void *)pos);
 		if (n <= 0)
-			return s->env_len;
-		if (s->env_at_start && loader_name_at(s->envbuf)) {
-			__u32 k = s->env_kept;
-
-			if (k >= LOADER_VARS_MAX) {
-				s->ev.flags |= EXEC_LOADER_ENV_TRUNCATED;
-			} else {
-				__u32 len = s->env_len;
-				long m;
-
-				if (len > LOADER_VARS_MAX * LOADER_VAR_BUF - LOADER_VAR_BUF)
-					return len;
-				m = bpf_probe_read_user_str(&s->data[(off + len) & DATA_MASK], LOADER_VAR_BUF, (void *)pos);
-				if (m > 0) {
-					s->env_len = len + m;
-					if (m == LOADER_VAR_BUF)
-						s->ev.env_trunc |= 1 << (k & 15);
-					s->env_kept = k + 1;
-				}
-			}
-		}
+			return 0;
+		if (s->env_at_start && loader_name_at(s->envbuf) && !keep_var(s, s->bulk_off, pos))
+			return 0;
 		/* A chunk without its NUL: the string goes on in the next. */
 		s->env_at_start = n < ENV_CHUNK;
 		s->env_pos = pos + (n < ENV_CHUNK ? n : ENV_CHUNK - 1);
 	}
 	if (s->env_pos < end)
 		s->ev.flags |= EXEC_LOADER_ENV_TRUNCATED;
+	return 0;
+}
+
+static __noinline int scan_env(struct exec_scratch *s, __u32 off, unsigned long start, unsigned long end)
+{
+	s->env_pos = start;
+	s->env_at_start = 1;
+	s->env_kept = 0;
+	s->env_len = 0;
+	s->ev.env_trunc = 0;
+	if (loader_name_count == 0 || start >= end)
+		return 0;
+
+	s->bulk_start = start;
+	s->bulk_end = end;
+	s->bulk_off = off;
+	if (bulk_env() != BULK_DONE)
+		step_env();
 	return s->env_len;
 }
 

@@ -97,6 +97,14 @@ type execExecScratch struct {
 	EnvAtStart uint32
 	EnvKept    uint32
 	EnvLen     uint32
+	Envbulk    [2112]uint8
+	_          [4]byte
+	BulkStart  uint64
+	BulkEnd    uint64
+	BulkOff    uint32
+	BulkQ      uint32
+	BulkCount  uint32
+	BulkStarts [1024]uint16
 	_          [4]byte
 }
 

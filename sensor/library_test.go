@@ -187,3 +187,64 @@ func TestExecLoaderEnvBeyondScan(t *testing.T) {
 		t.Fatalf("loader env %+v not flagged truncated", e.LoaderEnv)
 	}
 }
+
+// TestExecLoaderEnvBulkEdges: the scan reads the environment's first
+// ENV_BULK (2048) bytes at once and judges their first 128 strings there,
+// then goes on string by string. A loader variable must be found wherever
+// it falls against those bounds: past the bulk read, across its end, and
+// after more strings than the bulk pass judges.
+func TestExecLoaderEnvBulkEdges(t *testing.T) {
+	_, h := startSensor(t)
+	tool := filepath.Join(realDir(t), "envtool")
+	testutil.WriteExitELF(t, tool, 0)
+	const bulk = 2048
+	const preload = "LD_PRELOAD=/dev/shm/edge.so"
+	// pad returns strings of the given total size in the environment
+	// area (each with its NUL).
+	pad := func(size int) []string {
+		var env []string
+		for i := 0; size > 0; i++ {
+			n := min(size, 100)
+			if size-n > 0 && size-n < 8 {
+				n = size - 8 // leave room for one more of at least 8 bytes
+			}
+			name := fmt.Sprintf("P%d=", i)
+			env = append(env, name+strings.Repeat("x", n-len(name)-1))
+			size -= n
+		}
+		return env
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+	}{
+		// LD_PRELOAD starts 6 bytes before the bulk read ends.
+		{"across-the-bulk-end", append(pad(bulk-6), preload)},
+		// It starts right at the end of the bulk read.
+		{"at-the-bulk-end", append(pad(bulk), preload)},
+		// It starts a kilobyte past the bulk read.
+		{"past-the-bulk", append(pad(bulk+1024), preload)},
+		// 200 short strings, in a few hundred bytes: the bulk pass judges
+		// the first 128, the steps the rest.
+		{"past-the-strings-judged", append(func() (e []string) {
+			for i := range 200 {
+				e = append(e, fmt.Sprintf("S%d=", i))
+			}
+			return e
+		}(), preload)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := h.subscribe(execPath(tool))
+			defer w.stop()
+			cmd := exec.Command(tool)
+			cmd.Env = tc.env
+			if err := cmd.Run(); err != nil {
+				t.Fatal(err)
+			}
+			e := w.next(t, "exec").(*Exec)
+			if e.LoaderEnvTruncated || len(e.LoaderEnv) != 1 || e.LoaderEnv[0] != (EnvVar{Name: "LD_PRELOAD", Value: "/dev/shm/edge.so"}) {
+				t.Errorf("loader env %+v (truncated %v), want LD_PRELOAD=/dev/shm/edge.so alone", e.LoaderEnv, e.LoaderEnvTruncated)
+			}
+		})
+	}
+}

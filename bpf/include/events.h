@@ -33,8 +33,10 @@ enum event_type {
 #define LOADER_NAME_WORDS 4  /* each name with its '=' fits in 32 bytes */
 #define LOADER_VARS_MAX 4    /* NAME=value strings kept per exec */
 #define LOADER_VAR_BUF 512   /* one NAME=value string, including its NUL */
-#define ENV_CHUNK 256        /* bytes of the environment read per step */
-#define ENV_STEPS_MAX 256    /* steps before the scan gives up (truncated) */
+#define ENV_BULK 2048        /* bytes of the environment read in one go first */
+#define ENV_BULK_STRINGS 128 /* strings the bulk pass judges, at most */
+#define ENV_CHUNK 256        /* bytes read per step after the bulk pass */
+#define ENV_STEPS_MAX 256    /* steps after it before the scan gives up (truncated) */
 
 /* exec_event.flags */
 enum exec_flag {
