@@ -151,20 +151,16 @@ static __always_inline bool fold_key_equal(const struct connect_fold_key *a, con
 	return true;
 }
 
-/* repeated reports whether this CPU reported an attempt with key within
- * fold_ns before now, and remembers this one in its slot. */
-static __always_inline bool repeated(const struct connect_fold_key *key, __u64 now)
+/* recent returns key's slot in this CPU's connect_fold_recent, and how
+ * long ago (ns) this CPU last reported key, or ~0 when the slot holds
+ * another key. */
+static __always_inline struct fold_recent *recent(const struct connect_fold_key *key, __u64 now, __u64 *ago)
 {
 	__u32 slot = fold_slot(key);
 	struct fold_recent *r = bpf_map_lookup_elem(&connect_fold_recent, &slot);
-	bool seen;
 
-	if (!r)
-		return false;
-	seen = now - r->ts_ns < fold_ns && fold_key_equal(&r->key, key);
-	r->key = *key;
-	r->ts_ns = now;
-	return seen;
+	*ago = r && fold_key_equal(&r->key, key) ? now - r->ts_ns : ~0ULL;
+	return r;
 }
 
 /* While the fold map is full, inserts are not tried until this time (boot
@@ -187,14 +183,18 @@ static __always_inline bool restart_code(long ret)
  * caller's sockaddr (user memory), or 0 when ucopy already holds a copy.
  *
  * Folding: the attempt's key (struct connect_fold_key) is made first, from
- * the reads the record needs anyway. If an entry for it exists, the attempt
- * only adds to the entry's count: the process, file and header reads are
- * skipped. Otherwise the record is built. If this CPU reported the same
- * key within fold_ns (repeated), the record becomes a new entry with a
- * count of one, this attempt, and is not sent: the earlier one was.
- * Otherwise it is sent at once. Userspace's flush, once an entry is
- * fold_ns old, deletes it and reports its count as one summary record,
- * made from the entry's copy of the record.
+ * the reads the record needs anyway, and looked up in this CPU's slot of
+ * recent keys. Only a key this CPU reported within 2 * fold_ns is looked
+ * up in connect_folds (an entry lives fold_ns, and up to half as long
+ * again until userspace's flush): if an entry exists, the attempt only
+ * adds to its count, and the process, file and header reads are skipped.
+ * Otherwise the record is built; if this CPU reported the key within
+ * fold_ns (a repeat), the record becomes a new entry with a count of one,
+ * this attempt, and is not sent: the earlier one was. Any other attempt
+ * is sent at once, without a hash lookup: a storm to distinct
+ * destinations costs a slot read per connect, not a hash map miss. Userspace's
+ * flush, once an entry is fold_ns old, deletes it and reports its count as
+ * one summary record, made from the entry's copy of the record.
  */
 static __always_inline void emit_connect(struct task_struct *task, __u64 fd, long ret, void *uaddr,
 					 struct sockaddr_any *ucopy)
@@ -203,9 +203,11 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	struct connect_event *ev;
 	struct connect_fold *f;
 	struct sk_addrs sa = {};
+	struct fold_recent *r = 0;
 	struct sock *sk;
 	__u16 protocol, sock_type;
 	__u32 zero = 0;
+	__u64 now = 0, ago = ~0ULL;
 	bool connected = ret == 0 || ret == -EINPROGRESS;
 	bool foldable = fold_ns && !restart_code(ret);
 
@@ -251,10 +253,10 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 		key.tgid = bpf_get_current_pid_tgid() >> 32;
 		key.result = ret;
 		key.protocol = protocol;
-		f = bpf_map_lookup_elem(&connect_folds, &key);
+		now = bpf_ktime_get_boot_ns();
+		r = recent(&key, now, &ago);
+		f = ago < 2 * fold_ns ? bpf_map_lookup_elem(&connect_folds, &key) : 0;
 		if (f) {
-			__u64 now = bpf_ktime_get_boot_ns();
-
 			/* Two CPUs folding at once may both see count 0 and
 			 * both set fold_first_ns: a few ns apart, harmless. */
 			if (!f->count)
@@ -280,7 +282,7 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 		ev->flags = CONNECT_ADDR_FROM_SOCKET;
 		__builtin_memcpy(ev->saddr, sa.saddr, 16);
 	}
-	fill_header(&ev->hdr, EVENT_CONNECT);
+	fill_header_at(&ev->hdr, EVENT_CONNECT, foldable ? now : bpf_ktime_get_boot_ns());
 	fill_task(&ev->task, task);
 	/* The memfd and internal-mount flags come from the exec record. */
 	fill_file(&ev->exe, RD(task, mm, exe_file), false);
@@ -290,8 +292,11 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	ev->protocol = protocol;
 	ev->sock_type = sock_type;
 	ev->netns = key.netns;
-	if (foldable && repeated(&key, ev->hdr.ts_ns)) {
-		__u64 now = ev->hdr.ts_ns;
+	if (r) {
+		r->key = key;
+		r->ts_ns = now;
+	}
+	if (ago < fold_ns) {
 		long err;
 
 		f->first_ns = now;

@@ -83,7 +83,9 @@ static __always_inline void emit(void *rec, __u64 size, __u32 emitted, __u32 los
 		stat_inc(emitted);
 }
 
-static __always_inline void fill_header(struct event_header *h, __u32 type)
+/* fill_header_at describes the current task's record of type, made at
+ * ts_ns (CLOCK_BOOTTIME). */
+static __always_inline void fill_header_at(struct event_header *h, __u32 type, __u64 ts_ns)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
@@ -91,7 +93,12 @@ static __always_inline void fill_header(struct event_header *h, __u32 type)
 	h->tid = (__u32)id;
 	h->tgid = id >> 32;
 	h->cpu = bpf_get_smp_processor_id();
-	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->ts_ns = ts_ns;
+}
+
+static __always_inline void fill_header(struct event_header *h, __u32 type)
+{
+	fill_header_at(h, type, bpf_ktime_get_boot_ns());
 }
 
 static __always_inline __u64 task_start_ns(struct task_struct *task)
