@@ -53,8 +53,10 @@ type Header struct {
 	// BootNs is CLOCK_BOOTTIME in nanoseconds when the record was built.
 	BootNs uint64
 	// queued is what the record counts against Options.QueueBytes until
-	// Release.
+	// Release; share, when not 0, is one more than the slot of
+	// Sensor.shares it counts in until then.
 	queued int64
+	share  uint16
 }
 
 // Head returns the header; it makes every record type an Event.

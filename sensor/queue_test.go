@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestQueueBytes: records with long command lines fill the Events channel
@@ -66,5 +69,88 @@ func TestQueueBytes(t *testing.T) {
 	<-s.out
 	if f, want := s.QueueFill(), float64(n-1)/n; f != want {
 		t.Errorf("queue fill %.4f, want %.4f", f, want)
+	}
+}
+
+// connectRecordTo is a connect record of process tgid to dst.
+func connectRecordTo(tgid uint32, dst netip.Addr) []byte {
+	var r connectConnectEvent
+	r.Hdr.Type, r.Hdr.Tgid, r.Hdr.Tid = uint32(KindConnect), tgid, tgid
+	r.Family, r.Dport, r.Result = unix.AF_INET, 4444, 0
+	r.Daddr = netip.AddrFrom16(dst.As16()).As16()
+	if dst.Is4() {
+		a := dst.As4()
+		r.Daddr = [16]byte{}
+		copy(r.Daddr[:], a[:])
+	}
+	return raw(&r)
+}
+
+// TestQueueShedsFlood is the evasion of hiding a beacon in a flood: one
+// process connects to new internal destinations faster than the pipeline
+// drains them, while another makes one connect. Past three quarters of
+// the queue, the flooding process's connects to non-public addresses are
+// shed (counted, within Dropped) once it holds a quarter of the queue, so
+// another process's connect is still queued, and so is a connect to a
+// public address by the flooding process itself. Release gives shares
+// back. Without a consumer that releases (no QueueBytes), nothing is shed.
+func TestQueueShedsFlood(t *testing.T) {
+	const n = 1024
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &Sensor{opts: Options{QueueLen: n, QueueBytes: 1 << 30}, out: make(chan Event, n), log: log, shareSeed: 12345}
+	const flooder, other = 1000, 2000
+	if s.shareSlot(flooder) == s.shareSlot(other) {
+		t.Fatal("test processes share a slot: pick other pids")
+	}
+	for i := range 2 * n {
+		s.handle(connectRecordTo(flooder, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})))
+	}
+	shed := s.droppedShare.Load()
+	if shed == 0 || s.dropped.Load() != shed || len(s.out) == n {
+		t.Fatalf("after the flood: %d queued of %d, %d dropped, %d shed; want shedding before the queue is full", len(s.out), n, s.dropped.Load(), shed)
+	}
+	s.handle(connectRecordTo(other, netip.MustParseAddr("10.9.9.9")))
+	s.handle(connectRecordTo(flooder, netip.MustParseAddr("192.0.2.1")))
+	s.handle(connectRecordTo(flooder, netip.MustParseAddr("10.2.2.2")))
+	var sawOther, sawPublic, sawLate bool
+	for len(s.out) > 0 {
+		ev := <-s.out
+		c := ev.(*Connect)
+		sawOther = sawOther || c.TGID == other
+		sawPublic = sawPublic || c.Dst.Addr() == netip.MustParseAddr("192.0.2.1")
+		sawLate = sawLate || c.Dst.Addr() == netip.MustParseAddr("10.2.2.2")
+		s.Release(ev)
+		s.Release(ev) // a second release gives nothing back
+	}
+	if !sawOther || !sawPublic || sawLate {
+		t.Errorf("queued: the other process's connect %v, the flooder's public one %v (want both); its internal one after the flood %v (want shed)", sawOther, sawPublic, sawLate)
+	}
+	for i := range s.shares {
+		if v := s.shares[i].Load(); v != 0 {
+			t.Fatalf("slot %d holds %d after every record was released", i, v)
+		}
+	}
+	t.Logf("%d shed of %d", shed, 2*n)
+
+	// No Release: the queue fills and drops, nothing is shed.
+	s = &Sensor{opts: Options{QueueLen: n}, out: make(chan Event, n), log: log}
+	for i := range 2 * n {
+		s.handle(connectRecordTo(flooder, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})))
+	}
+	if len(s.out) != n || s.droppedShare.Load() != 0 {
+		t.Errorf("without release: %d queued, %d shed; want a full queue, none shed", len(s.out), s.droppedShare.Load())
+	}
+}
+
+// TestPublic: what counts as an internet address for shedding.
+func TestPublic(t *testing.T) {
+	for a, want := range map[string]bool{
+		"192.0.2.1": true, "8.8.8.8": true, "2001:db8::1": true, "::ffff:1.1.1.1": true,
+		"10.0.0.1": false, "172.16.0.1": false, "192.168.1.1": false, "127.0.0.1": false, "100.64.0.1": false,
+		"169.254.0.1": false, "224.0.0.1": false, "0.0.0.0": false, "::1": false, "fd00::1": false, "fe80::1": false,
+	} {
+		if got := public(netip.MustParseAddr(a)); got != want {
+			t.Errorf("public(%s) = %v, want %v", a, got, want)
+		}
 	}
 }

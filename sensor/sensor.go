@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -305,7 +307,12 @@ type Sensor struct {
 	dropped      atomic.Uint64
 	urgentSeen   uint64        // urgent_execs when the last drain began (reader only)
 	droppedBytes atomic.Uint64 // of dropped: for QueueBytes
+	droppedShare atomic.Uint64 // of dropped: shed from a process over its share
 	queuedBytes  atomic.Int64
+	// shares counts the connect records queued per process (by a seeded
+	// hash of the tgid), for shedding a flood (see queue).
+	shares       [shareSlots]atomic.Int32
+	shareSeed    uint32
 	decodeErrors atomic.Uint64
 	lastDecodeMu sync.Mutex
 	lastDecode   error
@@ -333,7 +340,7 @@ func New(opts Options) (*Sensor, error) {
 		return nil, fmt.Errorf("raise memlock rlimit: %w", err)
 	}
 
-	s := &Sensor{opts: opts, log: opts.Logger, out: make(chan Event, opts.QueueLen)}
+	s := &Sensor{opts: opts, log: opts.Logger, out: make(chan Event, opts.QueueLen), shareSeed: rand.Uint32()}
 	if err := s.load(); err != nil {
 		s.Close()
 		return nil, err
@@ -1031,10 +1038,56 @@ func (s *Sensor) handle(raw []byte) {
 	s.queue(ev, len(raw))
 }
 
+// Shedding a flood. A process that floods connects to new destinations
+// faster than the pipeline drains them (a scan, or an implant hiding its
+// own beacon in noise) would fill the queue, and the queue, once full,
+// drops whatever comes next: another process's connect to its C2 as
+// likely as the flood. So past shedFill of the queue, a connect record
+// is shed, and counted (Stats.DroppedForShare, within Dropped), when its
+// destination is not a public address and its process already has
+// shedShare of the queue's length in connect records waiting. Every other
+// record, a connect to a public address above all, is still queued until
+// the queue is full. Needs Release (Options.QueueBytes set), which gives
+// a record's share back.
+const (
+	shareSlots = 1024
+	shedFill   = 0.75
+	shedShare  = 4 // 1/shedShare of the queue's length
+)
+
+// shareSlot is the slot of shares a connect record of process tgid counts
+// in: a hash seeded at start, so a process cannot choose a pid whose slot
+// is another's.
+func (s *Sensor) shareSlot(tgid uint32) int {
+	return int(((tgid ^ s.shareSeed) * 2654435761) >> 22) // 10 bits: shareSlots
+}
+
+// public reports whether a is an address on the internet: not loopback,
+// private (RFC 1918, fc00::/7), link-local, CGNAT, multicast or
+// unspecified.
+func public(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	return !cgnat.Contains(a)
+}
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
 // queue hands ev, decoded from size ring bytes, to the consumer, or drops
-// and counts it when the queue is full.
+// and counts it when the queue is full, or sheds it (see shedFill).
 func (s *Sensor) queue(ev Event, size int) {
 	h := ev.Head()
+	slot := -1
+	if c, ok := ev.(*Connect); ok && s.opts.QueueBytes > 0 && !public(c.Dst.Addr()) {
+		slot = s.shareSlot(c.TGID)
+		if s.QueueFill() >= shedFill && int(s.shares[slot].Load()) >= cap(s.out)/shedShare {
+			s.dropped.Add(1)
+			s.droppedShare.Add(1)
+			return
+		}
+	}
 	if s.opts.QueueBytes > 0 {
 		n := int64(size) + EventOverhead
 		if s.queuedBytes.Add(n) > s.opts.QueueBytes {
@@ -1045,10 +1098,18 @@ func (s *Sensor) queue(ev Event, size int) {
 		}
 		h.queued = n
 	}
+	if slot >= 0 {
+		s.shares[slot].Add(1)
+		h.share = uint16(slot + 1)
+	}
 	select {
 	case s.out <- ev:
 	default:
 		s.queuedBytes.Add(-h.queued)
+		if slot >= 0 {
+			s.shares[slot].Add(-1)
+			h.share = 0
+		}
 		s.dropped.Add(1)
 	}
 }
@@ -1079,6 +1140,10 @@ func (s *Sensor) Release(ev Event) {
 	if h.queued != 0 {
 		s.queuedBytes.Add(-h.queued)
 		h.queued = 0
+	}
+	if h.share != 0 {
+		s.shares[h.share-1].Add(-1)
+		h.share = 0
 	}
 }
 

@@ -53,6 +53,10 @@ type Stats struct {
 	// DroppedForBytes counts the records of Dropped that the size bound
 	// (Options.QueueBytes) turned away, not the channel's length.
 	DroppedForBytes uint64
+	// DroppedForShare counts the records of Dropped shed from a flood:
+	// connects to non-public addresses by a process that held its share
+	// of a queue past three quarters full (see Sensor.queue).
+	DroppedForShare uint64
 	// DecodeErrors counts records that failed to decode; LastDecodeError
 	// says why the last one did.
 	DecodeErrors    uint64
@@ -101,6 +105,7 @@ func (s *Sensor) Stats() (Stats, error) {
 		QueueLen:        len(s.out),
 		QueueBytes:      s.queuedBytes.Load(),
 		DroppedForBytes: s.droppedBytes.Load(),
+		DroppedForShare: s.droppedShare.Load(),
 		LastDrain:       time.Unix(0, s.lastRead.Load()),
 	}
 	kernel := make([]uint64, execStatIndexSTAT_MAX)
