@@ -671,15 +671,10 @@ func (e *Engine) npmRule(rec *event.Record, out []*event.Record) []*event.Record
 	if e.allowed(RuleNPM, p, identities(p)[0], nil, false) {
 		return out
 	}
-	k := key{rec.Host.Hostname, pkg}
-	if last, ok := e.npm.Get(k); ok && rec.Time.Sub(last) < e.cfg.Window {
-		e.stats.Repeats++
+	if e.repeat(e.npm, key{rec.Host.Hostname, pkg}, rec.Time) {
 		return out
 	}
-	if e.npm.Add(k, rec.Time) {
-		e.evicted()
-	}
-	d := &event.Detection{
+	return e.fireOne(&event.Detection{
 		Rule:       RuleNPM,
 		Technique:  "T1587",
 		Techniques: []string{"T1195.002"},
@@ -687,16 +682,36 @@ func (e *Engine) npmRule(rec *event.Record, out []*event.Record) []*event.Record
 		Severity:   "MEDIUM",
 		Summary: fmt.Sprintf("%s launched by an npm lifecycle script of %s (node ancestor pid %d, %s) on %s",
 			p.Exe.Path, pkg, node.PID, node.ExePath, rec.Host.Hostname),
-		Hostname:      rec.Host.Hostname,
-		SHA256:        p.Exe.SHA256,
-		WindowSeconds: int64(e.cfg.Window / time.Second),
-		Degraded:      e.degraded(rec.Time),
-		Events:        []event.Record{*rec},
-		FirstSeen:     rec.Time,
-		LastSeen:      rec.Time,
-		ProcessTree:   p.Ancestors,
+	}, rec, out)
+}
+
+// repeat reports whether k fired within the window before at, by the
+// firings m keeps; if not, at becomes k's firing. One detection per key
+// per window, for the rules that fire on a single record.
+func (e *Engine) repeat(m *simplelru.LRU[key, time.Time], k key, at time.Time) bool {
+	if last, ok := m.Get(k); ok && at.Sub(last) < e.cfg.Window {
+		e.stats.Repeats++
+		return true
 	}
-	e.stats.Detections[RuleNPM]++
+	if m.Add(k, at) {
+		e.evicted()
+	}
+	return false
+}
+
+// fireOne completes d, a detection on the one record rec, with what every
+// such detection carries (host, rec's process's sha256 and ancestry, the
+// window, degradation, times) and appends it to out.
+func (e *Engine) fireOne(d *event.Detection, rec *event.Record, out []*event.Record) []*event.Record {
+	p := rec.Process
+	d.Hostname = rec.Host.Hostname
+	d.SHA256 = p.Exe.SHA256
+	d.WindowSeconds = int64(e.cfg.Window / time.Second)
+	d.Degraded = e.degraded(rec.Time)
+	d.Events = []event.Record{*rec}
+	d.FirstSeen, d.LastSeen = rec.Time, rec.Time
+	d.ProcessTree = p.Ancestors
+	e.stats.Detections[d.Rule]++
 	return append(out, e.detection(d, rec.Time, rec.ID))
 }
 
@@ -742,33 +757,19 @@ func (e *Engine) relabelRule(rec *event.Record, out []*event.Record) []*event.Re
 		return out
 	}
 	k := key{rec.Host.Hostname, fmt.Sprintf("%d:%d:%d:%d", p.PID, p.StartTimeNs, rl.Device, rl.Inode)}
-	if last, ok := e.relabel.Get(k); ok && rec.Time.Sub(last) < e.cfg.Window {
-		e.stats.Repeats++
+	if e.repeat(e.relabel, k, rec.Time) {
 		return out
-	}
-	if e.relabel.Add(k, rec.Time) {
-		e.evicted()
 	}
 	label := rl.Path
 	if label == "" {
 		label = fmt.Sprintf("the file with inode %d on device %d", rl.Inode, rl.Device)
 	}
-	d := &event.Detection{
+	return e.fireOne(&event.Detection{
 		Rule:      RuleRelabel,
 		Technique: "T1036",
 		Tactic:    "Defense Evasion",
 		Severity:  "HIGH",
 		Summary: fmt.Sprintf("%s (pid %d) made the kernel name %s as its executable without an exec, then connected to %s on %s",
 			p.Exe.Path, p.PID, label, destination(rec.Network), rec.Host.Hostname),
-		Hostname:      rec.Host.Hostname,
-		SHA256:        p.Exe.SHA256,
-		WindowSeconds: int64(e.cfg.Window / time.Second),
-		Degraded:      e.degraded(rec.Time),
-		Events:        []event.Record{*rec},
-		FirstSeen:     rec.Time,
-		LastSeen:      rec.Time,
-		ProcessTree:   p.Ancestors,
-	}
-	e.stats.Detections[RuleRelabel]++
-	return append(out, e.detection(d, rec.Time, rec.ID))
+	}, rec, out)
 }

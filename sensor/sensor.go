@@ -1082,7 +1082,7 @@ func (s *Sensor) queue(ev Event, size int) {
 	slot := -1
 	if c, ok := ev.(*Connect); ok && s.opts.QueueBytes > 0 && !public(c.Dst.Addr()) {
 		slot = s.shareSlot(c.TGID)
-		if s.QueueFill() >= shedFill && int(s.shares[slot].Load()) >= cap(s.out)/shedShare {
+		if int(s.shares[slot].Load()) >= cap(s.out)/shedShare && s.QueueFill() >= shedFill {
 			s.dropped.Add(1)
 			s.droppedShare.Add(1)
 			return
