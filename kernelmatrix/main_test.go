@@ -21,10 +21,11 @@ func TestBootAll(t *testing.T) {
 		running, peak, calls, finished := 0, 0, 0, 0
 		// With room for two or more, the first row holds its slot
 		// until every other row has finished (so results come back out
-		// of order), and each other row holds its slot until the row
-		// parallel-2 after it has started (so the limit is reached).
-		// bootAll starts rows in order, so neither wait can block a
-		// row that needs the slot.
+		// of order), and each other row holds its slot until the first
+		// row and the row parallel-2 after it have started (so the
+		// limit is reached even when the first row's goroutine is
+		// scheduled last). bootAll takes rows' slots in order, so no
+		// wait can block a row that needs the slot.
 		started := make([]chan struct{}, len(scs))
 		for i := range started {
 			started[i] = make(chan struct{})
@@ -40,15 +41,17 @@ func TestBootAll(t *testing.T) {
 			mu.Unlock()
 			close(started[i])
 			if parallel > 1 {
-				wait := othersDone
-				if j := min(i+parallel-2, len(scs)-1); i > 0 {
-					wait = started[j]
+				waits := []chan struct{}{othersDone}
+				if i > 0 {
+					waits = []chan struct{}{started[0], started[min(i+parallel-2, len(scs)-1)]}
 				}
-				select {
-				case <-wait:
-				case <-time.After(time.Minute):
-					// bootAll ran fewer rows at once than asked.
-					t.Errorf("parallel %d: row %d waited a minute for rows that never started", parallel, i)
+				for _, wait := range waits {
+					select {
+					case <-wait:
+					case <-time.After(time.Minute):
+						// bootAll ran fewer rows at once than asked.
+						t.Errorf("parallel %d: row %d waited a minute for rows that never started", parallel, i)
+					}
 				}
 			}
 			mu.Lock()
