@@ -528,6 +528,7 @@ func (p *pipeline) healthRecord(state string) *event.Record {
 	h.DatagramsFolded = st.DatagramsFolded
 	h.ConnectsFolded, h.ConnectsUnfolded = st.ConnectsFolded, st.ConnectsUnfolded
 	h.LibrariesTrusted, h.LibrariesRepeated = st.LibrariesTrusted, st.LibrariesRepeated
+	h.ExecFilesFull = st.ExecFilesFull
 	h.EventsDropped = st.Dropped
 	h.DecodeErrors = st.DecodeErrors
 	if st.LastDecodeError != "" {

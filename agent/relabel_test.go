@@ -1,12 +1,8 @@
 package agent
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -15,31 +11,6 @@ import (
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
 	"golang.org/x/sys/unix"
 )
-
-// buildRelabel compiles the relabelling implant (testdata/relabel.c) to
-// dir/name and returns its path and sha256.
-func buildRelabel(t *testing.T, dir, name string) (string, string) {
-	t.Helper()
-	testutil.SkipInMatrixGuest(t, "a C compiler")
-	if runtime.GOARCH != "amd64" {
-		t.Skip("skipping: the relabelling implant is x86-64 code")
-	}
-	cc := testutil.LookTool(t, "gcc", "gcc", "")
-	if cc == "" {
-		t.Skip("skipping: needs gcc to build the relabelling implant")
-	}
-	src, _ := filepath.Abs("testdata/relabel.c")
-	bin := filepath.Join(dir, name)
-	if out, err := exec.Command(cc, "-O2", `-DSALT="`+name+`"`, "-o", bin, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v: %s", err, out)
-	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return bin, hex.EncodeToString(sum[:])
-}
 
 // TestT1587ExeRelabel: an implant in a temp dir makes the kernel name a
 // trusted file as its executable, without an exec (prctl PR_SET_MM_MAP
@@ -83,7 +54,7 @@ func TestT1587ExeRelabel(t *testing.T) {
 		{name: "relabel-userns", wrap: []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "unshare", "-Ur"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, sha := buildRelabel(t, dir, tc.name)
+			bin, sha := testutil.BuildRelabel(t, dir, tc.name)
 			argv := append(append([]string(nil), tc.wrap...), bin, as, testutil.ServerV4, "4444")
 			if tc.linger {
 				argv = append(argv, "1000")

@@ -286,6 +286,7 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	fill_task(&ev->task, task);
 	/* The memfd and internal-mount flags come from the exec record. */
 	fill_file(&ev->exe, RD(task, mm, exe_file), false);
+	check_relabel(ev, bpf_get_current_pid_tgid() >> 32);
 	ev->result = ret;
 	ev->fd = fd;
 	ev->family = key.family;

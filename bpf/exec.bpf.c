@@ -440,6 +440,8 @@ int handle_exec(unsigned long long *ctx)
 	__builtin_memcpy(ev->parent_comm, task->real_parent->comm, sizeof(ev->parent_comm));
 	ev->argc = bprm->argc;
 	fill_file(&ev->exe, file, true);
+	/* Before the record is sent: a relabel is told even if it is lost. */
+	note_exec(task->tgid, &ev->task, &ev->exe);
 	if (userns_bind(file->f_path.mnt))
 		ev->flags |= EXEC_PATH_USERNS_BIND;
 

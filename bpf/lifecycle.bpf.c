@@ -6,7 +6,8 @@
  *
  * Fork records let userspace give a child that never execs (a forked shell,
  * a pre-forking daemon) its parent's executable identity; exit records let it
- * free process state. Only whole processes are reported: a fork that creates
+ * free process state (and the exit program frees the process's exec_files
+ * entry). Only whole processes are reported: a fork that creates
  * a thread (child tgid == parent tgid) is skipped, and exit is reported once
  * the thread group is dead (signal->live reaches 0, which do_exit decrements
  * before this tracepoint on every supported kernel).
@@ -58,6 +59,11 @@ int handle_exit(unsigned long long *ctx)
 	if (task->signal->live.counter != 0)
 		return 0; /* other threads of the process are still running */
 
+	{
+		__u32 tgid = task->tgid;
+
+		bpf_map_delete_elem(&exec_files, &tgid);
+	}
 	fill_header(&ev.hdr, EVENT_EXIT);
 	ev.start_ns = task_start_ns(task);
 	ev.exit_code = task->exit_code;

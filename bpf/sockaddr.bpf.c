@@ -164,8 +164,10 @@ static __always_inline void emit_sockaddr(struct bpf_sock_addr *ctx, bool v6, st
 	{
 		struct mm_struct *mm = RD(task, mm);
 
-		if (mm)
+		if (mm) {
 			fill_file(&ev.exe, RD(mm, exe_file), false);
+			check_relabel(&ev, RD(task, tgid));
+		}
 	}
 
 	ev.family = family;
@@ -202,7 +204,7 @@ static __always_inline void emit_sockaddr(struct bpf_sock_addr *ctx, bool v6, st
 	}
 	ev.result = 0;
 	ev.fd = ~0ULL;
-	ev.flags = flags | CONNECT_SUBMITTED;
+	ev.flags |= flags | CONNECT_SUBMITTED; /* check_relabel may have set one */
 	ev.via = via;
 	emit(&ev, sizeof(ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }

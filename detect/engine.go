@@ -764,12 +764,17 @@ func (e *Engine) relabelRule(rec *event.Record, out []*event.Record) []*event.Re
 	if label == "" {
 		label = fmt.Sprintf("the file with inode %d on device %d", rl.Inode, rl.Device)
 	}
+	who := p.Exe.Path
+	if who == "" {
+		// Its exec record was lost: the kernel's identity is all there is.
+		who = fmt.Sprintf("the program with inode %d on device %d", p.Exe.Inode, p.Exe.Device)
+	}
 	return e.fireOne(&event.Detection{
 		Rule:      RuleRelabel,
 		Technique: "T1036",
 		Tactic:    "Defense Evasion",
 		Severity:  "HIGH",
 		Summary: fmt.Sprintf("%s (pid %d) made the kernel name %s as its executable without an exec, then connected to %s on %s",
-			p.Exe.Path, p.PID, label, destination(rec.Network), rec.Host.Hostname),
+			who, p.PID, label, destination(rec.Network), rec.Host.Hostname),
 	}, rec, out)
 }

@@ -306,6 +306,13 @@ func TestRelabelRule(t *testing.T) {
 	if !strings.Contains(dets[1].Detection.Summary, "inode 78") {
 		t.Errorf("unnamed label: summary %q, want the inode", dets[1].Detection.Summary)
 	}
+	// Its exec record lost: no path and no hash, only the kernel's identity
+	// of the executed file. Still a detection, which names that identity.
+	dets, _, _ = replay(t, Config{},
+		connect("h1", 0, 13, "", "", "10.0.0.1", relabeled("/usr/bin/true", 77)))
+	if n := count(dets); n != 1 || !strings.Contains(dets[0].Detection.Summary, "the program with inode") {
+		t.Errorf("exec record lost: %d relabel detections %+v, want 1 naming the executed file's inode", n, dets)
+	}
 	dets, _, _ = replay(t, Config{Allow: []AllowEntry{{Name: "criu", Rules: []string{RuleRelabel}, Exe: []string{implant}}}},
 		connect("h1", 0, 10, implant, shaImplant, "10.0.0.1", withTrust(unowned), relabeled("/usr/bin/true", 77)))
 	if n := count(dets); n != 0 {

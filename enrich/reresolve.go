@@ -30,7 +30,14 @@ import (
 //     the entry still holds what it inherited at fork. The process is read
 //     again from /proc; if that fails, it is described by what the kernel
 //     said alone, never by the parent's identity.
+//
+// A third case needs no count: the kernel itself found the relabel
+// (sensor.Connect.Relabeled) and named the executed file. See
+// kernelRelabel.
 func (e *Enricher) reresolve(p *Proc, v *sensor.Connect) (*Proc, *event.Relabel) {
+	if v.Relabeled {
+		return e.kernelRelabel(p, v)
+	}
 	if !p.HaveExe || p.Exe.Ino == 0 || v.Exe.Ino == 0 {
 		return p, nil
 	}
@@ -58,6 +65,40 @@ func (e *Enricher) reresolve(p *Proc, v *sensor.Connect) (*Proc, *event.Relabel)
 	e.track(np, v.Task.CgroupID)
 	e.add(np)
 	return np, nil
+}
+
+// kernelRelabel answers a connect the kernel marked relabelled: the
+// process runs the file its last exec loaded (v.ExecDev, v.ExecIno) under
+// the label v.Exe, with no exec since. When the entry describes that file
+// (from its exec record) it stands. Otherwise the exec record was lost (the
+// implant flooded the ring as it started, say) and the entry holds what
+// the process inherited at fork, or what /proc says, which is the label:
+// the process is read again for its argv, cwd and container, and its
+// executable is the kernel's identity of the executed file, whose path is
+// not known. Never the label: that is the evasion.
+func (e *Enricher) kernelRelabel(p *Proc, v *sensor.Connect) (*Proc, *event.Relabel) {
+	if p.HaveExe && p.Exe.Ino == v.ExecIno {
+		if !p.haveExecID {
+			p.execID, p.haveExecID = v.Task.ExecID, true
+		}
+		return p, e.relabeled(p, v)
+	}
+	e.stats.Reresolved++
+	e.stats.ProcfsLookups++
+	np, err := readProc(e.root, v.TGID, v.Task.StartNs)
+	if err != nil {
+		e.stats.ProcfsFailures++
+		np = &Proc{PID: v.TGID, StartNs: v.Task.StartNs, PPID: v.Task.PPID, Comm: v.Task.Comm, Source: SourceKernel}
+	}
+	// Before track: with no path, nothing is hashed (through
+	// /proc/PID/exe, the label's bytes would be).
+	np.ExePath, np.ExePathTruncated, np.ExeInvokedAs = "", false, ""
+	np.Exe, np.HaveExe = sensor.File{Dev: v.ExecDev, Ino: v.ExecIno}, true
+	np.execID, np.haveExecID = v.Task.ExecID, true
+	np.Ancestors = e.ancestors(np.PPID)
+	e.track(np, v.Task.CgroupID)
+	e.add(np)
+	return np, e.relabeled(np, v)
 }
 
 // relabeled describes the file the connect found as p's executable in

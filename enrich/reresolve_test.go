@@ -3,6 +3,7 @@ package enrich
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -127,5 +128,73 @@ func TestConnectRelabelAfterProcfs(t *testing.T) {
 	p := one(t, e.handle(ev, nil)).Process
 	if p.Exe.Path != exe || p.ExeRelabeled == nil || p.ExeRelabeled.Inode != st.Ino+1 || p.ExeRelabeled.Path != "" {
 		t.Errorf("relabelled connect: exe %s relabeled %+v, want %s and the label's inode, no path (/proc names another file)", p.Exe.Path, p.ExeRelabeled, exe)
+	}
+}
+
+// The implant's exec record was lost (it flooded the ring as it started),
+// then it relabelled itself and connected: the table holds what it
+// inherited at fork, or nothing, and /proc names the label. The kernel's
+// mark on the connect (Relabeled, with the executed file's identity) must
+// win: the record is about the executed file (identity only: its path is
+// not known) and names the label, never the label as the executable.
+func TestConnectRelabelLostExec(t *testing.T) {
+	root := t.TempDir()
+	label := filepath.Join(t.TempDir(), "true")
+	if err := os.WriteFile(label, []byte("trusted"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(label, &st); err != nil {
+		t.Fatal(err)
+	}
+	const implantIno = 70
+	fakeProc(t, root, 31, 30, "implant", 2e9, label, "/tmp", "implant", "-c2")
+	relabelled := func(pid uint32, start uint64) *sensor.Connect {
+		ev := connectEv(pid, start, "192.0.2.1:4444")
+		ev.Exe = sensor.File{Dev: 9, Ino: st.Ino}
+		ev.Task.ExecID = 4
+		ev.Relabeled, ev.ExecDev, ev.ExecIno = true, 1, implantIno
+		return ev
+	}
+	for _, tc := range []struct {
+		name string
+		// forked: the table has the shell's identity for the pid, from
+		// the fork record; otherwise nothing (the fork record was lost
+		// too).
+		forked bool
+	}{{"after fork", true}, {"unknown pid", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnricher(t, root)
+			const pid = 31
+			if tc.forked {
+				e.handle(&sensor.Exec{Header: sensor.Header{TGID: 30}, Task: sensor.Task{StartNs: 1e9, ExecID: 3},
+					Exe: sensor.File{Dev: 1, Ino: 60}, Path: "/usr/bin/sh", Args: []string{"sh"}}, nil)
+				e.handle(&sensor.Fork{Header: sensor.Header{TGID: pid}, StartNs: 2e9, ParentStartNs: 1e9, PPID: 30, ExecID: 3}, nil)
+			}
+			for i := range 2 {
+				p := one(t, e.handle(relabelled(pid, 2e9), nil)).Process
+				if p.Exe.Inode != implantIno || p.Exe.Device != 1 || p.Exe.Path != "" {
+					t.Errorf("connect %d: exe %q device %d inode %d, want the executed file's identity (1, %d) and no path",
+						i, p.Exe.Path, p.Exe.Device, p.Exe.Inode, implantIno)
+				}
+				if rl := p.ExeRelabeled; rl == nil || rl.Inode != st.Ino || rl.Path != label {
+					t.Errorf("connect %d: exe_relabeled %+v, want %s inode %d", i, rl, label, st.Ino)
+				}
+				if !slices.Equal(p.Args, []string{"implant", "-c2"}) || p.Cwd != "/tmp" {
+					t.Errorf("connect %d: args %q cwd %q, want /proc's", i, p.Args, p.Cwd)
+				}
+			}
+			if s := e.Stats(); s.Relabeled != 1 || s.Reresolved != 1 {
+				t.Errorf("stats: relabeled %d reresolved %d, want 1 and 1 (once per process)", s.Relabeled, s.Reresolved)
+			}
+		})
+	}
+	// Without the kernel's mark, the same records are read as a lost exec
+	// and /proc's answer, the label, is taken: what the mark prevents.
+	e := newEnricher(t, root)
+	ev := relabelled(31, 2e9)
+	ev.Relabeled = false
+	if p := one(t, e.handle(ev, nil)).Process; p.Exe.Path != label {
+		t.Errorf("unmarked: exe %q, want /proc's label %s (the test's premise)", p.Exe.Path, label)
 	}
 }

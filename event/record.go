@@ -451,8 +451,13 @@ type Health struct {
 	// those of a file the process image had already mapped.
 	LibrariesTrusted  uint64 `json:"libraries_trusted,omitempty"`
 	LibrariesRepeated uint64 `json:"libraries_repeated,omitempty"`
-	RingBytes         int    `json:"ring_bytes,omitempty"`
-	RingPending       int    `json:"ring_pending,omitempty"`
+	// ExecFilesFull counts execs the kernel could not note as their
+	// process's executed file because its table was full: a relabel by
+	// such a process is told from its exec record alone, and missed if
+	// that record is lost too.
+	ExecFilesFull uint64 `json:"exec_files_full,omitempty"`
+	RingBytes     int    `json:"ring_bytes,omitempty"`
+	RingPending   int    `json:"ring_pending,omitempty"`
 	// Processes is the size of the process table; ProcessesEvicted counts
 	// entries its bound pushed out.
 	Processes        int    `json:"processes"`

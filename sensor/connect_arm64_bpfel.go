@@ -62,6 +62,9 @@ type connectConnectEvent struct {
 	Saddr    [16]uint8
 	Via      uint16
 	Pad      uint16
+	ExecDev  uint32
+	_        [4]byte
+	ExecIno  uint64
 }
 
 type connectConnectFold struct {
@@ -88,6 +91,15 @@ type connectConnectFoldKey struct {
 	Daddr    [16]uint8
 }
 
+type connectExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
+}
+
 type connectFoldRecent struct {
 	_    structs.HostLayout
 	Key  connectConnectFoldKey
@@ -102,6 +114,7 @@ const (
 	connectMapConnectFolds       = "connect_folds"
 	connectMapConnectScratch     = "connect_scratch"
 	connectMapEvents             = "events"
+	connectMapExecFiles          = "exec_files"
 	connectMapStats              = "stats"
 	connectProgHandleConnectExit = "handle_connect_exit"
 	connectVarFoldFullUntil      = "fold_full_until"
@@ -164,6 +177,7 @@ type connectMapSpecs struct {
 	ConnectFolds      *ebpf.MapSpec `ebpf:"connect_folds"`
 	ConnectScratch    *ebpf.MapSpec `ebpf:"connect_scratch"`
 	Events            *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles         *ebpf.MapSpec `ebpf:"exec_files"`
 	Stats             *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -202,6 +216,7 @@ type connectMaps struct {
 	ConnectFolds      *ebpf.Map `ebpf:"connect_folds"`
 	ConnectScratch    *ebpf.Map `ebpf:"connect_scratch"`
 	Events            *ebpf.Map `ebpf:"events"`
+	ExecFiles         *ebpf.Map `ebpf:"exec_files"`
 	Stats             *ebpf.Map `ebpf:"stats"`
 }
 
@@ -211,6 +226,7 @@ func (m *connectMaps) Close() error {
 		m.ConnectFolds,
 		m.ConnectScratch,
 		m.Events,
+		m.ExecFiles,
 		m.Stats,
 	)
 }

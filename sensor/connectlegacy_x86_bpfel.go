@@ -68,6 +68,9 @@ type connectlegacyConnectFold struct {
 		Saddr    [16]uint8
 		Via      uint16
 		Pad      uint16
+		ExecDev  uint32
+		_        [4]byte
+		ExecIno  uint64
 	}
 }
 
@@ -84,6 +87,15 @@ type connectlegacyConnectFoldKey struct {
 	Pad0     uint16
 	Pad1     uint32
 	Daddr    [16]uint8
+}
+
+type connectlegacyExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
 }
 
 type connectlegacyFoldRecent struct {
@@ -112,6 +124,7 @@ const (
 	connectlegacyMapConnectFolds        = "connect_folds"
 	connectlegacyMapConnectScratch      = "connect_scratch"
 	connectlegacyMapEvents              = "events"
+	connectlegacyMapExecFiles           = "exec_files"
 	connectlegacyMapPendingConnects     = "pending_connects"
 	connectlegacyMapStats               = "stats"
 	connectlegacyProgHandleConnectEnter = "handle_connect_enter"
@@ -177,6 +190,7 @@ type connectlegacyMapSpecs struct {
 	ConnectFolds      *ebpf.MapSpec `ebpf:"connect_folds"`
 	ConnectScratch    *ebpf.MapSpec `ebpf:"connect_scratch"`
 	Events            *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles         *ebpf.MapSpec `ebpf:"exec_files"`
 	PendingConnects   *ebpf.MapSpec `ebpf:"pending_connects"`
 	Stats             *ebpf.MapSpec `ebpf:"stats"`
 }
@@ -216,6 +230,7 @@ type connectlegacyMaps struct {
 	ConnectFolds      *ebpf.Map `ebpf:"connect_folds"`
 	ConnectScratch    *ebpf.Map `ebpf:"connect_scratch"`
 	Events            *ebpf.Map `ebpf:"events"`
+	ExecFiles         *ebpf.Map `ebpf:"exec_files"`
 	PendingConnects   *ebpf.Map `ebpf:"pending_connects"`
 	Stats             *ebpf.Map `ebpf:"stats"`
 }
@@ -226,6 +241,7 @@ func (m *connectlegacyMaps) Close() error {
 		m.ConnectFolds,
 		m.ConnectScratch,
 		m.Events,
+		m.ExecFiles,
 		m.PendingConnects,
 		m.Stats,
 	)

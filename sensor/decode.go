@@ -204,6 +204,9 @@ func connectFrom(r *connectConnectEvent) (*Connect, error) {
 		KernelThread:   flag(r.Flags, execConnectFlagCONNECT_KERNEL_THREAD),
 		Via:            Via(r.Via),
 	}
+	if flag(r.Flags, execConnectFlagCONNECT_EXE_RELABELED) {
+		c.Relabeled, c.ExecDev, c.ExecIno = true, unix.Mkdev(r.ExecDev>>20, r.ExecDev&0xfffff), r.ExecIno
+	}
 	var dst, src netip.Addr
 	switch r.Family {
 	case unix.AF_INET:

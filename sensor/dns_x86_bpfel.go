@@ -66,6 +66,15 @@ type dnsDnsOwner struct {
 	Comm    [16]int8
 }
 
+type dnsExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -73,6 +82,7 @@ const (
 	dnsMapDnsLimit     = "dns_limit"
 	dnsMapDnsSocks     = "dns_socks"
 	dnsMapEvents       = "events"
+	dnsMapExecFiles    = "exec_files"
 	dnsMapStats        = "stats"
 	dnsProgDnsIngress  = "dns_ingress"
 	dnsVarDnsBurstNs   = "dns_burst_ns"
@@ -132,10 +142,11 @@ type dnsProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dnsMapSpecs struct {
-	DnsLimit *ebpf.MapSpec `ebpf:"dns_limit"`
-	DnsSocks *ebpf.MapSpec `ebpf:"dns_socks"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Stats    *ebpf.MapSpec `ebpf:"stats"`
+	DnsLimit  *ebpf.MapSpec `ebpf:"dns_limit"`
+	DnsSocks  *ebpf.MapSpec `ebpf:"dns_socks"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles *ebpf.MapSpec `ebpf:"exec_files"`
+	Stats     *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // dnsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -170,10 +181,11 @@ func (o *dnsObjects) Close() error {
 //
 // It can be passed to loadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dnsMaps struct {
-	DnsLimit *ebpf.Map `ebpf:"dns_limit"`
-	DnsSocks *ebpf.Map `ebpf:"dns_socks"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Stats    *ebpf.Map `ebpf:"stats"`
+	DnsLimit  *ebpf.Map `ebpf:"dns_limit"`
+	DnsSocks  *ebpf.Map `ebpf:"dns_socks"`
+	Events    *ebpf.Map `ebpf:"events"`
+	ExecFiles *ebpf.Map `ebpf:"exec_files"`
+	Stats     *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *dnsMaps) Close() error {
@@ -181,6 +193,7 @@ func (m *dnsMaps) Close() error {
 		m.DnsLimit,
 		m.DnsSocks,
 		m.Events,
+		m.ExecFiles,
 		m.Stats,
 	)
 }

@@ -241,6 +241,18 @@ type Connect struct {
 	// KernelThread means a kernel thread with no process behind it made it.
 	KernelThread bool
 
+	// Relabeled means the kernel found that the process's executable (Exe)
+	// is not the file its last exec loaded, and that no exec came since:
+	// the process relabelled itself (prctl PR_SET_MM_MAP or
+	// PR_SET_MM_EXE_FILE). ExecDev and ExecIno name the executed file.
+	// Told from a per-process note the exec program writes before it sends
+	// the exec record, so it holds when that record was lost; a process
+	// exec'd before the sensor started, or while the note map was full
+	// (Stats.ExecFilesFull), is not checked.
+	Relabeled bool
+	ExecDev   uint64 // encoded as File.Dev
+	ExecIno   uint64
+
 	// Folded, when not 0, makes this a summary: that many attempts
 	// identical to an earlier record (same process, address space,
 	// network namespace, destination, protocol and result) were counted

@@ -22,6 +22,7 @@ const (
 	execConnectFlagCONNECT_IO_URING         execConnectFlag = 8
 	execConnectFlagCONNECT_OWNER_FROM_MM    execConnectFlag = 16
 	execConnectFlagCONNECT_KERNEL_THREAD    execConnectFlag = 32
+	execConnectFlagCONNECT_EXE_RELABELED    execConnectFlag = 64
 )
 
 type execConnectVia uint32
@@ -70,6 +71,15 @@ type execExecEvent struct {
 	EnvLen      uint16
 	EnvTrunc    uint16
 	_           [4]byte
+}
+
+type execExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
 }
 
 type execExecFlag uint32
@@ -169,7 +179,8 @@ const (
 	execStatIndexSTAT_CGROUP_LOST          execStatIndex = 20
 	execStatIndexSTAT_CONNECT_FOLDED       execStatIndex = 21
 	execStatIndexSTAT_CONNECT_UNFOLDED     execStatIndex = 22
-	execStatIndexSTAT_MAX                  execStatIndex = 23
+	execStatIndexSTAT_EXEC_FILES_FULL      execStatIndex = 23
+	execStatIndexSTAT_MAX                  execStatIndex = 24
 )
 
 type execTaskInfo struct {
@@ -191,6 +202,7 @@ type execTaskInfo struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	execMapEvents            = "events"
+	execMapExecFiles         = "exec_files"
 	execMapExecScratch       = "exec_scratch"
 	execMapInterpreters      = "interpreters"
 	execMapStats             = "stats"
@@ -258,6 +270,7 @@ type execProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type execMapSpecs struct {
 	Events       *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles    *ebpf.MapSpec `ebpf:"exec_files"`
 	ExecScratch  *ebpf.MapSpec `ebpf:"exec_scratch"`
 	Interpreters *ebpf.MapSpec `ebpf:"interpreters"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
@@ -301,6 +314,7 @@ func (o *execObjects) Close() error {
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execMaps struct {
 	Events       *ebpf.Map `ebpf:"events"`
+	ExecFiles    *ebpf.Map `ebpf:"exec_files"`
 	ExecScratch  *ebpf.Map `ebpf:"exec_scratch"`
 	Interpreters *ebpf.Map `ebpf:"interpreters"`
 	Stats        *ebpf.Map `ebpf:"stats"`
@@ -309,6 +323,7 @@ type execMaps struct {
 func (m *execMaps) Close() error {
 	return _ExecClose(
 		m.Events,
+		m.ExecFiles,
 		m.ExecScratch,
 		m.Interpreters,
 		m.Stats,

@@ -36,6 +36,15 @@ const (
 	lifecycleCgroupFlagCGROUP_PATH_TRUNCATED lifecycleCgroupFlag = 1
 )
 
+type lifecycleExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
+}
+
 type lifecycleExitEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
@@ -73,6 +82,7 @@ type lifecycleForkEvent struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lifecycleMapEvents             = "events"
+	lifecycleMapExecFiles          = "exec_files"
 	lifecycleMapStats              = "stats"
 	lifecycleProgHandleCgroupMkdir = "handle_cgroup_mkdir"
 	lifecycleProgHandleExit        = "handle_exit"
@@ -136,8 +146,9 @@ type lifecycleProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lifecycleMapSpecs struct {
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Stats  *ebpf.MapSpec `ebpf:"stats"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles *ebpf.MapSpec `ebpf:"exec_files"`
+	Stats     *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // lifecycleVariableSpecs contains global variables before they are loaded into the kernel.
@@ -172,13 +183,15 @@ func (o *lifecycleObjects) Close() error {
 //
 // It can be passed to loadLifecycleObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lifecycleMaps struct {
-	Events *ebpf.Map `ebpf:"events"`
-	Stats  *ebpf.Map `ebpf:"stats"`
+	Events    *ebpf.Map `ebpf:"events"`
+	ExecFiles *ebpf.Map `ebpf:"exec_files"`
+	Stats     *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *lifecycleMaps) Close() error {
 	return _LifecycleClose(
 		m.Events,
+		m.ExecFiles,
 		m.Stats,
 	)
 }

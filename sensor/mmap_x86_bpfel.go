@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type mmapExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
+}
+
 type mmapFileKey struct {
 	_   structs.HostLayout
 	Ino uint64
@@ -91,6 +100,7 @@ type mmapSeenKey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	mmapMapEvents             = "events"
+	mmapMapExecFiles          = "exec_files"
 	mmapMapLibSeen            = "lib_seen"
 	mmapMapLibTrusted         = "lib_trusted"
 	mmapMapLibraryScratch     = "library_scratch"
@@ -154,6 +164,7 @@ type mmapProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type mmapMapSpecs struct {
 	Events         *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles      *ebpf.MapSpec `ebpf:"exec_files"`
 	LibSeen        *ebpf.MapSpec `ebpf:"lib_seen"`
 	LibTrusted     *ebpf.MapSpec `ebpf:"lib_trusted"`
 	LibraryScratch *ebpf.MapSpec `ebpf:"library_scratch"`
@@ -191,6 +202,7 @@ func (o *mmapObjects) Close() error {
 // It can be passed to loadMmapObjects or ebpf.CollectionSpec.LoadAndAssign.
 type mmapMaps struct {
 	Events         *ebpf.Map `ebpf:"events"`
+	ExecFiles      *ebpf.Map `ebpf:"exec_files"`
 	LibSeen        *ebpf.Map `ebpf:"lib_seen"`
 	LibTrusted     *ebpf.Map `ebpf:"lib_trusted"`
 	LibraryScratch *ebpf.Map `ebpf:"library_scratch"`
@@ -200,6 +212,7 @@ type mmapMaps struct {
 func (m *mmapMaps) Close() error {
 	return _MmapClose(
 		m.Events,
+		m.ExecFiles,
 		m.LibSeen,
 		m.LibTrusted,
 		m.LibraryScratch,

@@ -403,7 +403,7 @@ func (s *Sensor) load() error {
 
 	shared := &ebpf.CollectionOptions{
 		Cache:           cache,
-		MapReplacements: map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats},
+		MapReplacements: map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats, "exec_files": s.exec.ExecFiles},
 	}
 	lcSpec, err := loadLifecycle()
 	if err != nil {
@@ -629,7 +629,7 @@ func (s *Sensor) DNSCapture() (bool, error) {
 // loadSockaddr loads the socket address hooks. An error leaves them out;
 // the sensor runs with the rest.
 func (s *Sensor) loadSockaddr(cache *btf.Cache, prepare func(string, *ebpf.CollectionSpec) error) error {
-	repl := map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats}
+	repl := map[string]*ebpf.Map{"events": s.exec.Events, "stats": s.exec.Stats, "exec_files": s.exec.ExecFiles}
 	name, load, objs := "sockaddr", loadSockaddr, any(&s.sockaddr)
 	if s.sockaddrMode == "stash" {
 		name, load, objs = "sockaddr (legacy)", loadSockaddrlegacy, any(&s.sockaddrLegacy)

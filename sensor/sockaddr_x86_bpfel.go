@@ -30,6 +30,15 @@ type sockaddrDnsOwner struct {
 	Comm    [16]int8
 }
 
+type sockaddrExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -37,6 +46,7 @@ const (
 	sockaddrMapDgramSeen         = "dgram_seen"
 	sockaddrMapDnsSocks          = "dns_socks"
 	sockaddrMapEvents            = "events"
+	sockaddrMapExecFiles         = "exec_files"
 	sockaddrMapStats             = "stats"
 	sockaddrProgSockaddrConnect4 = "sockaddr_connect4"
 	sockaddrProgSockaddrConnect6 = "sockaddr_connect6"
@@ -101,6 +111,7 @@ type sockaddrMapSpecs struct {
 	DgramSeen *ebpf.MapSpec `ebpf:"dgram_seen"`
 	DnsSocks  *ebpf.MapSpec `ebpf:"dns_socks"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles *ebpf.MapSpec `ebpf:"exec_files"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -135,6 +146,7 @@ type sockaddrMaps struct {
 	DgramSeen *ebpf.Map `ebpf:"dgram_seen"`
 	DnsSocks  *ebpf.Map `ebpf:"dns_socks"`
 	Events    *ebpf.Map `ebpf:"events"`
+	ExecFiles *ebpf.Map `ebpf:"exec_files"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 }
 
@@ -143,6 +155,7 @@ func (m *sockaddrMaps) Close() error {
 		m.DgramSeen,
 		m.DnsSocks,
 		m.Events,
+		m.ExecFiles,
 		m.Stats,
 	)
 }

@@ -30,6 +30,15 @@ type sockaddrlegacyDnsOwner struct {
 	Comm    [16]int8
 }
 
+type sockaddrlegacyExecFile struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExecId  uint64
+	Ino     uint64
+	Dev     uint32
+	Pad     uint32
+}
+
 type sockaddrlegacyPendingConnect struct {
 	_    structs.HostLayout
 	Addr struct {
@@ -49,6 +58,7 @@ const (
 	sockaddrlegacyMapDgramSeen         = "dgram_seen"
 	sockaddrlegacyMapDnsSocks          = "dns_socks"
 	sockaddrlegacyMapEvents            = "events"
+	sockaddrlegacyMapExecFiles         = "exec_files"
 	sockaddrlegacyMapPendingConnects   = "pending_connects"
 	sockaddrlegacyMapStats             = "stats"
 	sockaddrlegacyProgSockaddrConnect4 = "sockaddr_connect4"
@@ -114,6 +124,7 @@ type sockaddrlegacyMapSpecs struct {
 	DgramSeen       *ebpf.MapSpec `ebpf:"dgram_seen"`
 	DnsSocks        *ebpf.MapSpec `ebpf:"dns_socks"`
 	Events          *ebpf.MapSpec `ebpf:"events"`
+	ExecFiles       *ebpf.MapSpec `ebpf:"exec_files"`
 	PendingConnects *ebpf.MapSpec `ebpf:"pending_connects"`
 	Stats           *ebpf.MapSpec `ebpf:"stats"`
 }
@@ -149,6 +160,7 @@ type sockaddrlegacyMaps struct {
 	DgramSeen       *ebpf.Map `ebpf:"dgram_seen"`
 	DnsSocks        *ebpf.Map `ebpf:"dns_socks"`
 	Events          *ebpf.Map `ebpf:"events"`
+	ExecFiles       *ebpf.Map `ebpf:"exec_files"`
 	PendingConnects *ebpf.Map `ebpf:"pending_connects"`
 	Stats           *ebpf.Map `ebpf:"stats"`
 }
@@ -158,6 +170,7 @@ func (m *sockaddrlegacyMaps) Close() error {
 		m.DgramSeen,
 		m.DnsSocks,
 		m.Events,
+		m.ExecFiles,
 		m.PendingConnects,
 		m.Stats,
 	)

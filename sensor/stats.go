@@ -44,6 +44,10 @@ type Stats struct {
 	// LibrariesRepeated those of a file the process had already mapped.
 	LibrariesTrusted  uint64
 	LibrariesRepeated uint64
+	// ExecFilesFull counts execs the kernel could not note as their
+	// process's executed file (exec_files full): a relabel by such a
+	// process is told by userspace alone, from its exec record.
+	ExecFilesFull uint64
 
 	// Read counts records decoded by the reader, by kind.
 	Read map[Kind]uint64
@@ -134,6 +138,7 @@ func (s *Sensor) Stats() (Stats, error) {
 	st.DNSSkipped = kernel[execStatIndexSTAT_DNS_SKIPPED]
 	st.LibrariesTrusted = kernel[execStatIndexSTAT_LIBRARY_TRUSTED]
 	st.LibrariesRepeated = kernel[execStatIndexSTAT_LIBRARY_REPEATED]
+	st.ExecFilesFull = kernel[execStatIndexSTAT_EXEC_FILES_FULL]
 	if s.reader != nil {
 		st.RingPending = s.reader.AvailableBytes()
 	}

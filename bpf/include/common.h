@@ -53,6 +53,19 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/*
+ * exec_files: struct exec_file by tgid, written by the exec program and
+ * deleted by the exit program. Sized for the live processes of a large
+ * host; an exec that finds it full is counted (STAT_EXEC_FILES_FULL).
+ */
+#define EXEC_FILES_MAX 32768
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EXEC_FILES_MAX);
+	__type(key, __u32);
+	__type(value, struct exec_file);
+} exec_files SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -206,6 +219,39 @@ static __always_inline void fill_file(struct file_info *fi, struct file *file, b
 			flags |= FILE_MEMFD;
 	}
 	fi->flags = flags;
+}
+
+/* note_exec records, in exec_files, the file process tgid's exec loaded. */
+static __always_inline void note_exec(__u32 tgid, const struct task_info *ti, const struct file_info *exe)
+{
+	struct exec_file x = {
+		.start_ns = ti->start_ns,
+		.exec_id = ti->exec_id,
+		.ino = exe->ino,
+		.dev = exe->dev,
+	};
+
+	if (bpf_map_update_elem(&exec_files, &tgid, &x, BPF_ANY))
+		stat_inc(STAT_EXEC_FILES_FULL);
+}
+
+/*
+ * check_relabel marks a connect record whose executable is not the file the
+ * process's last exec loaded, with no exec since: a relabel. A process
+ * exec'd before the sensor started has no entry and is not checked here
+ * (userspace compares with its exec record where it has one).
+ */
+static __always_inline void check_relabel(struct connect_event *ev, __u32 tgid)
+{
+	struct exec_file *x = bpf_map_lookup_elem(&exec_files, &tgid);
+
+	if (!x || x->start_ns != ev->task.start_ns || x->exec_id != ev->task.exec_id)
+		return;
+	if (x->ino == ev->exe.ino && x->dev == ev->exe.dev)
+		return;
+	ev->flags |= CONNECT_EXE_RELABELED;
+	ev->exec_ino = x->ino;
+	ev->exec_dev = x->dev;
 }
 
 #endif /* ARGUS_COMMON_H */

@@ -67,6 +67,12 @@ enum connect_flag {
 	CONNECT_IO_URING = 1 << 3,      /* issued through io_uring (inline, io-wq worker or SQPOLL) */
 	CONNECT_OWNER_FROM_MM = 1 << 4, /* made by a kernel thread on a process's behalf: task is mm->owner */
 	CONNECT_KERNEL_THREAD = 1 << 5, /* made by a kernel thread with no process behind it */
+	/* The process's mm->exe_file is not the file its last exec loaded, and
+	 * no exec came since (same self_exec_id): it was relabelled (prctl
+	 * PR_SET_MM_MAP or PR_SET_MM_EXE_FILE). exec_ino and exec_dev name the
+	 * executed file. Known from exec_files, not from the exec record, so
+	 * it holds when that record was lost. */
+	CONNECT_EXE_RELABELED = 1 << 6,
 };
 
 /* library_event.flags (the path bits are exec_flag's, set by the shared walk) */
@@ -110,6 +116,7 @@ enum stat_index {
 	STAT_CGROUP_LOST,
 	STAT_CONNECT_FOLDED,       /* connects identical to one reported within the fold interval: counted, not sent */
 	STAT_CONNECT_UNFOLDED,     /* foldable connects sent on their own: fold map full, or another CPU's record first */
+	STAT_EXEC_FILES_FULL,      /* execs not noted in exec_files (map full): their relabels are seen by userspace only */
 	STAT_MAX,
 };
 
@@ -225,6 +232,22 @@ struct connect_event {
 	__u8 saddr[16];
 	__u16 via; /* enum connect_via */
 	__u16 _pad;
+	__u32 exec_dev; /* with CONNECT_EXE_RELABELED: the executed file's device */
+	__u64 exec_ino; /* and inode; otherwise 0 */
+};
+
+/*
+ * exec_files (common.h): per process, the file its last exec loaded, as
+ * the exec program saw it, written before the exec record is sent so it
+ * stands when that record is lost. Connect records compare it with
+ * mm->exe_file (CONNECT_EXE_RELABELED).
+ */
+struct exec_file {
+	__u64 start_ns; /* thread group leader's start: a reused pid is another process */
+	__u64 exec_id;  /* task->self_exec_id after the exec */
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad;
 };
 
 /*

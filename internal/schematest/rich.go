@@ -100,7 +100,7 @@ func Rich() []*event.Record {
 			},
 			RingBytes: 8 << 20, RingPending: 4096, Processes: 312, ProcessesEvicted: 7, WriteErrors: 6, DatagramsFolded: 998,
 			ConnectsFolded: 1999, ConnectsUnfolded: 2,
-			LibrariesTrusted: 5120, LibrariesRepeated: 77,
+			LibrariesTrusted: 5120, LibrariesRepeated: 77, ExecFilesFull: 3,
 			UptimeSeconds: 61.5,
 			Hashing: &event.HashingHealth{CacheHits: 90, CacheMisses: 10, HitRatio: 0.9, FilesHashed: 10,
 				BytesHashed: 1 << 20, InFlight: 1, Failures: map[string]uint64{"too_large": 1, "gone": 0}, LateDropped: 2},

@@ -15,10 +15,17 @@
  * TCP. From then on /proc/PID/exe, and the exe_file a connect hook reads,
  * name AS, while the code running is still the implant's.
  *
+ * With RELABEL_WAIT set in its environment, it reads a byte from stdin
+ * before any of this: a test can let its exec record go by first. With
+ * RELABEL_UDP set, it sends a datagram to IP:PORT instead of connecting
+ * (the path the socket address hooks see).
+ *
  * It prints "relabelled" when the call succeeded, and exits 0 once the
- * connect succeeded (after LINGER_MS, as a beacon that stays would); otherwise it prints which step failed and exits
- * non-zero. x86-64 only (raw syscalls from position-independent code).
- * Built by the agent tests.
+ * connect succeeded (after LINGER_MS, as a beacon that stays would);
+ * otherwise it prints which step failed and exits non-zero (5: the
+ * connect or send failed). x86-64 only (raw syscalls from
+ * position-independent code).
+ * Built by testutil.BuildRelabel for the agent and sensor tests.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -54,6 +61,8 @@ struct job {
 	struct prctl_mm_map map;
 	struct sockaddr_in dst;
 	struct timespec linger;
+	int udp;      /* send a datagram instead of connecting */
+	char msg[4];
 	char ok[11];  /* "relabelled\n" */
 	char bad[7];  /* "failed\n" */
 };
@@ -67,6 +76,17 @@ static inline __attribute__((always_inline)) long sc(long n, long a, long b, lon
 	long ret;
 
 	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+	return ret;
+}
+
+static inline __attribute__((always_inline)) long sc6(long n, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
 	return ret;
 }
 
@@ -85,10 +105,15 @@ TRAMP static void routine(struct job *j)
 		sc(SYS_exit_group, 3, 0, 0, 0, 0);
 	}
 	sc(SYS_write, 1, (long)j->ok, sizeof(j->ok), 0, 0);
-	fd = sc(SYS_socket, AF_INET, SOCK_STREAM, 0, 0, 0);
+	fd = sc(SYS_socket, AF_INET, j->udp ? SOCK_DGRAM : SOCK_STREAM, 0, 0, 0);
 	if (fd < 0)
 		sc(SYS_exit_group, 4, 0, 0, 0, 0);
-	r = sc(SYS_connect, fd, (long)&j->dst, sizeof(j->dst), 0, 0);
+	if (j->udp) {
+		r = sc6(SYS_sendto, fd, (long)j->msg, sizeof(j->msg), 0, (long)&j->dst, sizeof(j->dst));
+		r = r < 0 ? r : 0;
+	} else {
+		r = sc(SYS_connect, fd, (long)&j->dst, sizeof(j->dst), 0, 0);
+	}
 	sc(SYS_nanosleep, (long)&j->linger, 0, 0, 0, 0);
 	sc(SYS_exit_group, r ? 5 : 0, 0, 0, 0, 0);
 	for (;;)
@@ -119,6 +144,8 @@ int main(int argc, char **argv)
 		j.linger.tv_sec = ms / 1000;
 		j.linger.tv_nsec = ms % 1000 * 1000000;
 	}
+	j.udp = getenv("RELABEL_UDP") != NULL;
+	memcpy(j.msg, "ping", sizeof(j.msg));
 	memcpy(j.ok, "relabelled\n", sizeof(j.ok));
 	memcpy(j.bad, "failed\n", sizeof(j.bad));
 	j.dst.sin_family = AF_INET;
@@ -126,6 +153,14 @@ int main(int argc, char **argv)
 	if (inet_pton(AF_INET, argv[2], &j.dst.sin_addr) != 1) {
 		fprintf(stderr, "bad address %s\n", argv[2]);
 		return 2;
+	}
+	if (getenv("RELABEL_WAIT")) {
+		char c;
+
+		if (read(0, &c, 1) != 1) {
+			fprintf(stderr, "no go-ahead on stdin\n");
+			return 2;
+		}
 	}
 	if ((j.exe_fd = open(argv[1], O_RDONLY)) < 0) {
 		perror(argv[1]);

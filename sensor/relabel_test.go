@@ -1,0 +1,192 @@
+package sensor
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/argus-sensor/argus-sensor/internal/testutil"
+)
+
+// TestRelabelLostExec: an implant whose exec record is lost (here the
+// Events queue is full when it starts; a flooded ring loses it the same
+// way) relabels itself as /usr/bin/true without an exec and then
+// connects, over TCP (the connect tracepoint) and UDP (the socket address
+// hooks). Userspace, with no exec record, would take the label for the
+// executable; the kernel must mark the connect relabelled and name the
+// executed file. A process that did not relabel carries no mark. With the
+// modern hooks and with the legacy ones (Linux 5.8 to 5.14).
+func TestRelabelLostExec(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, legacy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "modern", true: "legacy"}[legacy], func(t *testing.T) {
+			relabelLostExec(t, legacy)
+		})
+	}
+}
+
+func relabelLostExec(t *testing.T, legacy bool) {
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	const as = "/usr/bin/true"
+	var asSt unix.Stat_t
+	if err := unix.Stat(as, &asSt); err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	go func() {
+		for {
+			c, err := tcp.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+
+	const queue = 64
+	s, err := New(Options{QueueLen: queue, LegacyConnect: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sensor run: %v", err)
+		}
+	}()
+
+	for _, tc := range []struct {
+		name string
+		env  string
+		port string
+	}{
+		{"relabel-tcp", "", strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)},
+		{"relabel-udp", "RELABEL_UDP=1", strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin, _ := testutil.BuildRelabel(t, dir, tc.name)
+			var binSt unix.Stat_t
+			if err := unix.Stat(bin, &binSt); err != nil {
+				t.Fatal(err)
+			}
+			// Nobody reads Events: fill the queue, so the implant's exec
+			// record finds it full.
+			for range queue {
+				if err := exec.Command(as).Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := s.Stats()
+			cmd := exec.Command(bin, as, "127.0.0.1", tc.port, "0")
+			cmd.Env = append(os.Environ(), "RELABEL_WAIT=1", tc.env)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pid := uint32(cmd.Process.Pid)
+			defer cmd.Process.Kill()
+			// Its exec is done (it waits on stdin) and the reader has
+			// taken every record from the ring: its exec record is gone.
+			deadline := time.Now().Add(testutil.Patience(t, 10*time.Second))
+			for {
+				link, _ := os.Readlink("/proc/" + strconv.Itoa(int(pid)) + "/exe")
+				st, err := s.Stats()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if link == bin && st.RingPending == 0 && st.Dropped > before.Dropped {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("implant exe %q, ring %d bytes pending, %d dropped (%d before): its exec record did not go by", link, st.RingPending, st.Dropped, before.Dropped)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			// Empty the queue; from here on, every record is read.
+			var conn *Connect
+			take := func(ev Event) {
+				switch v := ev.(type) {
+				case *Exec:
+					if v.TGID == pid {
+						t.Fatalf("the implant's exec record was delivered: the test's premise failed")
+					}
+				case *Connect:
+					if v.TGID == pid && conn == nil {
+						conn = v
+					}
+				}
+			}
+			for len(s.Events()) > 0 {
+				take(<-s.Events())
+			}
+			if _, err := stdin.Write([]byte("g")); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "relabelled") {
+				t.Fatalf("implant: %v: %s", err, out.String())
+			}
+			timeout := time.After(testutil.Patience(t, 10*time.Second))
+			for conn == nil {
+				select {
+				case ev := <-s.Events():
+					take(ev)
+				case <-timeout:
+					t.Fatalf("no connect record of the implant (pid %d)", pid)
+				}
+			}
+			if !conn.Relabeled || conn.ExecIno != binSt.Ino || conn.ExecDev != binSt.Dev || conn.Exe.Ino != asSt.Ino {
+				t.Errorf("connect: relabeled %v, executed file (%d, %d), exe inode %d; want relabeled, the implant's (%d, %d), %s's %d",
+					conn.Relabeled, conn.ExecDev, conn.ExecIno, conn.Exe.Ino, binSt.Dev, binSt.Ino, as, asSt.Ino)
+			}
+		})
+	}
+
+	// A process that did not relabel: no mark.
+	cmd := helperCmd(os.Args[0], "connect", "tcp", tcp.Addr().String())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := uint32(cmd.Process.Pid)
+	cmd.Wait()
+	timeout := time.After(testutil.Patience(t, 10*time.Second))
+	for {
+		select {
+		case ev := <-s.Events():
+			if c, ok := ev.(*Connect); ok && c.TGID == pid {
+				if c.Relabeled || c.ExecIno != 0 {
+					t.Errorf("plain connect marked relabelled: executed file (%d, %d)", c.ExecDev, c.ExecIno)
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no connect record of the plain helper (pid %d)", pid)
+		}
+	}
+}
