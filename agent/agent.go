@@ -246,6 +246,7 @@ func (p *pipeline) build(ctx context.Context) error {
 				p.log.Debug("interpreter keeps the poll interval", "err", err)
 			}
 		},
+		TrustExe: func(f sensor.File) { p.sensor.TrustExe(f) },
 	}); err != nil {
 		return err
 	}

@@ -130,6 +130,7 @@ var (
 	dDropped     = desc("events_dropped_total", "Records read but discarded because the pipeline fell behind.")
 	dDropBytes   = desc("events_dropped_for_bytes_total", "Of events_dropped_total, those turned away by sensor.queue_bytes rather than sensor.queue_len.")
 	dDropShare   = desc("events_dropped_for_share_total", "Of events_dropped_total, connects to non-public addresses shed from a process holding a quarter of a queue past three quarters full.")
+	dDropTrust   = desc("events_dropped_trusted_total", "Of events_dropped_total, connects by processes running a trusted executable, shed first from a queue past three quarters full.")
 	dSensorQB    = desc("sensor_queue_bytes", "Size of the events between the ring reader and the pipeline (bounded by sensor.queue_bytes).")
 	dDecodeErr   = desc("decode_errors_total", "Records that failed to decode.")
 	dRingSize    = desc("ring_buffer_size_bytes", "Ring buffer size.")
@@ -197,7 +198,7 @@ var (
 type collector struct{ m *metricsServer }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDropBytes, dDropShare, dSensorQB, dDecodeErr, dRingSize, dRingPending, dHook,
+	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDropBytes, dDropShare, dDropTrust, dSensorQB, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
 		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dRelabeled, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrCreated, dCtrFromCrt, dCtrUnres, dCtrImages, dCtrBuilds, dCtrImgBytes, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
 		dConnFolded, dConnUnfold, dFoldSums, dFoldErrors,
@@ -227,6 +228,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dDropped, float64(s.sensor.Dropped))
 	counter(dDropBytes, float64(s.sensor.DroppedForBytes))
 	counter(dDropShare, float64(s.sensor.DroppedForShare))
+	counter(dDropTrust, float64(s.sensor.DroppedTrusted))
 	gauge(dSensorQB, float64(s.sensor.QueueBytes))
 	counter(dDecodeErr, float64(s.sensor.DecodeErrors))
 	counter(dConnFolded, float64(s.sensor.ConnectsFolded))

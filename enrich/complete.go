@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/classify"
 	"github.com/argus-sensor/argus-sensor/event"
 	"github.com/argus-sensor/argus-sensor/hasher"
 	"github.com/argus-sensor/argus-sensor/sensor"
@@ -339,6 +340,10 @@ func (e *Enricher) exeTrust(p *Proc, exe *event.Exe, res hasher.Result) *event.T
 	}
 	t := &event.Trust{Verdict: string(v.Verdict), Severity: string(v.Severity), Package: v.Package, Signer: v.Signer, Reason: v.Reason}
 	p.trust[slot] = t
+	if e.opts.TrustExe != nil && (v.Verdict == signature.PackageVerified || v.Verdict == signature.SignedTrusted) &&
+		!exe.Deleted && !exe.Memfd && p.relabel == nil && !classify.IsInterpreter(p.ExePath) {
+		e.opts.TrustExe(p.Exe)
+	}
 	return t
 }
 

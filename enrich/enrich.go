@@ -83,6 +83,11 @@ type Options struct {
 	// the sensor then reads that interpreter's execs at once, before a
 	// script can unlink itself.
 	Interpreter func(sensor.File)
+	// TrustExe, when set, is told each executable a package database or
+	// trusted signature vouched for that is not an interpreter (whose
+	// script could be anything), with the identity the kernel reported:
+	// under a flood, the sensor sheds its processes' connects first.
+	TrustExe func(sensor.File)
 	// PreloadFile is the loader's system-wide preload list. Default
 	// DefaultPreloadFile.
 	PreloadFile string

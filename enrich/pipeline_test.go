@@ -270,3 +270,46 @@ func TestSeedFromProc(t *testing.T) {
 		t.Errorf("connect of a seeded process: source %q, procfs lookups %d", ci.Rec.Process.Source, e.Stats().ProcfsLookups)
 	}
 }
+
+// TestTrustExeHandedOver: the sensor is told a package-verified program's
+// identity, so its connects can be shed first under a flood; never an
+// unowned copy of it, nor an interpreter (sh), whose script could be
+// anything.
+func TestTrustExeHandedOver(t *testing.T) {
+	dir := t.TempDir()
+	copied := filepath.Join(dir, "sleep")
+	b, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copied, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := full(t, 2)
+	var told []sensor.File
+	e.opts.TrustExe = func(f sensor.File) { told = append(told, f) }
+	for _, tc := range []struct {
+		bin   string
+		args  []string
+		trust bool
+	}{
+		{"/bin/sleep", []string{"30"}, true},
+		{copied, []string{"30"}, false},
+		{"/bin/sh", []string{"-c", "sleep 30"}, false},
+	} {
+		told = nil
+		_, ev := running(t, tc.bin, tc.args...)
+		it := e.handle(ev, nil)[0]
+		settle(t, e, it)
+		v := it.Rec.Process.Exe.Trust
+		if tc.trust && (v == nil || v.Verdict != "package_verified") {
+			t.Fatalf("%s: verdict %+v, want package_verified (the test's premise)", tc.bin, v)
+		}
+		switch {
+		case tc.trust && (len(told) != 1 || told[0].Ino != ev.Exe.Ino || told[0].Dev != ev.Exe.Dev || told[0].CtimeNs != ev.Exe.CtimeNs):
+			t.Errorf("%s: told %+v, want its identity %+v once", tc.bin, told, ev.Exe)
+		case !tc.trust && len(told) != 0:
+			t.Errorf("%s (verdict %+v): told %+v, want nothing", tc.bin, v, told)
+		}
+	}
+}

@@ -154,3 +154,79 @@ func TestPublic(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueShedsTrusted: a flood of connects to public addresses spread
+// over sixteen processes of a trusted program must not fill the queue
+// against the implant's beacon: past
+// three quarters full, a trusted program's connects are shed first, and
+// nothing that could be an implant's is: an untrusted executable, a
+// trusted one with LD_PRELOAD set, or after it mapped an untrusted file,
+// exec'd again, relabelled itself, or was modified; nor a pid reused
+// after an exit.
+func TestQueueShedsTrusted(t *testing.T) {
+	const n = 1024
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &Sensor{opts: Options{QueueLen: n}, out: make(chan Event, n), log: log}
+	curl := File{Dev: 1, Ino: 100, CtimeNs: 5}
+	s.TrustExe(curl)
+	exe := func(pid uint32, f File, execID uint64, env ...EnvVar) {
+		s.queue(&Exec{Header: Header{Kind: KindExec, TGID: pid, TID: pid}, Task: Task{StartNs: uint64(pid), ExecID: execID}, Exe: f, LoaderEnv: env}, 200)
+	}
+	conn := func(pid uint32, execID uint64, i int) *Connect {
+		c := &Connect{Header: Header{Kind: KindConnect, TGID: pid, TID: pid}, Task: Task{StartNs: uint64(pid), ExecID: execID},
+			Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 443)}
+		s.queue(c, 150)
+		return c
+	}
+	i := 0
+	for pid := uint32(1000); pid < 1016; pid++ {
+		exe(pid, curl, 1)
+		for range 128 {
+			conn(pid, 1, i)
+			i++
+		}
+	}
+	shed := s.droppedTrust.Load()
+	if shed == 0 || s.dropped.Load() != shed || len(s.out) == n {
+		t.Fatalf("after the flood: %d queued of %d, %d dropped, %d shed; want shedding before the queue is full", len(s.out), n, s.dropped.Load(), shed)
+	}
+	t.Logf("%d of %d trusted connects shed", shed, i)
+
+	// Each of these must be queued while the flood's are shed.
+	want := map[*Connect]string{}
+	keep := func(c *Connect, why string) { want[c] = why }
+	exe(5000, File{Dev: 1, Ino: 666, CtimeNs: 5}, 1)
+	keep(conn(5000, 1, 1), "untrusted executable")
+	exe(5001, curl, 1, EnvVar{Name: "LD_PRELOAD", Value: "/tmp/x.so"})
+	keep(conn(5001, 1, 2), "LD_PRELOAD")
+	exe(5002, curl, 1)
+	s.queue(&Library{Header: Header{Kind: KindLibrary, TGID: 5002, TID: 5002}, Task: Task{StartNs: 5002, ExecID: 1}}, 200)
+	keep(conn(5002, 1, 3), "after an untrusted mapping")
+	exe(5003, curl, 1)
+	keep(conn(5003, 2, 4), "after another exec")
+	exe(5004, curl, 1)
+	c := &Connect{Header: Header{Kind: KindConnect, TGID: 5004, TID: 5004}, Task: Task{StartNs: 5004, ExecID: 1},
+		Dst: netip.MustParseAddrPort("198.51.100.9:443"), Relabeled: true}
+	s.queue(c, 150)
+	keep(c, "relabelled")
+	exe(5005, File{Dev: 1, Ino: 100, CtimeNs: 6}, 1)
+	keep(conn(5005, 1, 5), "modified since judged")
+	exe(5006, curl, 1)
+	s.queue(&Exit{Header: Header{Kind: KindExit, TGID: 5006, TID: 5006}, StartNs: 5006}, 50)
+	keep(conn(5006, 1, 6), "pid after its exit")
+	// And the control: a trusted process's connect is shed.
+	exe(5007, curl, 1)
+	shedBefore := s.droppedTrust.Load()
+	conn(5007, 1, 7)
+	if s.droppedTrust.Load() != shedBefore+1 {
+		t.Errorf("a trusted process's connect was not shed at %.2f full", s.QueueFill())
+	}
+	for len(s.out) > 0 {
+		if c, ok := (<-s.out).(*Connect); ok {
+			delete(want, c)
+		}
+	}
+	for _, why := range want {
+		t.Errorf("connect (%s) shed or dropped, want queued", why)
+	}
+}

@@ -308,11 +308,18 @@ type Sensor struct {
 	urgentSeen   uint64        // urgent_execs when the last drain began (reader only)
 	droppedBytes atomic.Uint64 // of dropped: for QueueBytes
 	droppedShare atomic.Uint64 // of dropped: shed from a process over its share
+	droppedTrust atomic.Uint64 // of dropped: a trusted program's connects shed first
 	queuedBytes  atomic.Int64
 	// shares counts the connect records queued per process (by a seeded
 	// hash of the tgid), for shedding a flood (see queue).
-	shares       [shareSlots]atomic.Int32
-	shareSeed    uint32
+	shares    [shareSlots]atomic.Int32
+	shareSeed uint32
+	// trustedExes are the executables userspace judged trusted (TrustExe);
+	// sheddable the processes, by tgid, that exec'd one with nothing
+	// loaded beside it: the reader's own, no lock (see shedTrusted).
+	trustMu      sync.RWMutex
+	trustedExes  map[fileKey]int64 // ctime_ns
+	sheddable    map[uint32]procImage
 	decodeErrors atomic.Uint64
 	lastDecodeMu sync.Mutex
 	lastDecode   error
@@ -1080,7 +1087,15 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 func (s *Sensor) queue(ev Event, size int) {
 	h := ev.Head()
 	slot := -1
-	if c, ok := ev.(*Connect); ok && s.opts.QueueBytes > 0 && !public(c.Dst.Addr()) {
+	c, isConnect := ev.(*Connect)
+	if !isConnect {
+		s.track(ev)
+	} else if s.shedTrusted(c) {
+		s.dropped.Add(1)
+		s.droppedTrust.Add(1)
+		return
+	}
+	if isConnect && s.opts.QueueBytes > 0 && !public(c.Dst.Addr()) {
 		slot = s.shareSlot(c.TGID)
 		if int(s.shares[slot].Load()) >= cap(s.out)/shedShare && s.QueueFill() >= shedFill {
 			s.dropped.Add(1)
@@ -1112,6 +1127,84 @@ func (s *Sensor) queue(ev Event, size int) {
 		}
 		s.dropped.Add(1)
 	}
+}
+
+// Shedding a trusted program's connects first. The share above bounds one
+// process; a flood spread over many processes of a trusted program (curl
+// run ten thousand times against random addresses, by an implant that
+// then beacons from its own process) is bounded here: past shedFill, a
+// connect by a process running an executable userspace judged trusted
+// (TrustExe: package-verified or trusted-signed, not an interpreter) is
+// shed, and counted (Stats.DroppedTrusted, within Dropped). Such a
+// connect cannot make a T1587 detection; the implant's can. The reader
+// decides from the records in ring order, ahead of the pipeline that
+// judged the file: a process is sheddable from its exec record, when the
+// executable's identity (device, inode, ctime) is trusted and the exec
+// set no loader variable (LD_PRELOAD and kin), until it exits, maps a
+// file the kernel does not trust (its library record), or execs again
+// (the exec count in each record). A relabelled process (Connect.Relabeled)
+// is never shed.
+const (
+	maxTrustedExes = 1 << 14
+	maxSheddable   = 1 << 16
+)
+
+type fileKey struct {
+	dev, ino uint64
+}
+
+// procImage is a process's program image: its start and exec count.
+type procImage struct {
+	startNs, execID uint64
+}
+
+// TrustExe tells the reader that f, at its current ctime, is a trusted
+// executable whose processes' connects may be shed first (see
+// shedTrusted). Up to maxTrustedExes files; more are not noted.
+func (s *Sensor) TrustExe(f File) {
+	k := fileKey{f.Dev, f.Ino}
+	s.trustMu.Lock()
+	defer s.trustMu.Unlock()
+	if s.trustedExes == nil {
+		s.trustedExes = map[fileKey]int64{}
+	}
+	if _, ok := s.trustedExes[k]; ok || len(s.trustedExes) < maxTrustedExes {
+		s.trustedExes[k] = f.CtimeNs
+	}
+}
+
+func (s *Sensor) exeTrusted(f File) bool {
+	s.trustMu.RLock()
+	ctime, ok := s.trustedExes[fileKey{f.Dev, f.Ino}]
+	s.trustMu.RUnlock()
+	return ok && ctime == f.CtimeNs
+}
+
+// track follows, from the records the reader sees, which processes run a
+// trusted executable and nothing else.
+func (s *Sensor) track(ev Event) {
+	switch v := ev.(type) {
+	case *Exec:
+		if len(v.LoaderEnv) > 0 || v.LoaderEnvTruncated || v.Exe.Memfd || v.Exe.Deleted || !s.exeTrusted(v.Exe) {
+			delete(s.sheddable, v.TGID)
+			return
+		}
+		if s.sheddable == nil || len(s.sheddable) >= maxSheddable {
+			// Exit records lost: start over rather than grow.
+			s.sheddable = map[uint32]procImage{}
+		}
+		s.sheddable[v.TGID] = procImage{v.Task.StartNs, v.Task.ExecID}
+	case *Library:
+		delete(s.sheddable, v.TGID)
+	case *Exit:
+		delete(s.sheddable, v.TGID)
+	}
+}
+
+// shedTrusted reports whether connect c is a trusted program's to shed.
+func (s *Sensor) shedTrusted(c *Connect) bool {
+	p, ok := s.sheddable[c.TGID]
+	return ok && !c.Relabeled && p == procImage{c.Task.StartNs, c.Task.ExecID} && s.QueueFill() >= shedFill
 }
 
 // QueueFill is how full the Events queue is, 0 to 1: the fuller of its

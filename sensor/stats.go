@@ -61,6 +61,9 @@ type Stats struct {
 	// connects to non-public addresses by a process that held its share
 	// of a queue past three quarters full (see Sensor.queue).
 	DroppedForShare uint64
+	// DroppedTrusted counts the records of Dropped shed first as a trusted
+	// program's connects, past three quarters full (see Sensor.TrustExe).
+	DroppedTrusted uint64
 	// DecodeErrors counts records that failed to decode; LastDecodeError
 	// says why the last one did.
 	DecodeErrors    uint64
@@ -110,6 +113,7 @@ func (s *Sensor) Stats() (Stats, error) {
 		QueueBytes:      s.queuedBytes.Load(),
 		DroppedForBytes: s.droppedBytes.Load(),
 		DroppedForShare: s.droppedShare.Load(),
+		DroppedTrusted:  s.droppedTrust.Load(),
 		LastDrain:       time.Unix(0, s.lastRead.Load()),
 	}
 	kernel := make([]uint64, execStatIndexSTAT_MAX)
