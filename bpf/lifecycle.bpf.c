@@ -6,8 +6,8 @@
  *
  * Fork records let userspace give a child that never execs (a forked shell,
  * a pre-forking daemon) its parent's executable identity; exit records let it
- * free process state (and the exit program frees the process's exec_files
- * entry). Only whole processes are reported: a fork that creates
+ * free process state. A child inherits its parent's exec_files entry (the
+ * file its image came from), which the exit program frees. Only whole processes are reported: a fork that creates
  * a thread (child tgid == parent tgid) is skipped, and exit is reported once
  * the thread group is dead (signal->live reaches 0, which do_exit decrements
  * before this tracepoint on every supported kernel).
@@ -46,6 +46,21 @@ int handle_fork(unsigned long long *ctx)
 	ev.parent_start_ns = task_start_ns(parent);
 	ev.ppid = parent->tgid;
 	ev.exec_id = child->self_exec_id;
+	{
+		/* The child runs its parent's image: it inherits the note of
+		 * the executed file, so its relabel (or its parent's, before
+		 * the fork) is told too. */
+		__u32 ptgid = parent->tgid;
+		struct exec_file *x = bpf_map_lookup_elem(&exec_files, &ptgid);
+
+		if (x && x->start_ns == ev.parent_start_ns && x->exec_id == ev.exec_id) {
+			struct exec_file c = *x;
+
+			c.start_ns = ev.start_ns;
+			if (bpf_map_update_elem(&exec_files, &tgid, &c, BPF_ANY))
+				stat_inc(STAT_EXEC_FILES_FULL);
+		}
+	}
 	emit(&ev, sizeof(ev), STAT_FORK_EMITTED, STAT_FORK_LOST);
 	return 0;
 }

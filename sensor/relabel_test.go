@@ -21,7 +21,7 @@ import (
 // Events queue is full when it starts; a flooded ring loses it the same
 // way) relabels itself as /usr/bin/true without an exec and then
 // connects, over TCP (the connect tracepoint) and UDP (the socket address
-// hooks). Userspace, with no exec record, would take the label for the
+// hooks), or has a child it forks afterwards connect. Userspace, with no exec record, would take the label for the
 // executable; the kernel must mark the connect relabelled and name the
 // executed file. A process that did not relabel carries no mark. With the
 // modern hooks and with the legacy ones (Linux 5.8 to 5.14).
@@ -84,6 +84,9 @@ func relabelLostExec(t *testing.T, legacy bool) {
 	}{
 		{"relabel-tcp", "", strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)},
 		{"relabel-udp", "RELABEL_UDP=1", strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)},
+		// A child forked after the relabel connects: it inherits the
+		// note of the executed file.
+		{"relabel-fork", "RELABEL_FORK=1", strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin, _ := testutil.BuildRelabel(t, dir, tc.name)
@@ -138,7 +141,7 @@ func relabelLostExec(t *testing.T, legacy bool) {
 						t.Fatalf("the implant's exec record was delivered: the test's premise failed")
 					}
 				case *Connect:
-					if v.TGID == pid && conn == nil {
+					if (v.TGID == pid || v.Task.PPID == pid) && conn == nil {
 						conn = v
 					}
 				}

@@ -377,8 +377,12 @@ func (s *Sensor) load() error {
 		"self_tgid":    uint32(os.Getpid()),
 		"wakeup_bytes": uint64(s.opts.WakeupBytes),
 	}
+	execFiles := execFilesSize()
 	prepare := func(name string, spec *ebpf.CollectionSpec) error {
 		spec.Maps["events"].MaxEntries = uint32(s.opts.RingBytes)
+		if m := spec.Maps["exec_files"]; m != nil {
+			m.MaxEntries = execFiles
+		}
 		for v, val := range vars {
 			if err := spec.Variables[v].Set(val); err != nil {
 				return fmt.Errorf("set %s variable %s: %w", name, v, err)
@@ -703,6 +707,19 @@ func findCgroup2(mountinfo string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// execFilesSize is how many processes the kernel's exec_files map holds:
+// as many as there can be (kernel.pid_max), from 4,096 up to 65,536
+// (about 6 MiB of kernel memory).
+func execFilesSize() uint32 {
+	n := uint64(1 << 16)
+	if b, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil {
+			n = min(max(v, 1<<12), n)
+		}
+	}
+	return uint32(n)
 }
 
 // haveModernConnect reports whether tracepoint programs may call

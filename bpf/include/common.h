@@ -54,14 +54,15 @@ struct {
 } stats SEC(".maps");
 
 /*
- * exec_files: struct exec_file by tgid, written by the exec program and
- * deleted by the exit program. Sized for the live processes of a large
- * host; an exec that finds it full is counted (STAT_EXEC_FILES_FULL).
+ * exec_files: struct exec_file by tgid, written by the exec program,
+ * copied to the child by the fork program and deleted by the exit program.
+ * Sized by the loader for as many processes as the host can have
+ * (kernel.pid_max, within bounds); an exec or fork that finds it full is
+ * counted (STAT_EXEC_FILES_FULL).
  */
-#define EXEC_FILES_MAX 32768
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EXEC_FILES_MAX);
+	__uint(max_entries, 32768); /* overridden by the loader */
 	__type(key, __u32);
 	__type(value, struct exec_file);
 } exec_files SEC(".maps");

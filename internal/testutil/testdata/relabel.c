@@ -18,12 +18,14 @@
  * With RELABEL_WAIT set in its environment, it reads a byte from stdin
  * before any of this: a test can let its exec record go by first. With
  * RELABEL_UDP set, it sends a datagram to IP:PORT instead of connecting
- * (the path the socket address hooks see).
+ * (the path the socket address hooks see); with RELABEL_FORK set, a child
+ * it forks after the relabel connects (or sends), and it exits with the
+ * child's code.
  *
  * It prints "relabelled" when the call succeeded, and exits 0 once the
  * connect succeeded (after LINGER_MS, as a beacon that stays would);
  * otherwise it prints which step failed and exits non-zero (5: the
- * connect or send failed). x86-64 only (raw syscalls from
+ * connect or send failed, 6: the fork). x86-64 only (raw syscalls from
  * position-independent code).
  * Built by testutil.BuildRelabel for the agent and sensor tests.
  */
@@ -62,6 +64,7 @@ struct job {
 	struct sockaddr_in dst;
 	struct timespec linger;
 	int udp;      /* send a datagram instead of connecting */
+	int fork;     /* connect from a child forked after the relabel */
 	char msg[4];
 	char ok[11];  /* "relabelled\n" */
 	char bad[7];  /* "failed\n" */
@@ -105,6 +108,18 @@ TRAMP static void routine(struct job *j)
 		sc(SYS_exit_group, 3, 0, 0, 0, 0);
 	}
 	sc(SYS_write, 1, (long)j->ok, sizeof(j->ok), 0, 0);
+	if (j->fork) {
+		long child = sc(SYS_fork, 0, 0, 0, 0, 0);
+		int status = 0;
+
+		if (child < 0)
+			sc(SYS_exit_group, 6, 0, 0, 0, 0);
+		if (child > 0) {
+			/* The parent waits and exits with the child's code. */
+			sc(SYS_wait4, child, (long)&status, 0, 0, 0);
+			sc(SYS_exit_group, (status >> 8) & 0xff, 0, 0, 0, 0);
+		}
+	}
 	fd = sc(SYS_socket, AF_INET, j->udp ? SOCK_DGRAM : SOCK_STREAM, 0, 0, 0);
 	if (fd < 0)
 		sc(SYS_exit_group, 4, 0, 0, 0, 0);
@@ -145,6 +160,7 @@ int main(int argc, char **argv)
 		j.linger.tv_nsec = ms % 1000 * 1000000;
 	}
 	j.udp = getenv("RELABEL_UDP") != NULL;
+	j.fork = getenv("RELABEL_FORK") != NULL;
 	memcpy(j.msg, "ping", sizeof(j.msg));
 	memcpy(j.ok, "relabelled\n", sizeof(j.ok));
 	memcpy(j.bad, "failed\n", sizeof(j.bad));
