@@ -38,6 +38,15 @@
  * attempt is always sent at once, so nothing waits on the fold; attempts
  * that do not repeat touch no hash map.
  *
+ * Where the calling code lives (default build, with bpf_find_vma: 5.17+):
+ * the mapping holding the syscall's user instruction pointer is looked up
+ * for each record sent. Code in anonymous memory (shellcode: injected,
+ * unpacked, or copied there by an implant that unmapped its own file) and
+ * a file's text that has been written to (code injected over a trusted
+ * program's text) mark the record. Only the instruction that made the
+ * system call is looked at: injected code that calls libc's connect() is
+ * not told from libc.
+ *
  * Not seen here: io_uring IORING_OP_CONNECT and 32-bit socketcall(2), which
  * do not pass through these tracepoints.
  */
@@ -87,6 +96,9 @@ static __always_inline struct sock *fd_sock(struct task_struct *task, __u64 fd)
 /* Set by the loader: how long identical connects after a reported one are
  * folded into its count (ns); 0: every attempt is reported. */
 volatile const __u64 fold_ns;
+/* Set by the loader when the kernel has bpf_find_vma (5.17+); without it
+ * the call below is dead code, which the verifier never checks. */
+volatile const __u32 have_find_vma;
 
 /* One entry per reported attempt that later ones may fold into. A full
  * map folds nothing more until userspace's flush deletes expired entries:
@@ -196,8 +208,35 @@ static __always_inline bool restart_code(long ret)
  * flush, once an entry is fold_ns old, deletes it and reports its count as
  * one summary record, made from the entry's copy of the record.
  */
-static __always_inline void emit_connect(struct task_struct *task, __u64 fd, long ret, void *uaddr,
-					 struct sockaddr_any *ucopy)
+#ifndef ARGUS_LEGACY
+struct code_ctx {
+	__u16 flags;
+};
+
+static long code_vma(struct task_struct *task, struct vm_area_struct *vma, struct code_ctx *c)
+{
+	if (!vma->vm_file)
+		c->flags = CONNECT_CODE_ANONYMOUS;
+	else if (vma->anon_vma)
+		c->flags = CONNECT_CODE_WRITTEN;
+	return 0;
+}
+
+/* check_code marks where the code that made the call lives. */
+static __always_inline void check_code(struct task_struct *task, struct pt_regs *regs, struct connect_event *ev)
+{
+	struct code_ctx c = {};
+
+	if (!have_find_vma)
+		return;
+	if (bpf_find_vma(task, USER_IP(regs), code_vma, &c, 0))
+		c.flags = CONNECT_CODE_UNKNOWN;
+	ev->flags |= c.flags;
+}
+#endif
+
+static __always_inline void emit_connect(struct task_struct *task, struct pt_regs *regs, __u64 fd, long ret,
+					 void *uaddr, struct sockaddr_any *ucopy)
 {
 	struct connect_fold_key key = {};
 	struct connect_event *ev;
@@ -287,6 +326,9 @@ static __always_inline void emit_connect(struct task_struct *task, __u64 fd, lon
 	/* The memfd and internal-mount flags come from the exec record. */
 	fill_file(&ev->exe, RD(task, mm, exe_file), false);
 	check_relabel(ev, bpf_get_current_pid_tgid() >> 32);
+#ifndef ARGUS_LEGACY
+	check_code(task, regs, ev);
+#endif
 	ev->result = ret;
 	ev->fd = fd;
 	ev->family = key.family;
@@ -331,7 +373,7 @@ int handle_connect_exit(struct syscall_exit_ctx *ctx)
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	emit_connect(task, SYSCALL_ARG0(regs), ctx->ret, (void *)SYSCALL_ARG1(regs), 0);
+	emit_connect(task, regs, SYSCALL_ARG0(regs), ctx->ret, (void *)SYSCALL_ARG1(regs), 0);
 	return 0;
 }
 
@@ -364,7 +406,7 @@ int handle_connect_exit(struct syscall_exit_ctx *ctx)
 	p = bpf_map_lookup_elem(&pending_connects, &id);
 	if (!p)
 		return 0;
-	emit_connect((struct task_struct *)bpf_get_current_task(), p->fd, ctx->ret, 0, &p->addr);
+	emit_connect((struct task_struct *)bpf_get_current_task(), 0, p->fd, ctx->ret, 0, &p->addr);
 	bpf_map_delete_elem(&pending_connects, &id);
 	return 0;
 }

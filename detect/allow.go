@@ -57,7 +57,7 @@ func (a *AllowEntry) compile() error {
 		a.dests = append(a.dests, p.Masked())
 	}
 	for _, r := range a.Rules {
-		if r != RuleT1587 && r != RuleNPM && r != RuleRelabel {
+		if r != RuleT1587 && r != RuleNPM && r != RuleRelabel && r != RuleInjected {
 			return fmt.Errorf("allowlist entry %s: unknown rule %q", a.Name, r)
 		}
 	}

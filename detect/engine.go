@@ -21,6 +21,10 @@ const (
 	// RuleRelabel fires on a connection by a process that made the kernel
 	// name another file as its executable without an exec.
 	RuleRelabel = "exe_relabeled_without_exec"
+	// RuleInjected fires on a connection made by code that is not a
+	// file's text as mapped (process.code_origin): shellcode, injected or
+	// unpacked.
+	RuleInjected = "connect_from_injected_code"
 )
 
 // Defaults.
@@ -92,6 +96,7 @@ type Engine struct {
 	bytes      int64 // the records keys keep, by capacity
 	npm        *simplelru.LRU[key, time.Time]
 	relabel    *simplelru.LRU[key, time.Time]
+	injected   *simplelru.LRU[key, time.Time]
 	now        time.Time
 	lastLoss   time.Time
 	health     map[string][2]uint64 // hostname -> last (lost, dropped)
@@ -194,6 +199,9 @@ func New(cfg Config) (*Engine, error) {
 	if e.relabel, err = simplelru.NewLRU[key, time.Time](cfg.MaxKeys, nil); err != nil {
 		return nil, fmt.Errorf("create relabel state: %w", err)
 	}
+	if e.injected, err = simplelru.NewLRU[key, time.Time](cfg.MaxKeys, nil); err != nil {
+		return nil, fmt.Errorf("create injected-code state: %w", err)
+	}
 	return e, nil
 }
 
@@ -275,6 +283,7 @@ func (e *Engine) Observe(rec *event.Record, out []*event.Record) []*event.Record
 	case event.KindNetworkConnection:
 		out = e.connect(rec, out)
 		out = e.relabelRule(rec, out)
+		out = e.injectedRule(rec, out)
 	case event.KindSensorHealth:
 		e.healthRecord(rec)
 	}
@@ -776,5 +785,42 @@ func (e *Engine) relabelRule(rec *event.Record, out []*event.Record) []*event.Re
 		Severity:  "HIGH",
 		Summary: fmt.Sprintf("%s (pid %d) made the kernel name %s as its executable without an exec, then connected to %s on %s",
 			who, p.PID, label, destination(rec.Network), rec.Host.Hostname),
+	}, rec, out)
+}
+
+// injectedRule fires on a network_connection made by code in anonymous
+// memory or in a file's text written to after it was mapped
+// (process.code_origin): a payload injected into another program (ptrace,
+// process_vm_writev, /proc/<pid>/mem), a packed or reflectively loaded
+// one, or an implant running from a copy of itself. Whatever the
+// executable's verdict: the code that connected is not the executable's.
+// At most one detection per (hostname, process, origin) per window.
+func (e *Engine) injectedRule(rec *event.Record, out []*event.Record) []*event.Record {
+	p := rec.Process
+	if p == nil || rec.Network == nil || (p.CodeOrigin != "anonymous_memory" && p.CodeOrigin != "written_file_text") {
+		return out
+	}
+	if e.allowed(RuleInjected, p, identities(p)[0], rec.Network, true) {
+		return out
+	}
+	k := key{rec.Host.Hostname, fmt.Sprintf("%d:%d:%s", p.PID, p.StartTimeNs, p.CodeOrigin)}
+	if e.repeat(e.injected, k, rec.Time) {
+		return out
+	}
+	where := "from memory no file backs"
+	if p.CodeOrigin == "written_file_text" {
+		where = "from program text written to after it was mapped"
+	}
+	who := p.Exe.Path
+	if who == "" {
+		who = fmt.Sprintf("the program with inode %d on device %d", p.Exe.Inode, p.Exe.Device)
+	}
+	return e.fireOne(&event.Detection{
+		Rule:      RuleInjected,
+		Technique: "T1055",
+		Tactic:    "Defense Evasion",
+		Severity:  "HIGH",
+		Summary: fmt.Sprintf("%s (pid %d) connected to %s on %s %s: code that is not the program's own",
+			who, p.PID, destination(rec.Network), rec.Host.Hostname, where),
 	}, rec, out)
 }

@@ -319,3 +319,48 @@ func TestRelabelRule(t *testing.T) {
 		t.Errorf("%d relabel detections with the process allowlisted, want 0", n)
 	}
 }
+
+func codeFrom(origin string) recOpt {
+	return func(r *event.Record) { r.Process.CodeOrigin = origin }
+}
+
+// TestInjectedRule: a connection made by code in anonymous memory or in
+// program text written to after it was mapped fires
+// connect_from_injected_code, whatever the executable's verdict (the
+// injected code is not the executable's): once per process and origin per
+// window. Unknown origin and ordinary code never fire it; an allowlist
+// entry scoped to the rule silences it.
+func TestInjectedRule(t *testing.T) {
+	const sleep = "/usr/bin/sleep"
+	count := func(dets []event.Record) (n int) {
+		for _, d := range dets {
+			if d.Detection.Rule == RuleInjected {
+				n++
+			}
+		}
+		return n
+	}
+	dets, _, _ := replay(t, Config{},
+		connect("h1", 0, 10, sleep, shaCurl, "10.0.0.1", withTrust(verified), codeFrom("written_file_text")),
+		connect("h1", m, 10, sleep, shaCurl, "192.0.2.9", withTrust(verified), codeFrom("written_file_text")),
+		connect("h1", 2*m, 10, sleep, shaCurl, "192.0.2.9", withTrust(verified), codeFrom("anonymous_memory")),
+		connect("h1", 3*m, 11, sleep, shaCurl, "192.0.2.9", withTrust(verified), codeFrom("unknown")),
+		connect("h1", 4*m, 12, sleep, shaCurl, "192.0.2.9", withTrust(verified)),
+		connect("h1", w+m, 10, sleep, shaCurl, "192.0.2.9", withTrust(verified), codeFrom("written_file_text")))
+	if n := count(dets); n != 3 {
+		t.Fatalf("%d injected-code detections, want 3 (pid 10 written, then anonymous, then written a window later)", n)
+	}
+	d := dets[0].Detection
+	if d.Technique != "T1055" || d.Severity != "HIGH" || len(d.Events) != 1 ||
+		!strings.Contains(d.Summary, sleep+" (pid 10) connected to 10.0.0.1:4444") || !strings.Contains(d.Summary, "written to") {
+		t.Errorf("detection %+v", d)
+	}
+	if !strings.Contains(dets[1].Detection.Summary, "no file backs") {
+		t.Errorf("anonymous: summary %q", dets[1].Detection.Summary)
+	}
+	dets, _, _ = replay(t, Config{Allow: []AllowEntry{{Name: "jit", Rules: []string{RuleInjected}, Exe: []string{sleep}}}},
+		connect("h1", 0, 10, sleep, shaCurl, "192.0.2.9", withTrust(verified), codeFrom("anonymous_memory")))
+	if n := count(dets); n != 0 {
+		t.Errorf("%d injected-code detections with the program allowlisted, want 0", n)
+	}
+}

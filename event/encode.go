@@ -128,6 +128,7 @@ func (p *Process) appendJSON(b []byte) []byte {
 		b = appendUint(append(b, `,"inode":`...), rl.Inode)
 		b = append(b, '}')
 	}
+	b = appendOpt(b, `,"code_origin":`, p.CodeOrigin)
 	if sc := p.Script; sc != nil {
 		b = AppendString(append(b, `,"script":{"path":`...), sc.Path)
 		if sc.SHA256 != "" {

@@ -124,6 +124,12 @@ type Process struct {
 	// PR_SET_MM_EXE_FILE, what CRIU's restore does). Exe stays the file
 	// that was executed, whose code runs. Present on network_connection.
 	ExeRelabeled *Relabel `json:"exe_relabeled,omitempty"`
+	// CodeOrigin, on a network_connection, says the code that made the
+	// call was not a file's text as mapped: CodeAnonymous (memory no file
+	// backs: shellcode, injected or unpacked), CodeWritten (a file's text
+	// written to since it was mapped: code injected over it), or
+	// CodeUnknown (the kernel could not look). Empty for a file's text.
+	CodeOrigin string `json:"code_origin,omitempty"`
 	// Script is the file an interpreter runs (python3 ~/.n2/pay, node
 	// /tmp/x.js): the payload's own identity, not the interpreter's.
 	Script *Script `json:"script,omitempty"`

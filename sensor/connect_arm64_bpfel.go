@@ -119,6 +119,7 @@ const (
 	connectProgHandleConnectExit = "handle_connect_exit"
 	connectVarFoldFullUntil      = "fold_full_until"
 	connectVarFoldNs             = "fold_ns"
+	connectVarHaveFindVma        = "have_find_vma"
 	connectVarSelfTgid           = "self_tgid"
 	connectVarUnusedConnectEvent = "unused_connect_event"
 	connectVarWakeupBytes        = "wakeup_bytes"
@@ -187,6 +188,7 @@ type connectMapSpecs struct {
 type connectVariableSpecs struct {
 	FoldFullUntil      *ebpf.VariableSpec `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.VariableSpec `ebpf:"fold_ns"`
+	HaveFindVma        *ebpf.VariableSpec `ebpf:"have_find_vma"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -237,6 +239,7 @@ func (m *connectMaps) Close() error {
 type connectVariables struct {
 	FoldFullUntil      *ebpf.Variable `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.Variable `ebpf:"fold_ns"`
+	HaveFindVma        *ebpf.Variable `ebpf:"have_find_vma"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`

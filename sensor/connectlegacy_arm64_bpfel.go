@@ -131,6 +131,7 @@ const (
 	connectlegacyProgHandleConnectExit  = "handle_connect_exit"
 	connectlegacyVarFoldFullUntil       = "fold_full_until"
 	connectlegacyVarFoldNs              = "fold_ns"
+	connectlegacyVarHaveFindVma         = "have_find_vma"
 	connectlegacyVarSelfTgid            = "self_tgid"
 	connectlegacyVarUnusedConnectEvent  = "unused_connect_event"
 	connectlegacyVarWakeupBytes         = "wakeup_bytes"
@@ -201,6 +202,7 @@ type connectlegacyMapSpecs struct {
 type connectlegacyVariableSpecs struct {
 	FoldFullUntil      *ebpf.VariableSpec `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.VariableSpec `ebpf:"fold_ns"`
+	HaveFindVma        *ebpf.VariableSpec `ebpf:"have_find_vma"`
 	SelfTgid           *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.VariableSpec `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -253,6 +255,7 @@ func (m *connectlegacyMaps) Close() error {
 type connectlegacyVariables struct {
 	FoldFullUntil      *ebpf.Variable `ebpf:"fold_full_until"`
 	FoldNs             *ebpf.Variable `ebpf:"fold_ns"`
+	HaveFindVma        *ebpf.Variable `ebpf:"have_find_vma"`
 	SelfTgid           *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedConnectEvent *ebpf.Variable `ebpf:"unused_connect_event"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`

@@ -204,6 +204,14 @@ func connectFrom(r *connectConnectEvent) (*Connect, error) {
 		KernelThread:   flag(r.Flags, execConnectFlagCONNECT_KERNEL_THREAD),
 		Via:            Via(r.Via),
 	}
+	switch {
+	case flag(r.Flags, execConnectFlagCONNECT_CODE_ANONYMOUS):
+		c.Code = CodeAnonymous
+	case flag(r.Flags, execConnectFlagCONNECT_CODE_WRITTEN):
+		c.Code = CodeWritten
+	case flag(r.Flags, execConnectFlagCONNECT_CODE_UNKNOWN):
+		c.Code = CodeUnknown
+	}
 	if flag(r.Flags, execConnectFlagCONNECT_EXE_RELABELED) {
 		c.Relabeled, c.ExecDev, c.ExecIno = true, unix.Mkdev(r.ExecDev>>20, r.ExecDev&0xfffff), r.ExecIno
 	}

@@ -253,6 +253,15 @@ type Connect struct {
 	ExecDev   uint64 // encoded as File.Dev
 	ExecIno   uint64
 
+	// Code says where the code that made the call lives, from the
+	// mapping holding the syscall's user instruction pointer (the connect
+	// tracepoint, Linux 5.17+): CodeFile (a file's text as mapped, or not
+	// looked at), CodeAnonymous (memory no file backs: shellcode,
+	// injected or unpacked), CodeWritten (a file's text written to since
+	// it was mapped: code injected over it), CodeUnknown (the lookup
+	// failed: the address space's lock was held).
+	Code Code
+
 	// Folded, when not 0, makes this a summary: that many attempts
 	// identical to an earlier record (same process, address space,
 	// network namespace, destination, protocol and result) were counted
@@ -262,6 +271,28 @@ type Connect struct {
 	Folded      uint64
 	FoldFirstNs uint64
 	FoldLastNs  uint64
+}
+
+// Code is where the code behind a connect record lives (Connect.Code).
+type Code uint8
+
+const (
+	CodeFile Code = iota
+	CodeAnonymous
+	CodeWritten
+	CodeUnknown
+)
+
+func (c Code) String() string {
+	switch c {
+	case CodeAnonymous:
+		return "anonymous_memory"
+	case CodeWritten:
+		return "written_file_text"
+	case CodeUnknown:
+		return "unknown"
+	}
+	return ""
 }
 
 // NoFD is Connect.FD when the descriptor is not known.

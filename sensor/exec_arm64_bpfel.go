@@ -23,6 +23,9 @@ const (
 	execConnectFlagCONNECT_OWNER_FROM_MM    execConnectFlag = 16
 	execConnectFlagCONNECT_KERNEL_THREAD    execConnectFlag = 32
 	execConnectFlagCONNECT_EXE_RELABELED    execConnectFlag = 64
+	execConnectFlagCONNECT_CODE_ANONYMOUS   execConnectFlag = 128
+	execConnectFlagCONNECT_CODE_WRITTEN     execConnectFlag = 256
+	execConnectFlagCONNECT_CODE_UNKNOWN     execConnectFlag = 512
 )
 
 type execConnectVia uint32

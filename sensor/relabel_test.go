@@ -193,3 +193,67 @@ func relabelLostExec(t *testing.T, legacy bool) {
 		}
 	}
 }
+
+// TestConnectCodeOrigin: a connect record says where the code that made
+// the call lives. A program's own text: nothing. The relabel implant's
+// routine, run from its anonymous copy: anonymous memory. A payload an
+// injector wrote over sleep's text with ptrace: written file text, on
+// sleep's record (the injector never connects).
+func TestConnectCodeOrigin(t *testing.T) {
+	s, h := startSensor(t)
+	if !s.codeOrigin {
+		t.Skip("skipping: bpf_find_vma needs Linux 5.17")
+	}
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	relabel, _ := testutil.BuildRelabel(t, dir, "anon-code")
+	inject, _ := testutil.BuildInject(t, dir, "injector")
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	go func() {
+		for {
+			c, err := tcp.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	addr := tcp.Addr().(*net.TCPAddr)
+	port := strconv.Itoa(addr.Port)
+	w := h.subscribe(connectTo(uint16(addr.Port)))
+	defer w.stop()
+
+	for _, tc := range []struct {
+		name string
+		cmd  *exec.Cmd
+		comm string
+		want Code
+	}{
+		{"own text", helperCmd(os.Args[0], "connect", "tcp", addr.String()), "", CodeFile},
+		{"anonymous copy", exec.Command(relabel, "/usr/bin/true", "127.0.0.1", port, "0"), "anon-code", CodeAnonymous},
+		{"injected into sleep", exec.Command(inject, "/usr/bin/sleep", "127.0.0.1", port), "sleep", CodeWritten},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.comm == "anon-code" {
+				tc.cmd.Env = append(os.Environ(), "RELABEL_NONE=1")
+			}
+			tc.cmd.Stderr = nil
+			if out, err := tc.cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			for {
+				c := w.next(t, "connect of "+tc.name).(*Connect)
+				if tc.comm != "" && c.Task.Comm != tc.comm {
+					continue
+				}
+				if c.Code != tc.want {
+					t.Errorf("%s (comm %s): code %q, want %q", tc.name, c.Task.Comm, c.Code, tc.want)
+				}
+				return
+			}
+		})
+	}
+}

@@ -314,6 +314,9 @@ type Sensor struct {
 	// hash of the tgid), for shedding a flood (see queue).
 	shares    [shareSlots]atomic.Int32
 	shareSeed uint32
+	// codeOrigin: connect records say where the calling code lives
+	// (Connect.Code).
+	codeOrigin bool
 	// trustedExes are the executables userspace judged trusted (TrustExe);
 	// sheddable the processes, by tgid, that exec'd one with nothing
 	// loaded beside it: the reader's own, no lock (see shedTrusted).
@@ -460,6 +463,17 @@ func (s *Sensor) load() error {
 	}
 	if err := connSpec.Variables["fold_ns"].Set(foldNs); err != nil {
 		return fmt.Errorf("set %s variable fold_ns: %w", name, err)
+	}
+	if v, ok := connSpec.Variables["have_find_vma"]; ok {
+		var have uint32
+		if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnFindVma); err == nil {
+			have, s.codeOrigin = 1, true
+		} else {
+			s.log.Info("connect records do not say where the calling code lives", "reason", err)
+		}
+		if err := v.Set(have); err != nil {
+			return fmt.Errorf("set %s variable have_find_vma: %w", name, err)
+		}
 	}
 	if err := connSpec.LoadAndAssign(objs, shared); err != nil {
 		return fmt.Errorf("load %s programs: %w", name, err)

@@ -73,6 +73,15 @@ enum connect_flag {
 	 * executed file. Known from exec_files, not from the exec record, so
 	 * it holds when that record was lost. */
 	CONNECT_EXE_RELABELED = 1 << 6,
+	/* Where the code that made the call lives (connect.bpf.c, Linux
+	 * 5.17+): the syscall's user instruction pointer is in memory no
+	 * file backs (shellcode, unpacked or injected code), or in a file's
+	 * text that has been written to since it was mapped (code injected
+	 * over it); or the mapping could not be looked up (the address
+	 * space's lock was held). */
+	CONNECT_CODE_ANONYMOUS = 1 << 7,
+	CONNECT_CODE_WRITTEN = 1 << 8,
+	CONNECT_CODE_UNKNOWN = 1 << 9,
 };
 
 /* library_event.flags (the path bits are exec_flag's, set by the shared walk) */

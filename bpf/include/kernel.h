@@ -188,9 +188,15 @@ struct mm_struct {
 	struct task_struct *owner; /* CONFIG_MEMCG */
 } __attribute__((preserve_access_index));
 
+struct anon_vma;
+
 struct vm_area_struct {
 	unsigned long vm_start;
 	struct file *vm_file;
+	/* Set once a page of the mapping has had a private copy made: for a
+	 * file's text, once something wrote into it (ptrace POKETEXT,
+	 * /proc/<pid>/mem, a debugger's breakpoint). */
+	struct anon_vma *anon_vma;
 } __attribute__((preserve_access_index));
 
 struct cred {
@@ -307,21 +313,25 @@ struct pt_regs {
 	unsigned long di;
 	unsigned long si;
 	unsigned long orig_ax;
+	unsigned long ip;
 	unsigned long cs;
 	unsigned long ss;
 } __attribute__((preserve_access_index));
 #define SYSCALL_NR(regs) ((long)(regs)->orig_ax)
 #define SYSCALL_ARG0(regs) ((regs)->di)
 #define SYSCALL_ARG1(regs) ((regs)->si)
+#define USER_IP(regs) ((regs)->ip)
 #elif defined(__TARGET_ARCH_arm64)
 struct pt_regs {
 	unsigned long regs[31];
+	unsigned long pc;
 	unsigned long orig_x0;
 	__s32 syscallno;
 } __attribute__((preserve_access_index));
 #define SYSCALL_NR(regs) ((long)(regs)->syscallno)
 #define SYSCALL_ARG0(regs) ((regs)->orig_x0)
 #define SYSCALL_ARG1(regs) ((regs)->regs[1])
+#define USER_IP(regs) ((regs)->pc)
 #else
 #error "unsupported architecture: build with bpf2go -target amd64 or arm64"
 #endif

@@ -332,6 +332,7 @@ func ecsArgus(w *jw, r *event.Record, p *event.Process) {
 			w.uint("inode", rl.Inode)
 			w.end()
 		}
+		w.strNZ("code_origin", p.CodeOrigin)
 		if sc := p.Script; sc != nil {
 			w.obj("script")
 			w.str("path", sc.Path)

@@ -504,6 +504,7 @@ func udmProcessAdditional(w *jw, r *event.Record, p *event.Process) {
 			w.uintStr("exe_relabeled_device", rl.Device)
 			w.uintStr("exe_relabeled_inode", rl.Inode)
 		}
+		w.strNZ("code_origin", p.CodeOrigin)
 		if sc := p.Script; sc != nil {
 			w.str("script_path", sc.Path)
 			w.strNZ("script_hash_status", sc.HashStatus)

@@ -57,6 +57,7 @@ func Rich() []*event.Record {
 	memfdLib.SHA256, memfdLib.HashStatus, memfdLib.Via, memfdLib.Preload = "", "gone", "mprotect", ""
 	conn.Process.Libraries = []event.Library{*lib.Library, memfdLib}
 	conn.Process.ExeRelabeled = &event.Relabel{Path: "/usr/bin/true", Device: 0x800001, Inode: 1311}
+	conn.Process.CodeOrigin = "written_file_text"
 	launch.Process.LoaderEnv = []event.LoaderVar{
 		{Name: "LD_PRELOAD", Value: "/tmp/T1574006.so", PathClasses: []string{"tmp"}},
 		{Name: "LD_LIBRARY_PATH", Value: "/opt/app/lib:/opt/app/lib64:/opt/a", Truncated: true},

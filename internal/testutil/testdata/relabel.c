@@ -20,7 +20,8 @@
  * RELABEL_UDP set, it sends a datagram to IP:PORT instead of connecting
  * (the path the socket address hooks see); with RELABEL_FORK set, a child
  * it forks after the relabel connects (or sends), and it exits with the
- * child's code.
+ * child's code. With RELABEL_NONE set, it neither unmaps its file nor
+ * relabels: the routine just connects from its anonymous copy.
  *
  * It prints "relabelled" when the call succeeded, and exits 0 once the
  * connect succeeded (after LINGER_MS, as a beacon that stays would);
@@ -65,6 +66,7 @@ struct job {
 	struct timespec linger;
 	int udp;      /* send a datagram instead of connecting */
 	int fork;     /* connect from a child forked after the relabel */
+	int none;     /* no relabel: connect from the anonymous copy alone */
 	char msg[4];
 	char ok[11];  /* "relabelled\n" */
 	char bad[7];  /* "failed\n" */
@@ -100,14 +102,16 @@ TRAMP static void routine(struct job *j)
 {
 	long fd, r;
 
-	for (int i = 0; i < j->n; i++)
-		sc(SYS_munmap, j->start[i], j->len[i], 0, 0, 0);
-	r = sc(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, (long)&j->map, sizeof(j->map), 0);
-	if (r) {
-		sc(SYS_write, 1, (long)j->bad, sizeof(j->bad), 0, 0);
-		sc(SYS_exit_group, 3, 0, 0, 0, 0);
+	if (!j->none) {
+		for (int i = 0; i < j->n; i++)
+			sc(SYS_munmap, j->start[i], j->len[i], 0, 0, 0);
+		r = sc(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, (long)&j->map, sizeof(j->map), 0);
+		if (r) {
+			sc(SYS_write, 1, (long)j->bad, sizeof(j->bad), 0, 0);
+			sc(SYS_exit_group, 3, 0, 0, 0, 0);
+		}
+		sc(SYS_write, 1, (long)j->ok, sizeof(j->ok), 0, 0);
 	}
-	sc(SYS_write, 1, (long)j->ok, sizeof(j->ok), 0, 0);
 	if (j->fork) {
 		long child = sc(SYS_fork, 0, 0, 0, 0, 0);
 		int status = 0;
@@ -161,6 +165,7 @@ int main(int argc, char **argv)
 	}
 	j.udp = getenv("RELABEL_UDP") != NULL;
 	j.fork = getenv("RELABEL_FORK") != NULL;
+	j.none = getenv("RELABEL_NONE") != NULL;
 	memcpy(j.msg, "ping", sizeof(j.msg));
 	memcpy(j.ok, "relabelled\n", sizeof(j.ok));
 	memcpy(j.bad, "failed\n", sizeof(j.bad));
