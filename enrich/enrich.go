@@ -126,6 +126,12 @@ type Stats struct {
 // Enricher builds argus.v1 records from sensor events and hands them on
 // complete, in order (see the package comment). It is used from one
 // goroutine.
+// maxExited bounds the processes kept after their exit for the fold
+// summaries that follow it (Enricher.exited): only processes that made a
+// connect, the most recent ones. A summary whose process has left it is
+// described by what the kernel said alone (process.source "kernel").
+const maxExited = 1024
+
 type Enricher struct {
 	opts Options
 	// interps are the interpreter files handed to Options.Interpreter,
@@ -135,10 +141,13 @@ type Enricher struct {
 	root    string
 	log     *slog.Logger
 	procs   *simplelru.LRU[uint32, *Proc]
-	clock   Clock
-	stats   Stats
-	idBuf   []byte
-	held    map[uint32]interrupted // by thread id
+	// exited keeps, for a while, processes that connected and have exited:
+	// a fold summary of their connects comes after their exit record.
+	exited *simplelru.LRU[uint32, *Proc]
+	clock  Clock
+	stats  Stats
+	idBuf  []byte
+	held   map[uint32]interrupted // by thread id
 	// pathsGen counts SetPaths calls, so classes cached on table entries
 	// are recomputed after a reload.
 	pathsGen uint64
@@ -195,6 +204,9 @@ func New(opts Options) (*Enricher, error) {
 		return nil, fmt.Errorf("create process table: %w", err)
 	}
 	e.procs = procs
+	if e.exited, err = simplelru.NewLRU[uint32, *Proc](maxExited, nil); err != nil {
+		return nil, fmt.Errorf("create exited process table: %w", err)
+	}
 	if e.ctrPreload, err = simplelru.NewLRU[string, *preloadList](maxContainerPreloads, nil); err != nil {
 		return nil, fmt.Errorf("create container preload cache: %w", err)
 	}
@@ -241,6 +253,9 @@ func (e *Enricher) handle(ev sensor.Event, out []Item) []Item {
 	case *sensor.Exit:
 		if p, ok := e.procs.Peek(v.TGID); ok && e.sameStart(p, v.StartNs) {
 			e.procs.Remove(v.TGID)
+			if p.connected {
+				e.exited.Add(v.TGID, p)
+			}
 		}
 	}
 	return out

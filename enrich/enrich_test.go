@@ -269,3 +269,34 @@ func TestSubmittedConnectIsNotSuccess(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldSummaryAfterExit: the sensor sends the summary of a process's
+// folded connects after their fold interval, often after the process's
+// exit record. The summary must still name the process's executable and
+// command line, not fall back to the kernel's bare identity; a process
+// that never connected is not kept, and a reused pid is another process.
+func TestFoldSummaryAfterExit(t *testing.T) {
+	e := newEnricher(t, t.TempDir())
+	for _, pid := range []uint32{300, 301} {
+		e.handle(&sensor.Exec{Header: sensor.Header{TGID: pid}, Task: sensor.Task{StartNs: 1e9},
+			Exe: sensor.File{Dev: 1, Ino: 77}, Path: "/usr/bin/node", Args: []string{"node", "beacon.js"}}, nil)
+	}
+	one(t, e.handle(connectEv(300, 1e9, "192.0.2.1:4444"), nil))
+	for _, pid := range []uint32{300, 301} {
+		e.handle(&sensor.Exit{Header: sensor.Header{TGID: pid}, StartNs: 1e9}, nil)
+	}
+	sum := connectEv(300, 1e9, "192.0.2.1:4444")
+	sum.Folded, sum.FoldFirstNs, sum.FoldLastNs = 8512, 2e9, 3e9
+	p := one(t, e.handle(sum, nil)).Process
+	if p.Exe.Path != "/usr/bin/node" || !slices.Equal(p.Args, []string{"node", "beacon.js"}) || p.Source != SourceExec {
+		t.Errorf("summary after exit: exe %q args %q source %s, want the exec's", p.Exe.Path, p.Args, p.Source)
+	}
+	if _, ok := e.exited.Peek(301); ok {
+		t.Error("a process that never connected is kept after its exit")
+	}
+	// The pid reused by another process: not the exited one.
+	reused := connectEv(300, 5e9, "192.0.2.1:4444")
+	if p := one(t, e.handle(reused, nil)).Process; p.Exe.Path == "/usr/bin/node" {
+		t.Errorf("a reused pid took the exited process's identity: %+v", p)
+	}
+}

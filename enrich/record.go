@@ -65,6 +65,7 @@ func (e *Enricher) connectItem(v *sensor.Connect) Item {
 		e.add(p)
 	}
 	p, relabel := e.reresolve(p, v)
+	p.connected = true
 	r := e.newRecord(event.KindNetworkConnection, &v.Header)
 	exe := v.Exe
 	if relabel != nil {

@@ -51,6 +51,10 @@ type Proc struct {
 	// relabel is what the process made the kernel name as its executable
 	// without an exec (reresolve.go), once seen.
 	relabel *event.Relabel
+	// connected: the process made a connect record. Such a process is
+	// kept a while after it exits (Enricher.exited), for the summary of
+	// its folded connects, which the sensor sends after the exit.
+	connected bool
 
 	Args          []string
 	ArgsTruncated bool
@@ -346,6 +350,9 @@ func (e *Enricher) fork(v *sensor.Fork) {
 func (e *Enricher) lookup(pid uint32, startNs, cgroupID uint64) *Proc {
 	if p, ok := e.procs.Get(pid); ok && e.sameStart(p, startNs) {
 		return p
+	}
+	if p, ok := e.exited.Peek(pid); ok && e.sameStart(p, startNs) {
+		return p // a fold summary after the exit
 	}
 	e.stats.ProcfsLookups++
 	p, err := readProc(e.root, pid, startNs)
