@@ -222,9 +222,16 @@ static __always_inline void fill_file(struct file_info *fi, struct file *file, b
 	fi->flags = flags;
 }
 
-/* note_exec records, in exec_files, the file process tgid's exec loaded. */
+/*
+ * note_exec records, in exec_files, the file process tgid's exec loaded.
+ * Most execs follow a fork, which made the entry: it is rewritten in place,
+ * a lookup instead of an update's allocation. Nothing reads it meanwhile:
+ * the exec has made the process single-threaded, and its records come
+ * after this one.
+ */
 static __always_inline void note_exec(__u32 tgid, const struct task_info *ti, const struct file_info *exe)
 {
+	struct exec_file *p = bpf_map_lookup_elem(&exec_files, &tgid);
 	struct exec_file x = {
 		.start_ns = ti->start_ns,
 		.exec_id = ti->exec_id,
@@ -232,7 +239,9 @@ static __always_inline void note_exec(__u32 tgid, const struct task_info *ti, co
 		.dev = exe->dev,
 	};
 
-	if (bpf_map_update_elem(&exec_files, &tgid, &x, BPF_ANY))
+	if (p)
+		*p = x;
+	else if (bpf_map_update_elem(&exec_files, &tgid, &x, BPF_ANY))
 		stat_inc(STAT_EXEC_FILES_FULL);
 }
 
