@@ -213,12 +213,30 @@ struct code_ctx {
 	__u16 flags;
 };
 
+/* mm_has_uprobes: uprobes have written breakpoints into mm's text. */
+static __always_inline bool mm_has_uprobes(struct mm_struct *mm)
+{
+	unsigned long f;
+
+	if (bpf_core_field_exists(((struct mm_struct___flags_bitmap *)mm)->flags.__mm_flags))
+		f = BPF_CORE_READ((struct mm_struct___flags_bitmap *)mm, flags.__mm_flags[0]);
+	else
+		f = BPF_CORE_READ((struct mm_struct___flags_word *)mm, flags);
+	return f & (1UL << MMF_HAS_UPROBES);
+}
+
+/*
+ * A file's text with a private copy of a page (anon_vma) was written to.
+ * So are uprobes' breakpoints, which tracing tools put in libc, libssl or
+ * a Go binary's text: in an address space with uprobes the write tells
+ * nothing, and the origin is unknown.
+ */
 static long code_vma(struct task_struct *task, struct vm_area_struct *vma, struct code_ctx *c)
 {
 	if (!vma->vm_file)
 		c->flags = CONNECT_CODE_ANONYMOUS;
 	else if (vma->anon_vma)
-		c->flags = CONNECT_CODE_WRITTEN;
+		c->flags = mm_has_uprobes(vma->vm_mm) ? CONNECT_CODE_UNKNOWN : CONNECT_CODE_WRITTEN;
 	return 0;
 }
 

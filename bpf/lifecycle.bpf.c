@@ -7,10 +7,11 @@
  * Fork records let userspace give a child that never execs (a forked shell,
  * a pre-forking daemon) its parent's executable identity; exit records let it
  * free process state. A child inherits its parent's exec_files entry (the
- * file its image came from), which the exit program frees. Only whole processes are reported: a fork that creates
- * a thread (child tgid == parent tgid) is skipped, and exit is reported once
- * the thread group is dead (signal->live reaches 0, which do_exit decrements
- * before this tracepoint on every supported kernel).
+ * file its image came from), which the exit program frees. Only whole
+ * processes are reported: a fork that creates a thread (child tgid ==
+ * parent tgid) is skipped, and exit is reported once the thread group is
+ * dead (signal->live reaches 0, which do_exit decrements before this
+ * tracepoint on every supported kernel).
  *
  * A cgroup record names each new cgroup v2 directory: its id (what exec
  * and connect records carry) and its path. A container runtime creates the

@@ -259,7 +259,8 @@ type Connect struct {
 	// looked at), CodeAnonymous (memory no file backs: shellcode,
 	// injected or unpacked), CodeWritten (a file's text written to since
 	// it was mapped: code injected over it), CodeUnknown (the lookup
-	// failed: the address space's lock was held).
+	// failed: the address space's lock was held; or written text in a
+	// process with uprobes, whose breakpoints are writes too).
 	Code Code
 
 	// Folded, when not 0, makes this a summary: that many attempts

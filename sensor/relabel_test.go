@@ -3,6 +3,7 @@ package sensor
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
@@ -235,8 +239,15 @@ func TestConnectCodeOrigin(t *testing.T) {
 		{"own text", helperCmd(os.Args[0], "connect", "tcp", addr.String()), "", CodeFile},
 		{"anonymous copy", exec.Command(relabel, "/usr/bin/true", "127.0.0.1", port, "0"), "anon-code", CodeAnonymous},
 		{"injected into sleep", exec.Command(inject, "/usr/bin/sleep", "127.0.0.1", port), "sleep", CodeWritten},
+		// A uprobe on sleep's entry point puts a breakpoint into its text,
+		// as tracing tools do: a write into text then tells nothing.
+		{"injected, uprobes present", exec.Command(inject, "/usr/bin/sleep", "127.0.0.1", port), "uprobes", CodeUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.comm == "uprobes" {
+				tc.comm = "sleep"
+				defer uprobeEntry(t, "/usr/bin/sleep").Close()
+			}
 			if tc.comm == "anon-code" {
 				tc.cmd.Env = append(os.Environ(), "RELABEL_NONE=1")
 			}
@@ -256,4 +267,39 @@ func TestConnectCodeOrigin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uprobeEntry attaches a do-nothing uprobe at bin's entry point (bin may
+// have no symbols) and returns it.
+func uprobeEntry(t *testing.T, bin string) link.Link {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var off uint64
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && f.Entry >= p.Vaddr && f.Entry < p.Vaddr+p.Filesz {
+			off = f.Entry - p.Vaddr + p.Off
+		}
+	}
+	if off == 0 {
+		t.Fatalf("%s: entry point %#x in no executable segment", bin, f.Entry)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.Kprobe, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}})
+	if err != nil {
+		t.Fatalf("uprobe program: %v", err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	ex, err := link.OpenExecutable(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := ex.Uprobe("", prog, &link.UprobeOptions{Address: off})
+	if err != nil {
+		t.Skipf("skipping: no uprobes here: %v", err)
+	}
+	return up
 }

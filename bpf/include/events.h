@@ -77,8 +77,8 @@ enum connect_flag {
 	 * 5.17+): the syscall's user instruction pointer is in memory no
 	 * file backs (shellcode, unpacked or injected code), or in a file's
 	 * text that has been written to since it was mapped (code injected
-	 * over it); or the mapping could not be looked up (the address
-	 * space's lock was held). */
+	 * over it); or it cannot be told (the address space's lock was held,
+	 * or written text in an address space with uprobes installed). */
 	CONNECT_CODE_ANONYMOUS = 1 << 7,
 	CONNECT_CODE_WRITTEN = 1 << 8,
 	CONNECT_CODE_UNKNOWN = 1 << 9,

@@ -188,10 +188,31 @@ struct mm_struct {
 	struct task_struct *owner; /* CONFIG_MEMCG */
 } __attribute__((preserve_access_index));
 
+/*
+ * mm->flags: an unsigned long until Linux 6.17, a bitmap struct (mm_flags_t)
+ * since; the first word holds the same bits. MMF_HAS_UPROBES: uprobes are
+ * installed in the address space (their breakpoints are written into its
+ * text).
+ */
+#define MMF_HAS_UPROBES 19
+
+struct mm_struct___flags_word {
+	unsigned long flags;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	unsigned long __mm_flags[1];
+} mm_flags_t___argus;
+
+struct mm_struct___flags_bitmap {
+	mm_flags_t___argus flags;
+} __attribute__((preserve_access_index));
+
 struct anon_vma;
 
 struct vm_area_struct {
 	unsigned long vm_start;
+	struct mm_struct *vm_mm;
 	struct file *vm_file;
 	/* Set once a page of the mapping has had a private copy made: for a
 	 * file's text, once something wrote into it (ptrace POKETEXT,
