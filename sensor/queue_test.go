@@ -161,8 +161,8 @@ func TestPublic(t *testing.T) {
 // three quarters full, a trusted program's connects are shed first, and
 // nothing that could be an implant's is: an untrusted executable, a
 // trusted one with LD_PRELOAD set, or after it mapped an untrusted file,
-// exec'd again, relabelled itself, or was modified; nor a pid reused
-// after an exit.
+// exec'd again, relabelled itself, or was modified; a connect made by code
+// injected into it; nor a pid reused after an exit.
 func TestQueueShedsTrusted(t *testing.T) {
 	const n = 1024
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -209,6 +209,11 @@ func TestQueueShedsTrusted(t *testing.T) {
 		Dst: netip.MustParseAddrPort("198.51.100.9:443"), Relabeled: true}
 	s.queue(c, 150)
 	keep(c, "relabelled")
+	exe(5008, curl, 1)
+	c = &Connect{Header: Header{Kind: KindConnect, TGID: 5008, TID: 5008}, Task: Task{StartNs: 5008, ExecID: 1},
+		Dst: netip.MustParseAddrPort("198.51.100.10:443"), Code: CodeWritten}
+	s.queue(c, 150)
+	keep(c, "code injected into it")
 	exe(5005, File{Dev: 1, Ino: 100, CtimeNs: 6}, 1)
 	keep(conn(5005, 1, 5), "modified since judged")
 	exe(5006, curl, 1)

@@ -1174,7 +1174,8 @@ func (s *Sensor) queue(ev Event, size int) {
 // set no loader variable (LD_PRELOAD and kin), until it exits, maps a
 // file the kernel does not trust (its library record), or execs again
 // (the exec count in each record). A relabelled process (Connect.Relabeled)
-// is never shed.
+// is never shed, nor a connect made by code that is not a file's text as
+// mapped (Connect.Code: injected into the trusted program).
 const (
 	maxTrustedExes = 1 << 14
 	maxSheddable   = 1 << 16
@@ -1235,7 +1236,7 @@ func (s *Sensor) track(ev Event) {
 // shedTrusted reports whether connect c is a trusted program's to shed.
 func (s *Sensor) shedTrusted(c *Connect) bool {
 	p, ok := s.sheddable[c.TGID]
-	return ok && !c.Relabeled && p == procImage{c.Task.StartNs, c.Task.ExecID} && s.QueueFill() >= shedFill
+	return ok && !c.Relabeled && c.Code == CodeFile && p == procImage{c.Task.StartNs, c.Task.ExecID} && s.QueueFill() >= shedFill
 }
 
 // QueueFill is how full the Events queue is, 0 to 1: the fuller of its
