@@ -147,6 +147,10 @@ type Report struct {
 	// why it is off although Options.FoldInterval asked for it.
 	Folding    time.Duration
 	FoldingErr error
+	// CodeOrigin says whether connect records say where the calling code
+	// lives (Sensor.CodeOrigin); CodeOriginErr why not.
+	CodeOrigin    bool
+	CodeOriginErr error
 	// Err is nil when the sensor can run: every hook loaded and attached.
 	Err error
 }
@@ -176,6 +180,7 @@ func Check(opts Options) Report {
 	}
 	r.Hooks = s.Hooks()
 	r.Folding, r.FoldingErr = s.Folding()
+	r.CodeOrigin, r.CodeOriginErr = s.CodeOrigin()
 	r.Err = s.Close()
 	return r
 }

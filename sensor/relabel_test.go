@@ -205,8 +205,8 @@ func relabelLostExec(t *testing.T, legacy bool) {
 // sleep's record (the injector never connects).
 func TestConnectCodeOrigin(t *testing.T) {
 	s, h := startSensor(t)
-	if !s.codeOrigin {
-		t.Skip("skipping: bpf_find_vma needs Linux 5.17")
+	if ok, err := s.CodeOrigin(); !ok {
+		t.Skipf("skipping: %v", err)
 	}
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	relabel, _ := testutil.BuildRelabel(t, dir, "anon-code")

@@ -314,9 +314,9 @@ type Sensor struct {
 	// hash of the tgid), for shedding a flood (see queue).
 	shares    [shareSlots]atomic.Int32
 	shareSeed uint32
-	// codeOrigin: connect records say where the calling code lives
-	// (Connect.Code).
-	codeOrigin bool
+	// codeOriginErr says why connect records do not say where the
+	// calling code lives (Connect.Code); nil when they do.
+	codeOriginErr error
 	// trustedExes are the executables userspace judged trusted (TrustExe);
 	// sheddable the processes, by tgid, that exec'd one with nothing
 	// loaded beside it: the reader's own, no lock (see shedTrusted).
@@ -467,9 +467,10 @@ func (s *Sensor) load() error {
 	if v, ok := connSpec.Variables["have_find_vma"]; ok {
 		var have uint32
 		if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnFindVma); err == nil {
-			have, s.codeOrigin = 1, true
+			have = 1
 		} else {
-			s.log.Info("connect records do not say where the calling code lives", "reason", err)
+			s.codeOriginErr = fmt.Errorf("bpf_find_vma (Linux 5.17+) not available: %w", err)
+			s.log.Info("connect records do not say where the calling code lives", "reason", s.codeOriginErr)
 		}
 		if err := v.Set(have); err != nil {
 			return fmt.Errorf("set %s variable have_find_vma: %w", name, err)
@@ -721,6 +722,15 @@ func findCgroup2(mountinfo string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// CodeOrigin reports whether connect records made by the connect hook say
+// where the calling code lives (Connect.Code), and if not, why.
+func (s *Sensor) CodeOrigin() (bool, error) {
+	if s.legacy {
+		return false, errors.New("not with the legacy connect hooks (Linux 5.8 to 5.14)")
+	}
+	return s.codeOriginErr == nil, s.codeOriginErr
 }
 
 // execFilesSize is how many processes the kernel's exec_files map holds:

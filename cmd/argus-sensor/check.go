@@ -87,6 +87,7 @@ func printCheck(w io.Writer, r sensor.Report) {
 			fold = "yes (interval " + r.Folding.String() + " unless sensor.connect_fold_interval sets another)"
 		}
 		fmt.Fprintf(w, "connect folding      %s\n", fold)
+		fmt.Fprintf(w, "connect code origin  %s\n", status(r.CodeOriginErr))
 	}
 	missing := 0
 	for _, h := range r.Hooks {
@@ -115,8 +116,11 @@ type checkReport struct {
 	// ConnectFolding is "yes", or "no: <why>" on a kernel that cannot
 	// fold (sensor.connect_fold_interval is then ignored).
 	ConnectFolding string `json:"connect_folding,omitempty"`
-	OK             bool   `json:"ok"`
-	Error          string `json:"error,omitempty"`
+	// ConnectCodeOrigin is "yes" when connect records say where the
+	// calling code lives (process.code_origin), or "no: <why>".
+	ConnectCodeOrigin string `json:"connect_code_origin,omitempty"`
+	OK                bool   `json:"ok"`
+	Error             string `json:"error,omitempty"`
 }
 
 func checkJSON(r sensor.Report) checkReport {
@@ -137,6 +141,7 @@ func checkJSON(r sensor.Report) checkReport {
 		out.Error = r.Err.Error()
 	} else {
 		out.ConnectFolding = status(r.FoldingErr)
+		out.ConnectCodeOrigin = status(r.CodeOriginErr)
 	}
 	return out
 }

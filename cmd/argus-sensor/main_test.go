@@ -254,6 +254,7 @@ func TestCheck(t *testing.T) {
 		BTF     string            `json:"btf"`
 		Hooks   map[string]string `json:"hooks"`
 		Folding string            `json:"connect_folding"`
+		Code    string            `json:"connect_code_origin"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatal(err)
@@ -270,6 +271,12 @@ func TestCheck(t *testing.T) {
 	// single connect program is used too); an older kernel says why not.
 	if !legacy && r.Folding != "yes" || legacy && r.Folding != "yes" && !strings.Contains(r.Folding, "5.14") {
 		t.Errorf("connect folding %q", r.Folding)
+	}
+	// Where the calling code lives needs bpf_find_vma (5.17+) and the
+	// single connect program.
+	if m := r.Hooks["library_mprotect"]; !legacy && m == "yes" && r.Code != "yes" ||
+		r.Code != "yes" && !strings.Contains(r.Code, "bpf_find_vma") && !strings.Contains(r.Code, "legacy") {
+		t.Errorf("connect code origin %q (library_mprotect %q, legacy %v)", r.Code, m, legacy)
 	}
 	want = append(want, "cgroup_mkdir", "sockaddr_connect4", "sockaddr_connect6", "sockaddr_sendmsg4", "sockaddr_sendmsg6", "dns", "library_mmap")
 	// The mprotect library hook needs bpf_find_vma (5.17+): elsewhere it
