@@ -56,6 +56,15 @@
 // restore tools do, and an implant passing as a trusted program. One
 // detection per (hostname, process, label) per window.
 //
+// # connect_from_injected_code
+//
+// A network_connection whose process.code_origin says the code that made
+// the call lives in memory no file backs, or in a file's text written to
+// after it was mapped: a payload injected into a trusted program (ptrace,
+// process_vm_writev, /proc/<pid>/mem), a packed or reflectively loaded
+// one. Whatever the executable's verdict. One detection per (hostname,
+// process, origin) per window.
+//
 // # Honesty
 //
 // A detection is marked degraded when the sensor lost or dropped events,
