@@ -144,9 +144,23 @@ static __always_inline struct task_struct *who(struct task_struct *task, __u32 t
 	return task;
 }
 
+/*
+ * user_ip is where the current task's system call was made from, for a
+ * task in one of its own (not io_uring's, not a kernel thread's); 0
+ * otherwise, and in the legacy build.
+ */
+static __always_inline __u64 user_ip(struct task_struct *task, __u32 tflags, __u16 flags)
+{
+#ifndef ARGUS_LEGACY
+	if (!(tflags & (PF_KTHREAD | PF_IO_WORKER)) && !(flags & CONNECT_IO_URING))
+		return USER_IP((struct pt_regs *)bpf_task_pt_regs(task));
+#endif
+	return 0;
+}
+
 /* emit_sockaddr reports a connection seen by a sock_addr program. */
 static __always_inline void emit_sockaddr(struct bpf_sock_addr *ctx, bool v6, struct task_struct *task,
-					  __u16 flags, __u16 via)
+					  __u16 flags, __u16 via, __u64 ip)
 {
 	struct connect_event ev = {};
 	struct sk_addrs sa = {};
@@ -206,6 +220,7 @@ static __always_inline void emit_sockaddr(struct bpf_sock_addr *ctx, bool v6, st
 	ev.fd = ~0ULL;
 	ev.flags |= flags | CONNECT_SUBMITTED; /* check_relabel may have set one */
 	ev.via = via;
+	ev.user_ip = ip;
 	emit(&ev, sizeof(ev), STAT_CONNECT_EMITTED, STAT_CONNECT_LOST);
 }
 
@@ -337,7 +352,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool v6)
 		}
 	}
 	owner = who(task, tflags, &flags);
-	emit_sockaddr(ctx, v6, owner, flags, via);
+	emit_sockaddr(ctx, v6, owner, flags, via, user_ip(task, tflags, flags));
 	return 1;
 }
 
@@ -388,7 +403,7 @@ static __always_inline int on_sendmsg(struct bpf_sock_addr *ctx, bool v6)
 		else if (syscall_nr(task) == NR_IO_URING_ENTER)
 			flags |= CONNECT_IO_URING;
 	}
-	emit_sockaddr(ctx, v6, owner, flags, VIA_SENDMSG);
+	emit_sockaddr(ctx, v6, owner, flags, VIA_SENDMSG, user_ip(task, tflags, flags));
 	return 1;
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 	"github.com/argus-sensor/argus-sensor/sensor"
 )
 
@@ -59,4 +60,44 @@ func (e *Enricher) connect(v *sensor.Connect, out []Item) []Item {
 		return out
 	}
 	return append(out, it)
+}
+
+// maxCodes bounds the code origin cache (codeOrigin).
+const maxCodes = 4096
+
+type codeKey struct {
+	pid           uint32
+	startNs, addr uint64
+}
+
+// codeOrigin is process.code_origin for a connect: where the code that
+// made the call lives. The connect tracepoint looks in the kernel
+// (Connect.Code). The socket address hooks cannot (their programs have no
+// bpf_find_vma) and give the call's instruction pointer instead
+// (Connect.UserIP): its mapping is looked up in /proc/<pid>/maps, once per
+// process and address. Memory no file backs is "anonymous_memory"; a
+// file's text is not judged here (whether it was written to is not in
+// maps, and smaps cannot tell an injector's write from a uprobe's). A
+// process gone, or an address no longer mapped, is "unknown": a payload
+// that sends one datagram and exits before the record is read is not
+// told apart.
+func (e *Enricher) codeOrigin(v *sensor.Connect) string {
+	if v.Code != sensor.CodeFile || v.UserIP == 0 {
+		return v.Code.String()
+	}
+	k := codeKey{v.TGID, v.Task.StartNs, v.UserIP}
+	if s, ok := e.codes.Get(k); ok {
+		return s
+	}
+	e.stats.CodeLookups++
+	s := sensor.CodeUnknown.String()
+	m, ok, err := procfs.MappingAt(e.root, v.TGID, v.UserIP)
+	if st, serr := procfs.ReadStat(e.root, v.TGID); err == nil && ok && serr == nil && st.SameStart(v.Task.StartNs) {
+		s = ""
+		if m.Anonymous() {
+			s = sensor.CodeAnonymous.String()
+		}
+	}
+	e.codes.Add(k, s)
+	return s
 }

@@ -117,6 +117,10 @@ type Stats struct {
 	// kernel name another file as its executable without an exec (see
 	// reresolve), once per process and label.
 	Relabeled uint64
+	// CodeLookups counts /proc/<pid>/maps reads for connections seen by
+	// the socket address hooks (see codeOrigin), once per process and
+	// call site.
+	CodeLookups uint64
 	// DNSResponses counts DNS responses read; DNSTruncated those cut at
 	// the kernel's copy bound, DNSParseErrors those that did not parse,
 	// DNSRecords the dns_query records made.
@@ -144,10 +148,13 @@ type Enricher struct {
 	// exited keeps, for a while, processes that connected and have exited:
 	// a fold summary of their connects comes after their exit record.
 	exited *simplelru.LRU[uint32, *Proc]
-	clock  Clock
-	stats  Stats
-	idBuf  []byte
-	held   map[uint32]interrupted // by thread id
+	// codes caches where a process's calls from one place were made from
+	// (codeOrigin), by process and instruction pointer.
+	codes *simplelru.LRU[codeKey, string]
+	clock Clock
+	stats Stats
+	idBuf []byte
+	held  map[uint32]interrupted // by thread id
 	// pathsGen counts SetPaths calls, so classes cached on table entries
 	// are recomputed after a reload.
 	pathsGen uint64
@@ -206,6 +213,9 @@ func New(opts Options) (*Enricher, error) {
 	e.procs = procs
 	if e.exited, err = simplelru.NewLRU[uint32, *Proc](maxExited, nil); err != nil {
 		return nil, fmt.Errorf("create exited process table: %w", err)
+	}
+	if e.codes, err = simplelru.NewLRU[codeKey, string](maxCodes, nil); err != nil {
+		return nil, fmt.Errorf("create code origin cache: %w", err)
 	}
 	if e.ctrPreload, err = simplelru.NewLRU[string, *preloadList](maxContainerPreloads, nil); err != nil {
 		return nil, fmt.Errorf("create container preload cache: %w", err)

@@ -300,3 +300,46 @@ func TestFoldSummaryAfterExit(t *testing.T) {
 		t.Errorf("a reused pid took the exited process's identity: %+v", p)
 	}
 }
+
+// TestCodeOriginFromMaps: a connection seen by the socket address hooks
+// (a UDP send, a 32-bit connect) carries the call's instruction pointer;
+// its mapping in /proc/<pid>/maps says where the code lives. Memory no
+// file backs is anonymous_memory; a file's text says nothing; a process
+// that is gone, or another with its pid, is unknown. Once per process and
+// address.
+func TestCodeOriginFromMaps(t *testing.T) {
+	root := t.TempDir()
+	fakeProc(t, root, 500, 1, "sleep", 1e9, "/usr/bin/sleep", "/")
+	maps := "55d0c0a02000-55d0c0a06000 r-xp 00002000 fe:00 247849 /usr/bin/sleep\n" +
+		"7f1c2c000000-7f1c2c021000 rwxp 00000000 00:00 0 \n"
+	if err := os.WriteFile(filepath.Join(root, "500", "maps"), []byte(maps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnricher(t, root)
+	udp := func(pid uint32, start, ip uint64) *event.Process {
+		ev := connectEv(pid, start, "192.0.2.1:53")
+		ev.Submitted, ev.Via, ev.UserIP = true, sensor.ViaSendmsg, ip
+		return one(t, e.handle(ev, nil)).Process
+	}
+	for _, tc := range []struct {
+		pid   uint32
+		start uint64
+		ip    uint64
+		want  string
+	}{
+		{500, 1e9, 0x7f1c2c000100, "anonymous_memory"},
+		{500, 1e9, 0x7f1c2c000100, "anonymous_memory"}, // cached
+		{500, 1e9, 0x55d0c0a02100, ""},
+		{500, 1e9, 0x1000, "unknown"},         // unmapped since
+		{500, 7e9, 0x7f1c2c000200, "unknown"}, // another process with the pid
+		{501, 1e9, 0x7f1c2c000100, "unknown"}, // gone
+		{500, 1e9, 0, ""},                     // no address: nothing looked up
+	} {
+		if got := udp(tc.pid, tc.start, tc.ip).CodeOrigin; got != tc.want {
+			t.Errorf("pid %d start %d ip %#x: code_origin %q, want %q", tc.pid, tc.start, tc.ip, got, tc.want)
+		}
+	}
+	if n := e.Stats().CodeLookups; n != 5 {
+		t.Errorf("%d maps lookups, want 5 (one per process and address)", n)
+	}
+}

@@ -78,7 +78,7 @@ func (e *Enricher) connectItem(v *sensor.Connect) Item {
 	exe.Memfd = exe.Memfd || p.Exe.Memfd
 	r.Process = e.process(p, &v.Task, v.TID, exe, "")
 	r.Process.ExeRelabeled = relabel
-	r.Process.CodeOrigin = v.Code.String()
+	r.Process.CodeOrigin = e.codeOrigin(v)
 	r.Network = e.network(v)
 	r.Network.DstHostname = e.dstHostname(v)
 	return Item{Rec: r, proc: p}

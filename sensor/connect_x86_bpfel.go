@@ -65,6 +65,7 @@ type connectConnectEvent struct {
 	ExecDev  uint32
 	_        [4]byte
 	ExecIno  uint64
+	UserIp   uint64
 }
 
 type connectConnectFold struct {

@@ -71,6 +71,7 @@ type connectlegacyConnectFold struct {
 		ExecDev  uint32
 		_        [4]byte
 		ExecIno  uint64
+		UserIp   uint64
 	}
 }
 

@@ -203,6 +203,7 @@ func connectFrom(r *connectConnectEvent) (*Connect, error) {
 		OwnerFromMM:    flag(r.Flags, execConnectFlagCONNECT_OWNER_FROM_MM),
 		KernelThread:   flag(r.Flags, execConnectFlagCONNECT_KERNEL_THREAD),
 		Via:            Via(r.Via),
+		UserIP:         r.UserIp,
 	}
 	switch {
 	case flag(r.Flags, execConnectFlagCONNECT_CODE_ANONYMOUS):

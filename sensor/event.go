@@ -262,6 +262,12 @@ type Connect struct {
 	// failed: the address space's lock was held; or written text in a
 	// process with uprobes, whose breakpoints are writes too).
 	Code Code
+	// UserIP is the user instruction pointer of the system call, from the
+	// socket address hooks (which cannot look up its mapping, so Code is
+	// CodeFile there): userspace finds the mapping instead. 0 when not
+	// known: io_uring, kernel threads, the connect tracepoint (which sets
+	// Code itself), the legacy hooks.
+	UserIP uint64
 
 	// Folded, when not 0, makes this a summary: that many attempts
 	// identical to an earlier record (same process, address space,

@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"github.com/argus-sensor/argus-sensor/internal/procfs"
 	"github.com/argus-sensor/argus-sensor/internal/testutil"
 )
 
@@ -229,6 +230,35 @@ func TestConnectCodeOrigin(t *testing.T) {
 	port := strconv.Itoa(addr.Port)
 	w := h.subscribe(connectTo(uint16(addr.Port)))
 	defer w.stop()
+
+	// A datagram sent from the anonymous copy goes through the socket
+	// address hooks, which cannot look at the mapping: the record gives the
+	// call's address, and the implant, lingering, still has it mapped
+	// anonymous.
+	t.Run("datagram from anonymous copy", func(t *testing.T) {
+		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer udp.Close()
+		uport := udp.LocalAddr().(*net.UDPAddr).Port
+		wu := h.subscribe(connectTo(uint16(uport)))
+		defer wu.stop()
+		cmd := exec.Command(relabel, "/usr/bin/true", "127.0.0.1", strconv.Itoa(uport), "3000")
+		cmd.Env = append(os.Environ(), "RELABEL_NONE=1", "RELABEL_UDP=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		c := wu.next(t, "datagram of the anonymous copy").(*Connect)
+		if c.TGID != uint32(cmd.Process.Pid) || c.Code != CodeFile || c.UserIP == 0 {
+			t.Fatalf("record: pid %d code %q ip %#x; want the implant's (%d), no kernel verdict, an address", c.TGID, c.Code, c.UserIP, cmd.Process.Pid)
+		}
+		m, ok, err := procfs.MappingAt("/proc", c.TGID, c.UserIP)
+		if err != nil || !ok || !m.Anonymous() {
+			t.Errorf("ip %#x: mapping %+v found %v (%v), want anonymous memory", c.UserIP, m, ok, err)
+		}
+	})
 
 	for _, tc := range []struct {
 		name string

@@ -243,6 +243,11 @@ struct connect_event {
 	__u16 _pad;
 	__u32 exec_dev; /* with CONNECT_EXE_RELABELED: the executed file's device */
 	__u64 exec_ino; /* and inode; otherwise 0 */
+	/* From the socket address hooks (default build): the user instruction
+	 * pointer of the system call that made the connection, for userspace
+	 * to find where the calling code lives (those programs cannot call
+	 * bpf_find_vma); 0 when not known (io_uring, kernel threads, legacy). */
+	__u64 user_ip;
 };
 
 /*
