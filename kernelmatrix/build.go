@@ -42,17 +42,21 @@ func binaries(dir string) []binary {
 	}
 }
 
-// implants are the C test programs of the sensor's socket address hook
-// tests (sensor/testdata/escape.c), built statically on the host because
-// the guests have no compiler; the guest finds them through
-// ARGUS_IMPLANTS=/implants. Each is the gcc command line after "gcc",
-// with SRC and OUT for the source and the output.
+// implants are the C test programs of the sensor's tests: the socket
+// address hooks' escape (sensor/testdata/escape.c), the relabelling
+// implant and the injector (internal/testutil/testdata), built statically
+// on the host because the guests have no compiler; the guest finds them
+// through ARGUS_IMPLANTS=/implants. Each is the source, under the
+// repository, and the gcc command line after "gcc", with SRC and OUT for
+// the source and the output.
 var implants = []struct {
-	name string
-	args []string
+	name, src string
+	args      []string
 }{
-	{"escape64", []string{"-O2", "-static", "-DHAVE_LIBURING", "-o", "OUT", "SRC", "-luring"}},
-	{"escape32", []string{"-O2", "-m32", "-static", "-o", "OUT", "SRC"}},
+	{"escape64", "sensor/testdata/escape.c", []string{"-O2", "-static", "-DHAVE_LIBURING", "-o", "OUT", "SRC", "-luring"}},
+	{"escape32", "sensor/testdata/escape.c", []string{"-O2", "-m32", "-static", "-o", "OUT", "SRC"}},
+	{"relabel", "internal/testutil/testdata/relabel.c", []string{"-O2", "-static", "-o", "OUT", "SRC"}},
+	{"inject", "internal/testutil/testdata/inject.c", []string{"-O2", "-static", "-o", "OUT", "SRC"}},
 }
 
 // buildImplants compiles the implants into dir/implants.
@@ -66,7 +70,7 @@ func buildImplants(ctx context.Context, repo, dir string) error {
 		for i, a := range im.args {
 			switch a {
 			case "SRC":
-				a = filepath.Join(repo, "sensor", "testdata", "escape.c")
+				a = filepath.Join(repo, im.src)
 			case "OUT":
 				a = filepath.Join(out, im.name)
 			}

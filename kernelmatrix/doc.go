@@ -31,10 +31,12 @@
 // binaries of ./sensor and ./cmd/argus-sensor (go test -c). Every binary
 // and busybox is checked to be static and of the guest's ELF machine. These re-execute themselves as the
 // programs they observe, so they need nothing else in the guest, except
-// the C implants of the socket address hook tests (sensor/testdata/escape.c),
-// which gcc builds statically on the host for the x86-64 guests only
-// (64-bit with liburing, and -m32) into /implants, found by the tests
-// through ARGUS_IMPLANTS; arm64 guests skip those tests. They are
+// the C implants: the socket address hook tests' (sensor/testdata/escape.c,
+// 64-bit with liburing, and -m32), the relabelling implant and the
+// injector (internal/testutil/testdata/relabel.c and inject.c), which gcc
+// builds statically on the host for the x86-64 guests only into /implants,
+// found by the tests through ARGUS_IMPLANTS; arm64 guests skip those
+// tests. They are
 // packed with busybox, init.sh (the guest's /init) and the source tree
 // (at /src, so each test binary runs in its package directory, as go test
 // runs it) into a newc cpio archive written by this program (cpio.go), one

@@ -24,7 +24,7 @@ import (
 
 // TestRelabelLostExec: an implant whose exec record is lost (here the
 // Events queue is full when it starts; a flooded ring loses it the same
-// way) relabels itself as /usr/bin/true without an exec and then
+// way) relabels itself as true's file without an exec and then
 // connects, over TCP (the connect tracepoint) and UDP (the socket address
 // hooks), or has a child it forks afterwards connect. Userspace, with no exec record, would take the label for the
 // executable; the kernel must mark the connect relabelled and name the
@@ -32,7 +32,6 @@ import (
 // modern hooks and with the legacy ones (Linux 5.8 to 5.14).
 func TestRelabelLostExec(t *testing.T) {
 	testutil.RequireRoot(t)
-	testutil.SkipInMatrixGuest(t, "a C compiler and /usr/bin/true")
 	for _, legacy := range []bool{false, true} {
 		t.Run(map[bool]string{false: "modern", true: "legacy"}[legacy], func(t *testing.T) {
 			relabelLostExec(t, legacy)
@@ -42,7 +41,7 @@ func TestRelabelLostExec(t *testing.T) {
 
 func relabelLostExec(t *testing.T, legacy bool) {
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
-	const as = "/usr/bin/true"
+	truePath, as := program(t, "true")
 	var asSt unix.Stat_t
 	if err := unix.Stat(as, &asSt); err != nil {
 		t.Fatal(err)
@@ -103,7 +102,7 @@ func relabelLostExec(t *testing.T, legacy bool) {
 			// Nobody reads Events: fill the queue, so the implant's exec
 			// record finds it full.
 			for range queue {
-				if err := exec.Command(as).Run(); err != nil {
+				if err := exec.Command(truePath).Run(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -211,6 +210,8 @@ func TestConnectCodeOrigin(t *testing.T) {
 		t.Skipf("skipping: %v", err)
 	}
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	_, as := program(t, "true")
+	sleep, sleepFile := program(t, "sleep")
 	relabel, _ := testutil.BuildRelabel(t, dir, "anon-code")
 	inject, _ := testutil.BuildInject(t, dir, "injector")
 	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -245,7 +246,7 @@ func TestConnectCodeOrigin(t *testing.T) {
 		uport := udp.LocalAddr().(*net.UDPAddr).Port
 		wu := h.subscribe(connectTo(uint16(uport)))
 		defer wu.stop()
-		cmd := exec.Command(relabel, "/usr/bin/true", "127.0.0.1", strconv.Itoa(uport), "3000")
+		cmd := exec.Command(relabel, as, "127.0.0.1", strconv.Itoa(uport), "3000")
 		cmd.Env = append(os.Environ(), "RELABEL_NONE=1", "RELABEL_UDP=1")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -268,16 +269,16 @@ func TestConnectCodeOrigin(t *testing.T) {
 		want Code
 	}{
 		{"own text", helperCmd(os.Args[0], "connect", "tcp", addr.String()), "", CodeFile},
-		{"anonymous copy", exec.Command(relabel, "/usr/bin/true", "127.0.0.1", port, "0"), "anon-code", CodeAnonymous},
-		{"injected into sleep", exec.Command(inject, "/usr/bin/sleep", "127.0.0.1", port), "sleep", CodeWritten},
+		{"anonymous copy", exec.Command(relabel, as, "127.0.0.1", port, "0"), "anon-code", CodeAnonymous},
+		{"injected into sleep", exec.Command(inject, sleep, "127.0.0.1", port), "sleep", CodeWritten},
 		// A uprobe on sleep's entry point puts a breakpoint into its text,
 		// as tracing tools do: a write into text then tells nothing.
-		{"injected, uprobes present", exec.Command(inject, "/usr/bin/sleep", "127.0.0.1", port), "uprobes", CodeUnknown},
+		{"injected, uprobes present", exec.Command(inject, sleep, "127.0.0.1", port), "uprobes", CodeUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.comm == "uprobes" {
 				tc.comm = "sleep"
-				defer uprobeEntry(t, "/usr/bin/sleep").Close()
+				defer uprobeEntry(t, sleepFile).Close()
 			}
 			if tc.comm == "anon-code" {
 				tc.cmd.Env = append(os.Environ(), "RELABEL_NONE=1")
@@ -333,4 +334,19 @@ func uprobeEntry(t *testing.T, bin string) link.Link {
 		t.Skipf("skipping: no uprobes here: %v", err)
 	}
 	return up
+}
+
+// program finds a program on PATH: the name to run it by and the file it
+// is (/usr/bin/true here; busybox in the kernel matrix guests).
+func program(t *testing.T, name string) (run, file string) {
+	t.Helper()
+	run, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("skipping: no %s: %v", name, err)
+	}
+	file, err = filepath.EvalSymlinks(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, file
 }
