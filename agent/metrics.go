@@ -158,6 +158,8 @@ var (
 	dProcs       = desc("process_table_entries", "Process table entries.")
 	dReresolved  = desc("process_reresolved_total", "Connections whose executable was not the process table's, so the process was read again.")
 	dRelabeled   = desc("process_exe_relabeled_total", "Processes seen connecting with another file named as their executable and no exec since (prctl PR_SET_MM_MAP/EXE_FILE), once per label.")
+	dCodeLookups = desc("code_origin_lookups_total", "Reads of /proc/<pid>/maps to find where the code behind a connection seen by the socket address hooks lives, once per process and call site.")
+	dExecFull    = desc("exec_files_full_total", "Execs and forks the kernel could not note as their process's executed file (exec_files full): their relabels are told from the exec record alone.")
 	dScripts     = desc("scripts_total", "Interpreter scripts identified, by where they were opened: in the process's own root, or in the sensor's (the process was gone).", "opened")
 	dRecovered   = desc("exe_paths_recovered_total", "Executables deeper than the kernel walks whose whole path was read back from /proc/<pid>/exe.")
 	dSelfJoined  = desc("detections_self_joined_total", "T1587 detections fired by a live process's connection alone (no launch in the window).")
@@ -200,7 +202,7 @@ type collector struct{ m *metricsServer }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dKernelLost, dDropped, dDropBytes, dDropShare, dDropTrust, dSensorQB, dDecodeErr, dRingSize, dRingPending, dHook,
 		dQueued, dQueuedBytes, dHashHits, dHashMisses, dHashFiles, dHashBytes, dHashSeconds, dHashFail, dHashLate, dVerdicts, dDetections, dAllowed,
-		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dRelabeled, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrCreated, dCtrFromCrt, dCtrUnres, dCtrImages, dCtrBuilds, dCtrImgBytes, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
+		dCorrKeys, dCorrEvicted, dCorrBytes, dProcs, dReresolved, dRelabeled, dCodeLookups, dExecFull, dScripts, dRecovered, dSelfJoined, dCtrCgroups, dCtrResolved, dCtrSwept, dCtrCreated, dCtrFromCrt, dCtrUnres, dCtrImages, dCtrBuilds, dCtrImgBytes, dPrevEntries, dPrevBytes, dPrevEvicted, dPrevErrors, dOutSent, dOutErr, dOutDrop, dOutFiltered, dOutFiltErr, dOutRefusing, dOutRefusals, dSpoolRecs, dSpoolBytes,
 		dConnFolded, dConnUnfold, dFoldSums, dFoldErrors,
 		dDNSCapture, dDNSResp, dDNSLimited, dDNSSkipped, dDNSTrunc, dDNSParse, dDNSRecords, dDNSEntries, dDNSMax, dDNSEvicted} {
 		ch <- d
@@ -275,6 +277,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dProcs, float64(s.enrich.Processes))
 	counter(dReresolved, float64(s.enrich.Reresolved))
 	counter(dRelabeled, float64(s.enrich.Relabeled))
+	counter(dCodeLookups, float64(s.enrich.CodeLookups))
+	counter(dExecFull, float64(s.sensor.ExecFilesFull))
 	counter(dScripts, float64(s.enrich.ScriptsInRoot), "process_root")
 	counter(dScripts, float64(s.enrich.Scripts-s.enrich.ScriptsInRoot), "sensor_root")
 	counter(dRecovered, float64(s.enrich.PathsRecovered))
