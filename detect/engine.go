@@ -585,6 +585,15 @@ func launchIdentity(rec *event.Record, sha string) candidate {
 	return candidate{}
 }
 
+// program names p's executable in a summary: its path, or, when its exec
+// record was lost, the kernel's identity, all there is.
+func program(p *event.Process) string {
+	if p.Exe.Path != "" {
+		return p.Exe.Path
+	}
+	return fmt.Sprintf("the program with inode %d on device %d", p.Exe.Inode, p.Exe.Device)
+}
+
 // destination is where a connection went, by name when the sensor saw the
 // DNS answer that gave the address: "c2.example (192.0.2.1):443".
 func destination(n *event.Network) string {
@@ -773,18 +782,13 @@ func (e *Engine) relabelRule(rec *event.Record, out []*event.Record) []*event.Re
 	if label == "" {
 		label = fmt.Sprintf("the file with inode %d on device %d", rl.Inode, rl.Device)
 	}
-	who := p.Exe.Path
-	if who == "" {
-		// Its exec record was lost: the kernel's identity is all there is.
-		who = fmt.Sprintf("the program with inode %d on device %d", p.Exe.Inode, p.Exe.Device)
-	}
 	return e.fireOne(&event.Detection{
 		Rule:      RuleRelabel,
 		Technique: "T1036",
 		Tactic:    "Defense Evasion",
 		Severity:  "HIGH",
 		Summary: fmt.Sprintf("%s (pid %d) made the kernel name %s as its executable without an exec, then connected to %s on %s",
-			who, p.PID, label, destination(rec.Network), rec.Host.Hostname),
+			program(p), p.PID, label, destination(rec.Network), rec.Host.Hostname),
 	}, rec, out)
 }
 
@@ -811,16 +815,12 @@ func (e *Engine) injectedRule(rec *event.Record, out []*event.Record) []*event.R
 	if p.CodeOrigin == "written_file_text" {
 		where = "from program text written to after it was mapped"
 	}
-	who := p.Exe.Path
-	if who == "" {
-		who = fmt.Sprintf("the program with inode %d on device %d", p.Exe.Inode, p.Exe.Device)
-	}
 	return e.fireOne(&event.Detection{
 		Rule:      RuleInjected,
 		Technique: "T1055",
 		Tactic:    "Defense Evasion",
 		Severity:  "HIGH",
 		Summary: fmt.Sprintf("%s (pid %d) connected to %s on %s %s: code that is not the program's own",
-			who, p.PID, destination(rec.Network), rec.Host.Hostname, where),
+			program(p), p.PID, destination(rec.Network), rec.Host.Hostname, where),
 	}, rec, out)
 }

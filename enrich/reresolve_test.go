@@ -68,14 +68,7 @@ func TestConnectKeepsMatchingEntry(t *testing.T) {
 // once per process and label.
 func TestConnectRelabelWithoutExec(t *testing.T) {
 	root := t.TempDir()
-	label := filepath.Join(t.TempDir(), "true")
-	if err := os.WriteFile(label, []byte("trusted"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(label, &st); err != nil {
-		t.Fatal(err)
-	}
+	label, st := labelFile(t)
 	e := newEnricher(t, root)
 	e.handle(&sensor.Exec{Header: sensor.Header{TGID: 10}, Task: sensor.Task{StartNs: 1e9, ExecID: 7},
 		Exe: sensor.File{Dev: 1, Ino: 50}, Path: "/tmp/implant", Args: []string{"implant"}}, nil)
@@ -139,14 +132,7 @@ func TestConnectRelabelAfterProcfs(t *testing.T) {
 // not known) and names the label, never the label as the executable.
 func TestConnectRelabelLostExec(t *testing.T) {
 	root := t.TempDir()
-	label := filepath.Join(t.TempDir(), "true")
-	if err := os.WriteFile(label, []byte("trusted"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(label, &st); err != nil {
-		t.Fatal(err)
-	}
+	label, st := labelFile(t)
 	const implantIno = 70
 	fakeProc(t, root, 31, 30, "implant", 2e9, label, "/tmp", "implant", "-c2")
 	relabelled := func(pid uint32, start uint64) *sensor.Connect {
@@ -197,4 +183,19 @@ func TestConnectRelabelLostExec(t *testing.T) {
 	if p := one(t, e.handle(ev, nil)).Process; p.Exe.Path != label {
 		t.Errorf("unmarked: exe %q, want /proc's label %s (the test's premise)", p.Exe.Path, label)
 	}
+}
+
+// labelFile writes the file a relabelling process names as its executable
+// and returns its path and stat.
+func labelFile(t *testing.T) (string, unix.Stat_t) {
+	t.Helper()
+	label := filepath.Join(t.TempDir(), "true")
+	if err := os.WriteFile(label, []byte("trusted"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(label, &st); err != nil {
+		t.Fatal(err)
+	}
+	return label, st
 }

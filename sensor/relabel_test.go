@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,25 +45,7 @@ func relabelLostExec(t *testing.T, legacy bool) {
 	if err := unix.Stat(as, &asSt); err != nil {
 		t.Fatal(err)
 	}
-	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tcp.Close()
-	go func() {
-		for {
-			c, err := tcp.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
+	tcp, udp := listen(t, "tcp", "127.0.0.1"), listen(t, "udp", "127.0.0.1")
 
 	const queue = 64
 	s, err := New(Options{QueueLen: queue, LegacyConnect: legacy})
@@ -87,11 +68,11 @@ func relabelLostExec(t *testing.T, legacy bool) {
 		env  string
 		port string
 	}{
-		{"relabel-tcp", "", strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)},
-		{"relabel-udp", "RELABEL_UDP=1", strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)},
+		{"relabel-tcp", "", strconv.Itoa(int(tcp.Port()))},
+		{"relabel-udp", "RELABEL_UDP=1", strconv.Itoa(int(udp.Port()))},
 		// A child forked after the relabel connects: it inherits the
 		// note of the executed file.
-		{"relabel-fork", "RELABEL_FORK=1", strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)},
+		{"relabel-fork", "RELABEL_FORK=1", strconv.Itoa(int(tcp.Port()))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin, _ := testutil.BuildRelabel(t, dir, tc.name)
@@ -177,7 +158,7 @@ func relabelLostExec(t *testing.T, legacy bool) {
 	}
 
 	// A process that did not relabel: no mark.
-	cmd := helperCmd(os.Args[0], "connect", "tcp", tcp.Addr().String())
+	cmd := helperCmd(os.Args[0], "connect", "tcp", tcp.String())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,23 +195,9 @@ func TestConnectCodeOrigin(t *testing.T) {
 	sleep, sleepFile := program(t, "sleep")
 	relabel, _ := testutil.BuildRelabel(t, dir, "anon-code")
 	inject, _ := testutil.BuildInject(t, dir, "injector")
-	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tcp.Close()
-	go func() {
-		for {
-			c, err := tcp.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	addr := tcp.Addr().(*net.TCPAddr)
-	port := strconv.Itoa(addr.Port)
-	w := h.subscribe(connectTo(uint16(addr.Port)))
+	addr := listen(t, "tcp", "127.0.0.1")
+	port := strconv.Itoa(int(addr.Port()))
+	w := h.subscribe(connectTo(addr.Port()))
 	defer w.stop()
 
 	// A datagram sent from the anonymous copy goes through the socket
@@ -238,15 +205,10 @@ func TestConnectCodeOrigin(t *testing.T) {
 	// call's address, and the implant, lingering, still has it mapped
 	// anonymous.
 	t.Run("datagram from anonymous copy", func(t *testing.T) {
-		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer udp.Close()
-		uport := udp.LocalAddr().(*net.UDPAddr).Port
-		wu := h.subscribe(connectTo(uint16(uport)))
+		uport := listen(t, "udp", "127.0.0.1").Port()
+		wu := h.subscribe(connectTo(uport))
 		defer wu.stop()
-		cmd := exec.Command(relabel, as, "127.0.0.1", strconv.Itoa(uport), "3000")
+		cmd := exec.Command(relabel, as, "127.0.0.1", strconv.Itoa(int(uport)), "3000")
 		cmd.Env = append(os.Environ(), "RELABEL_NONE=1", "RELABEL_UDP=1")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
